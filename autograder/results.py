@@ -1,0 +1,63 @@
+"""What grading produces: one record per graded test cell and per submission.
+
+The engine writes these to the gradebook; the exports (CSV, Canvas, Gradescope, HTML) read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One graded test cell of a submission."""
+
+    name: str                 # the nbgrader grade_id of the test cell
+    points: float             # points earned
+    max_points: float         # points the cell is worth
+    passed: bool
+    message: str = ""         # the assertion message or error the student sees
+    hidden: bool = False      # the cell has hidden tests: name it, never show its code
+    output: str = ""          # captured output, size-capped
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """A whole submission, graded once."""
+
+    assignment: str
+    student: str
+    tests: tuple[TestResult, ...]
+    status: str = "graded"    # graded | failed (the notebook could not be graded) | missing
+    error: str = ""           # why it failed, when it did
+    flags: tuple[str, ...] = ()   # what it attacked: "monkeypatch:numpy.allclose", "fork-bomb", ...
+    seed: int = 0
+    graded_at: str = ""       # ISO 8601, UTC
+    submitted_at: str = ""    # ISO 8601, from the submission's timestamp where nbgrader has one
+    duration_s: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)   # python, numpy, numba, toolkit, ...
+    limits: dict[str, Any] = field(default_factory=dict)     # memory_mb, cpu_s, nproc, fsize_mb, ...
+    late_penalty: float = 0.0  # points taken off for lateness (set by the instructor's workflow)
+
+    @property
+    def score(self) -> float:
+        """Points earned, less any late penalty, never below 0."""
+        return max(0.0, sum(t.points for t in self.tests) - self.late_penalty)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_points for t in self.tests)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (the gradebook's and the exports' wire format)."""
+        d = asdict(self)
+        d["score"], d["max_score"] = self.score, self.max_score
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SubmissionResult":
+        d = {k: v for k, v in d.items() if k not in ("score", "max_score")}
+        d["tests"] = tuple(TestResult(**t) for t in d.get("tests", ()))
+        d["flags"] = tuple(d.get("flags", ()))
+        return cls(**d)
