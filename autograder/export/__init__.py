@@ -1,0 +1,134 @@
+"""Exports of an assignment's grades: nbgrader CSV, Canvas CSV, Gradescope results.json, HTML.
+
+Every exporter takes a checked `Grades` (built by `grades_for`) and writes through `atomic_file` or
+`atomic_dir`, so a failed export leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from autograder.deadlines import Deadline, with_late_penalty
+from autograder.results import SubmissionResult
+from autograder.roster import Roster, check_student_id
+
+#: The formats `autograder export --to` accepts, and the module that writes each.
+FORMATS = {
+    "csv": "autograder.export.csv_grades",
+    "canvas": "autograder.export.canvas",
+    "gradescope": "autograder.export.gradescope",
+    "html": "autograder.export.html",
+}
+
+
+@dataclass(frozen=True)
+class Grades:
+    """One assignment's results (late penalties applied), its roster and its due date."""
+
+    assignment: str
+    results: tuple[SubmissionResult, ...]
+    roster: Roster | None = None
+    deadline: Deadline | None = None
+    max_score: float = 0.0
+
+    def by_student(self) -> dict[str, SubmissionResult]:
+        return {r.student: r for r in self.results}
+
+    def student_ids(self) -> list[str]:
+        """Everyone with a result or on the roster, sorted."""
+        ids = {r.student for r in self.results}
+        if self.roster is not None:
+            ids |= set(self.roster.students)
+        return sorted(ids)
+
+
+def grades_for(assignment: str, results: list[SubmissionResult], *, roster: Roster | None = None,
+               deadlines: dict[str, Deadline] | None = None, max_score: float | None = None) -> Grades:
+    """Check `results` belong to `assignment` and to students on `roster`; apply late penalties."""
+    deadlines = deadlines or {}
+    others = sorted({r.assignment for r in results} - {assignment})
+    if others:
+        raise ValueError(f"results for assignment(s) {', '.join(others)} were given to the export "
+                         f"of {assignment!r}")
+    for r in results:
+        check_student_id(r.student)
+    students = [r.student for r in results]
+    duplicated = sorted({s for s in students if students.count(s) > 1})
+    if duplicated:
+        raise ValueError(f"more than one result for student(s) {', '.join(duplicated)} in {assignment!r}")
+    if roster is not None:
+        roster.require(students, what=f"the results of {assignment!r}")
+    results = [with_late_penalty(r, deadlines) for r in sorted(results, key=lambda r: r.student)]
+    if max_score is None:
+        max_score = max((r.max_score for r in results), default=0.0)
+    return Grades(assignment, tuple(results), roster, deadlines.get(assignment), float(max_score))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, mode: str = "w", **kwargs) -> Iterator:
+    """Open a temporary file beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the file normal permissions
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `path`; it replaces `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if path.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        os.replace(path, old / "previous")
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export(fmt: str, grades: Grades, out: str | Path) -> list[Path]:
+    """Write `grades` as `fmt` (one of FORMATS) under the folder `out`; return the paths written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    return importlib.import_module(FORMATS[fmt]).write(grades, Path(out))

@@ -1,0 +1,121 @@
+"""Due dates and late penalties, one entry per assignment, in the course's ``deadlines.toml``.
+
+The file sits next to nbgrader_config.py in the course directory::
+
+    [vectorization]
+    due = 2026-12-01T23:59:00Z   # a TOML date-time (or an ISO 8601 string); no zone means UTC
+    policy = "per_day"           # "none": late work keeps its score; "zero": late work scores 0;
+                                 # "per_day": `per_day` of the maximum score off per started day
+    per_day = 0.1                # fraction of the maximum score, 0 < per_day <= 1
+    grace_minutes = 10           # optional: lateness under this many minutes is forgiven
+
+An assignment without an entry has no due date: nothing is late. The penalty is recorded in points
+(SubmissionResult.late_penalty); the score never drops below 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from nbgrader.utils import parse_utc
+
+from autograder.results import SubmissionResult
+
+#: The file name, relative to the course directory.
+FILENAME = "deadlines.toml"
+POLICIES = ("none", "zero", "per_day")
+
+
+def parse_time(value: str | datetime) -> datetime:
+    """An aware UTC datetime from ISO 8601 or nbgrader's timestamp.txt format; naive means UTC."""
+    if isinstance(value, datetime):
+        ts = value
+    else:
+        try:
+            ts = datetime.fromisoformat(value.strip())
+        except ValueError:
+            try:
+                ts = parse_utc(value.strip())   # "2026-11-27 15:10:50.123456 UTC"
+            except (ValueError, OverflowError) as error:
+                raise ValueError(f"cannot read the time {value!r}: use ISO 8601, "
+                                 "e.g. 2026-12-01T23:59:00Z") from error
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=timezone.utc)
+    return ts.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When an assignment is due and what lateness costs."""
+
+    due: datetime
+    policy: str = "none"
+    per_day: float = 0.0
+    grace: timedelta = timedelta(0)
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"late policy {self.policy!r} is unknown: use one of {', '.join(POLICIES)}")
+        if self.policy == "per_day" and not 0 < self.per_day <= 1:
+            raise ValueError(f"per_day = {self.per_day} must be a fraction of the maximum score "
+                             "in (0, 1], e.g. 0.1 for 10% per day")
+
+    def days_late(self, submitted_at: datetime) -> int:
+        """Started days past the due date (after the grace period); 0 when on time."""
+        late = parse_time(submitted_at) - self.due - self.grace
+        if late <= timedelta(0):
+            return 0
+        return math.ceil(late / timedelta(days=1))
+
+    def penalty(self, submitted_at: datetime | str | None, raw_score: float, max_score: float) -> float:
+        """Points to take off a submission with `raw_score` of `max_score` handed in at `submitted_at`."""
+        if submitted_at in (None, ""):
+            return 0.0
+        days = self.days_late(parse_time(submitted_at))
+        if days == 0 or self.policy == "none":
+            return 0.0
+        if self.policy == "zero":
+            return float(raw_score)
+        return round(float(min(raw_score, days * self.per_day * max_score)), 6)
+
+
+def load_deadlines(course_dir: str | Path) -> dict[str, Deadline]:
+    """The course's deadlines by assignment; empty when the course has no deadlines.toml."""
+    path = Path(course_dir) / FILENAME
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path} is not valid TOML: {error}") from error
+    deadlines = {}
+    for assignment, entry in data.items():
+        if not isinstance(entry, dict) or "due" not in entry:
+            raise ValueError(f"{path}: [{assignment}] needs a 'due' date, e.g. due = 2026-12-01T23:59:00Z")
+        unknown = set(entry) - {"due", "policy", "per_day", "grace_minutes"}
+        if unknown:
+            raise ValueError(f"{path}: [{assignment}] has unknown key(s) {', '.join(sorted(unknown))}; "
+                             "allowed: due, policy, per_day, grace_minutes")
+        try:
+            deadlines[assignment] = Deadline(
+                due=parse_time(entry["due"]), policy=entry.get("policy", "none"),
+                per_day=float(entry.get("per_day", 0.0)),
+                grace=timedelta(minutes=float(entry.get("grace_minutes", 0))))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: [{assignment}]: {error}") from error
+    return deadlines
+
+
+def with_late_penalty(result: SubmissionResult, deadlines: dict[str, Deadline]) -> SubmissionResult:
+    """`result` with its late_penalty set by its assignment's deadline (unchanged without one)."""
+    deadline = deadlines.get(result.assignment)
+    if deadline is None:
+        return result
+    raw = sum(t.points for t in result.tests)
+    penalty = deadline.penalty(result.submitted_at or None, raw, result.max_score)
+    return dataclasses.replace(result, late_penalty=penalty)

@@ -1,0 +1,55 @@
+"""The grades CSV exactly as `nbgrader export` writes it (nbgrader.plugins.export.CsvExportPlugin).
+
+One row per student on the roster or in the results; a student without a submission gets 0, as in
+nbgrader. Times are naive UTC, printed as Python prints a datetime, like nbgrader's database does.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from autograder.deadlines import parse_time
+from autograder.export import Grades, atomic_file
+
+#: nbgrader's column order.
+COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+           "raw_score", "late_submission_penalty", "score", "max_score")
+
+
+def _naive_utc(value) -> str:
+    return str(parse_time(value).replace(tzinfo=None)) if value else ""
+
+
+def rows(grades: Grades) -> list[dict[str, str]]:
+    """The CSV's rows as nbgrader would write them, sorted by student id."""
+    results = grades.by_student()
+    duedate = str(grades.deadline.due.replace(tzinfo=None)) if grades.deadline else ""
+    out = []
+    for student_id in grades.student_ids():
+        student = grades.roster.get(student_id) if grades.roster is not None else None
+        result = results.get(student_id)
+        row = {"assignment": grades.assignment, "duedate": duedate, "student_id": student_id,
+               "last_name": student.last_name if student else "",
+               "first_name": student.first_name if student else "",
+               "email": student.email if student else "",
+               "max_score": str(float(grades.max_score))}
+        if result is None or result.status == "missing":
+            row.update(timestamp="", raw_score="0.0", late_submission_penalty="0.0", score="0.0")
+        else:
+            raw = float(sum(t.points for t in result.tests))
+            row.update(timestamp=_naive_utc(result.submitted_at), raw_score=str(raw),
+                       late_submission_penalty=str(float(result.late_penalty)),
+                       score=str(max(0.0, raw - result.late_penalty)))
+        out.append({k: row[k] for k in COLUMNS})
+    return out
+
+
+def write(grades: Grades, out: Path) -> list[Path]:
+    """Write <out>/<assignment>_grades.csv."""
+    path = out / f"{grades.assignment}_grades.csv"
+    with atomic_file(path, newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows(grades))
+    return [path]
