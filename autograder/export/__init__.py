@@ -1,7 +1,7 @@
 """Exports of an assignment's grades: nbgrader CSV, Canvas CSV, Gradescope results.json, HTML.
 
-Every exporter takes a checked `Grades` (built by `grades_for`) and writes through `atomic_file` or
-`atomic_dir`, so a failed export leaves nothing half-written behind.
+Every exporter module renders a checked `Grades` (built by `grades_for`) to {path: text} in memory;
+`export` writes them through `atomic_file` / `atomic_dir`, so a failed export writes nothing.
 """
 
 from __future__ import annotations
@@ -127,8 +127,34 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def export(fmt: str, grades: Grades, out: str | Path) -> list[Path]:
-    """Write `grades` as `fmt` (one of FORMATS) under the folder `out`; return the paths written."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    return importlib.import_module(FORMATS[fmt]).write(grades, Path(out))
+def export(formats: list[str] | str, grades: Grades, out: str | Path) -> list[Path]:
+    """Write `grades` in each of `formats` (keys of FORMATS) under the folder `out`; return the files.
+
+    Every format is rendered in memory first, so a problem with any of them (a roster without Canvas
+    ids, say) raises before a single file is written. Each format then replaces its own files or
+    folder atomically.
+    """
+    formats = [formats] if isinstance(formats, str) else list(formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"unknown export format {', '.join(unknown) or '(none)'}: use {', '.join(FORMATS)}")
+    modules = [importlib.import_module(FORMATS[f]) for f in formats]
+    rendered = [(m, m.render(grades)) for m in modules]
+    out = Path(out)
+    written = []
+    for module, files in rendered:
+        folder = getattr(module, "FOLDER", None)
+        if folder is None:
+            for rel, data in files.items():
+                with atomic_file(out / rel, "wb") as fh:
+                    fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+                written.append(out / rel)
+            continue
+        folder = folder.format(assignment=grades.assignment)
+        with atomic_dir(out / folder) as tmp:
+            for rel, data in files.items():
+                inner = Path(rel).relative_to(folder)
+                (tmp / inner).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / inner).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        written += [out / rel for rel in files]
+    return written

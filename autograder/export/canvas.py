@@ -8,9 +8,9 @@ rows on ID (the Canvas user id), so the roster must give every student a canvas_
 from __future__ import annotations
 
 import csv
-from pathlib import Path
+import io
 
-from autograder.export import Grades, atomic_file
+from autograder.export import Grades
 
 #: Canvas's fixed leading columns.
 COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -39,10 +39,8 @@ def rows(grades: Grades) -> list[list[str]]:
     return table
 
 
-def write(grades: Grades, out: Path) -> list[Path]:
-    """Write <out>/<assignment>_canvas.csv."""
-    table = rows(grades)
-    path = out / f"{grades.assignment}_canvas.csv"
-    with atomic_file(path, newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows(table)
-    return [path]
+def render(grades: Grades) -> dict[str, str]:
+    """<assignment>_canvas.csv."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows(grades))
+    return {f"{grades.assignment}_canvas.csv": buf.getvalue()}

@@ -7,10 +7,10 @@ nbgrader. Times are naive UTC, printed as Python prints a datetime, like nbgrade
 from __future__ import annotations
 
 import csv
-from pathlib import Path
+import io
 
 from autograder.deadlines import parse_time
-from autograder.export import Grades, atomic_file
+from autograder.export import Grades
 
 #: nbgrader's column order.
 COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
@@ -45,11 +45,10 @@ def rows(grades: Grades) -> list[dict[str, str]]:
     return out
 
 
-def write(grades: Grades, out: Path) -> list[Path]:
-    """Write <out>/<assignment>_grades.csv."""
-    path = out / f"{grades.assignment}_grades.csv"
-    with atomic_file(path, newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows(grades))
-    return [path]
+def render(grades: Grades) -> dict[str, str]:
+    """<assignment>_grades.csv."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows(grades))
+    return {f"{grades.assignment}_grades.csv": buf.getvalue()}

@@ -10,11 +10,13 @@ the tests, so it carries the late penalty), ``output``, ``visibility`` and ``tes
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from autograder.export import Grades, atomic_dir
+from autograder.export import Grades
 from autograder.results import SubmissionResult
+
+#: The folder this export owns and replaces as a whole.
+FOLDER = "gradescope/{assignment}"
 
 
 def results_json(result: SubmissionResult) -> dict[str, Any]:
@@ -45,12 +47,8 @@ def results_json(result: SubmissionResult) -> dict[str, Any]:
             "tests": tests}
 
 
-def write(grades: Grades, out: Path) -> list[Path]:
-    """Write <out>/gradescope/<assignment>/<student>/results.json for every submission."""
-    target = out / "gradescope" / grades.assignment
-    with atomic_dir(target) as tmp:
-        for result in grades.results:
-            (tmp / result.student).mkdir()
-            with open(tmp / result.student / "results.json", "w", encoding="utf-8") as fh:
-                json.dump(results_json(result), fh, indent=2)
-    return [target / r.student / "results.json" for r in grades.results]
+def render(grades: Grades) -> dict[str, str]:
+    """gradescope/<assignment>/<student>/results.json for every submission."""
+    folder = FOLDER.format(assignment=grades.assignment)
+    return {f"{folder}/{r.student}/results.json": json.dumps(results_json(r), indent=2)
+            for r in grades.results}

@@ -11,14 +11,16 @@ from __future__ import annotations
 import base64
 import io
 import statistics
-from pathlib import Path
 
 import jinja2
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from autograder.export import Grades, atomic_dir
+from autograder.export import Grades
 from autograder.results import SubmissionResult
+
+#: The folder this export owns and replaces as a whole.
+FOLDER = "feedback/{assignment}"
 
 _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
                           loader=jinja2.PackageLoader("autograder.export", "templates"))
@@ -96,14 +98,10 @@ def summary_page(grades: Grades) -> str:
         flagged=[r for r in grades.results if r.flags])
 
 
-def write(grades: Grades, out: Path) -> list[Path]:
-    """Write <out>/feedback/<assignment>/index.html (the summary) and students/<student>.html."""
-    target = out / "feedback" / grades.assignment
-    with atomic_dir(target) as tmp:
-        (tmp / "students").mkdir()
-        for result in grades.results:
-            (tmp / "students" / f"{result.student}.html").write_text(
-                feedback_page(result, grades), encoding="utf-8")
-        (tmp / "index.html").write_text(summary_page(grades), encoding="utf-8")
-    return [target / "index.html"] + [target / "students" / f"{r.student}.html"
-                                      for r in grades.results]
+def render(grades: Grades) -> dict[str, str]:
+    """feedback/<assignment>/index.html (the class summary) and students/<student>.html."""
+    folder = FOLDER.format(assignment=grades.assignment)
+    pages = {f"{folder}/index.html": summary_page(grades)}
+    for r in grades.results:
+        pages[f"{folder}/students/{r.student}.html"] = feedback_page(r, grades)
+    return pages
