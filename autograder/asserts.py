@@ -1,0 +1,325 @@
+"""The checks that assignment test cells call: closeness with a readable diff, no Python loops,
+speed against a reference, Numba compilation, and that the work is the student's own.
+
+They run in the student's kernel under nbgrader and in the trusted grader process of the grading
+engine, where the student's names are proxies. So they never trust the objects they inspect: they
+read source text (``source_of``), convert results with ``np.asarray`` and compare plain arrays,
+and never call a method of a student object. Every helper returns None (a number as a test cell's
+last value would become nbgrader partial credit) and raises AssertionError with a message that
+says what was expected, on what input, and gives a hint.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import inspect
+import math
+import os
+import statistics
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "source_of", "assert_close", "assert_no_loops", "assert_does_not_call", "assert_faster_than",
+    "assert_numba_jit", "assert_not_toolkit",
+]
+
+#: How many mismatching elements a failure lists.
+SHOWN = 5
+#: Calls that are Python loops in disguise.
+HIDDEN_LOOPS = ("vectorize", "frompyfunc", "apply_along_axis", "apply_over_axes", "map", "filter",
+                "reduce", "fromiter")
+_LOOP_NODES = {
+    ast.For: "a for loop", ast.AsyncFor: "an async for loop", ast.While: "a while loop",
+    ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
+    ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression",
+}
+
+
+def _label(fn: Any, name: str | None) -> str:
+    """The name a message uses for ``fn``: ``name``, else its ``__name__`` if that is a str."""
+    if name:
+        return name
+    found = inspect.getattr_static(fn, "__name__", None)
+    return found if type(found) is str else "your function"
+
+
+def source_of(fn: Any) -> str:
+    """The source text of ``fn``, dedented: the engine's proxies carry it in
+    ``__autograder_source__``; real functions (also from notebook cells, which IPython keeps in
+    linecache, and Numba dispatchers) go through ``inspect.getsource``."""
+    carried = inspect.getattr_static(fn, "__autograder_source__", None)
+    if type(carried) is str:
+        return textwrap.dedent(carried)
+    target = _python_function(fn)
+    try:
+        return textwrap.dedent(inspect.getsource(target))
+    except (OSError, TypeError) as err:
+        raise AssertionError(
+            f"could not read the source of {_label(fn, None)} ({err}); define it with `def` in a "
+            f"notebook cell and run that cell"
+        ) from None
+
+
+def _python_function(fn: Any) -> Any:
+    """The plain Python function behind ``fn``: a Numba dispatcher's ``py_func``, a decorator's
+    ``__wrapped__``; read statically, so no student ``__getattr__`` runs."""
+    for attr in ("py_func", "__wrapped__"):
+        try:
+            inner = inspect.getattr_static(fn, attr)
+        except AttributeError:
+            continue
+        if inspect.isfunction(inner):
+            return inner
+    return fn
+
+
+def _function_node(source: str, label: str) -> ast.AST:
+    """The first function definition in ``source`` (or the whole module if there is none, e.g. a
+    lambda assigned to a name)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as err:
+        raise AssertionError(f"the source of {label} does not parse: {err}") from None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node
+    return tree
+
+
+def _show(value: Any) -> str:
+    """A short repr of one array element."""
+    return repr(value.item()) if isinstance(value, np.generic) else repr(value)
+
+
+def _as_array(value: Any, what: str, label: str) -> np.ndarray:
+    """``value`` as a plain ndarray (subclasses viewed as ndarray), or AssertionError."""
+    if type(value) is np.ndarray:
+        return value
+    try:
+        return np.asarray(value)
+    except Exception as err:  # any failure of a student's object to convert is a failed test
+        raise AssertionError(
+            f"{label}: the {what} ({type(value).__name__}) could not be converted to an array: {err}"
+        ) from None
+
+
+def assert_close(actual: Any, expected: Any, rtol: float = 1e-7, atol: float = 0.0,
+                 name: str = "result", inputs: str = "", hint: str = "",
+                 check_dtype: bool = False) -> None:
+    """Fail unless ``actual`` equals ``expected`` elementwise within ``atol + rtol * |expected|``
+    (same shape, NaN where and only where expected is NaN). The message names the shape or dtype
+    mismatch, the max abs/rel error, the first mismatching indices with both values, ``inputs``
+    (what the function was called on) and ``hint``."""
+    tail = "".join(f"\n  {label}: {text}" for label, text in (("input", inputs), ("hint", hint)) if text)
+    got = _as_array(actual, "value you returned", name)
+    want = np.asarray(expected)
+    if got.shape != want.shape:
+        raise AssertionError(f"{name}: shape {got.shape}, expected shape {want.shape}{tail}")
+    if check_dtype and got.dtype != want.dtype:
+        raise AssertionError(f"{name}: dtype {got.dtype}, expected dtype {want.dtype}{tail}")
+    if got.dtype.kind not in "biuf" or want.dtype.kind not in "biuf":
+        if got.dtype.kind != want.dtype.kind or not np.array_equal(got, want):
+            raise AssertionError(f"{name}: dtype {got.dtype} is not a number array, expected "
+                                 f"{want.dtype}{tail}")
+        return
+    g = got.astype(np.float64)
+    w = want.astype(np.float64)
+    g_nan, w_nan = np.isnan(g), np.isnan(w)
+    with np.errstate(all="ignore"):
+        diff = np.abs(g - w)
+        both_inf = np.isinf(g) & np.isinf(w) & (g == w)
+        bad = (g_nan != w_nan) | (~g_nan & ~w_nan & ~both_inf & ~(diff <= atol + rtol * np.abs(w)))
+        if not bad.any():
+            return
+        finite = ~bad | (np.isfinite(g) & np.isfinite(w))
+        err = np.where(finite & bad, diff, 0.0)
+        rel = np.where(finite & bad & (w != 0), diff / np.abs(np.where(w == 0, 1, w)), 0.0)
+    lines = [f"{name}: {int(bad.sum())} of {bad.size} elements differ "
+             f"(rtol={rtol:g}, atol={atol:g}); max abs error {err.max():.3g}, "
+             f"max rel error {rel.max():.3g}"]
+    if (g_nan != w_nan).any():
+        extra = np.argwhere(g_nan & ~w_nan)[:SHOWN].tolist()
+        missing = np.argwhere(w_nan & ~g_nan)[:SHOWN].tolist()
+        if extra:
+            lines.append(f"  NaN where a number was expected at {extra}")
+        if missing:
+            lines.append(f"  a number where NaN was expected at {missing}")
+    for index in np.argwhere(bad)[:SHOWN]:
+        at = tuple(int(i) for i in index)
+        lines.append(f"  at {at if at else '()'}: got {_show(got[at])}, expected {_show(want[at])}")
+    raise AssertionError("\n".join(lines) + tail)
+
+
+def assert_no_loops(fn: Any, name: str | None = None) -> None:
+    """Fail if ``fn``'s source has a for/while loop, a comprehension or generator, or calls a
+    loop in disguise (np.vectorize, map, ...); the message gives the line."""
+    label = _label(fn, name)
+    source = source_of(fn)
+    lines = source.splitlines()
+    for node in ast.walk(_function_node(source, label)):
+        what = _LOOP_NODES.get(type(node))
+        if what is None and isinstance(node, ast.Call):
+            called = _called_name(node.func)
+            if called in HIDDEN_LOOPS:
+                what = f"{called}(), a Python loop in disguise"
+        if what is not None:
+            text = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""
+            raise AssertionError(
+                f"{label} must be vectorized but has {what} on line {node.lineno} of its "
+                f"source: `{text}`\n  hint: express the whole computation with NumPy array "
+                f"operations (arithmetic on arrays, np.maximum, broadcasting, np.dot, ...)"
+            )
+
+
+def _called_name(func: ast.AST) -> str:
+    """``f`` for ``f(...)`` and ``np.f(...)``."""
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def assert_does_not_call(fn: Any, *names: str, hint: str = "", name: str | None = None) -> None:
+    """Fail if ``fn``'s source uses any of ``names`` (as ``f(...)``, ``np.f`` or a bare name):
+    for parts where the point is to write the formula, not to call the library's version."""
+    label = _label(fn, name)
+    source = source_of(fn)
+    lines = source.splitlines()
+    for node in ast.walk(_function_node(source, label)):
+        used = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if used in names:
+            raise AssertionError(
+                f"{label} uses `{used}` on line {node.lineno} (`{lines[node.lineno - 1].strip()}`), "
+                f"which this part asks you to write yourself" + (f"\n  hint: {hint}" if hint else "")
+            )
+
+
+def assert_faster_than(fn: Callable[..., Any], reference: Callable[..., Any], args: Sequence[Any],
+                       factor: float, repeats: int = 5, name: str | None = None,
+                       reference_name: str = "the loop version") -> None:
+    """Fail unless ``fn(*args)`` runs at least ``factor`` times faster than ``reference(*args)``:
+    median of ``repeats`` timed calls each, interleaved, after one untimed warm-up call of each
+    (which also triggers Numba's compilation). Timed here, in the calling process."""
+    if repeats < 1 or not factor > 0:
+        raise ValueError(f"repeats must be >= 1 and factor > 0, got {repeats} and {factor}")
+    label = _label(fn, name)
+    args = tuple(args)
+    fn(*args)
+    reference(*args)
+    mine, theirs = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args)
+        mine.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        reference(*args)
+        theirs.append(time.perf_counter() - start)
+    t_fn, t_ref = statistics.median(mine), statistics.median(theirs)
+    speedup = t_ref / t_fn if t_fn > 0 else math.inf
+    if speedup < factor:
+        shapes = ", ".join(str(np.shape(a)) if type(a) is np.ndarray else type(a).__name__ for a in args)
+        raise AssertionError(
+            f"{label} took {t_fn * 1e3:.3g} ms against {t_ref * 1e3:.3g} ms for {reference_name} "
+            f"on inputs of shapes {shapes}: {speedup:.1f} times faster, expected at least "
+            f"{factor:g} times\n  hint: let NumPy (or compiled code) do the work on whole arrays; "
+            f"avoid Python-level loops, element access and copies"
+        )
+
+
+def assert_numba_jit(fn: Any, name: str | None = None) -> None:
+    """Fail unless ``fn`` is decorated with Numba's ``@njit`` / ``@jit`` (read from its source)."""
+    label = _label(fn, name)
+    node = _function_node(source_of(fn), label)
+    for decorator in getattr(node, "decorator_list", ()):
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if _called_name(target) in ("njit", "jit"):
+            return
+    raise AssertionError(
+        f"{label} is not compiled with Numba\n  hint: put `@njit` (from numba import njit) on the "
+        f"line above `def`, and keep the loops: Numba turns them into machine code"
+    )
+
+
+def assert_not_toolkit(fn: Any, name: str | None = None,
+                       allowed: Sequence[str] = ("toolkit.datasets",)) -> None:
+    """Fail if ``fn`` is, or uses, the course toolkit's own implementation: its module or source
+    file is the toolkit's, its source mentions ``toolkit``, or a global name it refers to is a
+    toolkit module or object (modules under ``allowed``, the data loaders, are fine)."""
+    label = _label(fn, name)
+    message = (f"{label} uses the course toolkit's own implementation ({{}}); this part asks you to "
+               f"write it yourself\n  hint: remove the toolkit import and implement {label} with "
+               f"NumPy (only toolkit.datasets may be used, to load data)")
+
+    def forbidden(module: Any) -> bool:
+        return (type(module) is str and (module == "toolkit" or module.startswith("toolkit."))
+                and not any(module == a or module.startswith(a + ".") for a in allowed))
+
+    carried = inspect.getattr_static(fn, "__autograder_source__", None)
+    if type(carried) is not str:
+        target = _python_function(fn)
+        module = _module_of(target)
+        if forbidden(module):
+            raise AssertionError(message.format(f"it comes from module {module}"))
+        root = _toolkit_root()
+        try:
+            path = os.path.abspath(inspect.getsourcefile(target) or "")
+        except TypeError:
+            path = ""
+        if root and path.startswith(root + os.sep):
+            raise AssertionError(message.format(f"its source is {path}"))
+        _check_globals(target, forbidden, message)
+    tree = _function_node(source_of(fn), label)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "toolkit":
+            raise AssertionError(message.format(f"line {node.lineno} refers to `toolkit`"))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            for module in modules:
+                if forbidden(module):
+                    raise AssertionError(message.format(f"line {node.lineno} imports {module}"))
+
+
+def _check_globals(target: Any, forbidden: Callable[[Any], bool], message: str) -> None:
+    """Fail if a global name the function's code refers to is a toolkit module or object."""
+    code = inspect.getattr_static(target, "__code__", None)
+    namespace = inspect.getattr_static(target, "__globals__", None)
+    if code is None or type(namespace) is not dict:
+        return
+    names: set[str] = set()
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if inspect.iscode(k))
+    for global_name in sorted(names):
+        if global_name not in namespace:
+            continue
+        module = _module_of(namespace[global_name])
+        if forbidden(module):
+            raise AssertionError(message.format(f"`{global_name}` is {module}"))
+
+
+def _module_of(obj: Any) -> Any:
+    """The module name ``obj`` comes from (a module's own name), read without running its code."""
+    if inspect.ismodule(obj):
+        return inspect.getattr_static(obj, "__name__", None)
+    if inspect.isfunction(obj) or inspect.isbuiltin(obj):
+        return obj.__module__  # the function type's own slot: no student code runs
+    found = inspect.getattr_static(obj, "__module__", None)
+    if type(found) is str:
+        return found
+    return inspect.getattr_static(type(obj), "__module__", None)
+
+
+def _toolkit_root() -> str:
+    """The toolkit package's folder (found without importing it), or "" if it is not installed."""
+    spec = importlib.util.find_spec("toolkit")
+    origin = spec.origin if spec is not None else None
+    return os.path.dirname(os.path.abspath(origin)) if origin else ""
