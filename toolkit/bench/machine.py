@@ -1,0 +1,89 @@
+"""What the numbers were measured on: CPU model and cores, library versions, and the BLAS NumPy
+calls (with OpenBLAS's core type, which environment variables can force to a slower one)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from typing import Any
+
+from threadpoolctl import threadpool_info
+
+from .ceilings import last_level_cache_bytes
+
+#: OpenBLAS settings that change its speed; a fair BLAS ceiling runs with them unset.
+BLAS_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                    "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, or what the platform module knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def blas() -> list[dict[str, Any]]:
+    """The BLAS libraries NumPy loaded, with version, threads and core type (threadpoolctl)."""
+    keys = ("internal_api", "version", "architecture", "num_threads", "threading_layer", "prefix")
+    return [{key: info.get(key) for key in keys} for info in threadpool_info()
+            if info.get("user_api") == "blas"]
+
+
+def blas_environment() -> dict[str, str]:
+    """The BLAS-related environment variables that are set (see BLAS_ENVIRONMENT)."""
+    return {name: os.environ[name] for name in BLAS_ENVIRONMENT if name in os.environ}
+
+
+def describe() -> dict[str, Any]:
+    """Everything the JSON records about the machine and the software."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    versions = {}
+    for package in ("numpy", "numba", "threadpoolctl", "cupy", "numba-cuda"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    info: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "cores": cores,
+        "cpu_count": os.cpu_count(),
+        "last_level_cache_bytes": last_level_cache_bytes(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "blas": blas(),
+        "blas_environment": blas_environment(),
+    }
+    try:
+        import numba
+        info["numba_threads"] = numba.config.NUMBA_NUM_THREADS
+    except ImportError:
+        pass
+    return info
+
+
+def blas_summary(info: dict[str, Any]) -> str:
+    """One line naming the BLAS, its core type and threads, and any variables that steer it."""
+    parts = []
+    for lib in info["blas"]:
+        text = f"{lib.get('internal_api')} {lib.get('version')}"
+        if lib.get("architecture"):
+            text += f" (core type {lib['architecture']})"
+        if lib.get("num_threads"):
+            text += f", {lib['num_threads']} threads"
+        parts.append(text)
+    line = "; ".join(parts) or "unknown"
+    if info["blas_environment"]:
+        settings = " ".join(f"{k}={v}" for k, v in info["blas_environment"].items())
+        line += f" -- set in the environment: {settings} (unset them for a fair BLAS ceiling)"
+    return line

@@ -1,0 +1,153 @@
+"""The sweep: every workload at every size on every backend, one :class:`Row` each. Naive runs
+that would outlast the budget are estimated from the naive loop's measured cost per unit of work
+and skipped; every row is then rated against its roof and against the slow peer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .ceilings import Ceiling, percent_of, rate
+from .timing import measure, slow_call_count, timed, timed_result
+from .workloads import Case, Workload
+
+#: Roofs by device ("cpu", "gpu") and bound ("memory", "compute").
+Roofs = dict[str, dict[str, Ceiling]]
+
+
+@dataclass
+class Row:
+    """One op on one backend at one size: its times and what they mean."""
+
+    op: str
+    backend: str
+    size: str
+    x: int
+    shapes: list[list[int]]
+    dtype: str
+    bound: str
+    bytes: int
+    flops: int | None
+    device: str = "cpu"
+    median_s: float | None = None
+    first_call_s: float | None = None
+    times_s: list[float] = field(default_factory=list)
+    calls_per_repeat: int = 1
+    #: host-to-device and device-to-host copies of the operands and result (GPU rows)
+    to_device_s: float | None = None
+    to_host_s: float | None = None
+    #: why the row was not timed, and how long it would have taken when that is known
+    skipped: str | None = None
+    estimate_s: float | None = None
+    rate: float | None = None
+    unit: str = ""
+    speedup: float | None = None
+    speedup_over: str | None = None
+    percent_of_ceiling: float | None = None
+    ceiling: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Plan:
+    """What to run: workloads with their cases, backend modules by name, and how."""
+
+    cases: list[tuple[Workload, list[Case]]]
+    backends: dict[str, ModuleType]
+    dtype: np.dtype
+    repeats: int
+    naive_budget: float
+    min_repeat: float = 0.005
+
+    @property
+    def total(self) -> int:
+        return sum(len(cases) for _, cases in self.cases) * len(self.backends)
+
+
+def run(plan: Plan, roofs: Roofs, progress: Callable[[str], None] = lambda label: None) -> list[Row]:
+    """Time the plan, calling ``progress`` before each row; rows come rated (see :func:`rate_rows`)."""
+    rng = np.random.default_rng(0)
+    rows: list[Row] = []
+    for workload, cases in plan.cases:
+        naive_cost: float | None = None  # seconds per unit of work, from the last naive row
+        for case in sorted(cases, key=workload.work):
+            inputs = workload.inputs(case, plan.dtype, rng)
+            for name, backend in plan.backends.items():
+                progress(f"{workload.name} {name} {case.label}")
+                row = _row(workload, case, name, plan.dtype)
+                if name == "naive":
+                    if naive_cost is None:
+                        naive_cost = _naive_cost(workload, backend, plan.dtype, rng)
+                    estimate = naive_cost * workload.work(case) * slow_call_count(plan.repeats)
+                    if estimate > plan.naive_budget:
+                        row.skipped, row.estimate_s = "over the naive time budget", estimate
+                        rows.append(row)
+                        continue
+                _time(row, workload, backend, inputs, plan)
+                if name == "naive" and row.median_s is not None:
+                    naive_cost = row.median_s / workload.work(case)
+                rows.append(row)
+            del inputs
+    rate_rows(rows, roofs)
+    return rows
+
+
+def _row(workload: Workload, case: Case, backend: str, dtype: np.dtype) -> Row:
+    return Row(op=workload.name, backend=backend, size=case.label, x=workload.x(case),
+               shapes=[list(s) for s in case.shapes], dtype=np.dtype(dtype).name,
+               bound=workload.bound, bytes=workload.bytes_moved(case, np.dtype(dtype).itemsize),
+               flops=workload.flops(case), device="gpu" if backend == "cuda" else "cpu")
+
+
+def _naive_cost(workload: Workload, backend: ModuleType, dtype: np.dtype,
+                rng: np.random.Generator) -> float:
+    """Seconds per unit of work of the naive loop, from one call on the workload's probe size."""
+    probe = workload.case(workload.probe)
+    arrays = workload.inputs(probe, dtype, rng)
+    return timed(lambda: workload.call(backend, arrays)) / workload.work(probe)
+
+
+def _time(row: Row, workload: Workload, backend: ModuleType, inputs: list[np.ndarray],
+          plan: Plan) -> None:
+    """Fill ``row``'s times, or say why it has none (an op that fails is shown, not fatal).
+    On a GPU the operands are moved to the device first and the copies timed apart."""
+    gpu = row.device == "gpu"
+    sync = backend.synchronize if gpu else (lambda: None)
+    try:
+        arrays, seconds = timed_result(lambda: [backend.asarray(x) for x in inputs], sync)
+        row.to_device_s = seconds if gpu else None
+        timing = measure(lambda: workload.call(backend, arrays), plan.repeats, sync,
+                         plan.min_repeat)
+        if gpu:
+            result, _ = timed_result(lambda: workload.call(backend, arrays), sync)
+            _, row.to_host_s = timed_result(lambda: backend.to_numpy(result), sync)
+    except Exception as error:  # noqa: BLE001 - a failing kernel is a result to show
+        row.skipped = f"failed: {type(error).__name__}: {error}"
+        return
+    row.first_call_s, row.times_s = timing.first_call, list(timing.times)
+    row.median_s, row.calls_per_repeat = timing.median, timing.number
+
+
+def rate_rows(rows: Iterable[Row], roofs: Roofs) -> None:
+    """Fill rate, speedup and percent of the roof: the speedup is over naive at the same op and
+    size, or over numpy (and said so) where naive was skipped or not run."""
+    rows = list(rows)
+    timed_rows = {(r.op, r.size, r.backend): r for r in rows if r.median_s}
+    for row in rows:
+        if not row.median_s:
+            continue
+        row.rate = rate(row.bytes, row.flops, row.bound, row.median_s)
+        row.unit = "GFLOP/s" if row.bound == "compute" else "GB/s"
+        roof = roofs.get(row.device, {}).get(row.bound)
+        row.percent_of_ceiling = percent_of(row.rate, roof)
+        row.ceiling = roof.name if roof else None
+        for peer in ("naive", "numpy"):
+            base = timed_rows.get((row.op, row.size, peer))
+            if base is not None:
+                row.speedup, row.speedup_over = base.median_s / row.median_s, peer
+                break
