@@ -16,7 +16,7 @@ Array = Any
 
 class Layer:
     """A step of a Sequential model. ``build`` fixes its input width and creates its weights;
-    ``forward`` keeps what ``backward`` needs; ``backward`` sets ``grads`` (one per weight, the
+    ``forward`` at training time keeps what ``backward`` needs (inference leaves it alone); ``backward`` sets ``grads`` (one per weight, the
     regularization penalty's gradient included) and returns the gradient for its input."""
 
     def __init__(self, name: str | None = None, input_shape: tuple[int, ...] | None = None,
@@ -115,7 +115,8 @@ class Dense(Layer):
         if self.use_bias:
             z = b.add(z, self.params[1])
         a = self.activation(b, z)
-        self._cache = (x, z, a) if training else None
+        if training:
+            self._cache = (x, z, a)
         return a
 
     def backward(self, grad, need_input_grad=True):
@@ -144,7 +145,8 @@ class Activation(Layer):
 
     def forward(self, x, training=False):
         a = self.activation(self.backend, x)
-        self._cache = (x, a) if training else None
+        if training:
+            self._cache = (x, a)
         return a
 
     def backward(self, grad, need_input_grad=True):
@@ -170,7 +172,9 @@ class Dropout(Layer):
         self.rng = np.random.default_rng(self.seed) if self.seed is not None else rng.spawn(1)[0]
 
     def forward(self, x, training=False):
-        if not training or self.rate == 0.0:
+        if not training:
+            return x
+        if self.rate == 0.0:
             self._mask = None
             return x
         keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
