@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the Agg backend
+from matplotlib.ticker import ScalarFormatter  # noqa: E402
 
 from .runner import Roofs, Row  # noqa: E402
 from .workloads import WORKLOADS  # noqa: E402
@@ -62,10 +63,15 @@ def _panel(ax, rows: list[Row], roofs: Roofs, op: str) -> None:
             xs, ys = zip(*points)
             name = roofs[device][rows[0].bound].name
             ax.plot(xs, ys, linestyle=style, color=color, linewidth=1, label=f"{name} roof")
-    ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_title(op)
-    ax.set_xlabel("n (n x n matrices)" if WORKLOADS[op].axis == "n" else "elements")
+    if WORKLOADS[op].axis == "n":  # matrix sides read best as plain powers of two
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.set_xlabel("n (n x n matrices)")
+    else:
+        ax.set_xscale("log")
+        ax.set_xlabel("elements")
     ax.set_ylabel("seconds per call")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7)

@@ -1,0 +1,80 @@
+"""The sweep: rows for every op, backend and size, naive runs over budget skipped, failures shown."""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import numpy as np
+import pytest
+
+from toolkit.bench.ceilings import Ceiling
+from toolkit.bench.runner import Plan, run
+from toolkit.bench.table import render
+from toolkit.bench.workloads import WORKLOADS
+from toolkit.kernels import get_backend
+
+ROOFS = {"cpu": {"memory": Ceiling("copy", 20.0, "GB/s", "by hand"),
+                 "compute": Ceiling("blas", 100.0, "GFLOP/s", "by hand")}}
+
+
+def _plan(ops_sizes, backends, budget=30.0, repeats=1):
+    """A plan of (op, sizes) pairs on named backends, float32, one repeat."""
+    cases = [(WORKLOADS[op], [WORKLOADS[op].case(s) for s in sizes]) for op, sizes in ops_sizes]
+    modules = {name: get_backend(name) for name in backends}
+    return Plan(cases, modules, np.dtype(np.float32), repeats, budget, min_repeat=0.0005)
+
+
+def test_every_op_backend_and_size_gets_a_row_in_order_of_work():
+    plan = _plan([("relu", ["256", "16"]), ("dot", ["4"])], ["naive", "numpy"])
+    labels = []
+    rows = run(plan, ROOFS, labels.append)
+    assert [(r.op, r.backend, r.size) for r in rows] == [
+        ("relu", "naive", "16"), ("relu", "numpy", "16"), ("relu", "naive", "256"),
+        ("relu", "numpy", "256"), ("dot", "naive", "n=4"), ("dot", "numpy", "n=4")]
+    assert labels[0] == "relu naive 16" and len(labels) == plan.total == 6
+    for row in rows:
+        assert row.median_s > 0 and row.first_call_s > 0 and row.percent_of_ceiling is not None
+        assert row.speedup_over == "naive"
+
+
+def test_naive_over_budget_is_skipped_with_an_estimate():
+    plan = _plan([("dot", ["4", "160"])], ["naive", "numpy"], budget=0.05)
+    rows = run(plan, ROOFS)
+    skipped = [r for r in rows if r.skipped]
+    assert [(r.backend, r.size) for r in skipped] == [("naive", "n=160")]
+    # 160^3 multiply-adds, three calls: far more than 0.05 s at any naive loop's speed
+    assert skipped[0].estimate_s > 0.05 and skipped[0].median_s is None
+    numpy_row = next(r for r in rows if r.backend == "numpy" and r.size == "n=160")
+    assert numpy_row.speedup_over == "numpy" and numpy_row.speedup == pytest.approx(1.0)
+    assert "skipped (would take ~" in render(rows)
+
+
+def test_a_failing_kernel_is_a_row_that_says_so():
+    broken = types.SimpleNamespace(asarray=np.asarray,
+                                   relu=lambda x: (_ for _ in ()).throw(RuntimeError("boom")))
+    plan = _plan([("relu", ["64"])], ["numpy"])
+    plan.backends["broken"] = broken
+    rows = run(plan, ROOFS)
+    failed = rows[1]
+    assert failed.median_s is None and failed.skipped == "failed: RuntimeError: boom"
+    assert "failed: RuntimeError: boom" in render(rows)
+
+
+def _cuda_module():
+    try:
+        return importlib.import_module("toolkit.kernels.cuda")
+    except ImportError:
+        return None
+
+
+@pytest.mark.skipif(_cuda_module() is None, reason="the cuda backend is not there yet")
+def test_cuda_rows_time_the_transfers_apart_under_the_simulator():
+    cuda = _cuda_module()
+    plan = Plan([(WORKLOADS["relu"], [WORKLOADS["relu"].case("64")])], {"cuda": cuda},
+                np.dtype(np.float32), 1, 1.0, min_repeat=0.0)
+    roofs = dict(ROOFS, gpu={"memory": Ceiling("device_copy", 100.0, "GB/s", "by hand")})
+    (row,) = run(plan, roofs)
+    assert row.device == "gpu" and row.median_s > 0
+    assert row.to_device_s > 0 and row.to_host_s > 0 and row.ceiling == "device_copy"
+    assert "to/from device" in render([row])
