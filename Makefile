@@ -23,7 +23,7 @@ sandbox:
 	  || echo "note: bubblewrap not installed; the grader falls back to resource limits only"
 
 demo: $(STAMP)
-	$(BIN)/toolkit bench --quick --json $(OUT)/bench.json --plot $(OUT)/bench.png
+	$(BIN)/toolkit bench --quick --table $(OUT)/bench.txt --json $(OUT)/bench.json --plot $(OUT)/bench.png
 
 test: $(STAMP) sandbox
 	$(BIN)/python -m pytest -q

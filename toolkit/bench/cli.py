@@ -203,7 +203,7 @@ def bench(ops, backends, sizes, repeats, dtype, naive_budget, json_path, plot_pa
     click.echo("")
     if table_path:
         files.write_text(table_path, text + "\n")
-        click.echo(f"table: {table_path}")
+        click.echo(f"table: {table_path} (as printed above)")
     if json_path:
         files.write_json(json_path, record)
         click.echo(f"JSON:  {json_path}")
