@@ -1,0 +1,292 @@
+"""Grading one submission: student cells in the sandboxed child, test cells here, scored as
+``nbgrader autograde`` scores them.
+
+nbgrader's rules (``nbgrader.utils.determine_grade``): a test cell that raises, or writes to
+stderr, earns 0; one whose last expression has a value that reads as a number in [0, points]
+earns that (partial credit); any other cell earns its points. The submission's total is the sum.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import datetime as _dt
+import errno
+import hashlib
+import importlib
+import io
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.engine import magics, sandbox, wire
+from autograder.engine.notebook import (NotebookError, Step, StudentCell, TestCell, grading_plan,
+                                        read_notebook, test_cells)
+from autograder.engine.proxies import make_proxy
+from autograder.engine.worker import ChildSession, SandboxFailure, Worker
+from autograder.engine.zygote import TRUSTED_MODULES
+from autograder.results import SubmissionResult, TestResult
+
+#: Characters of a test's captured output kept in its result.
+OUTPUT_CAP = 4000
+
+
+@dataclass
+class Run:
+    """What grading one notebook produced."""
+
+    tests: list[TestResult] = field(default_factory=list)
+    flags: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+
+def _classify(error: dict[str, Any]) -> str | None:
+    """The attack (or limit) a student cell's error points to, if any."""
+    kind = error.get("type")
+    code = error.get("errno")
+    if kind == "MemoryError":
+        return "memory-limit"
+    if kind == "SystemExit":
+        return "exit"
+    if kind == "BlockingIOError" and code == errno.EAGAIN:
+        return "process-limit"
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or kind == "PermissionError":
+        return "filesystem"
+    if code in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED) or kind == "gaierror":
+        return "network"
+    if code == errno.EFBIG:
+        return "file-size-limit"
+    return None
+
+
+def _execute(source: str, namespace: dict[str, Any], filename: str) -> Any:
+    """Run a cell like IPython: the value of a last bare expression (None if there is none or the
+    cell ends with ';')."""
+    tree = ast.parse(source, filename)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not source.rstrip().endswith(";"):
+        last = ast.Expression(tree.body.pop().value)
+    exec(compile(tree, filename, "exec"), namespace)
+    return eval(compile(last, filename, "eval"), namespace) if last is not None else None
+
+
+def _partial(value: Any, points: float) -> tuple[float, str]:
+    """nbgrader's partial credit from a test cell's displayed value (``get_partial_grade``)."""
+    from IPython.lib.pretty import pretty
+
+    try:
+        text = pretty(value)
+    except Exception:  # a value that cannot be displayed is "something else": full credit
+        return points, ""
+    try:
+        grade = float(text)
+    except ValueError:
+        return points, ""
+    if grade > points:
+        return 0.0, f"partial credit {grade:g} is more than the cell's {points:g} points"
+    return (grade, "partial credit") if grade >= 0 else (points, "")
+
+
+class Grader:
+    """Runs a plan's steps for one notebook in one child of ``worker``."""
+
+    def __init__(self, worker: Worker, seed: int = 0, forbidden: tuple[str, ...] = ()) -> None:
+        self.worker, self.seed, self.forbidden = worker, seed, forbidden
+
+    def run(self, steps: list[Step], folders: list[Path], prefix: str = "") -> Run:
+        run = Run()
+        session = self.worker.session(folders, self.seed)
+        namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        namespace["get_ipython"] = lambda shell=magics.MagicShell(namespace): shell
+        seen: dict[str, str] = {}
+        cells = 0
+        try:
+            for step in steps:
+                if isinstance(step, StudentCell):
+                    cells += 1
+                    self._student_cell(step, cells, session, run)
+                else:
+                    self._sync(session, namespace, seen, run)
+                    run.tests.append(self._test_cell(step, namespace, session, run, prefix))
+        finally:
+            session.close(kill=session.failure is not None)
+        run.flags |= session.flags
+        return run
+
+    def _student_cell(self, step: StudentCell, index: int, session: ChildSession, run: Run) -> None:
+        for needle in self.forbidden:
+            if needle and needle in step.source:
+                run.flags.add("read-attempt")
+        if session.failure is not None:
+            return
+        source = magics.transform(step.source)
+        try:
+            reply, _ = session.request({"op": "run", "index": index, "source": source},
+                                       timeout=self.worker.limits.cell_timeout_s)
+        except SandboxFailure as failure:
+            run.flags.add(failure.flag)
+            run.notes.append(f"cell {index}: {failure}")
+            return
+        if not reply.get("ok") and isinstance(reply.get("error"), dict):
+            flag = _classify(reply["error"])
+            if flag:
+                run.flags.add(flag)
+        for name in reply.get("patched") or ():
+            run.flags.add(f"monkeypatch:{name}")
+        for note in reply.get("notes") or ():
+            run.notes.append(f"cell {index}: {note}")
+        if "[output truncated" in str(reply.get("stdout", "")) + str(reply.get("stderr", "")):
+            run.flags.add("output-flood")
+
+    def _sync(self, session: ChildSession, namespace: dict[str, Any], seen: dict[str, str], run: Run) -> None:
+        """Bring the student's names, as values or proxies, into the test namespace (only names
+        that changed since the last test cell, so a test's own names are not overwritten)."""
+        if session.failure is not None:
+            return
+        try:
+            reply, blobs = session.request({"op": "names"})
+        except SandboxFailure as failure:
+            run.flags.add(failure.flag)
+            return
+        names = reply.get("names")
+        if not isinstance(names, dict):
+            return
+        for name, entry in names.items():
+            if type(name) is not str or not name.isidentifier() or not isinstance(entry, dict):
+                continue
+            kind = entry.get("kind")
+            if kind == "same":
+                continue
+            digest = hashlib.sha1(repr(entry).encode() + b"".join(
+                hashlib.sha1(b).digest() for b in blobs) if kind == "value" else repr(entry).encode()).hexdigest()
+            if seen.get(name) == digest:
+                continue
+            try:
+                if kind == "value":
+                    value = wire.decode(entry.get("value"), blobs)
+                elif kind == "module":
+                    module = str(entry.get("module", ""))
+                    if module.split(".")[0] not in TRUSTED_MODULES:
+                        continue
+                    value = importlib.import_module(module)
+                elif kind == "object":
+                    value = make_proxy(session, entry)
+                else:
+                    continue
+            except (wire.WireError, ImportError):
+                run.flags.add("protocol")
+                continue
+            seen[name] = digest
+            namespace[name] = value
+
+    def _test_cell(self, step: TestCell, namespace: dict[str, Any], session: ChildSession, run: Run,
+                   prefix: str) -> TestResult:
+        session.stdout.clear()
+        session.stderr.clear()
+        out, err = io.StringIO(), io.StringIO()
+        error, value = "", None
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                value = _execute(magics.transform(step.source), namespace, f"<test {step.grade_id}>")
+            except SandboxFailure as failure:
+                run.flags.add(failure.flag)
+                error = f"your code could not finish: {failure}"
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a failed test, whatever it raised
+                error = "".join(_format(exc)).strip()
+        stderr = err.getvalue() + "".join(session.stderr) + "".join(
+            f"{w.category.__name__}: {w.message}\n" for w in caught)
+        output = (out.getvalue() + "".join(session.stdout) + stderr)[:OUTPUT_CAP]
+        name = prefix + step.grade_id
+        if error:
+            return TestResult(name, 0.0, step.points, False, error, step.hidden, output)
+        if stderr:
+            return TestResult(name, 0.0, step.points, False,
+                              "the test wrote to stderr (nbgrader scores that 0): " + stderr.strip()[:500],
+                              step.hidden, output)
+        points, message = (step.points, "") if value is None else _partial(value, step.points)
+        return TestResult(name, points, step.points, points >= step.points, message, step.hidden, output)
+
+
+def _format(exc: BaseException) -> list[str]:
+    import traceback
+
+    return traceback.format_exception_only(type(exc), exc)
+
+
+def versions(worker: Worker | None = None) -> dict[str, str]:
+    """The versions a result was graded with."""
+    import numba
+    import numpy
+
+    import autograder
+
+    found = {"python": sys.version.split()[0], "numpy": numpy.__version__, "numba": numba.__version__,
+             "autograder": autograder.__version__}
+    if worker is not None and worker.hello:
+        found["sandbox_python"] = str(worker.hello.get("versions", {}).get("python", ""))
+    return found
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def grade_submission(assignment: str, student: str, source_dir: Path, submission_dir: Path,
+                     worker: Worker, release_dir: Path | None = None, seed: int = 0,
+                     forbidden: tuple[str, ...] = ()) -> SubmissionResult:
+    """Grade ``submission_dir`` (a student's folder of one assignment) against the test cells of
+    the notebooks in ``source_dir``; never raises for anything the submission does."""
+    started = time.perf_counter()
+    graded_at = _now()
+    sources = sorted(Path(source_dir).glob("*.ipynb"))
+    if not sources:
+        raise NotebookError(f"{source_dir} has no source notebooks")
+    tests: list[TestResult] = []
+    flags: set[str] = set()
+    problems: list[str] = []
+    status = "graded"
+    submitted_at = ""
+    stamp = Path(submission_dir) / "timestamp.txt"
+    if stamp.is_file():
+        submitted_at = stamp.read_text(errors="replace").strip()[:64]
+    for source_path in sources:
+        source = read_notebook(source_path)
+        prefix = f"{source_path.stem}:" if len(sources) > 1 else ""
+        expected = test_cells(source)
+        mine = Path(submission_dir) / source_path.name
+        try:
+            submission = read_notebook(mine)
+            steps = grading_plan(source, submission)
+        except NotebookError as error:
+            status = "missing" if not mine.exists() else "failed"
+            problems.append(str(error))
+            tests += [TestResult(prefix + t.grade_id, 0.0, t.points, False, str(error), t.hidden)
+                      for t in expected]
+            continue
+        folders = [d for d in (release_dir,) if d is not None and Path(d).is_dir()] + [Path(submission_dir)]
+        run = Grader(worker, seed, forbidden).run(steps, folders, prefix)
+        tests += run.tests
+        flags |= run.flags
+    return SubmissionResult(
+        assignment=assignment, student=student, tests=tuple(tests), status=status,
+        error="; ".join(problems), flags=tuple(sorted(flags)), seed=seed, graded_at=graded_at,
+        submitted_at=submitted_at, duration_s=round(time.perf_counter() - started, 3),
+        versions=versions(worker), limits=sandbox.describe(worker.limits, worker.mode))
+
+
+def validate_notebook(path: Path, worker: Worker, seed: int = 0) -> tuple[list[TestResult], list[str]]:
+    """Run a student's own notebook with its visible tests (hidden ones stripped): the results
+    per test cell and the notes (skipped magics, flagged errors)."""
+    from autograder.engine.notebook import visible_plan
+
+    steps = visible_plan(read_notebook(path))
+    run = Grader(worker, seed).run(steps, [Path(path).parent])
+    return run.tests, run.notes + [f"flag: {f}" for f in sorted(run.flags)]

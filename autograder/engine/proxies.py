@@ -1,0 +1,149 @@
+"""The student's names as the trusted grader sees them.
+
+Plain data is fetched by value (decoded by the grader's own decoder: exact ndarrays, JSON-safe
+values). Everything else stays in the sandbox behind a proxy: calling a ``StudentFunction`` or an
+attribute or item of a ``StudentObject`` sends plain arguments over and brings a plain result (or
+another proxy) back. Proxies never forward comparisons, truth tests or conversions, so an object
+whose ``__eq__`` lies compares as what it is, a remote object. Functions the student wrote carry
+their source in ``__autograder_source__`` for the source checks of ``autograder.asserts``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from autograder.engine import wire
+from autograder.engine.worker import ChildSession
+
+
+class StudentError(Exception):
+    """An exception the student's code raised that is not one of Python's built-in ones."""
+
+
+def _raise_remote(error: dict[str, Any]) -> None:
+    """Re-raise a student exception in the grader: as the built-in type of the same name (so a
+    test's ``except ValueError`` works), else as StudentError; only its message crosses."""
+    name = str(error.get("type", "Exception"))
+    message = str(error.get("message", ""))
+    builtin = getattr(builtins, name, None)
+    if isinstance(builtin, type) and issubclass(builtin, Exception) and builtin.__module__ == "builtins":
+        try:
+            exc = builtin(message)
+        except Exception:  # exception types with special constructors (UnicodeError, ...)
+            exc = StudentError(f"{name}: {message}")
+    else:
+        bases = [b for b in error.get("bases", ()) if isinstance(b, str)]
+        exc = StudentError(f"{name}: {message}" + (f" (a {bases[0]})" if bases else ""))
+    raise exc
+
+
+class Remote:
+    """What the proxies share: the session, the handle, and the plumbing of one request."""
+
+    def __init__(self, session: ChildSession, handle: int, info: dict[str, Any]) -> None:
+        self._session, self._handle, self._info = session, handle, info
+        self._flags: list[str] = info.setdefault("flags_out", [])
+
+    def _request(self, op: str, **fields: Any) -> Any:
+        trees, blobs = {}, []
+        for key, value in fields.items():
+            if key in ("args", "kwargs", "key"):
+                tree, extra = encode_argument(value, self._session, len(blobs))
+                trees[key] = tree
+                blobs += extra
+            else:
+                trees[key] = value
+        reply, reply_blobs = self._session.request({"op": op, "h": self._handle, **trees}, blobs)
+        if reply.get("stderr"):
+            self._session.stderr.append(str(reply["stderr"]))
+        if reply.get("stdout"):
+            self._session.stdout.append(str(reply["stdout"]))
+        if not reply.get("ok"):
+            _raise_remote(reply.get("error") if isinstance(reply.get("error"), dict) else {})
+        try:
+            return wire.decode(reply.get("value"), reply_blobs,
+                               handle=lambda h: make_proxy(self._session, {"h": h, "callable": True}))
+        except wire.WireError as error:
+            from autograder.engine.worker import SandboxFailure
+
+            self._session._fail(SandboxFailure(f"bad reply: {error}", "protocol"), 0)
+            raise self._session.failure from None
+
+
+class StudentObject(Remote):
+    """An object that stays in the sandbox: attributes, items, length and calls go over."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._request("getattr", name=name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._request("getitem", key=key)
+
+    def __len__(self) -> int:
+        n = self._request("len")
+        if type(n) is not int:
+            raise TypeError("len() of a student object did not return an int")
+        return n
+
+    def __iter__(self):
+        items = self._request("list")
+        return iter(items if type(items) is list else [])
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._request("call", args=list(args), kwargs=dict(kwargs))
+
+    def __repr__(self) -> str:
+        return f"<student {self._info.get('type', 'object')} {self._info.get('name', '')}>".replace(" >", ">")
+
+
+class StudentFunction(StudentObject):
+    """A function (or class, or Numba dispatcher) the student defined, called in the sandbox."""
+
+    def __init__(self, session: ChildSession, handle: int, info: dict[str, Any]) -> None:
+        super().__init__(session, handle, info)
+        self.__name__ = self.__qualname__ = info.get("name") or "student_function"
+        self.__module__ = info.get("module") or "__main__"
+        if isinstance(info.get("source"), str):
+            self.__autograder_source__ = info["source"]
+
+
+def make_proxy(session: ChildSession, info: dict[str, Any]) -> StudentObject:
+    """The proxy for the object that ``info`` (from the sandbox) describes."""
+    for flag in info.get("suspect", ()) if isinstance(info.get("suspect"), list) else ():
+        session.flags.add(str(flag))
+    handle = info.get("h")
+    if type(handle) is not int:
+        raise wire.WireError("proxy without a handle")
+    cls = StudentFunction if info.get("callable") else StudentObject
+    return cls(session, handle, info)
+
+
+def encode_argument(value: Any, session: ChildSession, base: int = 0) -> tuple[Any, list[bytes]]:
+    """A test's argument as plain data for the sandbox; proxies go as their handles. A function
+    of the grader's cannot cross (student code must not call back into the grader)."""
+    def handle(obj: Any) -> int:
+        if isinstance(obj, Remote) and obj._session is session:
+            return obj._handle
+        raise TypeError(f"a {type(obj).__name__} cannot be passed to the student's code: only plain "
+                        f"data (arrays, numbers, strings, lists, tuples, dicts) and the student's own "
+                        f"objects can")
+
+    tree, blobs = wire.encode(_unwrap(value), handle=handle,
+                              max_bytes=session.worker.limits.transfer_mb * 2**20)
+    return wire.shift(tree, base), blobs
+
+
+def _unwrap(value: Any) -> Any:
+    """Turn proxies into wire handles (recursively through containers)."""
+    if isinstance(value, Remote):
+        return wire.Handle(value._handle)
+    if type(value) is list:
+        return [_unwrap(v) for v in value]
+    if type(value) is tuple:
+        return tuple(_unwrap(v) for v in value)
+    if type(value) is dict:
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,156 @@
+"""The sandbox student code runs in: bubblewrap where it works, resource limits always.
+
+With bubblewrap the worker's zygote runs with no network, its own PID/IPC/UTS namespaces, a
+read-only view of only the system, Python and the installed packages, a private /tmp, and one
+writable folder (``WORKDIR``) that holds a copy of the released assignment files and of the one
+submission being graded. Run as root, it then drops to the ``nobody`` user, so that the process
+limit applies and nothing it can reach is writable. Without bubblewrap only the resource limits
+apply; ``describe`` says which isolation a result was graded under.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+#: Where the writable work folder appears inside the sandbox.
+WORKDIR = "/submission"
+#: The unprivileged user (and group) sandboxed code runs as when the grader runs as root.
+NOBODY = 65534
+#: Set to "none" to grade without bubblewrap (resource limits only).
+ENV_SWITCH = "AUTOGRADER_SANDBOX"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use. ``memory_mb`` is address space on top of the warm zygote's."""
+
+    memory_mb: int = 2048
+    cpu_s: int = 120
+    nproc: int = 64
+    fsize_mb: int = 64
+    nofile: int = 256
+    output_kb: int = 64
+    cell_timeout_s: float = 60.0
+    call_timeout_s: float = 60.0
+    transfer_mb: int = 64
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@functools.lru_cache(maxsize=1)
+def isolation() -> str:
+    """"bubblewrap" if bwrap is installed and can create its namespaces here, else "rlimits"."""
+    if os.environ.get(ENV_SWITCH, "").lower() == "none":
+        return "rlimits"
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return "rlimits"
+    try:
+        probe = subprocess.run([*bwrap_command([sys.executable, "-c", "pass"], "/tmp", probe=True)],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "rlimits"
+    return "bubblewrap" if probe.returncode == 0 else "rlimits"
+
+
+def _package_roots() -> list[str]:
+    """Folders the sandbox must see read-only to run Python with the course's packages."""
+    import autograder
+    import toolkit
+
+    roots = {sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix)}
+    for package in (toolkit, autograder):
+        roots.add(os.path.dirname(os.path.abspath(package.__file__)))
+    exe = os.path.realpath(sys.executable)
+    roots.add(os.path.dirname(os.path.dirname(exe)))
+    return sorted(r for r in roots if r and not r.startswith(("/usr/", "/etc/")) and r not in ("/usr", "/"))
+
+
+def bwrap_command(argv: list[str], workdir: str, probe: bool = False) -> list[str]:
+    """The bubblewrap command line that runs ``argv`` sandboxed, with ``workdir`` as WORKDIR."""
+    args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+            "--unshare-cgroup-try", "--new-session", "--die-with-parent",
+            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    made = {"/", "/usr", "/etc", "/tmp", "/dev", "/proc", WORKDIR}
+    for root in _package_roots():
+        parts = Path(root).parts
+        for i in range(2, len(parts)):
+            parent = str(Path(*parts[:i]))
+            if parent not in made:
+                args += ["--perms", "0755", "--dir", parent]
+                made.add(parent)
+        args += ["--ro-bind", root, root]
+        made.add(root)
+    args += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
+             "--bind", workdir, WORKDIR, "--chdir", WORKDIR]
+    if os.geteuid() == 0:
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args += ["--unshare-user"]
+    return args + ["--", *argv]
+
+
+def sandbox_env() -> dict[str, str]:
+    """The environment the zygote starts with: no secrets, one thread per library pool (forking a
+    process with live thread pools is unsafe), Numba's fork-safe threading layer."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "XDG_CACHE_HOME": "/tmp/cache",
+        "NUMBA_CACHE_DIR": "/tmp/numba-cache",
+        "NUMBA_THREADING_LAYER": "workqueue",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    for key in ("NUMBA_ENABLE_CUDASIM", "NUMBA_DISABLE_JIT"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def vm_size() -> int:
+    """This process's current address-space size in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def apply_rlimits(limits: Limits) -> None:
+    """Limit the calling (student) process: memory on top of what it already maps, CPU seconds,
+    processes of its user, file size, open files, no core dumps."""
+    mb = 1024 * 1024
+    memory = vm_size() + limits.memory_mb * mb
+    for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, limits.cpu_s),
+                         (resource.RLIMIT_NPROC, limits.nproc), (resource.RLIMIT_FSIZE, limits.fsize_mb * mb),
+                         (resource.RLIMIT_NOFILE, limits.nofile), (resource.RLIMIT_CORE, 0)):
+        soft, hard = resource.getrlimit(which)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+
+def describe(limits: Limits, mode: str) -> dict[str, Any]:
+    """The ``limits`` a result records: the limits, and the isolation it was graded under."""
+    enforced_nproc = os.geteuid() != 0 or mode == "bubblewrap"
+    return {**limits.to_dict(), "isolation": mode,
+            "network": "none" if mode == "bubblewrap" else "host",
+            "user": "nobody" if mode == "bubblewrap" and os.geteuid() == 0 else str(os.geteuid()),
+            "nproc_enforced": enforced_nproc}

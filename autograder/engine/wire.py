@@ -1,0 +1,213 @@
+"""The wire format between the trusted grader and the sandboxed student process.
+
+A message is a frame: a fixed header (magic, JSON length, blob count), the blob lengths, a UTF-8
+JSON document, then the blobs. Values are plain data only: JSON scalars, lists, and tagged
+objects for tuples ({"__t": [...]}), dicts ({"__d": [[k, v], ...]}), complex numbers
+({"__c": [re, im]}), arrays ({"__a": i}: blob i is ``.npy`` bytes, read with allow_pickle=False),
+NumPy scalars ({"__s": i}) and handles to objects that stay in the sandbox ({"__h": id}). The
+decoder trusts nothing: every size is capped and anything else is a ``WireError``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+from typing import Any, Callable
+
+import numpy as np
+
+MAGIC = b"AGW1"
+_HEADER = struct.Struct("!4sII")
+_LENGTH = struct.Struct("!Q")
+#: Default cap on one message (JSON plus blobs), in bytes.
+MAX_MESSAGE = 64 * 1024 * 1024
+#: Deepest nesting of containers a value may have.
+MAX_DEPTH = 32
+#: Most blobs in one message.
+MAX_BLOBS = 10_000
+
+
+class WireError(Exception):
+    """A message that breaks the format or its caps (the peer is broken or hostile)."""
+
+
+class Unencodable(TypeError):
+    """A value that is not plain data (the encoder's ``handle`` hook may keep it remote instead)."""
+
+
+class Handle:
+    """A reference to an object that lives on the other side, by id."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, id: int) -> None:
+        self.id = id
+
+
+def encode(value: Any, handle: Callable[[Any], int] | None = None,
+           max_bytes: int = MAX_MESSAGE) -> tuple[Any, list[bytes]]:
+    """``value`` as (a JSON-safe tree, blobs). Objects that are not plain data go through
+    ``handle`` (which returns an id) or raise ``Unencodable``."""
+    blobs: list[bytes] = []
+    budget = [max_bytes]
+
+    def spend(n: int) -> None:
+        budget[0] -= n
+        if budget[0] < 0:
+            raise Unencodable(f"value is larger than the {max_bytes // 2**20} MiB transfer cap")
+
+    def blob(array: np.ndarray) -> int:
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        data = buffer.getvalue()
+        spend(len(data))
+        blobs.append(data)
+        return len(blobs) - 1
+
+    def walk(v: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise Unencodable(f"value is nested deeper than {MAX_DEPTH} levels")
+        t = type(v)
+        if v is None or t is bool or t is str or t is int or t is float:
+            spend(len(v) if t is str else 8)
+            return v
+        if isinstance(v, Handle):
+            return {"__h": v.id}
+        if t is complex:
+            return {"__c": [v.real, v.imag]}
+        if t is np.ndarray and v.dtype.kind in "biufcSUMm" and not v.dtype.hasobject:
+            return {"__a": blob(v)}
+        if isinstance(v, np.generic) and t.__module__ == "numpy" and v.dtype.kind in "biufcSUMm":
+            return {"__s": blob(np.asarray(v))}
+        if t is list:
+            return [walk(x, depth + 1) for x in v]
+        if t is tuple:
+            return {"__t": [walk(x, depth + 1) for x in v]}
+        if t is dict:
+            return {"__d": [[walk(k, depth + 1), walk(x, depth + 1)] for k, x in v.items()]}
+        if handle is not None:
+            return {"__h": handle(v)}
+        raise Unencodable(f"a {t.__name__} is not plain data")
+
+    return walk(value, 0), blobs
+
+
+def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = None) -> Any:
+    """The plain value a tree and its blobs stand for; handles go through ``handle``. Arrays come
+    back as exact ``np.ndarray`` (never a subclass), read with ``allow_pickle=False``."""
+
+    def array(index: Any) -> np.ndarray:
+        if type(index) is not int or not 0 <= index < len(blobs):
+            raise WireError(f"bad blob index {index!r}")
+        try:
+            a = np.load(io.BytesIO(blobs[index]), allow_pickle=False)
+        except Exception as error:  # any malformed .npy is the peer's fault
+            raise WireError(f"blob {index} is not a valid .npy array: {error}") from None
+        if type(a) is not np.ndarray or a.dtype.hasobject:
+            raise WireError("blob is not a plain array")
+        return a
+
+    def walk(v: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise WireError("value nested too deep")
+        t = type(v)
+        if v is None or t in (bool, str, int, float):
+            return v
+        if t is list:
+            return [walk(x, depth + 1) for x in v]
+        if t is dict and len(v) == 1:
+            (tag, body), = v.items()
+            if tag == "__t" and type(body) is list:
+                return tuple(walk(x, depth + 1) for x in body)
+            if tag == "__d" and type(body) is list:
+                out = {}
+                for pair in body:
+                    if type(pair) is not list or len(pair) != 2:
+                        raise WireError("bad dict entry")
+                    key = walk(pair[0], depth + 1)
+                    try:
+                        out[key] = walk(pair[1], depth + 1)
+                    except TypeError:
+                        raise WireError("unhashable dict key") from None
+                return out
+            if tag == "__c" and type(body) is list and len(body) == 2 and all(type(x) in (int, float) for x in body):
+                return complex(body[0], body[1])
+            if tag == "__a":
+                return array(body)
+            if tag == "__s":
+                a = array(body)
+                if a.ndim != 0:
+                    raise WireError("scalar blob is not 0-d")
+                return a[()]
+            if tag == "__h" and type(body) is int and handle is not None:
+                return handle(body)
+        raise WireError(f"unexpected {t.__name__} in message")
+
+    return walk(tree, 0)
+
+
+def shift(tree: Any, base: int) -> Any:
+    """``tree`` with its blob indices moved up by ``base`` (several values share one message)."""
+    if base == 0:
+        return tree
+    if type(tree) is list:
+        return [shift(x, base) for x in tree]
+    if type(tree) is dict:
+        (tag, body), = tree.items()
+        if tag in ("__a", "__s"):
+            return {tag: body + base}
+        if tag == "__d":
+            return {tag: [[shift(k, base), shift(v, base)] for k, v in body]}
+        if tag == "__t":
+            return {tag: [shift(x, base) for x in body]}
+    return tree
+
+
+def pack(message: dict[str, Any], blobs: list[bytes] = ()) -> bytes:
+    """One frame holding ``message`` (a JSON-safe dict) and ``blobs``."""
+    body = json.dumps(message, allow_nan=True, separators=(",", ":")).encode("utf-8")
+    parts = [_HEADER.pack(MAGIC, len(body), len(blobs))]
+    parts += [_LENGTH.pack(len(b)) for b in blobs]
+    parts.append(body)
+    parts += blobs
+    return b"".join(parts)
+
+
+def unpack(read: Callable[[int], bytes], max_bytes: int = MAX_MESSAGE) -> tuple[dict[str, Any], list[bytes]]:
+    """Read one frame with ``read(n)`` (which returns exactly n bytes or raises EOFError)."""
+    magic, json_len, n_blobs = _HEADER.unpack(read(_HEADER.size))
+    if magic != MAGIC:
+        raise WireError("bad frame magic")
+    if n_blobs > MAX_BLOBS:
+        raise WireError(f"too many blobs ({n_blobs})")
+    lengths = [_LENGTH.unpack(read(_LENGTH.size))[0] for _ in range(n_blobs)]
+    if json_len + sum(lengths) > max_bytes:
+        raise WireError(f"message of {json_len + sum(lengths)} bytes is over the {max_bytes} byte cap")
+    try:
+        message = json.loads(read(json_len).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise WireError(f"message is not JSON: {error}") from None
+    if type(message) is not dict:
+        raise WireError("message is not an object")
+    return message, [read(n) for n in lengths]
+
+
+def read_exactly(fd: int, n: int) -> bytes:
+    """Exactly ``n`` bytes from a blocking file descriptor, or EOFError."""
+    chunks, left = [], n
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("peer closed the channel")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to a blocking file descriptor."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
