@@ -1,0 +1,125 @@
+"""The tiled matrix product C = op(A) @ op(B) on the GPU: shared-memory tiles with register blocking.
+
+Each block computes a BM x BN tile of C with BM/TM * BN/TN threads; each thread keeps a TM x TN
+tile of C in registers. The k dimension is walked BK at a time: the block stages a BM x BK slice
+of op(A) and a BK x BN slice of op(B) in shared memory, and while it multiplies them it already
+loads the next slices from global memory into registers. op(A)[i, k] is a[i * sa_row + k * sa_col],
+so a transposed operand is read in place (its strides swapped), never materialised; the loading
+threads walk whichever index is contiguous, so global reads stay coalesced either way.
+
+Thread (tx, ty) owns rows ty + TY*i and columns tx + TX*j of the tile: a warp then reads
+consecutive shared-memory words (no bank conflicts) and writes consecutive columns of C. The shared
+tiles are padded by PAD words per row so that column-wise stores do not collide in one bank.
+Partial tiles at the edges are zero-filled on load and masked on store.
+
+The tile sizes are module constants (compile-time constants in the kernel). Under Numba's CUDA
+simulator, which runs each GPU thread as a Python thread, they shrink so the tests stay quick; the
+code path, partial tiles included, is the same.
+"""
+
+from __future__ import annotations
+
+from numba import cuda
+
+from .cuda_runtime import SIMULATOR
+
+if SIMULATOR:
+    BM, BN, BK, TM, TN = 16, 16, 4, 4, 4
+else:
+    BM, BN, BK, TM, TN = 128, 128, 8, 8, 8
+TX, TY = BN // TN, BM // TM
+THREADS = TX * TY
+A_LOADS, B_LOADS = BM * BK // THREADS, BK * BN // THREADS
+PAD = 4
+assert A_LOADS * THREADS == BM * BK and B_LOADS * THREADS == BK * BN
+
+
+def gemm_kernel(a, b, c, m, n, k, sa_row, sa_col, sb_row, sb_col):
+    """c (m x n, row-major) = op(a) @ op(b), op(a)[i, p] = a[i*sa_row + p*sa_col]."""
+    a_tile = cuda.shared.array((BK, BM + PAD), dtype=c.dtype)
+    b_tile = cuda.shared.array((BK, BN + PAD), dtype=c.dtype)
+    acc = cuda.local.array((TM, TN), dtype=c.dtype)
+    a_reg = cuda.local.array(A_LOADS, dtype=c.dtype)
+    b_reg = cuda.local.array(B_LOADS, dtype=c.dtype)
+    a_frag = cuda.local.array(TM, dtype=c.dtype)
+    b_frag = cuda.local.array(TN, dtype=c.dtype)
+
+    tid = cuda.threadIdx.x
+    tx = tid % TX
+    ty = tid // TX
+    row0 = cuda.blockIdx.y * BM
+    col0 = cuda.blockIdx.x * BN
+    a_rows_contiguous = sa_row == 1  # op(a) is a transposed row-major matrix
+    b_rows_contiguous = sb_row == 1
+
+    for i in range(TM):
+        for j in range(TN):
+            acc[i, j] = 0
+
+    tiles = (k + BK - 1) // BK
+    _load_a(a, a_reg, tid, row0, 0, m, k, sa_row, sa_col, a_rows_contiguous)
+    _load_b(b, b_reg, tid, col0, 0, n, k, sb_row, sb_col, b_rows_contiguous)
+    for t in range(tiles):
+        for q in range(A_LOADS):
+            e = tid + q * THREADS
+            if a_rows_contiguous:
+                a_tile[e // BM, e % BM] = a_reg[q]
+            else:
+                a_tile[e % BK, e // BK] = a_reg[q]
+        for q in range(B_LOADS):
+            e = tid + q * THREADS
+            if b_rows_contiguous:
+                b_tile[e % BK, e // BK] = b_reg[q]
+            else:
+                b_tile[e // BN, e % BN] = b_reg[q]
+        cuda.syncthreads()
+        if t + 1 < tiles:  # the next slices travel while this one is multiplied
+            _load_a(a, a_reg, tid, row0, (t + 1) * BK, m, k, sa_row, sa_col, a_rows_contiguous)
+            _load_b(b, b_reg, tid, col0, (t + 1) * BK, n, k, sb_row, sb_col, b_rows_contiguous)
+        for p in range(BK):
+            for i in range(TM):
+                a_frag[i] = a_tile[p, ty + TY * i]
+            for j in range(TN):
+                b_frag[j] = b_tile[p, tx + TX * j]
+            for i in range(TM):
+                for j in range(TN):
+                    acc[i, j] += a_frag[i] * b_frag[j]
+        cuda.syncthreads()
+
+    for i in range(TM):
+        r = row0 + ty + TY * i
+        if r < m:
+            for j in range(TN):
+                col = col0 + tx + TX * j
+                if col < n:
+                    c[r * n + col] = acc[i, j]
+
+
+@cuda.jit(device=True)
+def _load_a(a, a_reg, tid, row0, k0, m, k, sa_row, sa_col, rows_contiguous):
+    """This thread's share of the BM x BK slice of op(a) at (row0, k0), zero outside the matrix."""
+    for q in range(A_LOADS):
+        e = tid + q * THREADS
+        if rows_contiguous:  # consecutive threads, consecutive rows
+            r, p = row0 + e % BM, k0 + e // BM
+        else:  # consecutive threads, consecutive k
+            r, p = row0 + e // BK, k0 + e % BK
+        if r < m and p < k:
+            a_reg[q] = a[r * sa_row + p * sa_col]
+        else:
+            a_reg[q] = 0
+
+
+@cuda.jit(device=True)
+def _load_b(b, b_reg, tid, col0, k0, n, k, sb_row, sb_col, rows_contiguous):
+    """This thread's share of the BK x BN slice of op(b) at (k0, col0), zero outside the matrix."""
+    for q in range(B_LOADS):
+        e = tid + q * THREADS
+        if rows_contiguous:  # op(b) is transposed: consecutive threads walk k
+            p, col = k0 + e % BK, col0 + e // BK
+        else:
+            p, col = k0 + e // BN, col0 + e % BN
+        if p < k and col < n:
+            b_reg[q] = b[p * sb_row + col * sb_col]
+        else:
+            b_reg[q] = 0
