@@ -330,6 +330,7 @@ def main(argv: list[str]) -> None:
         os.setgroups([])
         os.setgid(65534)
         os.setuid(65534)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
     _prctl(_PR_SET_DUMPABLE, 0)  # children of the same user cannot ptrace or open the zygote
     started = time.perf_counter()
     _seed_matplotlib_cache()

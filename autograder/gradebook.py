@@ -1,0 +1,123 @@
+"""The gradebook: graded submissions in SQLite, one row per (course, assignment, student).
+
+Each result is written in its own transaction, replacing any earlier one for the same student and
+assignment, so re-grading never duplicates and a run killed at any point loses at most the
+submission it was grading. A fingerprint of what was graded (the submission's and the source's
+notebooks) lets a restarted run skip what is already done. The gradebook belongs to one course:
+opening it for another raises ValueError.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from autograder.results import SubmissionResult
+
+#: The gradebook's file name inside a course directory.
+FILENAME = "autograder.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    course TEXT NOT NULL,
+    assignment TEXT NOT NULL,
+    student TEXT NOT NULL,
+    fingerprint TEXT NOT NULL DEFAULT '',
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    status TEXT NOT NULL,
+    graded_at TEXT NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (course, assignment, student)
+);
+"""
+
+
+def course_id(course_dir: str | Path) -> str:
+    """A course's identity: nbgrader's ``CourseDirectory.course_id`` from its nbgrader_config.py
+    when set there, else the directory's name."""
+    course_dir = Path(course_dir).resolve()
+    config = course_dir / "nbgrader_config.py"
+    if config.is_file():
+        import re
+
+        found = re.search(r"course_id\s*=\s*['\"]([^'\"]+)['\"]", config.read_text(errors="replace"))
+        if found:
+            return found.group(1)
+    return course_dir.name
+
+
+class Gradebook:
+    """Results of one course. ``course`` (its id) is stored on first use and checked after."""
+
+    def __init__(self, path: str | Path, course: str | None = None) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            self.path = self.path / FILENAME
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise ValueError(f"{self.path} is not an autograder gradebook ({error})") from None
+        row = self._db.execute("SELECT value FROM meta WHERE key='course'").fetchone()
+        if row is None:
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('course', ?)", (course or "",))
+            row = self._db.execute("SELECT value FROM meta WHERE key='course'").fetchone()
+        stored = row[0]
+        if course is not None and stored and stored != course:
+            self._db.close()
+            raise ValueError(f"{self.path} is the gradebook of course {stored!r}, not {course!r}; "
+                             f"pass that course's directory or its own gradebook")
+        if course and not stored:
+            self._db.execute("UPDATE meta SET value=? WHERE key='course'", (course,))
+        self.course = course or stored
+
+    @classmethod
+    def for_course(cls, course_dir: str | Path) -> "Gradebook":
+        """The gradebook inside ``course_dir``, created empty when missing."""
+        return cls(Path(course_dir) / FILENAME, course_id(course_dir))
+
+    def record(self, result: SubmissionResult, fingerprint: str = "") -> None:
+        """Store ``result``, replacing an earlier one of the same assignment and student, in one
+        transaction."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.course, result.assignment, result.student, fingerprint, result.score,
+                 result.max_score, result.status, result.graded_at, json.dumps(result.to_dict())))
+
+    def get(self, assignment: str, student: str) -> SubmissionResult | None:
+        """The result of one student's assignment, or None if it was not graded."""
+        row = self._db.execute("SELECT result FROM results WHERE course=? AND assignment=? AND student=?",
+                               (self.course, assignment, student)).fetchone()
+        return SubmissionResult.from_dict(json.loads(row[0])) if row else None
+
+    def results(self, assignment: str | None = None) -> list[SubmissionResult]:
+        """All results (of one assignment), by assignment and student."""
+        query = "SELECT result FROM results WHERE course=?"
+        args: tuple = (self.course,)
+        if assignment is not None:
+            query += " AND assignment=?"
+            args += (assignment,)
+        rows = self._db.execute(query + " ORDER BY assignment, student", args).fetchall()
+        return [SubmissionResult.from_dict(json.loads(r[0])) for r in rows]
+
+    def fingerprints(self, assignment: str) -> dict[str, str]:
+        """student -> fingerprint of what was graded, for one assignment."""
+        rows = self._db.execute("SELECT student, fingerprint FROM results WHERE course=? AND assignment=?",
+                                (self.course, assignment)).fetchall()
+        return dict(rows)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Gradebook":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
