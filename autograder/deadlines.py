@@ -3,7 +3,8 @@
 The file sits next to nbgrader_config.py in the course directory::
 
     [vectorization]
-    due = 2026-12-01T23:59:00Z   # a TOML date-time (or an ISO 8601 string); no zone means UTC
+    due = 2026-12-01T23:59:00Z   # a TOML date-time or ISO 8601 string; no zone means UTC; a date
+                                 # alone means 23:59:59 UTC that day
     policy = "per_day"           # "none": late work keeps its score; "zero": late work scores 0;
                                  # "per_day": `per_day` of the maximum score off per started day
     per_day = 0.1                # fraction of the maximum score, 0 < per_day <= 1
@@ -19,7 +20,7 @@ import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from nbgrader.utils import parse_utc
@@ -31,10 +32,17 @@ FILENAME = "deadlines.toml"
 POLICIES = ("none", "zero", "per_day")
 
 
-def parse_time(value: str | datetime) -> datetime:
-    """An aware UTC datetime from ISO 8601 or nbgrader's timestamp.txt format; naive means UTC."""
+def parse_time(value: str | datetime | date) -> datetime:
+    """An aware UTC datetime from ISO 8601 or nbgrader's timestamp.txt format; naive means UTC.
+
+    A date alone (TOML's ``due = 2026-12-01``) means the end of that day, 23:59:59 UTC.
+    """
     if isinstance(value, datetime):
         ts = value
+    elif isinstance(value, date):
+        ts = datetime.combine(value, time(23, 59, 59))
+    elif not isinstance(value, str):
+        raise ValueError(f"cannot read the time {value!r}: use ISO 8601, e.g. 2026-12-01T23:59:00Z")
     else:
         try:
             ts = datetime.fromisoformat(value.strip())
@@ -81,7 +89,7 @@ class Deadline:
             return 0.0
         if self.policy == "zero":
             return float(raw_score)
-        return round(float(min(raw_score, days * self.per_day * max_score)), 6)
+        return min(float(raw_score), round(days * self.per_day * max_score, 6))
 
 
 def load_deadlines(course_dir: str | Path) -> dict[str, Deadline]:

@@ -1,7 +1,7 @@
 """The grades CSV exactly as `nbgrader export` writes it (nbgrader.plugins.export.CsvExportPlugin).
 
-One row per student on the roster or in the results; a student without a submission gets 0, as in
-nbgrader. Times are naive UTC, printed as Python prints a datetime, like nbgrader's database does.
+One row per student on the roster or in the results, ordered as nbgrader orders them (last name,
+first name); a student without a submission gets 0, as in nbgrader. Times are naive UTC, printed as Python prints a datetime, like nbgrader's database does.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _naive_utc(value) -> str:
 
 
 def rows(grades: Grades) -> list[dict[str, str]]:
-    """The CSV's rows as nbgrader would write them, sorted by student id."""
+    """The CSV's rows as nbgrader would write them."""
     results = grades.by_student()
     duedate = str(grades.deadline.due.replace(tzinfo=None)) if grades.deadline else ""
     out = []
@@ -42,7 +42,7 @@ def rows(grades: Grades) -> list[dict[str, str]]:
                        late_submission_penalty=str(float(result.late_penalty)),
                        score=str(max(0.0, raw - result.late_penalty)))
         out.append({k: row[k] for k in COLUMNS})
-    return out
+    return sorted(out, key=lambda row: (row["last_name"], row["first_name"], row["student_id"]))
 
 
 def render(grades: Grades) -> dict[str, str]:

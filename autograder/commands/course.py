@@ -1,0 +1,246 @@
+"""The instructor's commands around grading: generate, collect, status and export."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from autograder import course as coursedir
+from autograder.deadlines import load_deadlines
+from autograder.roster import Roster, read_roster
+
+COURSE_OPTION = click.option("--course", "course_path", type=click.Path(file_okay=False),
+                             envvar="AUTOGRADER_COURSE",
+                             help="nbgrader course directory (default: . or ./assignments).")
+ROSTER_OPTION = click.option("--roster", "roster_path", type=click.Path(dir_okay=False),
+                             help="roster CSV (default: <course>/roster.csv where it exists).")
+GRADEBOOK_OPTION = click.option("--gradebook", "gradebook_path", type=click.Path(dir_okay=False),
+                                help="gradebook file (default: the course's).")
+
+
+def _fail(error: Exception) -> None:
+    """Expected mistakes end the command with one line and exit status 1, no traceback."""
+    raise click.ClickException(str(error)) from error
+
+
+def _course(course_path: str | None) -> Path:
+    try:
+        return coursedir.find_course(course_path)
+    except ValueError as error:
+        _fail(error)
+
+
+def _roster(course: Path, roster_path: str | None, required: bool = False) -> Roster | None:
+    path = Path(roster_path) if roster_path else course / "roster.csv"
+    if roster_path or path.exists():
+        return read_roster(path)
+    if required:
+        raise ValueError(f"no roster: pass --roster roster.csv (or put one at {path})")
+    return None
+
+
+def _gradebook(course: Path, gradebook_path: str | None):
+    """The course's gradebook, checked to belong to this course."""
+    from autograder.gradebook import Gradebook, default_path
+
+    path = Path(gradebook_path) if gradebook_path else default_path(course)
+    if not path.exists():
+        raise ValueError(f"no gradebook at {path}: run `autograder grade ASSIGNMENT` first")
+    book = Gradebook(path)
+    expected, found = coursedir.course_id(course), book.course_id
+    if found and found != expected:
+        raise ValueError(f"gradebook {path} belongs to course {found!r}, not {expected!r} "
+                         f"(from {course / coursedir.CONFIG}): pass the right --gradebook or --course")
+    return book
+
+
+@click.command()
+@click.argument("assignment")
+@COURSE_OPTION
+def generate(assignment: str, course_path: str | None) -> None:
+    """Make the release version of ASSIGNMENT with nbgrader, and its grading manifest."""
+    import json
+
+    from autograder.export import atomic_file
+
+    course = _course(course_path)
+    try:
+        coursedir.check_assignment(course, assignment)
+        coursedir.course_id(course)
+    except ValueError as error:
+        _fail(error)
+    # Genuine nbgrader makes the release; --no-db keeps nbgrader's own database out of the course.
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment,
+                           "--force", "--no-db"], cwd=course, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise click.ClickException(f"nbgrader generate_assignment {assignment} failed:\n{tail}")
+    manifest = coursedir.build_manifest(course, assignment)
+    path = coursedir.manifest_path(course, assignment)
+    with atomic_file(path, encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=2)
+    release = course / "release" / assignment
+    tests = [c for nb in manifest["notebooks"].values() for c in nb["cells"] if c["kind"] == "tests"]
+    click.echo(f"released {assignment}: {release}")
+    for name in manifest["notebooks"]:
+        click.echo(f"  {name}")
+    click.echo(f"{len(tests)} graded test cells ({sum(c['hidden'] for c in tests)} with hidden tests), "
+               f"{manifest['max_score']:g} points; manifest: {path}")
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--assignment", "-a", help="the assignment (default: the one whose notebooks match).")
+@ROSTER_OPTION
+@COURSE_OPTION
+def collect(path: str, assignment: str | None, roster_path: str | None, course_path: str | None) -> None:
+    """Collect submissions from PATH (a Canvas download .zip or a folder) into the course."""
+    from autograder.collect import collect as collect_submissions
+
+    course = _course(course_path)
+    try:
+        if assignment is None:
+            assignment = _guess_assignment(course, Path(path))
+        coursedir.check_assignment(course, assignment)
+        roster = _roster(course, roster_path)
+        deadline = load_deadlines(course).get(assignment)
+        report = collect_submissions(path, course, assignment, roster=roster, deadline=deadline)
+    except ValueError as error:
+        _fail(error)
+    click.echo(f"collected {len(report.collected)} notebook(s) of {assignment} from "
+               f"{len(report.students)} student(s) into {course / 'submitted'}")
+    for kept, dropped in report.duplicates:
+        click.echo(f"duplicate: {kept.student} {kept.notebook}: kept {kept.source}, ignored {dropped.source}")
+    for found, days in report.late:
+        how = f"{days} day(s) late" if days else "marked LATE"
+        click.echo(f"late: {found.student} ({found.source}): {how}")
+    for name, why in report.skipped:
+        click.echo(f"skipped: {name}: {why}")
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}")
+    if roster is not None:
+        missing = sorted(set(roster.students) - set(report.students))
+        if missing:
+            click.echo(f"no submission from {len(missing)} student(s): {', '.join(missing)}")
+
+
+def _guess_assignment(course: Path, path: Path) -> str:
+    """The one assignment whose notebook names appear in `path`'s file names."""
+    import zipfile
+
+    names = zipfile.ZipFile(path).namelist() if path.is_file() and zipfile.is_zipfile(path) else [
+        p.name for p in path.rglob("*.ipynb")]
+    matches = [a for a in coursedir.assignments(course)
+               if any(n.removesuffix(".ipynb") in name for name in names
+                      for n in (p.name for p in (course / "source" / a).glob("*.ipynb")))]
+    if len(matches) != 1:
+        raise ValueError(f"cannot tell which assignment {path} holds "
+                         f"({'candidates: ' + ', '.join(matches) if matches else 'no notebook names match'}): "
+                         "pass --assignment NAME")
+    return matches[0]
+
+
+def _submissions(course: Path, assignment: str) -> dict[str, str]:
+    """Submitted students of `assignment` and their timestamp.txt ('' where there is none)."""
+    found = {}
+    for folder in sorted((course / "submitted").glob(f"*/{assignment}")):
+        if folder.is_dir() and any(folder.glob("*.ipynb")):
+            stamp = folder / "timestamp.txt"
+            found[folder.parent.name] = stamp.read_text(encoding="utf-8").strip() if stamp.exists() else ""
+    return found
+
+
+@click.command()
+@click.argument("assignment")
+@ROSTER_OPTION
+@GRADEBOOK_OPTION
+@COURSE_OPTION
+def status(assignment: str, roster_path: str | None, gradebook_path: str | None,
+           course_path: str | None) -> None:
+    """Who submitted ASSIGNMENT, who was graded, whose notebook could not be graded."""
+    from autograder.deadlines import with_late_penalty
+
+    course = _course(course_path)
+    try:
+        coursedir.check_assignment(course, assignment)
+        roster = _roster(course, roster_path)
+        deadlines = load_deadlines(course)
+        submitted = _submissions(course, assignment)
+        try:
+            book = _gradebook(course, gradebook_path)
+        except ValueError as error:
+            if "no gradebook" not in str(error):
+                raise
+            results = {}
+        else:
+            results = {r.student: with_late_penalty(r, deadlines) for r in book.results(assignment)}
+    except ValueError as error:
+        _fail(error)
+    students = sorted(set(submitted) | set(results) | set(roster.students if roster else ()))
+    deadline = deadlines.get(assignment)
+    width = max([len(s) for s in students] + [7])
+    click.echo(f"{'student':<{width}}  {'submitted':<26}  {'late':>4}  {'grading':<10}  score")
+    counts = {"submitted": 0, "graded": 0, "failed": 0, "not graded": 0, "no submission": 0}
+    for student in students:
+        stamp, result = submitted.get(student), results.get(student)
+        late = ""
+        if stamp and deadline is not None:
+            days = deadline.days_late(stamp)
+            late = f"{days}d" if days else ""
+        if stamp is None and result is None:
+            state, score = "-", ""
+            counts["no submission"] += 1
+        elif result is None:
+            state, score = "not graded", ""
+            counts["not graded"] += 1
+        else:
+            state = result.status
+            score = f"{result.score:g} / {result.max_score:g}" if result.status == "graded" else result.error[:60]
+            counts[result.status] = counts.get(result.status, 0) + 1
+        if stamp is not None:
+            counts["submitted"] += 1
+        flags = f"  flagged: {', '.join(result.flags)}" if result is not None and result.flags else ""
+        click.echo(f"{student:<{width}}  {stamp or ('-' if stamp is None else '(no time)'):<26}  {late:>4}  "
+                   f"{state:<10}  {score}{flags}")
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items() if n or what in ("submitted", "graded")))
+
+
+@click.command()
+@click.argument("assignment")
+@click.option("--to", "formats", required=True, multiple=True,
+              help="csv (nbgrader's grades CSV), canvas, gradescope or html; repeat or comma-separate.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="folder to write to.")
+@ROSTER_OPTION
+@GRADEBOOK_OPTION
+@COURSE_OPTION
+def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str | None,
+           gradebook_path: str | None, course_path: str | None) -> None:
+    """Export the grades of ASSIGNMENT from the gradebook to --out DIR."""
+    from autograder.export import export as write_export, grades_for
+
+    course = _course(course_path)
+    wanted = [f.strip() for spec in formats for f in spec.split(",") if f.strip()]
+    try:
+        coursedir.check_assignment(course, assignment)
+        roster = _roster(course, roster_path, required="canvas" in wanted)
+        book = _gradebook(course, gradebook_path)
+        results = book.results(assignment)
+        if not results:
+            raise ValueError(f"the gradebook has no results for {assignment!r}: run "
+                             f"`autograder grade {assignment}` first")
+        manifest = coursedir.read_manifest(course, assignment)
+        grades = grades_for(assignment, results, roster=roster, deadlines=load_deadlines(course),
+                            max_score=manifest["max_score"] if manifest else None)
+        written = write_export(wanted, grades, out)
+    except ValueError as error:
+        _fail(error)
+    click.echo(f"exported {len(grades.results)} result(s) of {assignment} as {', '.join(wanted)}:")
+    shown = [p for p in written if p.name != "results.json" and p.parent.name != "students"]
+    for path in shown:
+        click.echo(f"  {path}")
+    per_student = len(written) - len(shown)
+    if per_student:
+        click.echo(f"  (+ {per_student} per-student file(s) beside them)")
