@@ -14,7 +14,7 @@ from toolkit.kernels import BACKENDS, get_backend
 
 from . import ceilings, files, gpu, machine, plot, table
 from .runner import Plan, Roofs, run
-from .workloads import WORKLOADS, Workload, select
+from .workloads import WORKLOADS, Case, Workload, select
 
 CPU_BACKENDS = ("naive", "numpy", "numba")
 
@@ -57,12 +57,14 @@ def _load(names: list[str]) -> tuple[dict[str, ModuleType], list[str]]:
     return modules, notes
 
 
-def _sizes(workloads: list[Workload], specs: tuple[str, ...], quick: bool):
-    """Each workload's cases: its sweep (or quick sweep), or the sizes ``--sizes`` gives it."""
+def _sizes(workloads: list[Workload], specs: tuple[str, ...], quick: bool,
+           device: bool) -> list[tuple[Workload, list[Case]]]:
+    """Each workload's cases: its sweep (or quick sweep; the full one grows on a GPU), or the
+    sizes ``--sizes`` gives it."""
     common: list[str] | None = None
     per_op: dict[str, list[str]] = {}
     for spec in specs:
-        op, _, tokens = spec.rpartition(":") if ":" in spec else ("", "", spec)
+        op, _, tokens = spec.rpartition(":")
         tokens = [t for t in tokens.split(",") if t.strip()]
         if not tokens:
             raise BadOption(f"--sizes {spec!r} names no size")
@@ -75,7 +77,7 @@ def _sizes(workloads: list[Workload], specs: tuple[str, ...], quick: bool):
     cases = []
     for workload in workloads:
         tokens = per_op.get(workload.name) or common or (
-            workload.quick if quick else workload.sizes)
+            workload.quick if quick else workload.sizes + (workload.device_sizes if device else ()))
         try:
             cases.append((workload, [workload.case(token) for token in tokens]))
         except ValueError as error:
@@ -86,8 +88,8 @@ def _sizes(workloads: list[Workload], specs: tuple[str, ...], quick: bool):
 def _roofs(device: ModuleType | None) -> tuple[Roofs, dict, list[str]]:
     """The roofs of the CPU, and of the GPU when there is one; GPU facts; notes to print."""
     roofs: Roofs = {"cpu": {"memory": ceilings.copy_bandwidth(),
-                            "compute": ceilings.blas_matmul(),
-                            "memory_new_array": ceilings.new_array_copy_bandwidth()}}
+                            "memory_new_array": ceilings.new_array_copy_bandwidth(),
+                            "compute": ceilings.blas_matmul()}}
     notes: list[str] = []
     gpu_info: dict = {"present": device is not None}
     if device is not None:
@@ -156,9 +158,8 @@ def bench(ops, backends, sizes, repeats, dtype, naive_budget, json_path, plot_pa
         workloads = select(ops)
     except ValueError as error:
         raise BadOption(str(error)) from None
-    names = _backends(backends)
-    cases = _sizes(workloads, sizes, quick)
-    modules, notes = _load(names)
+    modules, notes = _load(_backends(backends))
+    cases = _sizes(workloads, sizes, quick, device="cuda" in modules)
     for note in notes:
         click.echo(note)
     if not modules:

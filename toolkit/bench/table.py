@@ -22,6 +22,11 @@ def seconds(value: float | None) -> str:
     return f"{value / 1e-9:.3g} ns"
 
 
+def _estimate(value: float) -> str:
+    """A rough duration: ``1,234 s``, ``56 s``, ``7.8 s``, ``0.12 s``."""
+    return f"{value:,.0f} s" if value >= 10 else f"{value:.2g} s"
+
+
 def _speedup(row: Row) -> str:
     if row.speedup is None:
         return ""
@@ -34,7 +39,7 @@ def _cells(row: Row, transfer: bool) -> list[str]:
     head = [row.op, row.backend, row.size]
     if row.median_s is None:
         if row.estimate_s is not None:
-            return head + [f"skipped (would take ~{row.estimate_s:,.0f} s)"]
+            return head + [f"skipped (would take ~{_estimate(row.estimate_s)})"]
         return head + [row.skipped or "skipped"]
     percent = "" if row.percent_of_ceiling is None else (
         f"{row.percent_of_ceiling:.0f}% {row.ceiling}")

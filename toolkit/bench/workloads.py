@@ -51,6 +51,8 @@ class Workload:
     kwargs: tuple[tuple[str, Any], ...] = ()
     #: the x axis of the plot: "elements" or "n" (square matrices)
     axis: str = "elements"
+    #: sizes added to the full sweep when a GPU is timed (issue 3's: relu 2^28, dot n = 4096)
+    device_sizes: tuple[str, ...] = ()
 
     def case(self, token: str) -> Case:
         """The case a size token names, or ValueError saying what a size looks like."""
@@ -174,7 +176,8 @@ _ELEMENTWISE_QUICK = ("2^10", "2^16", "2^20")
 BOOK_BROADCAST = "64x3x32x10+32x10"
 
 WORKLOADS: dict[str, Workload] = {w.name: w for w in (
-    Workload("relu", "relu", "memory", 1, _ELEMENTWISE, _ELEMENTWISE_QUICK, "2^12", _vector),
+    Workload("relu", "relu", "memory", 1, _ELEMENTWISE, _ELEMENTWISE_QUICK, "2^12", _vector,
+             device_sizes=("2^28",)),
     Workload("relu_grad", "relu_grad", "memory", 2, _ELEMENTWISE, _ELEMENTWISE_QUICK, "2^12",
              _same_shape),
     Workload("add", "add", "memory", 2, _ELEMENTWISE, _ELEMENTWISE_QUICK, "2^12", _same_shape),
@@ -187,7 +190,7 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
              _rows(1024)),
     Workload("sum", "sum", "memory", 1, _ELEMENTWISE, _ELEMENTWISE_QUICK, "2^12", _vector),
     Workload("dot", "dot", "compute", 2, ("64", "128", "256", "512", "1024", "2048"),
-             ("64", "128", "256"), "24", _square, axis="n"),
+             ("64", "128", "256"), "24", _square, axis="n", device_sizes=("4096",)),
 )}
 
 
