@@ -132,7 +132,7 @@ def encode_argument(value: Any, session: ChildSession, base: int = 0) -> tuple[A
                         f"objects can")
 
     tree, blobs = wire.encode(_unwrap(value), handle=handle,
-                              max_bytes=session.worker.limits.transfer_mb * 2**20)
+                              max_bytes=session.worker.limits.transfer_mb * 2**20, cache=session.sent)
     return wire.shift(tree, base), blobs
 
 

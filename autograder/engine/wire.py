@@ -47,9 +47,11 @@ class Handle:
 
 
 def encode(value: Any, handle: Callable[[Any], int] | None = None,
-           max_bytes: int = MAX_MESSAGE) -> tuple[Any, list[bytes]]:
+           max_bytes: int = MAX_MESSAGE, cache: "ArrayCache | None" = None) -> tuple[Any, list[bytes]]:
     """``value`` as (a JSON-safe tree, blobs). Objects that are not plain data go through
-    ``handle`` (which returns an id) or raise ``Unencodable``."""
+    ``handle`` (which returns an id) or raise ``Unencodable``. With ``cache``, a large array the
+    peer already holds goes as its key ({"__k": key}), a new one is sent once with its key
+    ({"__A": [blob, key]})."""
     blobs: list[bytes] = []
     budget = [max_bytes]
 
@@ -78,6 +80,12 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
         if t is complex:
             return {"__c": [v.real, v.imag]}
         if t is np.ndarray and v.dtype.kind in "biufcSUMm" and not v.dtype.hasobject:
+            if cache is not None and v.nbytes >= cache.min_bytes:
+                key, known = cache.key(v)
+                if known:
+                    return {"__k": key}
+                if key:
+                    return {"__A": [blob(v), key]}
             return {"__a": blob(v)}
         if isinstance(v, np.generic) and t.__module__ == "numpy" and v.dtype.kind in "biufcSUMm":
             return {"__s": blob(np.asarray(v))}
@@ -94,9 +102,50 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
     return walk(value, 0), blobs
 
 
-def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = None) -> Any:
+class ArrayCache:
+    """Large arrays sent once per session (a test timing a function passes the same input again
+    and again). The sender's side remembers keys, the receiver's side the arrays; both stop adding
+    at the same byte budget, so they always agree."""
+
+    def __init__(self, budget: int = 256 * 2**20, min_bytes: int = 64 * 1024) -> None:
+        self.budget, self.min_bytes = budget, min_bytes
+        self.keys: set[str] = set()
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def key(self, array: np.ndarray) -> tuple[str, bool]:
+        """(key, already sent) for an array to send; key "" when the budget is spent."""
+        data = np.ascontiguousarray(array)
+        import zlib
+
+        key = (f"{array.dtype.str}{array.shape}{zlib.adler32(memoryview(data).cast('B'))}"
+               f"{zlib.crc32(memoryview(data).cast('B')[:4096])}")
+        if key in self.keys:
+            return key, True
+        if array.nbytes > self.budget:
+            return "", False
+        self.budget -= array.nbytes
+        self.keys.add(key)
+        return key, False
+
+    def store(self, key: Any, array: np.ndarray) -> None:
+        if type(key) is not str or array.nbytes > self.budget:
+            raise WireError("array cache overflow")
+        self.budget -= array.nbytes
+        array.flags.writeable = False
+        self.arrays[key] = array
+
+    def get(self, key: Any) -> np.ndarray:
+        if key not in self.arrays:
+            raise WireError("unknown cached array")
+        return self.arrays[key]
+
+
+def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = None,
+           cache: ArrayCache | None = None) -> Any:
     """The plain value a tree and its blobs stand for; handles go through ``handle``. Arrays come
-    back as exact ``np.ndarray`` (never a subclass), read with ``allow_pickle=False``."""
+    back as exact ``np.ndarray`` (never a subclass), read with ``allow_pickle=False``. Only with
+    ``cache`` (the sandbox's side) are cached-array tags accepted; a cached array is handed out as
+    a copy, so student code cannot change what a later call receives."""
 
     def array(index: Any) -> np.ndarray:
         if type(index) is not int or not 0 <= index < len(blobs):
@@ -136,6 +185,12 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
                 return complex(body[0], body[1])
             if tag == "__a":
                 return array(body)
+            if tag == "__A" and cache is not None and type(body) is list and len(body) == 2:
+                a = array(body[0])
+                cache.store(body[1], a)
+                return a.copy()
+            if tag == "__k" and cache is not None:
+                return cache.get(body).copy()
             if tag == "__s":
                 a = array(body)
                 if a.ndim != 0:
@@ -198,7 +253,7 @@ def read_exactly(fd: int, n: int) -> bytes:
     """Exactly ``n`` bytes from a blocking file descriptor, or EOFError."""
     chunks, left = [], n
     while left:
-        chunk = os.read(fd, min(left, 1 << 20))
+        chunk = os.read(fd, min(left, 1 << 24))
         if not chunk:
             raise EOFError("peer closed the channel")
         chunks.append(chunk)

@@ -105,9 +105,12 @@ class Worker:
     def stage(self, folders: list[Path]) -> None:
         """Make the work folder a fresh copy of ``folders`` (later ones win), symlinks kept as
         links (never followed), capped in size; owned by the sandbox user."""
-        if self.workdir.exists():
-            shutil.rmtree(self.workdir)
-        self.workdir.mkdir()
+        self.workdir.mkdir(exist_ok=True)
+        for entry in self.workdir.iterdir():  # empty it, keep it: the sandbox has it bind-mounted
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
         total = 0
         for folder in folders:
             for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
@@ -160,7 +163,7 @@ class Worker:
                 timeout = deadline - time.monotonic()
                 if timeout <= 0 or not select.select([sock], [], [], timeout)[0]:
                     raise SandboxFailure("timed out", "timeout")
-                chunk = sock.recv(min(left, 1 << 20))
+                chunk = sock.recv(min(left, 1 << 24))
                 if not chunk:
                     raise SandboxFailure("the student's process ended", "process-ended")
                 chunks.append(chunk)
@@ -199,6 +202,7 @@ class ChildSession:
         self.stdout: list[str] = []   # what the student's code printed during the current test
         self.stderr: list[str] = []
         self.flags: set[str] = set()
+        self.sent = wire.ArrayCache()  # large arguments the child already holds
 
     def request(self, message: dict[str, Any], blobs: list[bytes] = (), timeout: float | None = None
                 ) -> tuple[dict[str, Any], list[bytes]]:
