@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out
+# The assignment `make demo` releases, collects sample submissions of, grades and exports.
+DEMO_ASSIGNMENT ?= 01_tensors_vectorization
 
 .PHONY: demo test venv sandbox clean
 
@@ -24,6 +26,15 @@ sandbox:
 
 demo: $(STAMP)
 	$(BIN)/toolkit bench --quick --table $(OUT)/bench.txt --json $(OUT)/bench.json --plot $(OUT)/bench.png
+	@echo "== the instructor's side: release, collect a Canvas download, grade, export =="
+	rm -rf $(OUT)/course && mkdir -p $(OUT)/course/source
+	cp assignments/nbgrader_config.py $(OUT)/course/ && cp -r assignments/source/$(DEMO_ASSIGNMENT) $(OUT)/course/source/
+	$(BIN)/autograder generate $(DEMO_ASSIGNMENT) --course $(OUT)/course
+	$(BIN)/python -m autograder.samples $(DEMO_ASSIGNMENT) --course $(OUT)/course --zip $(OUT)/canvas_download.zip --roster $(OUT)/course/roster.csv
+	$(BIN)/autograder collect $(OUT)/canvas_download.zip --course $(OUT)/course
+	$(BIN)/autograder grade $(DEMO_ASSIGNMENT) --course $(OUT)/course
+	$(BIN)/autograder status $(DEMO_ASSIGNMENT) --course $(OUT)/course
+	$(BIN)/autograder export $(DEMO_ASSIGNMENT) --course $(OUT)/course --to csv,canvas,gradescope,html --out $(OUT)/exports
 
 test: $(STAMP) sandbox
 	$(BIN)/python -m pytest -q

@@ -9,6 +9,10 @@ Layout (nbgrader's, plus the manifest this tool writes)::
     <course>/release/<assignment>/*.ipynb  what students get (nbgrader generate_assignment)
     <course>/submitted/<student>/<assignment>/*.ipynb
     <course>/manifests/<assignment>.json   graded cells, points and checksums (autograder generate)
+    <course>/autograder.sqlite             the gradebook (autograder.gradebook)
+
+The course id is the gradebook's (autograder.gradebook.course_id): nbgrader_config.py's
+c.CourseDirectory.course_id, else the folder's name.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Any
 
 import nbformat
 from nbgrader.utils import compute_checksum, is_grade, is_locked, is_solution
-from traitlets.config.loader import PyFileConfigLoader
+
+from autograder.gradebook import course_id
 
 CONFIG = "nbgrader_config.py"
 
@@ -37,16 +42,6 @@ def find_course(path: str | Path | None = None) -> Path:
             return folder.resolve()
     raise ValueError(f"no nbgrader course directory at {', '.join(map(str, candidates))} (none has "
                      f"{CONFIG}): pass --course DIR")
-
-
-def course_id(course_dir: str | Path) -> str:
-    """The course id set in the course's nbgrader_config.py (c.CourseDirectory.course_id)."""
-    config = PyFileConfigLoader(CONFIG, path=str(course_dir)).load_config()
-    value = config.CourseDirectory.get("course_id", "")
-    if not value:
-        raise ValueError(f"{Path(course_dir) / CONFIG} sets no c.CourseDirectory.course_id: add one, "
-                         'e.g. c.CourseDirectory.course_id = "dlcourse"')
-    return str(value)
 
 
 def assignments(course_dir: str | Path) -> list[str]:

@@ -43,18 +43,13 @@ def _roster(course: Path, roster_path: str | None, required: bool = False) -> Ro
 
 
 def _gradebook(course: Path, gradebook_path: str | None):
-    """The course's gradebook, checked to belong to this course."""
-    from autograder.gradebook import Gradebook, default_path
+    """The course's gradebook; ValueError when there is none or it belongs to another course."""
+    from autograder.gradebook import FILENAME, Gradebook
 
-    path = Path(gradebook_path) if gradebook_path else default_path(course)
-    if not path.exists():
-        raise ValueError(f"no gradebook at {path}: run `autograder grade ASSIGNMENT` first")
-    book = Gradebook(path)
-    expected, found = coursedir.course_id(course), book.course_id
-    if found and found != expected:
-        raise ValueError(f"gradebook {path} belongs to course {found!r}, not {expected!r} "
-                         f"(from {course / coursedir.CONFIG}): pass the right --gradebook or --course")
-    return book
+    path = Path(gradebook_path) if gradebook_path else course / FILENAME
+    if not path.is_file():
+        raise ValueError(f"no gradebook at {path}: run `autograder grade ASSIGNMENT --course {course}` first")
+    return Gradebook(path, coursedir.course_id(course))
 
 
 @click.command()
@@ -69,7 +64,6 @@ def generate(assignment: str, course_path: str | None) -> None:
     course = _course(course_path)
     try:
         coursedir.check_assignment(course, assignment)
-        coursedir.course_id(course)
     except ValueError as error:
         _fail(error)
     # Genuine nbgrader makes the release; --no-db keeps nbgrader's own database out of the course.
