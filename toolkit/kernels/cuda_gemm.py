@@ -23,30 +23,33 @@ from numba import cuda
 
 from .cuda_runtime import SIMULATOR
 
-if SIMULATOR:
-    BM, BN, BK, TM, TN = 16, 16, 4, 4, 4
+if SIMULATOR:  # the simulator knows no alignment; it only needs the code path to be right
+    BM, BN, BK, TM, TN, ALIGN = 16, 16, 4, 4, 4, None
 else:
-    BM, BN, BK, TM, TN = 128, 128, 8, 8, 8
+    BM, BN, BK, TM, TN, ALIGN = 128, 128, 8, 8, 8, 16
 TX, TY = BN // TN, BM // TM
 THREADS = TX * TY
 A_LOADS, B_LOADS = BM * BK // THREADS, BK * BN // THREADS
 PAD = 4
+GM, GN, HALF_M, HALF_N = TM // 2, TN // 2, BM // 2, BN // 2
+A_TILE, B_TILE, ACC = (BK, BM + PAD), (BK, BN + PAD), (TM, TN)  # literal shapes for the kernel
+assert TX & (TX - 1) == 0 and GM == GN == 4 or SIMULATOR
 assert A_LOADS * THREADS == BM * BK and B_LOADS * THREADS == BK * BN
 
 
 def gemm_kernel(a, b, c, m, n, k, sa_row, sa_col, sb_row, sb_col):
     """c (m x n, row-major) = op(a) @ op(b), op(a)[i, p] = a[i*sa_row + p*sa_col]."""
-    a_tile = cuda.shared.array((BK, BM + PAD), dtype=c.dtype)
-    b_tile = cuda.shared.array((BK, BN + PAD), dtype=c.dtype)
-    acc = cuda.local.array((TM, TN), dtype=c.dtype)
+    a_tile = cuda.shared.array(A_TILE, dtype=c.dtype, alignment=ALIGN)
+    b_tile = cuda.shared.array(B_TILE, dtype=c.dtype, alignment=ALIGN)
+    acc = cuda.local.array(ACC, dtype=c.dtype)
     a_reg = cuda.local.array(A_LOADS, dtype=c.dtype)
     b_reg = cuda.local.array(B_LOADS, dtype=c.dtype)
     a_frag = cuda.local.array(TM, dtype=c.dtype)
     b_frag = cuda.local.array(TN, dtype=c.dtype)
 
     tid = cuda.threadIdx.x
-    tx = tid % TX
-    ty = tid // TX
+    tx = tid & (TX - 1)  # TX is a power of two; a mask keeps the index provably non-negative,
+    ty = tid // TX  # so the shared-memory reads below become 16-byte vector loads
     row0 = cuda.blockIdx.y * BM
     col0 = cuda.blockIdx.x * BN
     a_rows_contiguous = sa_row == 1  # op(a) is a transposed row-major matrix
@@ -78,19 +81,19 @@ def gemm_kernel(a, b, c, m, n, k, sa_row, sa_col, sb_row, sb_col):
             _load_b(b, b_reg, tid, col0, (t + 1) * BK, n, k, sb_row, sb_col, b_rows_contiguous)
         for p in range(BK):
             for i in range(TM):
-                a_frag[i] = a_tile[p, ty + TY * i]
+                a_frag[i] = a_tile[p, (i // GM) * HALF_M + ty * GM + i % GM]
             for j in range(TN):
-                b_frag[j] = b_tile[p, tx + TX * j]
+                b_frag[j] = b_tile[p, (j // GN) * HALF_N + tx * GN + j % GN]
             for i in range(TM):
                 for j in range(TN):
                     acc[i, j] += a_frag[i] * b_frag[j]
         cuda.syncthreads()
 
     for i in range(TM):
-        r = row0 + ty + TY * i
+        r = row0 + (i // GM) * HALF_M + ty * GM + i % GM
         if r < m:
             for j in range(TN):
-                col = col0 + tx + TX * j
+                col = col0 + (j // GN) * HALF_N + tx * GN + j % GN
                 if col < n:
                     c[r * n + col] = acc[i, j]
 
