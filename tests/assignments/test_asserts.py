@@ -1,0 +1,244 @@
+"""autograder.asserts: the messages students see, the loop and toolkit detectors on real
+functions, notebook-cell functions, Numba dispatchers and the engine's proxies, and robustness
+against hostile result objects."""
+
+from __future__ import annotations
+
+import linecache
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder.asserts import (assert_close, assert_does_not_call, assert_faster_than,
+                                assert_no_loops, assert_not_toolkit, assert_numba_jit, source_of)
+
+
+def cell_function(source: str, name: str, namespace: dict | None = None):
+    """Define ``name`` from ``source`` the way IPython runs a notebook cell: compiled under a
+    pseudo file name whose text is registered in linecache."""
+    filename = f"<ipython-input-{abs(hash(source))}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    scope = {"np": np} if namespace is None else namespace
+    exec(compile(source, filename, "exec"), scope)
+    return scope[name]
+
+
+class Proxy:
+    """What the grading engine hands to test cells: a callable carrying the student's source."""
+
+    def __init__(self, source: str, result=None):
+        self.__autograder_source__ = source
+        self.result = result
+
+    def __call__(self, *args):
+        return self.result
+
+    def __getattr__(self, name):  # a hostile object: every other attribute access explodes
+        raise RuntimeError(f"attribute {name} must not be read")
+
+
+# ---------------------------------------------------------------- assert_close
+
+
+def test_assert_close_passes_within_tolerance_and_with_matching_nan():
+    x = np.array([[1.0, np.nan], [np.inf, -np.inf]])
+    assert_close(x + 1e-9, x, rtol=1e-6)
+    assert_close(3, 3.0)
+    assert_close([1, 2], np.array([1.0, 2.0]))
+
+
+def test_assert_close_names_shape_mismatch_and_dtype():
+    with pytest.raises(AssertionError, match=r"relu\(x\): shape \(3,\), expected shape \(3, 1\)"):
+        assert_close(np.zeros(3), np.zeros((3, 1)), name="relu(x)")
+    with pytest.raises(AssertionError, match="dtype float64, expected dtype float32"):
+        assert_close(np.zeros(2), np.zeros(2, np.float32), check_dtype=True)
+
+
+def test_assert_close_reports_errors_indices_values_input_and_hint():
+    expected = np.arange(12.0).reshape(3, 4)
+    actual = expected.copy()
+    actual[1, 2] = 100.0
+    actual[2, 0] = np.nan
+    with pytest.raises(AssertionError) as info:
+        assert_close(actual, expected, name="dot(x, y)", inputs="x of shape (3, 4)", hint="check the loop")
+    message = str(info.value)
+    assert "dot(x, y): 2 of 12 elements differ" in message
+    assert "max abs error 94" in message
+    assert "at (1, 2): got 100.0, expected 6.0" in message
+    assert "NaN where a number was expected at [[2, 0]]" in message
+    assert "input: x of shape (3, 4)" in message and "hint: check the loop" in message
+
+
+def test_assert_close_reports_missing_nan_and_wrong_infinity():
+    with pytest.raises(AssertionError, match=r"a number where NaN was expected at \[\[0\]\]"):
+        assert_close(np.array([0.0]), np.array([np.nan]))
+    with pytest.raises(AssertionError, match="got -inf, expected inf"):
+        assert_close(np.array([-np.inf]), np.array([np.inf]))
+
+
+def test_assert_close_does_not_trust_result_objects():
+    class Liar:
+        def __eq__(self, other):
+            return True
+
+        __hash__ = None
+
+    with pytest.raises(AssertionError, match="shape \\(\\), expected shape \\(2,\\)"):
+        assert_close(Liar(), np.zeros(2))
+    with pytest.raises(AssertionError, match="dtype object is not a number array"):
+        assert_close(Liar(), np.float64(0.0))
+
+    class Sub(np.ndarray):
+        def __eq__(self, other):
+            return np.ones(self.shape, bool)
+
+    fake = np.full(3, 7.0).view(Sub)
+    with pytest.raises(AssertionError, match="3 of 3 elements differ"):
+        assert_close(fake, np.zeros(3))
+
+    class Unconvertible:
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("boom")
+
+    with pytest.raises(AssertionError, match="could not be converted to an array: boom"):
+        assert_close(Unconvertible(), np.zeros(1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
+                  elements=st.floats(-1e6, 1e6)), st.data())
+def test_assert_close_finds_any_single_perturbed_element(x, data):
+    assert_close(x.copy(), x, rtol=1e-9)
+    index = tuple(data.draw(st.integers(0, n - 1)) for n in x.shape)
+    y = x.copy()
+    y[index] += 1.0 + abs(y[index])
+    with pytest.raises(AssertionError) as info:
+        assert_close(y, x, rtol=1e-9)
+    assert f"1 of {x.size} elements differ" in str(info.value)
+    assert f"at {index}:" in str(info.value)
+
+
+# ---------------------------------------------------------------- sources and loops
+
+
+def test_source_of_real_cell_numba_and_proxy_functions():
+    def real(x):
+        return x + 1
+
+    assert "return x + 1" in source_of(real)
+    in_cell = cell_function("def f(x):\n    return x * 2\n", "f")
+    assert source_of(in_cell).startswith("def f(x):")
+    numba = pytest.importorskip("numba")
+    jitted = numba.njit(cell_function("def g(x):\n    return x - 1\n", "g"))
+    assert "return x - 1" in source_of(jitted)
+    assert source_of(Proxy("    def h(x):\n        return x\n")) == "def h(x):\n    return x\n"
+
+
+def test_source_of_without_source_is_a_clear_failure():
+    with pytest.raises(AssertionError, match="could not read the source of len"):
+        source_of(len)
+
+
+@pytest.mark.parametrize("body, what, line", [
+    ("    out = x.copy()\n    for i in range(3):\n        out[i] = 0\n    return out\n", "a for loop", 3),
+    ("    i = 0\n    while i < 3:\n        i += 1\n    return x\n", "a while loop", 3),
+    ("    return np.array([v for v in x])\n", "a list comprehension", 2),
+    ("    return sum(v for v in x)\n", "a generator expression", 2),
+    ("    return {k: 1 for k in x}\n", "a dict comprehension", 2),
+    ("    return np.vectorize(lambda v: v)(x)\n", "vectorize(), a Python loop in disguise", 2),
+    ("    return list(map(abs, x))\n", "map(), a Python loop in disguise", 2),
+])
+def test_assert_no_loops_reports_the_construct_and_line(body, what, line):
+    fn = cell_function("def relu(x):\n" + body, "relu")
+    with pytest.raises(AssertionError) as info:
+        assert_no_loops(fn)
+    message = str(info.value)
+    assert f"relu must be vectorized but has {what} on line {line}" in message
+    assert "hint:" in message
+
+
+def test_assert_no_loops_accepts_vectorized_code_and_reads_proxies():
+    assert_no_loops(cell_function("def relu(x):\n    return np.maximum(x, 0)\n", "relu"))
+    assert_no_loops(Proxy("def relu(x):\n    return np.maximum(x, 0)\n"), name="relu")
+    with pytest.raises(AssertionError, match="line 2"):
+        assert_no_loops(Proxy("def relu(x):\n    return [max(v, 0) for v in x]\n"), name="relu")
+
+
+def test_assert_does_not_call():
+    fn = cell_function("def tanh(x):\n    return np.tanh(x)\n", "tanh")
+    with pytest.raises(AssertionError, match=r"tanh uses `tanh` on line 2 \(`return np.tanh\(x\)`\)"):
+        assert_does_not_call(fn, "tanh", hint="use exp")
+    assert_does_not_call(cell_function("def tanh(x):\n    return 2 / (1 + np.exp(-2 * x)) - 1\n", "tanh"), "tanh")
+
+
+def test_assert_numba_jit():
+    pytest.importorskip("numba")
+    assert_numba_jit(Proxy("@njit\ndef f(x):\n    return x\n"), name="f")
+    jitted = cell_function("from numba import njit\n@njit(cache=False)\ndef f(x):\n    return x\n", "f", {})
+    assert_numba_jit(jitted)
+    with pytest.raises(AssertionError, match="f is not compiled with Numba"):
+        assert_numba_jit(cell_function("def f(x):\n    return x\n", "f"))
+
+
+# ---------------------------------------------------------------- speed
+
+
+def test_assert_faster_than_passes_and_fails_with_timings():
+    def fast(x):
+        return x
+
+    def slow(x):
+        time.sleep(0.01)
+        return x
+
+    assert_faster_than(fast, slow, (np.zeros(3),), factor=5, repeats=3)
+    with pytest.raises(AssertionError) as info:
+        assert_faster_than(slow, fast, (np.zeros(3),), factor=2, repeats=3, name="relu")
+    message = str(info.value)
+    assert "relu took" in message and "expected at least 2 times" in message and "shapes (3,)" in message
+
+
+def test_assert_faster_than_lets_student_errors_through_and_checks_arguments():
+    def broken(x):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError):
+        assert_faster_than(broken, abs, (1.0,), factor=2)
+    with pytest.raises(ValueError, match="repeats"):
+        assert_faster_than(abs, abs, (1.0,), factor=2, repeats=0)
+
+
+# ---------------------------------------------------------------- own work
+
+
+def test_assert_not_toolkit_catches_imported_and_wrapped_implementations():
+    from toolkit.kernels import numpy as tk_numpy
+
+    with pytest.raises(AssertionError, match="comes from module toolkit.kernels.numpy"):
+        assert_not_toolkit(tk_numpy.relu, name="relu")
+    wrapped = cell_function("def relu(x):\n    return backend.relu(x)\n", "relu",
+                            {"backend": tk_numpy, "np": np})
+    with pytest.raises(AssertionError, match="`backend` is toolkit.kernels.numpy"):
+        assert_not_toolkit(wrapped)
+    with pytest.raises(AssertionError, match="refers to `toolkit`"):
+        assert_not_toolkit(Proxy("def relu(x):\n    return toolkit.kernels.numpy.relu(x)\n"), name="relu")
+    with pytest.raises(AssertionError, match="imports toolkit.kernels"):
+        assert_not_toolkit(Proxy("def relu(x):\n    from toolkit.kernels import get_backend\n"
+                                 "    return get_backend('numpy').relu(x)\n"), name="relu")
+    with pytest.raises(AssertionError) as info:
+        assert_not_toolkit(wrapped)
+    assert "write it yourself" in str(info.value) and "hint:" in str(info.value)
+
+
+def test_assert_not_toolkit_accepts_own_work_and_the_data_loaders():
+    from toolkit.datasets import boston_housing
+
+    assert_not_toolkit(cell_function("def relu(x):\n    return np.maximum(x, 0)\n", "relu"))
+    uses_data = cell_function("def load():\n    return boston_housing.load_data()\n", "load",
+                              {"boston_housing": boston_housing})
+    assert_not_toolkit(uses_data)
+    assert_not_toolkit(Proxy("def relu(x):\n    return np.maximum(x, 0)\n"), name="relu")
