@@ -1,0 +1,274 @@
+"""The compiled CPU backend: every op as Numba ``@njit(cache=True)`` kernels (numba_loops for the
+elementwise ops and reductions, numba_gemm for dot), ``prange`` across cores for inputs above
+``PARALLEL_MIN`` elements and a serial kernel below it, where starting threads costs more than it
+saves. Semantics, dtypes and error messages are the numpy backend's (backend.py's checks).
+
+Kernels compile on first use, not at import, and load from Numba's on-disk cache after that.
+Nothing here starts Numba's thread pool or sets its thread count at import.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import numba_loops as loops
+from .backend import (BINARY, UNARY, binary_dtype, broadcast_shape, check_axis, check_numeric,
+                      dot_shape, unary_dtype)
+from .numba_gemm import gemm
+
+name = "numba"
+
+#: Inputs with at least this many elements run on every core; smaller ones on one.
+PARALLEL_MIN = 1 << 16
+
+_UNARY_CODES = dict(zip(UNARY, (loops.RELU, loops.SIGMOID, loops.TANH, loops.EXP, loops.LOG,
+                                loops.SQRT, loops.ABS)))
+_BINARY_CODES = dict(zip(BINARY, (loops.ADD, loops.SUB, loops.MUL, loops.DIV, loops.MAXIMUM,
+                                  loops.MINIMUM)))
+_NO_OFFSETS = np.empty(0, np.int64)
+
+
+def asarray(x, dtype=None) -> np.ndarray:
+    """``x`` as a NumPy array (no copy when it already is one of that dtype)."""
+    return np.asarray(x, dtype=dtype)
+
+
+def to_numpy(x) -> np.ndarray:
+    """``x`` as a NumPy array."""
+    return np.asarray(x)
+
+
+def zeros(shape, dtype=np.float32) -> np.ndarray:
+    """A new array of zeros."""
+    return np.zeros(shape, dtype=dtype)
+
+
+def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x`` as a C-contiguous array of ``dtype``, copied only when it is not one already."""
+    if x.dtype != dtype or not x.flags.c_contiguous:
+        return np.ascontiguousarray(x, dtype=dtype).reshape(x.shape)
+    return x
+
+
+def _unary(op: str, x) -> np.ndarray:
+    x = np.asarray(x)
+    dtype = unary_dtype(op, x)
+    x = _contiguous(x, dtype)
+    out = np.empty(x.shape, dtype)
+    if out.size >= PARALLEL_MIN:
+        loops.unary_parallel(_UNARY_CODES[op], x.reshape(-1), out.reshape(-1))
+    elif out.size:
+        loops.unary_serial(_UNARY_CODES[op], x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def relu(x):
+    """max(x, 0) elementwise; relu(nan) is nan."""
+    return _unary("relu", x)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), written so that exp never overflows."""
+    return _unary("sigmoid", x)
+
+
+def tanh(x):
+    """tanh elementwise."""
+    return _unary("tanh", x)
+
+
+def exp(x):
+    """e^x elementwise."""
+    return _unary("exp", x)
+
+
+def log(x):
+    """Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy)."""
+    return _unary("log", x)
+
+
+def sqrt(x):
+    """Square root elementwise (NaN below 0, as NumPy)."""
+    return _unary("sqrt", x)
+
+
+def abs(x):  # noqa: A001 - the protocol's name
+    """|x| elementwise."""
+    return _unary("abs", x)
+
+
+def relu_grad(x, grad):
+    """``grad`` where ``x > 0``, else 0."""
+    x, grad = np.asarray(x), np.asarray(grad)
+    check_numeric("relu_grad", x)
+    check_numeric("relu_grad", grad)
+    if x.shape != grad.shape:
+        raise ValueError(f"relu_grad: shapes {x.shape} and {grad.shape} must be equal")
+    x, grad = _contiguous(x, x.dtype), _contiguous(grad, grad.dtype)
+    out = np.empty(grad.shape, grad.dtype)
+    if out.size >= PARALLEL_MIN:
+        loops.relu_grad_parallel(x.reshape(-1), grad.reshape(-1), out.reshape(-1))
+    elif out.size:
+        loops.relu_grad_serial(x.reshape(-1), grad.reshape(-1), out.reshape(-1))
+    return out
+
+
+def _element_strides(x: np.ndarray, ndim: int) -> list[int]:
+    """Strides in elements of a C-contiguous ``x`` indexed by the broadcast result's ``ndim``
+    indices: 0 along the axes where ``x`` is broadcast."""
+    strides, step = [0] * ndim, 1
+    for d in range(x.ndim - 1, -1, -1):
+        if x.shape[d] != 1:
+            strides[ndim - x.ndim + d] = step
+        step *= x.shape[d]
+    return strides
+
+
+def _row_offsets(dims: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each row of the result starts in a and in b, over the outer axes ``dims``."""
+    a_off, b_off = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    for n, sa, sb in dims:
+        index = np.arange(n, dtype=np.int64)
+        a_off = (a_off[:, None] + index * sa).reshape(-1)
+        b_off = (b_off[:, None] + index * sb).reshape(-1)
+    return a_off, b_off
+
+
+def _broadcast_plan(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]):
+    """The broadcast as rows: (a row offsets, a row stride, a column stride, the same for b,
+    rows, row length). Adjacent axes that step alike in a, b and the result merge, so the book's
+    (64, 3, 32, 10) + (32, 10) becomes 192 rows of 320 with b's row stride 0."""
+    ndim = len(shape)
+    dims: list[tuple[int, int, int]] = []
+    for n, sa, sb in zip(shape, _element_strides(a, ndim), _element_strides(b, ndim)):
+        if n == 1:
+            continue
+        if dims and dims[-1][1] == sa * n and dims[-1][2] == sb * n:
+            dims[-1] = (dims[-1][0] * n, sa, sb)
+        else:
+            dims.append((n, sa, sb))
+    if not dims:
+        return _NO_OFFSETS, 0, 0, _NO_OFFSETS, 0, 0, 1, 1
+    inner, ca, cb = dims.pop()
+    if not dims:
+        return _NO_OFFSETS, 0, ca, _NO_OFFSETS, 0, cb, 1, inner
+    if len(dims) == 1:
+        outer, a_row, b_row = dims[0]
+        return _NO_OFFSETS, a_row, ca, _NO_OFFSETS, b_row, cb, outer, inner
+    a_off, b_off = _row_offsets(dims)
+    return a_off, 0, ca, b_off, 0, cb, a_off.size, inner
+
+
+def _binary(op: str, a, b) -> np.ndarray:
+    dtype = binary_dtype(op, a, b)
+    # a Python scalar takes the result dtype (OverflowError if it does not fit, as NumPy)
+    a, b = (np.asarray(v, dtype) if isinstance(v, (int, float)) else np.asarray(v) for v in (a, b))
+    shape = a.shape if a.shape == b.shape else broadcast_shape(op, a.shape, b.shape)
+    a, b = _contiguous(a, dtype), _contiguous(b, dtype)
+    out = np.empty(shape, dtype)
+    if out.size == 0:
+        return out
+    if a.shape == b.shape:
+        plan = (_NO_OFFSETS, 0, 1, _NO_OFFSETS, 0, 1, 1, out.size)
+    else:
+        plan = _broadcast_plan(a, b, shape)
+    a_off, a_row, ca, b_off, b_row, cb, outer, inner = plan
+    kernel = loops.binary_parallel if out.size >= PARALLEL_MIN else loops.binary_serial
+    kernel(_BINARY_CODES[op], a.reshape(-1), a_off, a_row, ca, b.reshape(-1), b_off, b_row, cb,
+           out.reshape(-1), outer, inner)
+    return out
+
+
+def add(a, b):
+    """a + b with NumPy broadcasting (any ranks; Python scalars are weakly typed)."""
+    return _binary("add", a, b)
+
+
+def sub(a, b):
+    """a - b with broadcasting."""
+    return _binary("sub", a, b)
+
+
+def mul(a, b):
+    """a * b with broadcasting."""
+    return _binary("mul", a, b)
+
+
+def div(a, b):
+    """a / b with broadcasting (integers divide to float64, as NumPy's true division)."""
+    return _binary("div", a, b)
+
+
+def maximum(a, b):
+    """The elementwise maximum with broadcasting; NaN on either side gives NaN."""
+    return _binary("maximum", a, b)
+
+
+def minimum(a, b):
+    """The elementwise minimum with broadcasting; NaN on either side gives NaN."""
+    return _binary("minimum", a, b)
+
+
+def dot(a, b, trans_a: bool = False, trans_b: bool = False):
+    """op(a) @ op(b) by a blocked, packed, multithreaded matrix product (numba_gemm); the
+    transposes are read in place, never copied."""
+    a, b = np.asarray(a), np.asarray(b)
+    dtype = binary_dtype("dot", a, b)
+    m, k, n = dot_shape(a.shape, b.shape, trans_a, trans_b)
+    a = a.astype(dtype, copy=False)
+    b = b.astype(dtype, copy=False)
+    return gemm(a.T if trans_a else a, b.T if trans_b else b, m, k, n)
+
+
+def softmax(x):
+    """exp(x - max) / sum over the last axis, row by row."""
+    x = np.asarray(x)
+    dtype = unary_dtype("softmax", x)
+    if x.ndim == 0:
+        raise ValueError("softmax: needs an array of at least 1 dimension, got a scalar")
+    x = _contiguous(x, dtype)
+    out = np.empty(x.shape, dtype)
+    if out.size == 0:
+        return out
+    rows = x.reshape(-1, x.shape[-1])
+    kernel = loops.softmax_parallel if x.size >= PARALLEL_MIN else loops.softmax_serial
+    kernel(rows, out.reshape(rows.shape))
+    return out
+
+
+def _sum_dtype(dtype: np.dtype) -> tuple[np.dtype, np.dtype]:
+    """(NumPy's result dtype of a sum, the dtype the kernels accumulate in)."""
+    result = np.add.reduce(np.zeros(1, dtype)).dtype
+    return result, (np.dtype(np.float64) if result.kind == "f" else result)
+
+
+def sum(x, axis: int | None = None, keepdims: bool = False):  # noqa: A001 - the protocol's name
+    """The sum over one axis, or over every element when ``axis`` is None (float sums in
+    float64, rounded once to the result dtype at the end)."""
+    x = np.asarray(x)
+    check_numeric("sum", x)
+    axis = check_axis("sum", x.ndim, axis)
+    result, acc_dtype = _sum_dtype(x.dtype)
+    x = _contiguous(x, x.dtype)
+    if axis is None:
+        flat = x.reshape(1, -1, 1)
+        if x.size >= PARALLEL_MIN:
+            acc = np.zeros((x.size + loops.BLOCK - 1) // loops.BLOCK, acc_dtype)
+            loops.sum_all_parallel(x.reshape(-1), acc)
+            total = np.add.reduce(acc)
+        else:
+            acc = np.zeros((1, 1), acc_dtype)
+            loops.sum_serial(flat, acc)
+            total = acc[0, 0]
+        shape = (1,) * x.ndim if keepdims else ()
+        return np.asarray(total, dtype=result).reshape(shape)
+    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    x3 = x.reshape(outer, x.shape[axis], inner)
+    acc = np.zeros((outer, inner), acc_dtype)
+    if x.size >= PARALLEL_MIN and outer > 1:
+        loops.sum_parallel(x3, acc)
+    elif x.size:
+        loops.sum_serial(x3, acc)
+    shape = x.shape[:axis] + ((1,) if keepdims else ()) + x.shape[axis + 1:]
+    return acc.astype(result, copy=False).reshape(shape)

@@ -1,0 +1,228 @@
+"""The compiled loops behind the numba backend: elementwise ops, broadcasting binary ops, relu_grad,
+softmax and sum, each as a serial kernel (small inputs) and a ``prange`` kernel (large ones).
+
+Ops are chosen by an integer code rather than one compiled function per op, so a process compiles
+(or loads from the on-disk cache) one kernel per dtype, not one per op and dtype. The code is a
+loop invariant: LLVM unswitches the branch out of the loop, and each copy of the loop vectorizes.
+Each branch stores its own result, so an integer loop never goes through a float (results keep
+all 64 bits). ``error_model="numpy"`` makes x / 0 give inf or NaN as in NumPy instead of raising.
+No kernel uses fastmath where NaN or rounding matter: NaN propagates as in NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: Unary op codes (the order of ``UNARY_CODES`` in numba_cpu).
+RELU, ABS, SIGMOID, TANH, EXP, LOG, SQRT = range(7)
+#: Binary op codes.
+ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM = range(6)
+#: Elements per parallel task: large enough to hide the scheduling, small enough to balance.
+BLOCK = 1 << 15
+
+_jit = dict(cache=True, error_model="numpy", nogil=True)
+
+
+@njit(error_model="numpy")
+def _put_unary(op, out, i, x):
+    """out[i] = op(x); NaN stays NaN (relu(nan) is nan: nan < 0 is false)."""
+    if op == RELU:
+        out[i] = 0 if x < 0 else x
+    elif op == ABS:
+        out[i] = -x if x < 0 else x
+    elif op == SIGMOID:
+        e = np.exp(-np.abs(x))  # never overflows
+        out[i] = 1 / (1 + e) if x >= 0 else e / (1 + e)
+    elif op == TANH:
+        out[i] = np.tanh(x)
+    elif op == EXP:
+        out[i] = np.exp(x)
+    elif op == LOG:
+        out[i] = np.log(x)
+    else:
+        out[i] = np.sqrt(x)
+
+
+@njit(error_model="numpy")
+def _put_binary(op, out, i, x, y):
+    """out[i] = x op y; maximum and minimum return NaN when either side is NaN, as NumPy's."""
+    if op == ADD:
+        out[i] = x + y
+    elif op == SUB:
+        out[i] = x - y
+    elif op == MUL:
+        out[i] = x * y
+    elif op == DIV:
+        out[i] = x / y
+    elif op == MAXIMUM:
+        out[i] = x if (x > y or x != x) else y
+    else:
+        out[i] = x if (x < y or x != x) else y
+
+
+@njit(error_model="numpy")
+def _unary_span(op, x, out, lo, hi):
+    """out[lo:hi] = op(x[lo:hi]). Loops index views from 0 (here and below): an index that is
+    provably non-negative spares the negative-index wraparound, which would stop vectorization."""
+    xs, outs = x[lo:hi], out[lo:hi]
+    for i in range(hi - lo):
+        _put_unary(op, outs, i, xs[i])
+
+
+@njit(**_jit)
+def unary_serial(op, x, out):
+    """out = op(x) over flat contiguous arrays."""
+    _unary_span(op, x, out, 0, out.size)
+
+
+@njit(parallel=True, **_jit)
+def unary_parallel(op, x, out):
+    """out = op(x) over flat contiguous arrays, in BLOCK-sized tasks across threads."""
+    n = out.size
+    for t in prange((n + BLOCK - 1) // BLOCK):
+        _unary_span(op, x, out, t * BLOCK, min(n, (t + 1) * BLOCK))
+
+
+@njit(error_model="numpy")
+def _binary_span(op, a, ao, ca, b, bo, cb, out, oo, lo, hi):
+    """out[oo+j] = a[ao+j*ca] op b[bo+j*cb] for lo <= j < hi, with ca, cb in {0, 1}: each stride
+    case is its own loop so that every one of them vectorizes."""
+    o = out[oo + lo:oo + hi]
+    if ca == 1 and cb == 1:
+        xs, ys = a[ao + lo:ao + hi], b[bo + lo:bo + hi]
+        for j in range(hi - lo):
+            _put_binary(op, o, j, xs[j], ys[j])
+    elif ca == 1:
+        xs, y = a[ao + lo:ao + hi], b[bo]
+        for j in range(hi - lo):
+            _put_binary(op, o, j, xs[j], y)
+    elif cb == 1:
+        x, ys = a[ao], b[bo + lo:bo + hi]
+        for j in range(hi - lo):
+            _put_binary(op, o, j, x, ys[j])
+    else:
+        x, y = a[ao], b[bo]
+        for j in range(hi - lo):
+            _put_binary(op, o, j, x, y)
+
+
+@njit(error_model="numpy")
+def _binary_task(op, t, blocks, a, a_off, a_row, ca, b, b_off, b_row, cb, out, inner, block):
+    """Task t: row t // blocks, columns of block t % blocks. A row of a starts at a_off[row] when
+    a_off is given (general broadcasting), else at row * a_row; likewise b."""
+    r = t // blocks
+    lo = (t - r * blocks) * block
+    hi = min(inner, lo + block)
+    ao = a_off[r] if a_off.size else r * a_row
+    bo = b_off[r] if b_off.size else r * b_row
+    _binary_span(op, a, ao, ca, b, bo, cb, out, r * inner, lo, hi)
+
+
+@njit(**_jit)
+def binary_serial(op, a, a_off, a_row, ca, b, b_off, b_row, cb, out, outer, inner):
+    """out (flat, outer rows of inner elements) = a op b, each operand addressed per row by an
+    offset table or a row stride, and along the row with stride 0 (broadcast) or 1."""
+    for t in range(outer):
+        _binary_task(op, t, 1, a, a_off, a_row, ca, b, b_off, b_row, cb, out, inner, inner)
+
+
+@njit(parallel=True, **_jit)
+def binary_parallel(op, a, a_off, a_row, ca, b, b_off, b_row, cb, out, outer, inner):
+    """binary_serial with the rows (and long rows' BLOCK-sized pieces) spread across threads."""
+    blocks = (inner + BLOCK - 1) // BLOCK
+    for t in prange(outer * blocks):
+        _binary_task(op, t, blocks, a, a_off, a_row, ca, b, b_off, b_row, cb, out, inner, BLOCK)
+
+
+@njit(error_model="numpy")
+def _relu_grad_span(x, grad, out, lo, hi):
+    xs, gs, outs = x[lo:hi], grad[lo:hi], out[lo:hi]
+    for i in range(hi - lo):
+        outs[i] = gs[i] if xs[i] > 0 else 0
+
+
+@njit(**_jit)
+def relu_grad_serial(x, grad, out):
+    """out = grad where x > 0, else 0 (flat contiguous arrays)."""
+    _relu_grad_span(x, grad, out, 0, out.size)
+
+
+@njit(parallel=True, **_jit)
+def relu_grad_parallel(x, grad, out):
+    """relu_grad_serial across threads."""
+    n = out.size
+    for t in prange((n + BLOCK - 1) // BLOCK):
+        _relu_grad_span(x, grad, out, t * BLOCK, min(n, (t + 1) * BLOCK))
+
+
+@njit(error_model="numpy")
+def _softmax_row(x, out, r):
+    """Softmax of row r: the maximum subtracted first, the sum in float64. A NaN anywhere in the
+    row makes the row's maximum NaN, so the whole row comes out NaN, as NumPy's does."""
+    xr, outr = x[r], out[r]
+    m = xr[0]
+    for j in range(xr.size):
+        v = xr[j]
+        if v > m or v != v:
+            m = v
+            if v != v:
+                break
+    total = 0.0
+    for j in range(xr.size):
+        e = np.exp(xr[j] - m)
+        outr[j] = e
+        total += e
+    for j in range(xr.size):
+        outr[j] = outr[j] / total
+
+
+@njit(**_jit)
+def softmax_serial(x, out):
+    """Row-wise softmax of a contiguous 2-D array."""
+    for r in range(x.shape[0]):
+        _softmax_row(x, out, r)
+
+
+@njit(parallel=True, **_jit)
+def softmax_parallel(x, out):
+    """Row-wise softmax, rows across threads."""
+    for r in prange(x.shape[0]):
+        _softmax_row(x, out, r)
+
+
+@njit(error_model="numpy")
+def _sum_rows(x, acc, o):
+    """acc[o, :] = the sum of x[o, j, :] over j (the inner loop runs along contiguous memory)."""
+    accr = acc[o]
+    for j in range(x.shape[1]):
+        xr = x[o, j]
+        for i in range(xr.size):
+            accr[i] += xr[i]
+
+
+@njit(**_jit)
+def sum_serial(x, acc):
+    """acc (zeros, float64 or 64-bit integers) += x summed over axis 1 of a contiguous 3-D x."""
+    for o in range(x.shape[0]):
+        _sum_rows(x, acc, o)
+
+
+@njit(parallel=True, **_jit)
+def sum_parallel(x, acc):
+    """sum_serial with the outer index across threads."""
+    for o in prange(x.shape[0]):
+        _sum_rows(x, acc, o)
+
+
+@njit(parallel=True, **_jit)
+def sum_all_parallel(x, acc):
+    """acc[t] = the sum of BLOCK-sized piece t of a flat contiguous x (acc has one slot per
+    piece; the caller adds the few partial sums)."""
+    n = x.size
+    for t in prange(acc.size):
+        xs = x[t * BLOCK:min(n, (t + 1) * BLOCK)]
+        s = acc[t]
+        for i in range(xs.size):
+            s += xs[i]
+        acc[t] = s
