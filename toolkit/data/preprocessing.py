@@ -105,7 +105,10 @@ class _Scaler(ABC):
             raise ValueError(f"{type(self).__name__}.fit: needs at least one row, got shape {x.shape}")
         stats = x.astype(np.float64)
         offset, spread = self._statistics(stats)
-        constant = spread == 0
+        # "zero" allows for rounding: a spread within a few ulps of the feature's magnitude
+        # (or subnormal) is noise, and dividing by it would blow values up to inf.
+        magnitude = np.abs(stats).max(axis=0)
+        constant = (spread <= 10 * np.finfo(np.float64).eps * magnitude) | (spread < np.finfo(np.float64).tiny)
         if np.any(constant):
             where = np.argwhere(constant)
             names = ", ".join(str(tuple(int(i) for i in w)) if w.size > 1 else str(int(w[0])) for w in where[:10])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
@@ -29,7 +30,7 @@ def fetch(name: str, url: str | None, dest: str | None) -> None:
     if os.path.isfile(target) and sha256(target) == digest:
         click.echo(f"{name}: {target} is already here and its checksum matches")
     else:
-        with click.progressbar(length=1, label=f"downloading {name}", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=1, label=f"downloading {name}", file=sys.stderr) as bar:
             def progress(done: int, total: int | None) -> None:
                 bar.length = total or max(done, 1)
                 bar.update(done - bar.pos)
