@@ -22,10 +22,10 @@ import numpy as np
 from . import cuda_runtime as rt
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, dot_shape,
                       unary_dtype)
-from .cuda_runtime import is_available, synchronize
+from .cuda_runtime import is_available, is_device_array, synchronize
 
 name = "cuda"
-__all__ = ["name", "is_available", "synchronize", "asarray", "to_numpy", "zeros", "warm_up"]
+__all__ = ["name", "is_available", "is_device_array", "synchronize", "asarray", "to_numpy", "zeros", "warm_up"]
 
 
 @functools.cache

@@ -88,6 +88,7 @@ def device_array(op: str, x: Any) -> Any:
     """``x`` if it is a device array; a host array is refused, never copied behind the caller's back."""
     if type(x) is _DeviceArray:
         return x
+    require()
     if isinstance(x, (np.ndarray, np.generic, list, tuple)):
         raise TypeError(
             f"{op}: argument is a host array ({type(x).__name__}); move it with cuda.asarray(x) "
@@ -98,6 +99,11 @@ def device_array(op: str, x: Any) -> Any:
     if _cuda is not None and _cuda.is_cuda_array(x):  # CuPy, PyTorch: zero-copy view
         return _cuda.as_cuda_array(x)
     raise TypeError(f"{op}: expected a device array from cuda.asarray(...), got {type(x).__name__}")
+
+
+def is_device_array(x: Any) -> bool:
+    """Whether ``x`` is one of this backend's device arrays."""
+    return _cuda is not None and isinstance(x, _DeviceArray)
 
 
 def empty(shape: tuple[int, ...], dtype: np.dtype) -> Any:
