@@ -64,13 +64,24 @@ def _sha256(path: Path) -> str:
 
 
 def build_manifest(course_dir: str | Path, assignment: str) -> dict[str, Any]:
-    """The graded cells (grade_id, points, hidden tests), nbgrader checksums and file hashes."""
+    """Graded cells (grade_id, points, hidden tests) with nbgrader's checksums, and file hashes.
+
+    ``source_checksum`` is nbgrader's checksum of the source cell; ``release_checksum`` the one
+    `nbgrader generate_assignment` stored in the released cell, which a submission's unedited
+    read-only cells still carry.
+    """
     course_dir = Path(course_dir)
     notebooks = {}
     for path in sorted((course_dir / "source" / assignment).glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
+        release = course_dir / "release" / assignment / path.name
+        released = {}
+        if release.exists():
+            for cell in nbformat.read(release, as_version=4).cells:
+                meta = cell.get("metadata", {}).get("nbgrader", {})
+                if "grade_id" in meta:
+                    released[meta["grade_id"]] = meta.get("checksum", "")
         cells = []
-        for cell in nb.cells:
+        for cell in nbformat.read(path, as_version=4).cells:
             meta = cell.get("metadata", {}).get("nbgrader")
             if not meta or not (is_grade(cell) or is_solution(cell) or is_locked(cell)):
                 continue
@@ -79,8 +90,8 @@ def build_manifest(course_dir: str | Path, assignment: str) -> dict[str, Any]:
                           else "solution" if is_solution(cell) else "locked",
                           "points": float(meta.get("points", 0)) if is_grade(cell) else 0.0,
                           "hidden": "BEGIN HIDDEN TESTS" in cell.source,
-                          "checksum": compute_checksum(cell)})
-        release = course_dir / "release" / assignment / path.name
+                          "source_checksum": compute_checksum(cell),
+                          "release_checksum": released.get(meta["grade_id"], "")})
         notebooks[path.name] = {
             "source_sha256": _sha256(path),
             "release_sha256": _sha256(release) if release.exists() else "",

@@ -155,7 +155,7 @@ def _submissions(course: Path, assignment: str) -> dict[str, str]:
 def status(assignment: str, roster_path: str | None, gradebook_path: str | None,
            course_path: str | None) -> None:
     """Who submitted ASSIGNMENT, who was graded, whose notebook could not be graded."""
-    from autograder.deadlines import with_late_penalty
+    from autograder.deadlines import parse_time, with_late_penalty
 
     course = _course(course_path)
     try:
@@ -176,29 +176,33 @@ def status(assignment: str, roster_path: str | None, gradebook_path: str | None,
     students = sorted(set(submitted) | set(results) | set(roster.students if roster else ()))
     deadline = deadlines.get(assignment)
     width = max([len(s) for s in students] + [7])
-    click.echo(f"{'student':<{width}}  {'submitted':<26}  {'late':>4}  {'grading':<10}  score")
+    click.echo(f"{'student':<{width}}  {'submitted (UTC)':<16}  {'late':>4}  {'grading':<13}  score")
     counts = {"submitted": 0, "graded": 0, "failed": 0, "not graded": 0, "no submission": 0}
     for student in students:
         stamp, result = submitted.get(student), results.get(student)
-        late = ""
-        if stamp and deadline is not None:
-            days = deadline.days_late(stamp)
+        when = late = ""
+        if stamp is None:
+            when = "-"
+        elif stamp:
+            when = parse_time(stamp).strftime("%Y-%m-%d %H:%M")
+            days = deadline.days_late(stamp) if deadline is not None else 0
             late = f"{days}d" if days else ""
+            counts["submitted"] += 1
+        else:
+            when = "(no time)"
+            counts["submitted"] += 1
         if stamp is None and result is None:
-            state, score = "-", ""
-            counts["no submission"] += 1
+            state, score = "no submission", ""
         elif result is None:
             state, score = "not graded", ""
-            counts["not graded"] += 1
         else:
             state = result.status
-            score = f"{result.score:g} / {result.max_score:g}" if result.status == "graded" else result.error[:60]
-            counts[result.status] = counts.get(result.status, 0) + 1
-        if stamp is not None:
-            counts["submitted"] += 1
-        flags = f"  flagged: {', '.join(result.flags)}" if result is not None and result.flags else ""
-        click.echo(f"{student:<{width}}  {stamp or ('-' if stamp is None else '(no time)'):<26}  {late:>4}  "
-                   f"{state:<10}  {score}{flags}")
+            score = f"{result.score:g} / {result.max_score:g}" if result.status == "graded" else result.error[:70]
+            if result.flags:
+                shown = ", ".join(result.flags[:2]) + (f" (+{len(result.flags) - 2} more)" if len(result.flags) > 2 else "")
+                score += f"  flagged: {shown}"
+        counts[state] = counts.get(state, 0) + 1
+        click.echo(f"{student:<{width}}  {when:<16}  {late:>4}  {state:<13}  {score}")
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items() if n or what in ("submitted", "graded")))
 
 

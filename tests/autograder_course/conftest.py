@@ -57,3 +57,35 @@ def roster() -> Roster:
 def deadlines() -> dict[str, Deadline]:
     """Due 1 December 23:59 UTC, 10% of the maximum score off per started day late."""
     return {ASSIGNMENT: Deadline(parse_time("2026-12-01T23:59:00Z"), "per_day", 0.1)}
+
+
+def _cell(kind: str, source: str, grade_id: str, points: float | None = None):
+    import nbformat
+
+    meta = {"grade": kind == "tests", "grade_id": grade_id, "locked": kind != "solution",
+            "schema_version": 3, "solution": kind == "solution", "task": False}
+    if points is not None:
+        meta["points"] = points
+    return nbformat.v4.new_code_cell(source, metadata={"nbgrader": meta})
+
+
+SOLUTION = "def relu(x):\n    ### BEGIN SOLUTION\n    return max(x, 0)\n    ### END SOLUTION\n"
+TESTS = ("assert relu(1) == 1\n### BEGIN HIDDEN TESTS\nassert relu(-2) == 0\n### END HIDDEN TESTS\n")
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A small nbgrader course 'dlcourse' with the assignment 'vectorization' (one solution, two tests)."""
+    import nbformat
+
+    root = tmp_path / "course"
+    (root / "source" / ASSIGNMENT).mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "dlcourse"\n')
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("Write `relu`."),
+        _cell("solution", SOLUTION, "relu_solution"),
+        _cell("tests", TESTS, "test_relu", 2),
+        _cell("tests", "assert relu(0) == 0\n", "test_relu_zero", 1),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    return root

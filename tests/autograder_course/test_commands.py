@@ -1,0 +1,134 @@
+"""`autograder generate | collect | status | export` on a small course, with a real gradebook."""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+from nbgrader.utils import compute_checksum
+
+from autograder.cli import main
+from autograder.gradebook import FILENAME, Gradebook
+from autograder.roster import Student, write_roster
+
+from .conftest import ASSIGNMENT
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture
+def graded(course, results, roster):
+    """The course with a roster, a deadline and the fixture's results in its gradebook."""
+    write_roster(course / "roster.csv", list(roster))
+    (course / "deadlines.toml").write_text(
+        f'[{ASSIGNMENT}]\ndue = 2026-12-01T23:59:00Z\npolicy = "per_day"\nper_day = 0.1\n')
+    for r in results:
+        (course / "submitted" / r.student / ASSIGNMENT).mkdir(parents=True)
+        (course / "submitted" / r.student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").write_text("{}")
+        (course / "submitted" / r.student / ASSIGNMENT / "timestamp.txt").write_text(r.submitted_at)
+    with Gradebook(course / FILENAME, "dlcourse") as book:
+        for r in results:
+            book.record(r)
+    return course
+
+
+@pytest.mark.slow
+def test_generate_releases_with_nbgrader_and_writes_a_manifest(course):
+    result = run("generate", ASSIGNMENT, "--course", str(course))
+    assert result.exit_code == 0, result.output
+    release = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    text = "\n".join(c.source for c in release.cells)
+    assert "BEGIN SOLUTION" not in text and "relu(-2)" not in text and "raise NotImplementedError" in text
+    manifest = json.loads((course / "manifests" / f"{ASSIGNMENT}.json").read_text())
+    tests = {c["grade_id"]: c for nb in manifest["notebooks"].values() for c in nb["cells"]
+             if c["kind"] == "tests"}
+    assert {k: (v["points"], v["hidden"]) for k, v in tests.items()} == {
+        "test_relu": (2.0, True), "test_relu_zero": (1.0, False)}
+    assert manifest["max_score"] == 3.0 and manifest["course_id"] == "dlcourse"
+    # the release checksums are those generate_assignment stored; nbgrader recomputes the same
+    stored = {c.metadata.nbgrader["grade_id"]: c for c in release.cells if "nbgrader" in c.metadata}
+    for grade_id, entry in tests.items():
+        assert entry["release_checksum"] == stored[grade_id].metadata.nbgrader["checksum"]
+        assert entry["release_checksum"] == compute_checksum(stored[grade_id])
+        assert entry["source_checksum"] != entry["release_checksum"] or not entry["hidden"]
+    assert "3 points" in result.output
+
+
+def test_unknown_assignment_is_one_line(course):
+    for command in (["generate", "nope"], ["status", "nope"], ["export", "nope", "--to", "csv", "--out", "x"]):
+        result = run(*command, "--course", str(course))
+        assert result.exit_code == 1
+        assert result.output.strip().splitlines() == [
+            f"Error: unknown assignment 'nope' in {course}: the course has {ASSIGNMENT}"]
+    assert run("status", ASSIGNMENT, "--course", str(course / "nowhere")).exit_code == 1
+
+
+def test_export_all_formats_from_the_gradebook(graded, tmp_path):
+    out = tmp_path / "exports"
+    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "csv,canvas", "--to", "gradescope",
+                 "--to", "html", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / f"{ASSIGNMENT}_grades.csv").open()))
+    assert {r["student_id"]: r["score"] for r in rows} == {"alice": "5.4", "bob": "3.5", "carol": "0.0",
+                                                           "dave": "0.0"}
+    assert (out / f"{ASSIGNMENT}_canvas.csv").exists()
+    assert json.loads((out / "gradescope" / ASSIGNMENT / "bob" / "results.json").read_text())["score"] == 3.5
+    assert (out / "feedback" / ASSIGNMENT / "students" / "alice.html").exists()
+    assert str(out / "feedback" / ASSIGNMENT / "index.html") in result.output
+
+
+def test_status_reports_each_student(graded):
+    result = run("status", ASSIGNMENT, "--course", str(graded))
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()[1:-1]}
+    assert "5.4 / 6" in lines["alice"] and "1d" in lines["alice"]
+    assert "flagged: monkeypatch:numpy.allclose" in lines["bob"]
+    assert "failed" in lines["carol"] and "not valid JSON" in lines["carol"]
+    assert "no submission" in lines["dave"]
+    assert result.output.splitlines()[-1] == "3 submitted, 2 graded, 1 failed, 1 no submission"
+
+
+def test_roster_missing_students_writes_nothing(graded, roster, tmp_path):
+    write_roster(graded / "roster.csv", [s for s in roster if s.id != "bob"])
+    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "csv", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 1 and "roster is missing 1 student(s)" in result.output and "bob" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_gradebook_of_another_course_writes_nothing(graded, results, tmp_path):
+    other = tmp_path / "other.sqlite"
+    with Gradebook(other, "someothercourse") as book:
+        book.record(results[0])
+    result = run("export", ASSIGNMENT, "--course", str(graded), "--gradebook", str(other), "--to", "html",
+                 "--out", str(tmp_path / "x"))
+    assert result.exit_code == 1
+    assert "someothercourse" in result.output and "dlcourse" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_export_without_gradebook(course, tmp_path):
+    result = run("export", ASSIGNMENT, "--course", str(course), "--to", "csv", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 1 and "no gradebook" in result.output and "autograder grade" in result.output
+
+
+def test_unknown_format(graded, tmp_path):
+    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "pdf", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 1 and "unknown export format pdf" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_collect_command(course, tmp_path):
+    write_roster(course / "roster.csv", [Student("alice", canvas_id="12345"), Student("bob", canvas_id="2")])
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as zf:
+        zf.writestr(f"liddellalice_LATE_12345_1_{ASSIGNMENT}.ipynb", "{}")
+    result = run("collect", str(tmp_path / "d.zip"), "--course", str(course))
+    assert result.exit_code == 0, result.output
+    assert f"collected 1 notebook(s) of {ASSIGNMENT} from 1 student(s)" in result.output
+    assert "late: alice" in result.output and "no submission from 1 student(s): bob" in result.output
