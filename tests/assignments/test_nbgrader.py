@@ -1,0 +1,144 @@
+"""Genuine nbgrader on the course: generate_assignment releases every assignment, autograde grades
+the source notebooks submitted as they are (full marks), the released stubs (0, failing only with
+the stubs' NotImplementedError) and a partly correct submission that also imports the toolkit's
+softmax (nbgrader's partial marks, and the toolkit check's message).
+
+nbgrader runs in this process through its Python API (one import of the Jupyter stack), once per
+assignment and student, and executes each notebook in a fresh kernel of this virtual environment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Object of type .* not in session")]
+
+COURSE = Path(__file__).resolve().parents[2] / "assignments"
+ASSIGNMENTS = sorted(p.name for p in (COURSE / "source").iterdir() if p.is_dir())
+PARTIAL = "03_losses_activations"
+#: The partial submission: cells taken from the solution, and the points nbgrader should give.
+PARTIAL_FROM_SOLUTION = ("activations", "regression_losses")
+PARTIAL_SCORES = {
+    "test_relu": 1, "test_sigmoid": 2, "test_tanh": 1, "test_activation_grads": 0, "test_softmax": 0,
+    "test_regression_losses": 2, "test_regression_loss_grads": 2, "test_binary_crossentropy": 0,
+    "test_categorical_crossentropy": 2, "test_softmax_crossentropy_grad": 1,
+}
+TOOLKIT_SOFTMAX = '''from toolkit.kernels import get_backend
+
+
+def softmax(x):
+    """exp(x) / sum(exp(x)) over the last axis."""
+    return get_backend("numpy").softmax(x)
+'''
+
+
+def cells_by_id(nb):
+    return {cell.get("id"): cell for cell in nb.cells}
+
+
+def partial_submission(source, release):
+    """The released notebook with two parts solved, softmax taken from the toolkit, and the
+    cross-entropy part solved except that binary cross-entropy forgets to clip."""
+    nb = nbformat.from_dict(release)
+    solved = cells_by_id(source)
+    for cell in nb.cells:
+        if cell.get("id") in PARTIAL_FROM_SOLUTION:
+            cell.source = solved[cell.id].source
+        elif cell.get("id") == "softmax":
+            cell.source = TOOLKIT_SOFTMAX
+        elif cell.get("id") == "crossentropy":
+            clipped = "p = np.clip(y_pred, EPSILON, 1 - EPSILON)\n    return float(np.mean(-(y_true"
+            assert solved[cell.id].source.count(clipped) == 1
+            cell.source = solved[cell.id].source.replace(clipped, "p = y_pred\n    return float(np.mean(-(y_true")
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """{assignment: {student: {"scores": {grade_id: (score, max)}, "errors": {cell id: (ename, evalue)},
+    "seconds": autograde time}}} from one nbgrader run over the whole course."""
+    pytest.importorskip("nbgrader")
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    shutil.copytree(COURSE / "source", course / "source")
+    results: dict = {}
+    with pytest.MonkeyPatch.context() as mp:
+        # nbgrader runs alembic (a console script of this environment) to set up its database.
+        mp.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+        mp.chdir(course)
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+        api = NbGraderAPI(coursedir=CourseDirectory(config=config, root=str(course)), config=config)
+        for assignment in ASSIGNMENTS:
+            outcome = api.generate_assignment(assignment)
+            assert outcome["success"], outcome.get("error", "") + outcome.get("log", "")
+            name = f"{assignment}.ipynb"
+            source = nbformat.read(course / "source" / assignment / name, as_version=4)
+            release = nbformat.read(course / "release" / assignment / name, as_version=4)
+            submissions = {"solution": source, "stub": release}
+            if assignment == PARTIAL:
+                submissions["partial"] = partial_submission(source, release)
+            results[assignment] = {}
+            for student, nb in submissions.items():
+                folder = course / "submitted" / student / assignment
+                folder.mkdir(parents=True)
+                nbformat.write(nb, folder / name)
+                start = time.perf_counter()
+                outcome = api.autograde(assignment, student)
+                seconds = time.perf_counter() - start
+                assert outcome["success"], outcome.get("error", "") + outcome.get("log", "")
+                graded_nb = nbformat.read(course / "autograded" / student / assignment / name, as_version=4)
+                errors = {cell.get("id"): (out.ename, out.evalue) for cell in graded_nb.cells
+                          for out in cell.get("outputs", []) if out.output_type == "error"}
+                with Gradebook(api.coursedir.db_url) as gradebook:
+                    notebook = gradebook.find_submission_notebook(name[:-6], assignment, student)
+                    scores = {g.name: (g.score, g.max_score) for g in notebook.grades}
+                results[assignment][student] = {"scores": scores, "errors": errors, "seconds": seconds}
+                print(f"{assignment} {student}: {sum(s for s, _ in scores.values()):g}/"
+                      f"{sum(m for _, m in scores.values()):g} points, autograde {seconds:.1f} s")
+    return results
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solutions_score_full_marks(graded, assignment):
+    result = graded[assignment]["solution"]
+    assert result["errors"] == {}
+    assert len(result["scores"]) >= 4
+    for grade_id, (score, max_score) in result["scores"].items():
+        assert score == max_score > 0, grade_id
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_stubs_score_zero_failing_only_with_not_implemented(graded, assignment):
+    result = graded[assignment]["stub"]
+    assert all(score == 0 for score, _ in result["scores"].values())
+    assert result["errors"], "the stubs raise NotImplementedError"
+    assert {ename for ename, _ in result["errors"].values()} == {"NotImplementedError"}
+    assert set(result["scores"]) <= set(result["errors"]), "every test cell fails on the stubs"
+
+
+def test_partly_correct_submission_gets_nbgrader_partial_marks(graded):
+    result = graded[PARTIAL]["partial"]
+    assert {k: s for k, (s, _) in result["scores"].items()} == PARTIAL_SCORES
+    errors = result["errors"]
+    assert errors["test_activation_grads"][0] == "NotImplementedError"
+    ename, message = errors["test_binary_crossentropy"]
+    assert ename == "AssertionError" and "clip first" in message
+
+
+def test_toolkit_implementation_does_not_pass(graded):
+    ename, message = graded[PARTIAL]["partial"]["errors"]["test_softmax"]
+    assert ename == "AssertionError"
+    assert "softmax uses the course toolkit's own implementation" in message
+    assert "`get_backend` is toolkit.kernels" in message
