@@ -14,13 +14,15 @@ from toolkit.nn import (Dense, Dropout, EarlyStopping, RMSprop, Sequential, laye
 
 
 def backends() -> list[str]:
-    """numpy always; numba and cuda once their modules exist (cuda under the simulator, or on a
-    GPU)."""
+    """numpy always; numba and cuda once their modules exist (cuda runs under the simulator
+    without a GPU). A module that exists but fails to import fails the tests."""
     names = ["numpy"]
     for name, module in (("numba", "numba_cpu"), ("cuda", "cuda")):
         try:
             importlib.import_module(f"toolkit.kernels.{module}")
-        except ImportError:
+        except ModuleNotFoundError as error:
+            if error.name != f"toolkit.kernels.{module}":
+                raise
             continue
         names.append(name)
     return names
