@@ -42,6 +42,7 @@ def nbgrader_csv(tmp_path, grades, monkeypatch) -> str:
     return (tmp_path / "nbgrader_grades.csv").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 def test_csv_equals_nbgrader_export(tmp_path, results, roster, deadlines, monkeypatch):
     grades = grades_for(ASSIGNMENT, results, roster=roster, deadlines=deadlines)
