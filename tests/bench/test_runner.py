@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from toolkit.bench.ceilings import Ceiling
-from toolkit.bench.runner import Plan, run
+from toolkit.bench.runner import Plan, naive_repeats, run
 from toolkit.bench.table import render
 from toolkit.bench.workloads import WORKLOADS
 from toolkit.kernels import get_backend
@@ -43,7 +43,7 @@ def test_naive_over_budget_is_skipped_with_an_estimate():
     rows = run(plan, ROOFS)
     skipped = [r for r in rows if r.skipped]
     assert [(r.backend, r.size) for r in skipped] == [("naive", "n=160")]
-    # 160^3 multiply-adds, three calls: far more than 0.05 s at any naive loop's speed
+    # 160^3 multiply-adds: far more than 0.05 s at any naive loop's speed
     assert skipped[0].estimate_s > 0.05 and skipped[0].median_s is None
     numpy_row = next(r for r in rows if r.backend == "numpy" and r.size == "n=160")
     assert numpy_row.speedup_over == "numpy" and numpy_row.speedup == pytest.approx(1.0)
@@ -78,3 +78,20 @@ def test_cuda_rows_time_the_transfers_apart_under_the_simulator():
     assert row.device == "gpu" and row.median_s > 0
     assert row.to_device_s > 0 and row.to_host_s > 0 and row.ceiling == "device_copy"
     assert "to/from device" in render([row])
+
+
+@pytest.mark.parametrize("per_call, repeats, budget, expected", [
+    (0.1, 5, 3.0, 5),   # 30 calls fit: all five repeats
+    (0.5, 5, 3.0, 4),   # 6 calls fit: warm-up, probe and four repeats
+    (1.0, 5, 3.0, 1),   # 3 calls fit: warm-up, probe and one repeat
+    (2.0, 5, 3.0, 0),   # not even one repeat: skipped
+    (0.0, 5, 3.0, 5),
+])
+def test_naive_repeats_fit_the_budget(per_call, repeats, budget, expected):
+    assert naive_repeats(per_call, repeats, budget) == expected
+
+
+def test_a_slow_naive_size_runs_fewer_repeats():
+    plan = _plan([("relu", ["2^12"])], ["naive"], budget=1.0, repeats=1000)
+    (row,) = run(plan, ROOFS)
+    assert 1 <= len(row.times_s) < 1000

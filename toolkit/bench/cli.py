@@ -185,9 +185,10 @@ def bench(ops, backends, sizes, repeats, dtype, naive_budget, json_path, plot_pa
         bar.update(1)
 
     text = table.render(rows)
-    click.echo(f"\n{dtype}, median of {repeats} repeats. speedup: over naive at the same op and "
-               f"size (over numpy\nwhere naive was skipped). % of ceiling: memory-bound ops "
-               f"against copy, dot against blas.\n")
+    click.echo(f"\n{dtype}, median of {repeats} repeats (fewer for naive rows that would outlast "
+               f"the {budget:g} s budget).\nspeedup: over naive at the same op and size (over "
+               f"numpy where naive was skipped).\n% of ceiling: memory-bound ops against copy, "
+               f"dot against blas.\n")
     click.echo(text)
     record = {
         "tool": "toolkit bench",

@@ -1,6 +1,7 @@
-"""The sweep: every workload at every size on every backend, one :class:`Row` each. Naive runs
-that would outlast the budget are estimated from the naive loop's measured cost per unit of work
-and skipped; every row is then rated against its roof and against the slow peer."""
+"""The sweep: every workload at every size on every backend, one :class:`Row` each. A naive run's
+time is estimated from the naive loop's measured cost per unit of work: it runs fewer repeats to
+fit the budget, or is skipped when even one would not; every row is then rated against its roof
+and against the slow peer."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .ceilings import Ceiling, percent_of, rate
-from .timing import measure, slow_call_count, timed, timed_result
+from .timing import EXTRA_CALLS, measure, timed, timed_result
 from .workloads import Case, Workload
 
 #: Roofs by device ("cpu", "gpu") and bound ("memory", "compute").
@@ -39,7 +40,7 @@ class Row:
     #: host-to-device and device-to-host copies of the operands and result (GPU rows)
     to_device_s: float | None = None
     to_host_s: float | None = None
-    #: why the row was not timed, and how long it would have taken when that is known
+    #: why the row was not timed, and the estimated time of one call when that is known
     skipped: str | None = None
     estimate_s: float | None = None
     rate: float | None = None
@@ -80,15 +81,18 @@ def run(plan: Plan, roofs: Roofs, progress: Callable[[str], None] = lambda label
             for name, backend in plan.backends.items():
                 progress(f"{workload.name} {name} {case.label}")
                 row = _row(workload, case, name, plan.dtype)
+                repeats = plan.repeats
                 if name == "naive":
                     if naive_cost is None:
                         naive_cost = _naive_cost(workload, backend, plan.dtype, rng)
-                    estimate = naive_cost * workload.work(case) * slow_call_count(plan.repeats)
-                    if estimate > plan.naive_budget:
-                        row.skipped, row.estimate_s = "over the naive time budget", estimate
+                    per_call = naive_cost * workload.work(case)
+                    repeats = naive_repeats(per_call, plan.repeats, plan.naive_budget)
+                    if repeats == 0:
+                        row.skipped = "over the naive time budget"
+                        row.estimate_s = per_call
                         rows.append(row)
                         continue
-                _time(row, workload, backend, inputs, plan)
+                _time(row, workload, backend, inputs, repeats, plan.min_repeat)
                 if name == "naive" and row.median_s is not None:
                     naive_cost = row.median_s / workload.work(case)
                 rows.append(row)
@@ -112,8 +116,15 @@ def _naive_cost(workload: Workload, backend: ModuleType, dtype: np.dtype,
     return timed(lambda: workload.call(backend, arrays)) / workload.work(probe)
 
 
+def naive_repeats(per_call: float, repeats: int, budget: float) -> int:
+    """How many of ``repeats`` a naive run of ``per_call`` seconds a call can afford within
+    ``budget`` seconds, the warm-up and probe calls included; 0 when not even one."""
+    affordable = int(budget // per_call) - EXTRA_CALLS if per_call > 0 else repeats
+    return max(0, min(repeats, affordable))
+
+
 def _time(row: Row, workload: Workload, backend: ModuleType, inputs: list[np.ndarray],
-          plan: Plan) -> None:
+          repeats: int, min_repeat: float) -> None:
     """Fill ``row``'s times, or say why it has none (an op that fails is shown, not fatal).
     On a GPU the operands are moved to the device first and the copies timed apart."""
     gpu = row.device == "gpu"
@@ -121,8 +132,7 @@ def _time(row: Row, workload: Workload, backend: ModuleType, inputs: list[np.nda
     try:
         arrays, seconds = timed_result(lambda: [backend.asarray(x) for x in inputs], sync)
         row.to_device_s = seconds if gpu else None
-        timing = measure(lambda: workload.call(backend, arrays), plan.repeats, sync,
-                         plan.min_repeat)
+        timing = measure(lambda: workload.call(backend, arrays), repeats, sync, min_repeat)
         if gpu:
             result, _ = timed_result(lambda: workload.call(backend, arrays), sync)
             _, row.to_host_s = timed_result(lambda: backend.to_numpy(result), sync)

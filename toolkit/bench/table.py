@@ -39,7 +39,7 @@ def _cells(row: Row, transfer: bool) -> list[str]:
     head = [row.op, row.backend, row.size]
     if row.median_s is None:
         if row.estimate_s is not None:
-            return head + [f"skipped (would take ~{_estimate(row.estimate_s)})"]
+            return head + [f"skipped (would take ~{_estimate(row.estimate_s)} per call)"]
         return head + [row.skipped or "skipped"]
     percent = "" if row.percent_of_ceiling is None else (
         f"{row.percent_of_ceiling:.0f}% {row.ceiling}")

@@ -59,6 +59,10 @@ def measure(fn: Callable[[], Any], repeats: int, sync: Callable[[], Any] = _noth
     return Timing(first, tuple(timed(fn, sync, number) for _ in range(repeats)), number)
 
 
+#: Calls :func:`measure` makes besides the repeats: the warm-up and the probe.
+EXTRA_CALLS = 2
+
+
 def slow_call_count(repeats: int) -> int:
     """Calls :func:`measure` makes for a slow ``fn`` (one call a repeat): warm-up, probe, repeats."""
-    return repeats + 2
+    return repeats + EXTRA_CALLS
