@@ -9,6 +9,10 @@ Nothing here starts Numba's thread pool or sets its thread count at import.
 
 from __future__ import annotations
 
+import builtins
+import sys
+import threading
+
 import numpy as np
 
 from . import numba_loops as loops
@@ -19,13 +23,21 @@ from .numba_gemm import gemm
 name = "numba"
 
 #: Inputs with at least this many elements run on every core; smaller ones on one.
-PARALLEL_MIN = 1 << 16
+PARALLEL_MIN = 1 << 17
+#: Results of at least this many bytes reuse the memory of dropped results (see ``_empty``).
+POOL_MIN_BYTES = 1 << 22
+#: The most memory the pool of result buffers keeps alive.
+POOL_MAX_BYTES = 1 << 30
 
 _UNARY_CODES = dict(zip(UNARY, (loops.RELU, loops.SIGMOID, loops.TANH, loops.EXP, loops.LOG,
                                 loops.SQRT, loops.ABS)))
 _BINARY_CODES = dict(zip(BINARY, (loops.ADD, loops.SUB, loops.MUL, loops.DIV, loops.MAXIMUM,
                                   loops.MINIMUM)))
 _NO_OFFSETS = np.empty(0, np.int64)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_pool: list[np.ndarray] = []
+_pool_lock = threading.Lock()
+_plans: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], tuple]] = {}
 
 
 def asarray(x, dtype=None) -> np.ndarray:
@@ -43,6 +55,29 @@ def zeros(shape, dtype=np.float32) -> np.ndarray:
     return np.zeros(shape, dtype=dtype)
 
 
+def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """np.empty, except that a large result reuses the memory of an earlier result that the
+    caller has dropped (only the pool still refers to it). Fresh memory from the OS costs a page
+    fault per 4 KiB at its first write, which halves the speed of a memory-bound op; a training
+    loop asks for the same sizes every step. The pool is bounded by POOL_MAX_BYTES."""
+    nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    if nbytes < POOL_MIN_BYTES:
+        return np.empty(shape, dtype)
+    with _pool_lock:
+        for i in range(len(_pool) - 1, -1, -1):  # the most recently used first
+            buf = _pool[i]
+            # the references: the pool's, ``buf`` and getrefcount's argument; a view of ``buf``
+            # that the caller still holds refers to it as its base, so it is not reused
+            if buf.nbytes == nbytes and sys.getrefcount(buf) == 3:
+                _pool.append(_pool.pop(i))
+                return buf.view(dtype).reshape(shape)
+        buf = np.empty(nbytes, np.uint8)
+        _pool.append(buf)
+        while builtins.sum(b.nbytes for b in _pool) > POOL_MAX_BYTES:
+            _pool.pop(0)
+        return buf.view(dtype).reshape(shape)
+
+
 def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``x`` as a C-contiguous array of ``dtype``, copied only when it is not one already."""
     if x.dtype != dtype or not x.flags.c_contiguous:
@@ -54,7 +89,7 @@ def _unary(op: str, x) -> np.ndarray:
     x = np.asarray(x)
     dtype = unary_dtype(op, x)
     x = _contiguous(x, dtype)
-    out = np.empty(x.shape, dtype)
+    out = _empty(x.shape, dtype)
     if out.size >= PARALLEL_MIN:
         loops.unary_parallel(_UNARY_CODES[op], x.reshape(-1), out.reshape(-1))
     elif out.size:
@@ -105,7 +140,7 @@ def relu_grad(x, grad):
     if x.shape != grad.shape:
         raise ValueError(f"relu_grad: shapes {x.shape} and {grad.shape} must be equal")
     x, grad = _contiguous(x, x.dtype), _contiguous(grad, grad.dtype)
-    out = np.empty(grad.shape, grad.dtype)
+    out = _empty(grad.shape, grad.dtype)
     if out.size >= PARALLEL_MIN:
         loops.relu_grad_parallel(x.reshape(-1), grad.reshape(-1), out.reshape(-1))
     elif out.size:
@@ -113,14 +148,14 @@ def relu_grad(x, grad):
     return out
 
 
-def _element_strides(x: np.ndarray, ndim: int) -> list[int]:
-    """Strides in elements of a C-contiguous ``x`` indexed by the broadcast result's ``ndim``
-    indices: 0 along the axes where ``x`` is broadcast."""
+def _element_strides(shape: tuple[int, ...], ndim: int) -> list[int]:
+    """Strides in elements of a C-contiguous array of ``shape`` indexed by the broadcast result's
+    ``ndim`` indices: 0 along the axes where it is broadcast."""
     strides, step = [0] * ndim, 1
-    for d in range(x.ndim - 1, -1, -1):
-        if x.shape[d] != 1:
-            strides[ndim - x.ndim + d] = step
-        step *= x.shape[d]
+    for d in range(len(shape) - 1, -1, -1):
+        if shape[d] != 1:
+            strides[ndim - len(shape) + d] = step
+        step *= shape[d]
     return strides
 
 
@@ -134,13 +169,14 @@ def _row_offsets(dims: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarr
     return a_off, b_off
 
 
-def _broadcast_plan(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]):
+def _broadcast_plan(a_shape: tuple[int, ...], b_shape: tuple[int, ...], shape: tuple[int, ...]):
     """The broadcast as rows: (a row offsets, a row stride, a column stride, the same for b,
     rows, row length). Adjacent axes that step alike in a, b and the result merge, so the book's
     (64, 3, 32, 10) + (32, 10) becomes 192 rows of 320 with b's row stride 0."""
     ndim = len(shape)
     dims: list[tuple[int, int, int]] = []
-    for n, sa, sb in zip(shape, _element_strides(a, ndim), _element_strides(b, ndim)):
+    for n, sa, sb in zip(shape, _element_strides(a_shape, ndim),
+                          _element_strides(b_shape, ndim)):
         if n == 1:
             continue
         if dims and dims[-1][1] == sa * n and dims[-1][2] == sb * n:
@@ -159,19 +195,32 @@ def _broadcast_plan(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]):
     return a_off, 0, ca, b_off, 0, cb, a_off.size, inner
 
 
+def _plan(op: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]):
+    """(the broadcast shape, its plan), remembered for the next call with the same shapes."""
+    shape = broadcast_shape(op, a_shape, b_shape)
+    if len(_plans) >= 256:
+        _plans.clear()
+    _plans[a_shape, b_shape] = shape, _broadcast_plan(a_shape, b_shape, shape)
+    return _plans[a_shape, b_shape]
+
+
 def _binary(op: str, a, b) -> np.ndarray:
-    dtype = binary_dtype(op, a, b)
-    # a Python scalar takes the result dtype (OverflowError if it does not fit, as NumPy)
-    a, b = (np.asarray(v, dtype) if isinstance(v, (int, float)) else np.asarray(v) for v in (a, b))
-    shape = a.shape if a.shape == b.shape else broadcast_shape(op, a.shape, b.shape)
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and a.dtype in _FLOATS:
+        dtype = a.dtype  # the common case, decided without binary_dtype's general rules
+    else:
+        dtype = binary_dtype(op, a, b)
+        # a Python scalar takes the result dtype (OverflowError if it does not fit, as NumPy)
+        a, b = (np.asarray(v, dtype) if isinstance(v, (int, float)) else np.asarray(v)
+                for v in (a, b))
+    if a.shape == b.shape:
+        shape = a.shape
+        plan = (_NO_OFFSETS, 0, 1, _NO_OFFSETS, 0, 1, 1, a.size)
+    else:  # plans are cached by shapes: a layer broadcasts the same shapes every step
+        shape, plan = _plans.get((a.shape, b.shape)) or _plan(op, a.shape, b.shape)
     a, b = _contiguous(a, dtype), _contiguous(b, dtype)
-    out = np.empty(shape, dtype)
+    out = _empty(shape, dtype)
     if out.size == 0:
         return out
-    if a.shape == b.shape:
-        plan = (_NO_OFFSETS, 0, 1, _NO_OFFSETS, 0, 1, 1, out.size)
-    else:
-        plan = _broadcast_plan(a, b, shape)
     a_off, a_row, ca, b_off, b_row, cb, outer, inner = plan
     kernel = loops.binary_parallel if out.size >= PARALLEL_MIN else loops.binary_serial
     kernel(_BINARY_CODES[op], a.reshape(-1), a_off, a_row, ca, b.reshape(-1), b_off, b_row, cb,

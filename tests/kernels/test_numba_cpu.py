@@ -1,0 +1,230 @@
+"""The numba backend beyond the conformance test: the parallel kernels above the serial/parallel
+cut-over, the matrix product's tile, block and slab edges in every transpose combination,
+non-contiguous and empty inputs, the reuse of dropped result buffers, and the on-disk cache.
+Every result is checked against NumPy in float64."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from toolkit.kernels import numba_cpu as nb
+from toolkit.kernels import numba_gemm
+
+RNG = np.random.default_rng(7)
+BIG = nb.PARALLEL_MIN + 37  # just above the cut-over, and not a multiple of the task size
+UNARY_REFERENCE = {
+    "relu": lambda x: np.maximum(x, 0), "abs": np.abs, "sqrt": np.sqrt, "log": np.log,
+    "exp": np.exp, "tanh": np.tanh, "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+}
+BINARY_REFERENCE = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+                    "maximum": np.maximum, "minimum": np.minimum}
+
+
+def close(got: np.ndarray, want: np.ndarray, dtype) -> None:
+    """``got`` has ``dtype`` and ``want``'s shape, and matches the float64 ``want``."""
+    assert got.dtype == dtype and got.shape == want.shape
+    rtol = 2e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol, equal_nan=True)
+
+
+def values(shape, dtype, special=True) -> np.ndarray:
+    """Random values in [-4, 4], with a sprinkling of NaN, infinities and zeros."""
+    x = RNG.uniform(-4, 4, shape).astype(dtype)
+    if special and x.size and np.dtype(dtype).kind == "f":
+        flat = x.reshape(-1)
+        picks = RNG.integers(0, flat.size, 8)
+        flat[picks] = [np.nan, np.inf, -np.inf, 0.0, -0.0, np.nan, 1.0, -1.0]
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", sorted(UNARY_REFERENCE))
+def test_unary_parallel_path(op, dtype):
+    x = values(BIG, dtype)
+    with np.errstate(all="ignore"):
+        close(getattr(nb, op)(x), UNARY_REFERENCE[op](x.astype(np.float64)), dtype)
+
+
+@pytest.mark.parametrize("op", sorted(BINARY_REFERENCE))
+@pytest.mark.parametrize("shapes", [
+    ((BIG,), (BIG,)),                      # same shape, split into blocks
+    ((BIG // 50, 50), (50,)),              # suffix broadcast: rows with a stride-0 b
+    ((BIG // 50, 1), (1, 50)),             # an outer product: both broadcast
+    ((5, 1, BIG // 500, 100), (7, 1, 100)),  # general: per-row offset tables
+    ((BIG,), ()),                          # an array against a 0-d array
+])
+def test_binary_parallel_paths(op, shapes):
+    a, b = values(shapes[0], np.float32), values(shapes[1], np.float32)
+    with np.errstate(all="ignore"):
+        want = BINARY_REFERENCE[op](a.astype(np.float64), b.astype(np.float64))
+        close(getattr(nb, op)(a, b), want, np.float32)
+        close(getattr(nb, op)(b, a), BINARY_REFERENCE[op](b.astype(np.float64),
+                                                          a.astype(np.float64)), np.float32)
+
+
+def test_maximum_and_minimum_propagate_nan_from_either_side():
+    a = np.array([np.nan, 1.0, np.nan, -np.inf], np.float32)
+    b = np.array([1.0, np.nan, np.nan, np.nan], np.float32)
+    for op in (nb.maximum, nb.minimum):
+        assert np.isnan(op(a, b)).all() and np.isnan(op(b, a)).all()
+
+
+def test_python_scalars_are_weak_and_integers_stay_exact():
+    x = values((3, 4), np.float32)
+    assert nb.add(x, 2.0).dtype == np.float32 and nb.mul(3, x).dtype == np.float32
+    big = np.array([2**62 + 1, -5], np.int64)
+    assert nb.add(big, 2).tolist() == [2**62 + 3, -3]  # no detour through float64
+    assert nb.div(np.array([1, 2], np.int32), 4).dtype == np.float64
+    assert nb.maximum(np.array([3, -7], np.int32), np.array([1, 2], np.int32)).tolist() == [3, 2]
+
+
+def test_relu_grad_and_softmax_parallel_paths():
+    x, grad = values(BIG, np.float32), values(BIG, np.float32, special=False)
+    close(nb.relu_grad(x, grad), np.where(x > 0, grad, 0).astype(np.float64), np.float32)
+    logits = values((BIG // 64, 64), np.float64, special=False) * 50
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    close(nb.softmax(logits), e / e.sum(axis=-1, keepdims=True), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_sum_parallel_paths(dtype, axis):
+    x = values((BIG // 41, 41), dtype, special=False)
+    want = np.sum(x.astype(np.float64), axis=axis, keepdims=True)
+    got = nb.sum(x, axis=axis, keepdims=True)
+    assert got.dtype == np.sum(x).dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def reference_dot(a, b, trans_a, trans_b):
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    return (a64.T if trans_a else a64) @ (b64.T if trans_b else b64)
+
+
+def check_dot(m, k, n, dtype, trans_a, trans_b):
+    a = values((k, m) if trans_a else (m, k), dtype, special=False)
+    b = values((n, k) if trans_b else (k, n), dtype, special=False)
+    want = reference_dot(a, b, trans_a, trans_b)
+    got = nb.dot(a, b, trans_a, trans_b)
+    assert got.dtype == dtype and got.shape == (m, n)
+    bound = 4 * (k + 1) * np.finfo(dtype).eps * (np.abs(a.astype(np.float64)).max(initial=0)
+                                                 * np.abs(b.astype(np.float64)).max(initial=0))
+    assert np.all(np.abs(got - want) <= bound + 1e-30), f"dot {m}x{k}x{n} {trans_a=} {trans_b=}"
+
+
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_dot_tile_edges(trans_a, trans_b):
+    """Sizes around the 4 x 4 tile, on the serial path."""
+    for m, k, n in [(1, 1, 1), (3, 5, 3), (4, 4, 4), (5, 3, 5), (7, 9, 6), (1, 13, 9)]:
+        for dtype in (np.float32, np.float64):
+            check_dot(m, k, n, dtype, trans_a, trans_b)
+
+
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dot_blocks_and_slabs(trans_a, trans_b, dtype):
+    """The parallel path, over more than one MC x NC block and more than one k slab, with
+    ragged edges everywhere."""
+    kc = numba_gemm.SLAB_BYTES // np.dtype(dtype).itemsize
+    check_dot(numba_gemm.MC + 7, kc + 45, numba_gemm.NC + 5, dtype, trans_a, trans_b)
+
+
+def test_dot_skinny_shapes_and_integers():
+    check_dot(2, 3000, 3, np.float32, True, False)
+    check_dot(300, 2, 301, np.float32, False, True)
+    a, b = RNG.integers(-50, 50, (37, 61)), RNG.integers(-50, 50, (61, 29))
+    for dtype in (np.int32, np.int64):
+        got = nb.dot(a.astype(dtype), b.astype(dtype))
+        assert got.dtype == dtype and np.array_equal(got, a @ b)
+
+
+def test_dot_propagates_nan_and_inf():
+    a, b = np.ones((6, 6), np.float32), np.ones((6, 6), np.float32)
+    a[2, 3], b[1, 4] = np.nan, np.inf
+    got = nb.dot(a, b)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_array_equal(got, want.astype(np.float32))
+
+
+def test_non_contiguous_inputs():
+    x = values((40, 2 * BIG // 40), np.float32)[:, ::2]       # strided rows
+    close(nb.relu(x), np.maximum(x.astype(np.float64), 0), np.float32)
+    y = values((x.shape[1], 40), np.float32).T                # a transposed view
+    close(nb.add(x, y), x.astype(np.float64) + y, np.float32)
+    close(nb.sum(x, axis=1), x.astype(np.float64).sum(axis=1), np.float32)
+    a = values((30, 50), np.float64, special=False)[::3, ::2]   # (10, 25), neither layout
+    b = values((40, 50), np.float64, special=False)[::2, 1::2]  # (20, 25), contiguous
+    for a_, b_, trans_a, trans_b in [(a, b.T, False, False), (a.T, b, True, True),
+                                     (a, b, False, True), (a.T, b.T, True, False)]:
+        close(nb.dot(a_, b_, trans_a, trans_b), reference_dot(a_, b_, trans_a, trans_b),
+              np.float64)
+
+
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (0, 5, 2)])
+def test_empty_inputs(shape):
+    x = np.zeros(shape, np.float32)
+    for op in UNARY_REFERENCE:
+        assert getattr(nb, op)(x).shape == shape
+    for op in BINARY_REFERENCE:
+        assert getattr(nb, op)(x, np.ones(shape[-1:], np.float32)).shape == shape
+    assert nb.relu_grad(x, x).shape == shape and nb.softmax(x).shape == shape
+    assert nb.sum(x).item() == 0 and nb.sum(x, axis=-1).shape == shape[:-1]
+    assert nb.dot(np.zeros((3, 0)), np.zeros((0, 4))).tolist() == [[0.0] * 4] * 3
+    assert nb.dot(np.zeros((0, 5)), np.zeros((5, 2))).shape == (0, 2)
+
+
+def test_results_held_by_the_caller_are_never_reused():
+    """Large results come from a pool of dropped buffers: one the caller still holds, directly
+    or through a view, must keep its values."""
+    n = nb.POOL_MIN_BYTES // 4
+    x, x2 = np.full(n, 3.0, np.float32), np.full(n, -2.0, np.float32)
+    kept = nb.relu(x)
+    view = nb.abs(x2)[::7]
+    for _ in range(3):
+        nb.relu(x2), nb.add(x, x2), nb.sub(x, x2)
+    assert (kept == 3).all() and (view == 2).all()
+    first = nb.relu(x).ctypes.data
+    assert nb.relu(x2).ctypes.data == first  # the dropped result's memory was reused
+
+
+CACHE_SCRIPT = textwrap.dedent("""
+    import json, numba, numpy as np
+    from numba.np.ufunc import parallel
+    from toolkit.kernels import numba_cpu, numba_loops
+    started = parallel._is_initialized
+    compiled = [k.signatures for k in (numba_loops.unary_serial, numba_loops.binary_serial)]
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    numba_cpu.relu(x), numba_cpu.add(x, x[0])
+    print(json.dumps({
+        "threads_started_at_import": started, "compiled_at_import": any(compiled),
+        "hits": sum(sum(k.stats.cache_hits.values()) for k in (numba_loops.unary_serial,
+                                                                numba_loops.binary_serial)),
+        "misses": sum(sum(k.stats.cache_misses.values()) for k in (numba_loops.unary_serial,
+                                                                   numba_loops.binary_serial)),
+    }))
+""")
+
+
+def test_a_second_process_loads_the_kernels_from_the_disk_cache(tmp_path):
+    """The first process compiles relu's and add's kernels into a fresh cache directory; the
+    second compiles nothing. Neither starts threads or compiles anything at import."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", CACHE_SCRIPT], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        runs.append(json.loads(done.stdout.splitlines()[-1]))
+    first, second = runs
+    assert first["misses"] == 2 and second == {"threads_started_at_import": False,
+                                               "compiled_at_import": False, "hits": 2, "misses": 0}
+    assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*")), "no cache index was written"
