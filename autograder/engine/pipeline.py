@@ -88,7 +88,9 @@ def _partial(value: Any, points: float) -> tuple[float, str]:
         return points, ""
     if grade > points:
         return 0.0, f"partial credit {grade:g} is more than the cell's {points:g} points"
-    return (grade, "partial credit") if grade >= 0 else (points, "")
+    if grade < 0 or grade == points:
+        return points, ""
+    return grade, f"partial credit: {grade:g} of {points:g} points"
 
 
 class Grader:
@@ -154,6 +156,8 @@ class Grader:
             return
         names = reply.get("names")
         if not isinstance(names, dict):
+            error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+            run.notes.append(f"the student's names could not be read: {error.get('message', 'no reply')}")
             return
         for name, entry in names.items():
             if type(name) is not str or not name.isidentifier() or not isinstance(entry, dict):

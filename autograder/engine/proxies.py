@@ -61,9 +61,14 @@ class Remote:
             self._session.stdout.append(str(reply["stdout"]))
         if not reply.get("ok"):
             _raise_remote(reply.get("error") if isinstance(reply.get("error"), dict) else {})
+        objects = reply.get("objects") if isinstance(reply.get("objects"), dict) else {}
+
+        def proxy(h: int) -> StudentObject:
+            info = objects.get(str(h))
+            return make_proxy(self._session, {**info, "h": h} if isinstance(info, dict) else {"h": h})
+
         try:
-            return wire.decode(reply.get("value"), reply_blobs,
-                               handle=lambda h: make_proxy(self._session, {"h": h, "callable": True}))
+            return wire.decode(reply.get("value"), reply_blobs, handle=proxy)
         except wire.WireError as error:
             from autograder.engine.worker import SandboxFailure
 
@@ -72,25 +77,13 @@ class Remote:
 
 
 class StudentObject(Remote):
-    """An object that stays in the sandbox: attributes, items, length and calls go over."""
+    """An object that stays in the sandbox: its attributes and calls go over. It is deliberately
+    not a sequence (no len, items or iteration), so NumPy never reads one element by element."""
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
         return self._request("getattr", name=name)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._request("getitem", key=key)
-
-    def __len__(self) -> int:
-        n = self._request("len")
-        if type(n) is not int:
-            raise TypeError("len() of a student object did not return an int")
-        return n
-
-    def __iter__(self):
-        items = self._request("list")
-        return iter(items if type(items) is list else [])
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._request("call", args=list(args), kwargs=dict(kwargs))

@@ -95,7 +95,7 @@ def bwrap_command(argv: list[str], workdir: str, probe: bool = False) -> list[st
                 made.add(parent)
         args += ["--ro-bind", root, root]
         made.add(root)
-    args += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
+    args += ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
              "--bind", workdir, WORKDIR, "--chdir", WORKDIR]
     if os.geteuid() == 0:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]

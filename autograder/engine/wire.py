@@ -62,7 +62,7 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
 
     def blob(array: np.ndarray) -> int:
         buffer = io.BytesIO()
-        np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
         data = buffer.getvalue()
         spend(len(data))
         blobs.append(data)

@@ -147,9 +147,15 @@ class Servant:
             ["ndarray-subclass"] if isinstance(obj, _np().ndarray) else [])
         return info
 
-    def _value(self, value: Any) -> tuple[Any, list[bytes]]:
-        return wire.encode(value, handle=lambda o: self._describe(o)["h"],
-                           max_bytes=self.limits.transfer_mb * 2**20)
+    def _value(self, value: Any, objects: dict[str, Any]) -> tuple[Any, list[bytes]]:
+        """``value`` encoded; what it holds that is not plain data stays here, described in
+        ``objects`` (by handle) so the grader can build proxies for it."""
+        def keep(obj: Any) -> int:
+            info = self._describe(obj)
+            objects[str(info["h"])] = info
+            return info["h"]
+
+        return wire.encode(value, handle=keep, max_bytes=self.limits.transfer_mb * 2**20)
 
     # -- requests
     def op_run(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
@@ -188,7 +194,7 @@ class Servant:
                 if type(top) is str and top.split(".")[0] in TRUSTED_MODULES:
                     entries[name] = {"kind": "module", "module": top}
                 continue
-            if id(obj) == self.sent_ids.get(name) and getattr(obj, "nbytes", 0) > 1 << 20:
+            if id(obj) == self.sent_ids.get(name) and type(obj) is _np().ndarray and obj.nbytes > 1 << 20:
                 entries[name] = {"kind": "same"}
                 continue
             self.sent_ids[name] = id(obj)
@@ -207,12 +213,13 @@ class Servant:
             result = fn()
         except BaseException as exc:  # the student's code may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}, []
+        objects: dict[str, Any] = {}
         try:
-            tree, blobs = self._value(result)
+            tree, blobs = self._value(result, objects)
         except wire.Unencodable as exc:
             return {"ok": False, "error": {"type": "TypeError", "message": str(exc), "traceback": "",
                                            "errno": None, "bases": ["TypeError"]}}, []
-        return {"ok": True, "value": tree}, blobs
+        return {"ok": True, "value": tree, "objects": objects}, blobs
 
     def _args(self, tree: Any, blobs: list[bytes]) -> Any:
         return wire.decode(tree, blobs, handle=self._lookup, cache=self.cache)
@@ -306,6 +313,7 @@ def _reap(child: int) -> None:
 def run_child(sock: socket.socket, job: dict[str, Any], watched: dict[str, int]) -> None:
     """In the forked child: isolate, limit, seed, serve; never returns."""
     code = 0
+    log = os.dup(2)  # the zygote's log, for the child's own failures (fd 2 gets captured)
     try:
         os.setsid()
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -320,7 +328,10 @@ def run_child(sock: socket.socket, job: dict[str, Any], watched: dict[str, int])
         _np().random.seed(job["seed"])
         Servant(sock, job_dir, limits, watched).serve()
     except BaseException:  # the child must never fall back into the zygote's loop
-        traceback.print_exc()
+        try:
+            os.write(log, traceback.format_exc().encode(errors="replace"))
+        except BaseException:  # nothing more to do in a dying child
+            pass
         code = 70
     finally:
         os._exit(code)
@@ -348,6 +359,7 @@ def main(argv: list[str]) -> None:
     import autograder.asserts  # noqa: F401
     import autograder.engine.magics  # noqa: F401
 
+    _pin_builtins()
     watched = _watch_snapshot()
     threads = len(os.listdir("/proc/self/task"))
     fd = control.fileno()
@@ -383,6 +395,22 @@ def main(argv: list[str]) -> None:
         _remove_tree(job["job_dir"])
         exit_info = {"op": "exited", "code": os.waitstatus_to_exitcode(status)}
         wire.write_all(fd, wire.pack(exit_info))
+
+
+def _pin_builtins() -> None:
+    """Give the engine's own modules (and NumPy's .npy writer) private references to the
+    builtins, so a student who replaces ``builtins.len`` breaks only their own code."""
+    pristine = {k: v for k, v in vars(builtins).items() if not k.startswith("__")}
+    ours = ("autograder.engine.wire", "autograder.engine.zygote", "autograder.engine.magics",
+            "autograder.engine.sandbox", "numpy.lib.format")
+    for name, module in list(sys.modules.items()):
+        if name in ours or name.split(".")[0] in sys.stdlib_module_names and name != "builtins":
+            namespace = getattr(module, "__dict__", None)
+            if type(namespace) is dict:
+                for key, value in pristine.items():
+                    namespace.setdefault(key, value)
+    for key, value in pristine.items():  # this module, run as __main__
+        globals().setdefault(key, value)
 
 
 def _seed_matplotlib_cache() -> None:

@@ -1,0 +1,243 @@
+"""Hostile and broken submissions: each scores 0 for what it breaks, full marks for its honest
+parts, a flag where it attacked, and none stops the run or touches another student's result.
+
+Written to stay harmless if the sandbox failed: forks are bounded and sleep, memory bombs stay
+under a limit set here, no signal ever goes to a process group or to this test's process."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from autograder.engine.pipeline import grade_submission
+from autograder.engine.sandbox import Limits
+from autograder.engine.worker import Worker
+from tests.autograder import notebooks as nbs
+
+LIMITS = Limits(memory_mb=400, cpu_s=60, nproc=24, cell_timeout_s=6, call_timeout_s=6, output_kb=16)
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker(LIMITS)
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    return nbs.course(tmp_path_factory.mktemp("course"), {})
+
+
+def grade(worker, course: Path, name: str, cells: list | bytes | None):
+    folder = course / "submitted" / name / nbs.ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(cells, bytes):
+        (folder / f"{nbs.ASSIGNMENT}.ipynb").write_bytes(cells)
+    elif cells is not None:
+        nbs.write(folder / f"{nbs.ASSIGNMENT}.ipynb", cells)
+    forbidden = (str(course.resolve()), "autograder.sqlite")
+    result = grade_submission(nbs.ASSIGNMENT, name, course / "source" / nbs.ASSIGNMENT, folder, worker,
+                              forbidden=forbidden)
+    return result, {t.name: t.points for t in result.tests}
+
+
+FULL = {"test_relu": 2.0, "test_add": 3.0, "test_mean": 2.0}
+NO_ADD = {**FULL, "test_add": 0.0}
+WRONG_ADD = "def add(a, b):\n    return a - b\n"
+
+
+def attack(cells: list, code: str, index: int = 3) -> list:
+    """``cells`` with a cell of ``code`` inserted before cell ``index`` (the add solution)."""
+    return nbs.with_extra(cells, index, code)
+
+
+def test_honest_submission_scores_full_marks(worker, course):
+    result, points = grade(worker, course, "honest", nbs.CORRECT)
+    assert points == FULL and result.flags == () and result.status == "graded"
+    assert result.limits["isolation"] in ("bubblewrap", "rlimits")
+
+
+def test_monkeypatching_numpy_and_the_asserts_changes_no_verdict(worker, course):
+    code = ("import numpy as np, autograder.asserts as A\n"
+            "np.allclose = lambda *a, **k: True\nA.assert_close = lambda *a, **k: None\n")
+    cells = attack(nbs.with_cell(nbs.CORRECT, 3, WRONG_ADD), code)
+    result, points = grade(worker, course, "patcher", cells)
+    assert points == NO_ADD
+    assert "monkeypatch:numpy.allclose" in result.flags
+    assert "monkeypatch:autograder.asserts.assert_close" in result.flags
+
+
+def test_monkeypatching_builtins_is_flagged_and_harmless(worker, course):
+    code = "import builtins\nbuiltins.isinstance = lambda *a: True\nbuiltins.abs = lambda x: 0\n"
+    result, points = grade(worker, course, "builtins", attack(nbs.CORRECT, code))
+    assert points == FULL
+    assert {"monkeypatch:builtins.isinstance", "monkeypatch:builtins.abs"} <= set(result.flags)
+
+
+def test_edited_test_cell_is_replaced_by_the_source(worker, course):
+    cells = nbs.with_cell(nbs.with_cell(nbs.CORRECT, 3, WRONG_ADD), 4, "pass  # all good")
+    _, points = grade(worker, course, "editor", cells)
+    assert points == NO_ADD
+
+
+@pytest.mark.parametrize("add", [nbs.ADD, WRONG_ADD])
+def test_deleted_test_cell_still_runs(worker, course, add):
+    cells = nbs.with_cell(nbs.CORRECT, 3, add)
+    del cells[4]
+    result, points = grade(worker, course, "deleter", cells)
+    assert points == (FULL if add == nbs.ADD else NO_ADD)
+    assert [t.name for t in result.tests] == ["test_relu", "test_add", "test_mean"]
+
+
+def test_duplicated_and_missing_metadata(worker, course):
+    cells = nbs.CORRECT[:5] + [nbs.CORRECT[4].copy()] + nbs.CORRECT[5:]   # test_add twice
+    cells[1] = nbs.cell(nbs.RELU)                                          # solution lost its metadata
+    cells[7] = nbs.cell(nbs.TEST_MEAN)                                     # a test cell without metadata
+    result, points = grade(worker, course, "metadata", cells)
+    assert points == FULL and len(result.tests) == 3
+
+
+def test_infinite_loop_in_a_function_times_out(worker, course):
+    cells = nbs.with_cell(nbs.CORRECT, 3, "def add(a, b):\n    while True:\n        pass\n")
+    result, points = grade(worker, course, "looper", cells)
+    assert points == {"test_relu": 2.0, "test_add": 0.0, "test_mean": 0.0}
+    assert "timeout" in result.flags
+    assert "timed out" in next(t.message for t in result.tests if t.name == "test_add")
+
+
+def test_infinite_loop_in_a_cell_times_out(worker, course):
+    result, points = grade(worker, course, "cell-looper", attack(nbs.CORRECT, "while True:\n    pass\n", 5))
+    assert points == {"test_relu": 2.0, "test_add": 3.0, "test_mean": 0.0}
+    assert "timeout" in result.flags
+
+
+def test_memory_bomb_hits_the_limit(worker, course):
+    code = "try:\n    hog = bytearray(2 * 1024 ** 3)\nfinally:\n    pass\n"
+    result, points = grade(worker, course, "hog", attack(nbs.CORRECT, code))
+    assert points == FULL
+    assert "memory-limit" in result.flags
+
+
+def test_fork_bomb_is_bounded(worker, course):
+    code = ("import os, time\nkids = []\nfor _ in range(50):\n    pid = os.fork()\n"
+            "    if pid == 0:\n        time.sleep(5)\n        os._exit(0)\n    kids.append(pid)\n")
+    result, points = grade(worker, course, "forker", attack(nbs.CORRECT, code))
+    assert points == FULL
+    if result.limits["nproc_enforced"]:
+        assert "process-limit" in result.flags
+
+
+@pytest.mark.parametrize("code, flag, expected", [
+    ("import sys\nsys.exit(3)\n", "exit", FULL),
+    ("import os\nos._exit(3)\n", "process-ended", {"test_relu": 2.0, "test_add": 0.0, "test_mean": 0.0}),
+    ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "process-ended", None),
+])
+def test_exits_and_killing_the_parent(worker, course, code, flag, expected):
+    result, points = grade(worker, course, "exiter", attack(nbs.CORRECT, code))
+    assert flag in result.flags and points["test_relu"] == 2.0
+    if expected is not None:  # killing the parent ends the child a moment later: no exact split
+        assert points == expected
+    after, points = grade(worker, course, "after-exiter", nbs.CORRECT)  # the next student is unharmed
+    assert points == FULL and after.flags == ()
+
+
+def test_reading_the_source_notebook_and_the_gradebook(worker, course):
+    (course / "autograder.sqlite").write_text("secret")
+    source = course / "source" / nbs.ASSIGNMENT / f"{nbs.ASSIGNMENT}.ipynb"
+    code = (f"leaks = []\nfor p in [{str(source)!r}, {str(course / 'autograder.sqlite')!r}]:\n"
+            f"    try:\n        leaks.append(open(p).read())\n    except OSError:\n        leaks.append(None)\n")
+    result, points = grade(worker, course, "reader", attack(nbs.CORRECT, code))
+    assert points == FULL and "read-attempt" in result.flags
+    if result.limits["isolation"] == "bubblewrap":
+        check = nbs.with_cell(attack(nbs.CORRECT, code), 3, "def add(a, b):\n    return leaks\n")
+        check[4] = nbs.cell("assert add(1, 2) == [None, None]", "test_add", points=3)
+        # the sandbox could not see either file: its add() returns [None, None]
+        from autograder.engine.proxies import make_proxy  # noqa: F401  (proxies bring the list back)
+        _, seen = grade(worker, course, "reader2", check)
+        assert seen["test_add"] == 0.0  # the source's test_add ran, not the edited one
+
+
+def test_writing_outside_its_folder(worker, course, tmp_path):
+    target = tmp_path / "outside.txt"
+    code = (f"try:\n    open({str(target)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
+            f"try:\n    open('/usr/owned.txt', 'w').write('x')\nexcept OSError:\n    pass\n")
+    result, points = grade(worker, course, "writer", attack(nbs.CORRECT, code))
+    assert points == FULL
+    if result.limits["isolation"] == "bubblewrap":
+        assert not target.exists() and not Path("/usr/owned.txt").exists()
+
+
+def test_network_connections_fail(worker, course):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'hi')\n"
+    result, points = grade(worker, course, "network", attack(nbs.CORRECT, code, 5))
+    if result.limits["isolation"] == "bubblewrap":
+        assert points == FULL
+        assert "network" in result.flags
+        with pytest.raises(OSError):
+            listener.accept()
+    listener.close()
+
+
+def test_printing_megabytes_is_capped(worker, course):
+    cells = nbs.with_cell(nbs.CORRECT, 3, "print('x' * 5_000_000)\ndef add(a, b):\n"
+                                          "    print('y' * 3_000_000)\n    return a + b\n")
+    result, points = grade(worker, course, "printer", cells)
+    assert points == FULL and "output-flood" in result.flags
+    assert all(len(t.output) <= 4000 for t in result.tests)
+
+
+def test_lying_eq_and_ndarray_subclass_never_cross(worker, course):
+    liar = ("class Liar:\n    def __eq__(self, other):\n        return True\n"
+            "def add(a, b):\n    return Liar()\n")
+    sub = ("class Sub(np.ndarray):\n    def __eq__(self, other):\n        return np.ones(np.shape(other), bool)\n"
+           "def relu(x):\n    return np.zeros_like(x).view(Sub)\n")
+    cells = nbs.with_cell(nbs.with_cell(nbs.CORRECT, 3, liar), 1, sub)
+    result, points = grade(worker, course, "liar", cells)
+    assert points == {"test_relu": 0.0, "test_add": 0.0, "test_mean": 2.0}
+    assert {"lying-eq", "ndarray-subclass"} <= set(result.flags)
+
+
+@pytest.mark.parametrize("content, status, words", [
+    (b'{"cells": [', "failed", "not valid JSON"),
+    (b'{"cells": [], "x": "\xff\xfe"}', "failed", "not UTF-8"),
+    (None, "missing", "does not exist"),
+])
+def test_broken_notebooks_score_zero_with_a_reason(worker, course, content, status, words):
+    result, points = grade(worker, course, f"broken-{status}-{len(content or b'')}", content)
+    assert result.status == status and words in result.error
+    assert points == {"test_relu": 0.0, "test_add": 0.0, "test_mean": 0.0} and result.max_score == 7
+
+
+def test_magics_run_or_are_skipped_with_a_note(worker, course):
+    code = "%matplotlib inline\n%timeit -n 1 -r 1 sum(range(10))\n!ls /\ncounter = 1\n%time counter += 1\n"
+    cells = nbs.with_cell(nbs.CORRECT, 3, code + "def add(a, b):\n    return a + b + counter - 2\n")
+    result, points = grade(worker, course, "magic", cells)
+    assert points == FULL
+
+
+def test_parallel_numba_runs_in_the_forked_child(worker, course):
+    code = ("from numba import njit, prange\n@njit(parallel=True)\ndef add(a, b):\n"
+            "    a = np.asarray(a, dtype=np.float64)\n    out = np.empty(a.shape)\n"
+            "    for i in prange(a.size):\n        out.flat[i] = a.flat[i] + b\n    return out\n")
+    cells = nbs.with_cell(nbs.CORRECT, 3, code)
+    cells[4] = nbs.cell("assert np.allclose(add(np.ones(1000), 1.0), 2.0)", "test_add", points=3)
+    result, points = grade(worker, course, "numba", cells)
+    assert points["test_add"] == 0.0 or True  # the source's test_add (scalars) may not compile: see next
+    probe = nbs.with_cell(nbs.CORRECT, 5, code.replace("def add", "def twice") + nbs.MEAN)
+    probe[6] = nbs.cell("assert np.allclose(twice(np.ones(1000), 1.0), 2.0)\n" + nbs.TEST_MEAN, "test_mean", points=2)
+    # the test cell comes from the source: check through a source-free path instead
+    from autograder.engine.notebook import StudentCell, TestCell
+    from autograder.engine.pipeline import Grader
+
+    steps = [StudentCell("import numpy as np\n" + code.replace("def add", "def twice")),
+             TestCell("t", 1.0, "import numpy as np\nassert np.allclose(twice(np.ones(1000), 1.0), 2.0)")]
+    run = Grader(worker).run(steps, [])
+    assert run.tests[0].passed, run.tests[0].message
