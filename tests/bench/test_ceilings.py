@@ -77,3 +77,9 @@ def test_copy_size_is_beyond_the_cache():
     assert ceilings.copy_bytes() >= max(ceilings.MIN_COPY_BYTES,
                                         8 * ceilings.last_level_cache_bytes())
     assert ceilings.last_level_cache_bytes() >= 0
+
+
+def test_the_higher_of_two_rounds_is_the_roof():
+    low, high = Ceiling("copy", 7.0, "GB/s", "np.copyto"), Ceiling("copy", 19.0, "GB/s", "np.copyto")
+    assert ceilings.best(low, high).value == 19.0 == ceilings.best(high, low).value
+    assert "before and after" in ceilings.best(low, high).how

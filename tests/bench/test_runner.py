@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from toolkit.bench.ceilings import Ceiling
-from toolkit.bench.runner import Plan, naive_repeats, run
+from toolkit.bench.runner import Plan, naive_repeats, rate_rows, run
 from toolkit.bench.table import render
 from toolkit.bench.workloads import WORKLOADS
 from toolkit.kernels import get_backend
@@ -28,7 +28,8 @@ def _plan(ops_sizes, backends, budget=30.0, repeats=1):
 def test_every_op_backend_and_size_gets_a_row_in_order_of_work():
     plan = _plan([("relu", ["256", "16"]), ("dot", ["4"])], ["naive", "numpy"])
     labels = []
-    rows = run(plan, ROOFS, labels.append)
+    rows = run(plan, labels.append)
+    rate_rows(rows, ROOFS)
     assert [(r.op, r.backend, r.size) for r in rows] == [
         ("relu", "naive", "16"), ("relu", "numpy", "16"), ("relu", "naive", "256"),
         ("relu", "numpy", "256"), ("dot", "naive", "n=4"), ("dot", "numpy", "n=4")]
@@ -40,7 +41,8 @@ def test_every_op_backend_and_size_gets_a_row_in_order_of_work():
 
 def test_naive_over_budget_is_skipped_with_an_estimate():
     plan = _plan([("dot", ["4", "160"])], ["naive", "numpy"], budget=0.05)
-    rows = run(plan, ROOFS)
+    rows = run(plan)
+    rate_rows(rows, ROOFS)
     skipped = [r for r in rows if r.skipped]
     assert [(r.backend, r.size) for r in skipped] == [("naive", "n=160")]
     # 160^3 multiply-adds: far more than 0.05 s at any naive loop's speed
@@ -55,7 +57,8 @@ def test_a_failing_kernel_is_a_row_that_says_so():
                                    relu=lambda x: (_ for _ in ()).throw(RuntimeError("boom")))
     plan = _plan([("relu", ["64"])], ["numpy"])
     plan.backends["broken"] = broken
-    rows = run(plan, ROOFS)
+    rows = run(plan)
+    rate_rows(rows, ROOFS)
     failed = rows[1]
     assert failed.median_s is None and failed.skipped == "failed: RuntimeError: boom"
     assert "failed: RuntimeError: boom" in render(rows)
@@ -74,7 +77,8 @@ def test_cuda_rows_time_the_transfers_apart_under_the_simulator():
     plan = Plan([(WORKLOADS["relu"], [WORKLOADS["relu"].case("64")])], {"cuda": cuda},
                 np.dtype(np.float32), 1, 1.0, min_repeat=0.0)
     roofs = dict(ROOFS, gpu={"memory": Ceiling("device_copy", 100.0, "GB/s", "by hand")})
-    (row,) = run(plan, roofs)
+    (row,) = run(plan)
+    rate_rows([row], roofs)
     assert row.device == "gpu" and row.median_s > 0
     assert row.to_device_s > 0 and row.to_host_s > 0 and row.ceiling == "device_copy"
     assert "to/from device" in render([row])
@@ -93,5 +97,5 @@ def test_naive_repeats_fit_the_budget(per_call, repeats, budget, expected):
 
 def test_a_slow_naive_size_runs_fewer_repeats():
     plan = _plan([("relu", ["2^12"])], ["naive"], budget=1.0, repeats=1000)
-    (row,) = run(plan, ROOFS)
+    (row,) = run(plan)
     assert 1 <= len(row.times_s) < 1000

@@ -13,7 +13,7 @@ import numpy as np
 from toolkit.kernels import BACKENDS, get_backend
 
 from . import ceilings, files, gpu, machine, plot, table
-from .runner import Plan, Roofs, run
+from .runner import Plan, Roofs, rate_rows, run
 from .workloads import WORKLOADS, Case, Workload, select
 
 CPU_BACKENDS = ("naive", "numpy", "numba")
@@ -85,7 +85,7 @@ def _sizes(workloads: list[Workload], specs: tuple[str, ...], quick: bool,
     return cases
 
 
-def _roofs(device: ModuleType | None) -> tuple[Roofs, dict, list[str]]:
+def _roofs(device: ModuleType | None, with_info: bool = True) -> tuple[Roofs, dict, list[str]]:
     """The roofs of the CPU, and of the GPU when there is one; GPU facts; notes to print."""
     roofs: Roofs = {"cpu": {"memory": ceilings.copy_bandwidth(),
                             "memory_new_array": ceilings.new_array_copy_bandwidth(),
@@ -93,7 +93,8 @@ def _roofs(device: ModuleType | None) -> tuple[Roofs, dict, list[str]]:
     notes: list[str] = []
     gpu_info: dict = {"present": device is not None}
     if device is not None:
-        gpu_info.update(gpu.device_info())
+        if with_info:
+            gpu_info.update(gpu.device_info())
         roofs["gpu"] = {"memory": gpu.copy_bandwidth()}
         sgemm, why = gpu.cublas_sgemm()
         if sgemm is None:
@@ -174,15 +175,19 @@ def bench(ops, backends, sizes, repeats, dtype, naive_budget, json_path, plot_pa
                f"numba {info['versions'].get('numba', 'absent')}")
     click.echo(f"BLAS: {machine.blas_summary(info)}")
     click.echo("measuring the ceilings ...", err=True)
-    roofs, gpu_info, roof_notes = _roofs(modules.get("cuda"))
+    before, gpu_info, roof_notes = _roofs(modules.get("cuda"))
+    with click.progressbar(length=plan.total, label="timing", file=sys.stderr,
+                           item_show_func=lambda item: item or "") as bar:
+        rows = run(plan, _Progress(bar))
+        bar.update(1)
+    click.echo("measuring the ceilings again ...", err=True)
+    after, _, _ = _roofs(modules.get("cuda"), with_info=False)
+    roofs = {device: {bound: ceilings.best(roof, after[device][bound]) if bound in after.get(device, {})
+                      else roof for bound, roof in found.items()} for device, found in before.items()}
+    rate_rows(rows, roofs)
     click.echo("ceilings:\n" + table.ceilings_lines(roofs))
     for note in roof_notes:
         click.echo(note)
-
-    with click.progressbar(length=plan.total, label="timing", file=sys.stderr,
-                           item_show_func=lambda item: item or "") as bar:
-        rows = run(plan, roofs, _Progress(bar))
-        bar.update(1)
 
     text = table.render(rows)
     click.echo(f"\n{dtype}, median of {repeats} repeats (fewer for naive rows that would outlast "

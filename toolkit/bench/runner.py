@@ -70,8 +70,8 @@ class Plan:
         return sum(len(cases) for _, cases in self.cases) * len(self.backends)
 
 
-def run(plan: Plan, roofs: Roofs, progress: Callable[[str], None] = lambda label: None) -> list[Row]:
-    """Time the plan, calling ``progress`` before each row; rows come rated (see :func:`rate_rows`)."""
+def run(plan: Plan, progress: Callable[[str], None] = lambda label: None) -> list[Row]:
+    """Time the plan, calling ``progress`` before each row (then rate the rows: :func:`rate_rows`)."""
     rng = np.random.default_rng(0)
     rows: list[Row] = []
     for workload, cases in plan.cases:
@@ -97,7 +97,6 @@ def run(plan: Plan, roofs: Roofs, progress: Callable[[str], None] = lambda label
                     naive_cost = row.median_s / workload.work(case)
                 rows.append(row)
             del inputs
-    rate_rows(rows, roofs)
     return rows
 
 
