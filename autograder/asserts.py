@@ -20,6 +20,7 @@ import statistics
 import textwrap
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ __all__ = [
 
 #: How many mismatching elements a failure lists.
 SHOWN = 5
+#: How many helper functions the source checks follow from the function they check.
+MAX_HELPERS = 20
 #: Calls that are Python loops in disguise.
 HIDDEN_LOOPS = ("vectorize", "frompyfunc", "apply_along_axis", "apply_over_axes", "map", "filter",
                 "reduce", "fromiter")
@@ -82,17 +85,91 @@ def _python_function(fn: Any) -> Any:
     return fn
 
 
-def _function_node(source: str, label: str) -> ast.AST:
-    """The first function definition in ``source`` (or the whole module if there is none, e.g. a
-    lambda assigned to a name)."""
+def _parse(source: str, label: str) -> ast.Module:
+    """The syntax tree of ``source``, or AssertionError naming the function."""
     try:
-        tree = ast.parse(source)
+        return ast.parse(source)
     except SyntaxError as err:
         raise AssertionError(f"the source of {label} does not parse: {err}") from None
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return node
-    return tree
+
+
+def _defs(tree: ast.AST) -> list[ast.AST]:
+    """The function definitions in ``tree``, outermost first."""
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """One function to inspect: its name, syntax tree, source lines, and the live function when
+    there is one (None for source carried by an engine proxy)."""
+
+    name: str
+    node: ast.AST
+    lines: list[str]
+    function: Any = None
+
+
+def _definitions(fn: Any, label: str) -> list[_Definition]:
+    """``fn``'s own definition, then the helpers it calls, so that a loop or an import cannot
+    hide one call away: functions of the same notebook reached through its global names, or, for
+    a proxy's carried source, the functions defined in that same source."""
+    source = source_of(fn)
+    tree = _parse(source, label)
+    carried = type(inspect.getattr_static(fn, "__autograder_source__", None)) is str
+    target = None if carried else _python_function(fn)
+    own = target.__name__ if inspect.isfunction(target) else label
+    defs = _defs(tree)
+    main = next((d for d in defs if d.name == own), defs[0] if defs else tree)
+    found = [_Definition(label, main, source.splitlines(), target)]
+    if carried:
+        by_name = {d.name: d for d in defs}
+        queue, seen = [main], {getattr(main, "name", "")}
+        while queue:
+            for node in ast.walk(queue.pop()):
+                if isinstance(node, ast.Name) and node.id in by_name and node.id not in seen:
+                    seen.add(node.id)
+                    queue.append(by_name[node.id])
+                    found.append(_Definition(node.id, by_name[node.id], found[0].lines))
+        return found
+    if not inspect.isfunction(target):
+        return found
+    queue, seen = [target], {id(target)}
+    while queue and len(found) < MAX_HELPERS:
+        current = queue.pop()
+        for global_name in sorted(_global_names(current)):
+            helper = _python_function(current.__globals__.get(global_name))
+            if (not inspect.isfunction(helper) or id(helper) in seen
+                    or helper.__module__ != target.__module__):
+                continue
+            seen.add(id(helper))
+            try:
+                text = textwrap.dedent(inspect.getsource(helper))
+            except (OSError, TypeError):
+                continue
+            helper_defs = _defs(_parse(text, global_name))
+            if helper_defs:
+                found.append(_Definition(global_name, helper_defs[0], text.splitlines(), helper))
+                queue.append(helper)
+    return found
+
+
+def _global_names(function: Any) -> set[str]:
+    """The global names a Python function's code (nested code included) refers to."""
+    names: set[str] = set()
+    stack = [function.__code__]  # the function type's own slot: no student code runs
+    while stack:
+        code = stack.pop()
+        names.update(code.co_names)
+        stack.extend(k for k in code.co_consts if inspect.iscode(k))
+    return names
+
+
+def _where(definition: _Definition, label: str, node: ast.AST) -> str:
+    """'line N of its source: `text`', naming the helper when it is not ``label`` itself."""
+    lines, number = definition.lines, getattr(node, "lineno", 0)
+    text = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+    owner = "its source" if definition.name == label else f"the source of {definition.name}, which it calls"
+    return f"line {number} of {owner}: `{text}`"
 
 
 def _show(value: Any) -> str:
@@ -160,24 +237,23 @@ def assert_close(actual: Any, expected: Any, rtol: float = 1e-7, atol: float = 0
 
 
 def assert_no_loops(fn: Any, name: str | None = None) -> None:
-    """Fail if ``fn``'s source has a for/while loop, a comprehension or generator, or calls a
-    loop in disguise (np.vectorize, map, ...); the message gives the line."""
+    """Fail if ``fn``'s source, or a helper of the same notebook it calls, has a for/while loop,
+    a comprehension or generator, or calls a loop in disguise (np.vectorize, map, ...); the
+    message gives the line."""
     label = _label(fn, name)
-    source = source_of(fn)
-    lines = source.splitlines()
-    for node in ast.walk(_function_node(source, label)):
-        what = _LOOP_NODES.get(type(node))
-        if what is None and isinstance(node, ast.Call):
-            called = _called_name(node.func)
-            if called in HIDDEN_LOOPS:
-                what = f"{called}(), a Python loop in disguise"
-        if what is not None:
-            text = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""
-            raise AssertionError(
-                f"{label} must be vectorized but has {what} on line {node.lineno} of its "
-                f"source: `{text}`\n  hint: express the whole computation with NumPy array "
-                f"operations (arithmetic on arrays, np.maximum, broadcasting, np.dot, ...)"
-            )
+    for definition in _definitions(fn, label):
+        for node in ast.walk(definition.node):
+            what = _LOOP_NODES.get(type(node))
+            if what is None and isinstance(node, ast.Call):
+                called = _called_name(node.func)
+                if called in HIDDEN_LOOPS:
+                    what = f"{called}(), a Python loop in disguise"
+            if what is not None:
+                raise AssertionError(
+                    f"{label} must be vectorized but has {what} on {_where(definition, label, node)}"
+                    f"\n  hint: express the whole computation with NumPy array operations "
+                    f"(arithmetic on arrays, np.maximum, broadcasting, np.dot, ...)"
+                )
 
 
 def _called_name(func: ast.AST) -> str:
@@ -190,18 +266,18 @@ def _called_name(func: ast.AST) -> str:
 
 
 def assert_does_not_call(fn: Any, *names: str, hint: str = "", name: str | None = None) -> None:
-    """Fail if ``fn``'s source uses any of ``names`` (as ``f(...)``, ``np.f`` or a bare name):
-    for parts where the point is to write the formula, not to call the library's version."""
+    """Fail if ``fn``'s source (or a helper's it calls) uses any of ``names``, as ``f(...)``,
+    ``np.f`` or a bare name: for parts where the point is to write the formula yourself."""
     label = _label(fn, name)
-    source = source_of(fn)
-    lines = source.splitlines()
-    for node in ast.walk(_function_node(source, label)):
-        used = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
-        if used in names:
-            raise AssertionError(
-                f"{label} uses `{used}` on line {node.lineno} (`{lines[node.lineno - 1].strip()}`), "
-                f"which this part asks you to write yourself" + (f"\n  hint: {hint}" if hint else "")
-            )
+    for definition in _definitions(fn, label):
+        for node in ast.walk(definition.node):
+            used = (node.id if isinstance(node, ast.Name)
+                    else node.attr if isinstance(node, ast.Attribute) else None)
+            if used in names:
+                raise AssertionError(
+                    f"{label} uses `{used}` on {_where(definition, label, node)}, which this part "
+                    f"asks you to write yourself" + (f"\n  hint: {hint}" if hint else "")
+                )
 
 
 def assert_faster_than(fn: Callable[..., Any], reference: Callable[..., Any], args: Sequence[Any],
@@ -239,7 +315,7 @@ def assert_faster_than(fn: Callable[..., Any], reference: Callable[..., Any], ar
 def assert_numba_jit(fn: Any, name: str | None = None) -> None:
     """Fail unless ``fn`` is decorated with Numba's ``@njit`` / ``@jit`` (read from its source)."""
     label = _label(fn, name)
-    node = _function_node(source_of(fn), label)
+    node = _definitions(fn, label)[0].node
     for decorator in getattr(node, "decorator_list", ()):
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
         if _called_name(target) in ("njit", "jit"):
@@ -264,48 +340,34 @@ def assert_not_toolkit(fn: Any, name: str | None = None,
         return (type(module) is str and (module == "toolkit" or module.startswith("toolkit."))
                 and not any(module == a or module.startswith(a + ".") for a in allowed))
 
-    carried = inspect.getattr_static(fn, "__autograder_source__", None)
-    if type(carried) is not str:
-        target = _python_function(fn)
-        module = _module_of(target)
-        if forbidden(module):
-            raise AssertionError(message.format(f"it comes from module {module}"))
-        root = _toolkit_root()
-        try:
-            path = os.path.abspath(inspect.getsourcefile(target) or "")
-        except TypeError:
-            path = ""
-        if root and path.startswith(root + os.sep):
-            raise AssertionError(message.format(f"its source is {path}"))
-        _check_globals(target, forbidden, message)
-    tree = _function_node(source_of(fn), label)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id == "toolkit":
-            raise AssertionError(message.format(f"line {node.lineno} refers to `toolkit`"))
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            for module in modules:
-                if forbidden(module):
-                    raise AssertionError(message.format(f"line {node.lineno} imports {module}"))
-
-
-def _check_globals(target: Any, forbidden: Callable[[Any], bool], message: str) -> None:
-    """Fail if a global name the function's code refers to is a toolkit module or object."""
-    if not inspect.isfunction(target):
-        return
-    code, namespace = target.__code__, target.__globals__  # the function type's own slots
-    names: set[str] = set()
-    stack = [code]
-    while stack:
-        c = stack.pop()
-        names.update(c.co_names)
-        stack.extend(k for k in c.co_consts if inspect.iscode(k))
-    for global_name in sorted(names):
-        if global_name not in namespace:
-            continue
-        module = _module_of(namespace[global_name])
-        if forbidden(module):
-            raise AssertionError(message.format(f"`{global_name}` is {module}"))
+    root = _toolkit_root()
+    for definition in _definitions(fn, label):
+        target = definition.function
+        if target is not None:
+            module = _module_of(target)
+            if forbidden(module):
+                raise AssertionError(message.format(f"{definition.name} comes from module {module}"))
+            try:
+                path = os.path.abspath(inspect.getsourcefile(target) or "")
+            except TypeError:
+                path = ""
+            if root and path.startswith(root + os.sep):
+                raise AssertionError(message.format(f"the source of {definition.name} is {path}"))
+            for global_name in sorted(_global_names(target)):
+                if global_name in target.__globals__:
+                    module = _module_of(target.__globals__[global_name])
+                    if forbidden(module):
+                        raise AssertionError(message.format(f"`{global_name}` is {module}"))
+        for node in ast.walk(definition.node):
+            if isinstance(node, ast.Name) and node.id == "toolkit":
+                raise AssertionError(message.format(f"`toolkit` on {_where(definition, label, node)}"))
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                           else [a.name for a in node.names])
+                for module in modules:
+                    if forbidden(module):
+                        raise AssertionError(message.format(
+                            f"an import of {module} on {_where(definition, label, node)}"))
 
 
 def _module_of(obj: Any) -> Any:
