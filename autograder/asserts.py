@@ -34,9 +34,10 @@ __all__ = [
 SHOWN = 5
 #: How many helper functions the source checks follow from the function they check.
 MAX_HELPERS = 20
-#: Calls that are Python loops in disguise.
-HIDDEN_LOOPS = ("vectorize", "frompyfunc", "apply_along_axis", "apply_over_axes", "map", "filter",
-                "reduce", "fromiter")
+#: Calls that are Python loops in disguise: NumPy's (np.vectorize, ...) and the builtins' (bare
+#: map, filter, functools.reduce; a ufunc's own .reduce, as np.add.reduce, is vectorized).
+HIDDEN_LOOPS = ("vectorize", "frompyfunc", "apply_along_axis", "apply_over_axes", "fromiter")
+BUILTIN_LOOPS = ("map", "filter", "reduce")
 _LOOP_NODES = {
     ast.For: "a for loop", ast.AsyncFor: "an async for loop", ast.While: "a while loop",
     ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
@@ -244,16 +245,24 @@ def assert_no_loops(fn: Any, name: str | None = None) -> None:
     for definition in _definitions(fn, label):
         for node in ast.walk(definition.node):
             what = _LOOP_NODES.get(type(node))
-            if what is None and isinstance(node, ast.Call):
-                called = _called_name(node.func)
-                if called in HIDDEN_LOOPS:
-                    what = f"{called}(), a Python loop in disguise"
+            if what is None and isinstance(node, ast.Call) and _hidden_loop(node.func):
+                what = f"{_called_name(node.func)}(), a Python loop in disguise"
             if what is not None:
                 raise AssertionError(
                     f"{label} must be vectorized but has {what} on {_where(definition, label, node)}"
                     f"\n  hint: express the whole computation with NumPy array operations "
                     f"(arithmetic on arrays, np.maximum, broadcasting, np.dot, ...)"
                 )
+
+
+def _hidden_loop(func: ast.AST) -> bool:
+    """Whether a call of ``func`` runs a Python-level loop: np.vectorize(...), map(...), ...."""
+    if isinstance(func, ast.Name):
+        return func.id in HIDDEN_LOOPS + BUILTIN_LOOPS
+    if isinstance(func, ast.Attribute):
+        module = func.value.id if isinstance(func.value, ast.Name) else ""
+        return func.attr in HIDDEN_LOOPS or (module in ("functools", "builtins") and func.attr in BUILTIN_LOOPS)
+    return False
 
 
 def _called_name(func: ast.AST) -> str:

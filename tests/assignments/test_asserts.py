@@ -151,6 +151,7 @@ def test_source_of_without_source_is_a_clear_failure():
     ("    return {k: 1 for k in x}\n", "a dict comprehension", 2),
     ("    return np.vectorize(lambda v: v)(x)\n", "vectorize(), a Python loop in disguise", 2),
     ("    return list(map(abs, x))\n", "map(), a Python loop in disguise", 2),
+    ("    import functools\n    return functools.reduce(max, x)\n", "reduce(), a Python loop in disguise", 3),
 ])
 def test_assert_no_loops_reports_the_construct_and_line(body, what, line):
     fn = cell_function("def relu(x):\n" + body, "relu")
@@ -163,6 +164,7 @@ def test_assert_no_loops_reports_the_construct_and_line(body, what, line):
 
 def test_assert_no_loops_accepts_vectorized_code_and_reads_proxies():
     assert_no_loops(cell_function("def relu(x):\n    return np.maximum(x, 0)\n", "relu"))
+    assert_no_loops(cell_function("def top(x):\n    return np.maximum.reduce(x, axis=-1)\n", "top"))
     assert_no_loops(Proxy("def relu(x):\n    return np.maximum(x, 0)\n"), name="relu")
     with pytest.raises(AssertionError, match="line 2"):
         assert_no_loops(Proxy("def relu(x):\n    return [max(v, 0) for v in x]\n"), name="relu")

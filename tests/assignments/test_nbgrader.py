@@ -60,6 +60,17 @@ def partial_submission(source, release):
     return nb
 
 
+def kernel_python() -> str:
+    """sys.executable as seen from inside a fresh "python3" kernel."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable, end='')"))
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    return nb.cells[0].outputs[0].text
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """{assignment: {student: {"scores": {grade_id: (score, max)}, "errors": {cell id: (ename, evalue)},
@@ -67,6 +78,7 @@ def graded(tmp_path_factory):
     pytest.importorskip("nbgrader")
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
+    from ipykernel.kernelspec import install as install_kernel_spec
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -77,6 +89,12 @@ def graded(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         # nbgrader runs alembic (a console script of this environment) to set up its database.
         mp.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+        # The notebooks' kernel "python3" is this interpreter: a kernel spec found first on
+        # JUPYTER_PATH, so that no user-wide spec of another Python can shadow it.
+        kernels = tmp_path_factory.mktemp("jupyter")
+        install_kernel_spec(prefix=str(kernels), kernel_name="python3")
+        mp.setenv("JUPYTER_PATH", str(kernels / "share" / "jupyter"))
+        results["kernel_python"] = kernel_python()
         mp.chdir(course)
         config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
         api = NbGraderAPI(coursedir=CourseDirectory(config=config, root=str(course)), config=config)
@@ -86,6 +104,7 @@ def graded(tmp_path_factory):
             name = f"{assignment}.ipynb"
             source = nbformat.read(course / "source" / assignment / name, as_version=4)
             release = nbformat.read(course / "release" / assignment / name, as_version=4)
+            results[f"release:{assignment}"] = release
             submissions = {"solution": source, "stub": release}
             if assignment == PARTIAL:
                 submissions["partial"] = partial_submission(source, release)
@@ -110,6 +129,10 @@ def graded(tmp_path_factory):
     return results
 
 
+def test_notebooks_run_in_this_environments_python(graded):
+    assert os.path.realpath(graded["kernel_python"]) == os.path.realpath(sys.executable)
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solutions_score_full_marks(graded, assignment):
     result = graded[assignment]["solution"]
@@ -126,6 +149,29 @@ def test_stubs_score_zero_failing_only_with_not_implemented(graded, assignment):
     assert result["errors"], "the stubs raise NotImplementedError"
     assert {ename for ename, _ in result["errors"].values()} == {"NotImplementedError"}
     assert set(result["scores"]) <= set(result["errors"]), "every test cell fails on the stubs"
+
+
+def region_lines(nb, begin: str, end: str) -> set[str]:
+    """The distinctive lines (over 25 characters) between ``begin`` and ``end`` markers."""
+    lines = set()
+    for cell in nb.cells:
+        for region in cell.source.split(begin)[1:]:
+            lines |= {line.strip() for line in region.split(end)[0].splitlines() if len(line.strip()) > 25}
+    return lines
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_notebooks_hide_solutions_and_hidden_tests(graded, assignment):
+    release = graded[f"release:{assignment}"]
+    source = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    text = nbformat.writes(release)
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+    secret = (region_lines(source, "### BEGIN SOLUTION", "### END SOLUTION")
+              | region_lines(source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
+    visible = {line.strip() for cell in source.cells if cell.cell_type == "code"
+               for line in cell.source.split("### BEGIN HIDDEN TESTS")[0].split("### BEGIN SOLUTION")[0].splitlines()}
+    released = {line.strip() for cell in release.cells for line in cell.source.splitlines()}
+    assert not (secret - visible) & released
 
 
 def test_partly_correct_submission_gets_nbgrader_partial_marks(graded):
