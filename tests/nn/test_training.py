@@ -90,6 +90,26 @@ def test_the_books_listing_runs_with_keras_names():
     assert model.predict(x).shape == (100, 1)
 
 
+def test_input_dropout_and_activation_layers_train():
+    x, y = separable(n=128)
+    model = Sequential([Dropout(0.1, input_shape=(20,)), Dense(8), layers.Activation("relu"),
+                        Dense(1), layers.Activation("sigmoid")], seed=0)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=10, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert [layer.name for layer in model.layers] == [
+        "dropout", "dense", "activation", "dense_1", "activation_1"]
+
+
+def test_keras_1_nb_epoch_still_works_with_a_warning():
+    x, y = separable(n=20)
+    model = imdb_like(features=20)
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy")
+    with pytest.warns(FutureWarning, match="use epochs"):
+        history = model.fit(x, y, nb_epoch=3, batch_size=512, verbose=0)
+    assert history.epoch == [0, 1, 2] and model.history is history
+
+
 def test_summary_counts_the_imdb_models_parameters():
     lines: list[str] = []
     imdb_like(features=10000).summary(print_fn=lines.append)

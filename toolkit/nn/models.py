@@ -42,6 +42,7 @@ class Sequential:
         self.optimizer: optimizers.Optimizer | None = None
         self.metrics: list[str] = []
         self.stop_training = False
+        self.history: History | None = None
         for layer in layers or []:
             self.add(layer)
 
@@ -263,7 +264,9 @@ class Sequential:
         out = self._forward(xb, training=True)
         loss = float(b.to_numpy(self.loss.value(b, yb, out))) + self._penalty()
         grad = self.loss.gradient(b, yb, out)
-        first = next(i for i, layer in enumerate(self.layers) if layer.params or i == len(self.layers) - 1)
+        # Layers before the first one with weights need no gradient: nor does that one's input.
+        first = next((i for i, layer in enumerate(self.layers) if layer.params),
+                     len(self.layers) - 1)
         for i in range(len(self.layers) - 1, first - 1, -1):
             grad = self.layers[i].backward(grad, need_input_grad=i > first)
         params = self._params()
@@ -309,7 +312,7 @@ class Sequential:
             val = (x[split_at:], y_all[split_at:])
             x, y_all = x[:split_at], y_all[:split_at]
 
-        history = History()
+        history = self.history = History()
         callbacks = [history, *(callbacks or [])]
         for cb in callbacks:
             cb.set_model(self)
