@@ -144,9 +144,9 @@ def test_dot_float32_mixed_and_degenerate(cuda):
 
 
 def test_reductions_over_several_blocks(cuda):
-    x = rand((300,), seed=5)
+    x = rand((300,), seed=5)  # two blocks of partial sums, then one block over them
     np.testing.assert_allclose(cuda.to_numpy(cuda.sum(cuda.asarray(x))), x.astype(np.float64).sum(), rtol=1e-5)
-    rows = rand((2, 300), seed=6)  # a row longer than a block's threads
+    rows = rand((1, 300), seed=6)  # a row longer than a block's threads
     e = np.exp(rows - rows.max(-1, keepdims=True))
     np.testing.assert_allclose(cuda.to_numpy(cuda.softmax(cuda.asarray(rows))), e / e.sum(-1, keepdims=True),
                                rtol=1e-5, atol=1e-7)
@@ -201,3 +201,34 @@ def test_without_a_gpu_the_ops_say_so():
 def test_simulator_is_not_reported_as_a_gpu():
     if cuda_runtime.SIMULATOR:
         assert not cuda_runtime.is_available()
+
+
+def device_check():
+    """benchmarks/device_check.py as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("device_check",
+                                                  os.path.join(ROOT, "benchmarks", "device_check.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_device_check_runs_end_to_end_on_tiny_sizes(tmp_path, capsys):
+    """benchmarks/device_check.py --tiny: every check and timing path of the one-call GPU check."""
+    if not cuda_runtime.SIMULATOR:
+        pytest.skip("on a GPU, run the full device check instead")
+    out = tmp_path / "check.json"
+    assert device_check().main(["--tiny", "--json", str(out)]) == 0, capsys.readouterr().out[-3000:]
+    import json
+    data = json.loads(out.read_text())
+    assert len(data["checks"]) > 40 and all(check["ok"] for check in data["checks"])
+    assert "relu_vs_copy" in data["ratios"] and "add (this backend, fast launch)" in data["timings"]
+    assert "correctness: " in capsys.readouterr().out
+
+
+def test_device_check_without_a_gpu_says_so_and_fails(capsys):
+    if cuda_runtime.GPU:
+        pytest.skip("this machine has a GPU")
+    assert device_check().main([]) == 2
+    assert "no GPU/CUDA here" in capsys.readouterr().err

@@ -108,7 +108,7 @@ def is_device_array(x: Any) -> bool:
 
 def empty(shape: tuple[int, ...], dtype: np.dtype) -> Any:
     """A new C-contiguous device array, its memory from the pool on a GPU."""
-    if _pool is not None and shape:
+    if _pool is not None and FAST_LAUNCH and 0 not in shape:
         return _pool.empty(shape, dtype)
     return _cuda.device_array(shape, dtype)
 
@@ -129,18 +129,28 @@ def base_view(x: Any, span: int) -> Any:
 # --- memory pool ---------------------------------------------------------------------------------
 
 class _Pool:
-    """Caching allocator: freed blocks are kept by size and handed out again, so small ops do not
-    pay cuMemAlloc/cuMemFree (which synchronizes the device) on every call."""
+    """Caching allocator: freed blocks are kept by size and handed out again, so small ops pay
+    neither cuMemAlloc nor cuMemFree (which waits for the device) on every call. Blocks return
+    to the pool when their array (and every view of it) is gone; work on the one stream stays in
+    order, so a block handed out again is only written after the kernels reading it."""
 
     def __init__(self) -> None:
         from numba.cuda.cudadrv import devices, driver
-        self._context = devices.get_context()
-        self._pointer = driver.MemoryPointer
-        self._free: dict[int, list] = {}
-        self._templates: dict[tuple, Any] = {}
 
-    def _block(self, nbytes: int):
-        size = max(512, 1 << (nbytes - 1).bit_length()) if nbytes < (1 << 20) else (nbytes + 0xFFFFF) & ~0xFFFFF
+        class PooledPointer(driver.MemoryPointer):
+            def __del__(self) -> None:
+                self.blocks.append(self.base)
+
+        self._context = devices.get_context()
+        self._pointer = PooledPointer
+        self._free: dict[int, list] = {}
+        self._fields: dict[tuple, dict] = {}
+
+    def _block(self, nbytes: int) -> Any:
+        if nbytes < (1 << 20):
+            size = max(512, 1 << (nbytes - 1).bit_length())
+        else:
+            size = (nbytes + 0xFFFFF) & ~0xFFFFF
         blocks = self._free.setdefault(size, [])
         if blocks:
             base = blocks.pop()
@@ -152,25 +162,30 @@ class _Pool:
                     cached.clear()
                 self._context.deallocations.clear()
                 base = self._context.memalloc(size)
-        return self._pointer(self._context, base.device_pointer, size,
-                             finalizer=_give_back(blocks, base))
+        pointer = self._pointer(self._context, base.device_pointer, size)
+        pointer.blocks, pointer.base = blocks, base
+        return pointer
 
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-        key = (shape, dtype)
-        template = self._templates.get(key)
-        if template is None:
-            template = self._templates[key] = _cuda.device_array(shape, dtype)
-        size = template.size
-        if not size:
-            return _cuda.device_array(shape, dtype)
+        """A C-contiguous device array; its Python fields are copied from the first array of the
+        same shape and dtype instead of being recomputed (numba's constructor costs microseconds)."""
+        fields = self._fields.get((shape, dtype))
+        if fields is None:
+            strides, step = [], dtype.itemsize
+            for n in reversed(shape):
+                strides.append(step)
+                step *= max(n, 1)
+            array = _DeviceArray(shape, tuple(reversed(strides)), dtype,
+                                 gpu_data=self._block(step))
+            if len(self._fields) > 4096:
+                self._fields.clear()
+            self._fields[(shape, dtype)] = {k: v for k, v in array.__dict__.items()
+                                           if k not in ("gpu_data", "_strided_memory_view_shim")}
+            return array
         array = object.__new__(_DeviceArray)
-        array.__dict__.update(template.__dict__)
-        array.gpu_data = self._block(template.alloc_size)
+        array.__dict__.update(fields)
+        array.gpu_data = self._block(fields["alloc_size"])
         return array
-
-
-def _give_back(blocks: list, base) -> Callable[[], None]:
-    return lambda: blocks.append(base)
 
 
 _pool: _Pool | None = None
@@ -178,7 +193,7 @@ _pool: _Pool | None = None
 
 def _start_pool() -> None:
     global _pool
-    if GPU and FAST_LAUNCH and _pool is None:
+    if GPU and _pool is None:
         _pool = _Pool()
 
 
@@ -221,7 +236,7 @@ class Kernel:
         self.dispatcher = _cuda.jit(_types.void(*argtypes), cache=not SIMULATOR)(fn)
         self._configs: dict[tuple, Any] = {}
         self._fast = None
-        if GPU and FAST_LAUNCH:
+        if GPU:
             self._start_fast()
 
     def _start_fast(self) -> None:
@@ -237,7 +252,7 @@ class Kernel:
 
     def launch(self, grid: Any, block: Any, shared: int, args: tuple) -> None:
         """Run the kernel on ``grid`` blocks of ``block`` threads."""
-        if self._fast is None:
+        if self._fast is None or not FAST_LAUNCH:
             flat = [a.reshape(a.size) if type(a) is _DeviceArray and a.ndim != 1 else a
                     for a in args]
             self.dispatcher[grid, block, 0, shared](*flat)
