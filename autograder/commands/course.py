@@ -235,10 +235,12 @@ def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str
         written = write_export(wanted, grades, out)
     except ValueError as error:
         _fail(error)
-    click.echo(f"exported {len(grades.results)} result(s) of {assignment} as {', '.join(wanted)}:")
-    shown = [p for p in written if p.name != "results.json" and p.parent.name != "students"]
-    for path in shown:
-        click.echo(f"  {path}")
-    per_student = len(written) - len(shown)
-    if per_student:
-        click.echo(f"  (+ {per_student} per-student file(s) beside them)")
+    click.echo(f"exported {len(grades.results)} result(s) of {assignment} to {out}:")
+    for fmt, paths in written.items():
+        if fmt == "gradescope":
+            where = f"{Path(out) / 'gradescope' / assignment}/<student>/results.json ({len(paths)} files)"
+        elif fmt == "html":
+            where = f"{paths[0]} (class summary) + {len(paths) - 1} feedback page(s) in {paths[0].parent / 'students'}"
+        else:
+            where = str(paths[0])
+        click.echo(f"  {fmt:<10}  {where}")

@@ -127,8 +127,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def export(formats: list[str] | str, grades: Grades, out: str | Path) -> list[Path]:
-    """Write `grades` in each of `formats` (keys of FORMATS) under the folder `out`; return the files.
+def export(formats: list[str] | str, grades: Grades, out: str | Path) -> dict[str, list[Path]]:
+    """Write `grades` in each of `formats` (keys of FORMATS) under `out`; return the files by format.
 
     Every format is rendered in memory first, so a problem with any of them (a roster without Canvas
     ids, say) raises before a single file is written. Each format then replaces its own files or
@@ -139,16 +139,16 @@ def export(formats: list[str] | str, grades: Grades, out: str | Path) -> list[Pa
     if unknown or not formats:
         raise ValueError(f"unknown export format {', '.join(unknown) or '(none)'}: use {', '.join(FORMATS)}")
     modules = [importlib.import_module(FORMATS[f]) for f in formats]
-    rendered = [(m, m.render(grades)) for m in modules]
+    rendered = [(f, m, m.render(grades)) for f, m in zip(formats, modules)]
     out = Path(out)
-    written = []
-    for module, files in rendered:
+    written: dict[str, list[Path]] = {}
+    for fmt, module, files in rendered:
+        written[fmt] = [out / rel for rel in files]
         folder = getattr(module, "FOLDER", None)
         if folder is None:
             for rel, data in files.items():
                 with atomic_file(out / rel, "wb") as fh:
                     fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-                written.append(out / rel)
             continue
         folder = folder.format(assignment=grades.assignment)
         with atomic_dir(out / folder) as tmp:
@@ -156,5 +156,4 @@ def export(formats: list[str] | str, grades: Grades, out: str | Path) -> list[Pa
                 inner = Path(rel).relative_to(folder)
                 (tmp / inner).parent.mkdir(parents=True, exist_ok=True)
                 (tmp / inner).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        written += [out / rel for rel in files]
     return written

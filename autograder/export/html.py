@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import statistics
 
 import jinja2
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from autograder.deadlines import parse_time
 from autograder.export import Grades
 from autograder.results import SubmissionResult
 
@@ -24,6 +26,17 @@ FOLDER = "feedback/{assignment}"
 
 _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
                           loader=jinja2.PackageLoader("autograder.export", "templates"))
+
+
+def _when(value) -> str:
+    """A time as 'YYYY-MM-DD HH:MM UTC'; text that is not a time is shown as it is."""
+    try:
+        return parse_time(value).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return str(value)
+
+
+_ENV.filters["when"] = _when
 
 
 def _png(fig: Figure) -> str:
@@ -39,8 +52,8 @@ def score_histogram(grades: Grades) -> str:
     fig = Figure(figsize=(6, 3.2))
     ax = fig.add_subplot()
     top = max(grades.max_score, max(scores, default=0.0), 1.0)
-    ax.hist(scores, bins=min(20, max(5, len(scores))), range=(0, top), color="#3b6ea5",
-            edgecolor="white")
+    bins = math.ceil(top) if top <= 20 else 20      # one bar per point on small assignments
+    ax.hist(scores, bins=bins, range=(0, bins if top <= 20 else top), color="#3b6ea5", edgecolor="white")
     ax.set_xlabel(f"score (of {grades.max_score:g})")
     ax.set_ylabel("submissions")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -79,7 +92,7 @@ def feedback_page(result: SubmissionResult, grades: Grades) -> str:
     student = grades.roster.get(result.student) if grades.roster is not None else None
     return _ENV.get_template("feedback.html.j2").render(
         r=result, name=student.sortable_name if student else result.student,
-        due=grades.deadline.due.isoformat() if grades.deadline else "")
+        due=grades.deadline.due if grades.deadline else "")
 
 
 def summary_page(grades: Grades) -> str:

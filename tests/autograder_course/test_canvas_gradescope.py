@@ -36,7 +36,7 @@ GRADESCOPE_SCHEMA = {
 
 def test_canvas_csv_layout(tmp_path, results, roster, deadlines):
     grades = grades_for(ASSIGNMENT, results, roster=roster, deadlines=deadlines)
-    [path] = export("canvas", grades, tmp_path)
+    [path] = export("canvas", grades, tmp_path)["canvas"]
     with path.open(newline="") as fh:
         table = list(csv.reader(fh))
     assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
@@ -61,7 +61,7 @@ def test_canvas_needs_canvas_ids_and_writes_nothing_without(tmp_path, results):
 
 def test_gradescope_results_json_schema(tmp_path, results, roster, deadlines):
     grades = grades_for(ASSIGNMENT, results, roster=roster, deadlines=deadlines)
-    paths = export("gradescope", grades, tmp_path)
+    paths = export("gradescope", grades, tmp_path)["gradescope"]
     assert sorted(p.parent.name for p in paths) == ["alice", "bob", "carol"]
     data = {p.parent.name: json.loads(p.read_text()) for p in paths}
     for d in data.values():

@@ -46,7 +46,7 @@ def nbgrader_csv(tmp_path, grades, monkeypatch) -> str:
 @pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 def test_csv_equals_nbgrader_export(tmp_path, results, roster, deadlines, monkeypatch):
     grades = grades_for(ASSIGNMENT, results, roster=roster, deadlines=deadlines)
-    [path] = export("csv", grades, tmp_path / "out")
+    [path] = export("csv", grades, tmp_path / "out")["csv"]
     ours = path.read_text()
     assert ours == nbgrader_csv(tmp_path, grades, monkeypatch)
     lines = ours.splitlines()
@@ -63,7 +63,7 @@ def test_csv_equals_nbgrader_export(tmp_path, results, roster, deadlines, monkey
 
 def test_csv_without_roster_or_deadline(tmp_path, results):
     grades = grades_for(ASSIGNMENT, results)
-    [path] = export("csv", grades, tmp_path)
+    [path] = export("csv", grades, tmp_path)["csv"]
     rows = [line.split(",") for line in path.read_text().splitlines()[1:]]
     assert [r[COLUMNS.index("student_id")] for r in rows] == ["alice", "bob", "carol"]
     assert all(r[COLUMNS.index("duedate")] == "" for r in rows)
