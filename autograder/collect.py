@@ -57,6 +57,7 @@ class CollectReport:
 
     @property
     def students(self) -> list[str]:
+        """The students with a collected submission, sorted."""
         return sorted({f.student for f in self.collected})
 
 

@@ -104,6 +104,7 @@ def build_manifest(course_dir: str | Path, assignment: str) -> dict[str, Any]:
 
 
 def manifest_path(course_dir: str | Path, assignment: str) -> Path:
+    """Where `autograder generate` writes the manifest of `assignment`."""
     return Path(course_dir) / "manifests" / f"{assignment}.json"
 
 

@@ -78,9 +78,11 @@ class Roster:
         return len(self.students)
 
     def get(self, student_id: str) -> Student | None:
+        """The student with course id `student_id`, or None."""
         return self.students.get(student_id)
 
     def by_canvas_id(self, canvas_id: str) -> Student | None:
+        """The student whose Canvas user id is `canvas_id`, or None."""
         return self._by_canvas.get(canvas_id)
 
     def require(self, student_ids, what: str = "the gradebook") -> None:

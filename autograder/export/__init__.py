@@ -39,6 +39,7 @@ class Grades:
     max_score: float = 0.0
 
     def by_student(self) -> dict[str, SubmissionResult]:
+        """The results by student id."""
         return {r.student: r for r in self.results}
 
     def student_ids(self) -> list[str]:
