@@ -56,12 +56,15 @@ class Gradebook:
         self.path = Path(path)
         if self.path.is_dir():
             self.path = self.path / FILENAME
+        if not self.path.parent.is_dir():
+            raise ValueError(f"cannot create the gradebook {self.path}: folder {self.path.parent} does not exist")
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
         try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as error:
+            self._db.close()
             raise ValueError(f"{self.path} is not an autograder gradebook ({error})") from None
         row = self._db.execute("SELECT value FROM meta WHERE key='course'").fetchone()
         if row is None:
