@@ -4,9 +4,10 @@ Two sources are understood:
 
 - an LMS download, as a .zip or an unpacked folder, with Canvas's file names
   ``<name>_[LATE_]<canvas user id>_<submission id>_<file name>`` (Canvas adds ``-1``, ``-2`` to a
-  resubmitted file's name); the roster maps the Canvas user id to the course's student id;
+  resubmitted file's name); the roster maps the Canvas user id to the course's student id; a zip
+  entry's time is read as UTC;
 - a folder with one sub-folder per student id, holding the notebooks (and nbgrader's
-  ``timestamp.txt`` where there is one).
+  ``timestamp.txt`` where there is one, else the file's modification time).
 
 Each collected submission gets a ``timestamp.txt`` in nbgrader's format, which the grader records as
 the submission time and the late policy (autograder.deadlines) reads. Duplicates (several files for

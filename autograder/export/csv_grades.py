@@ -1,7 +1,9 @@
 """The grades CSV exactly as `nbgrader export` writes it (nbgrader.plugins.export.CsvExportPlugin).
 
 One row per student on the roster or in the results, ordered as nbgrader orders them (last name,
-first name); a student without a submission gets 0, as in nbgrader. Times are naive UTC, printed as Python prints a datetime, like nbgrader's database does.
+first name); a student without a submission gets 0, as in nbgrader. Times are naive UTC, printed as
+Python prints a datetime, like nbgrader's database does. A field with a comma is quoted (nbgrader
+writes it bare, which breaks the row); every other byte is nbgrader's.
 """
 
 from __future__ import annotations

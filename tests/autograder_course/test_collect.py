@@ -6,6 +6,8 @@ import zipfile
 from datetime import datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from nbgrader.utils import parse_utc
 
 from autograder.collect import CANVAS_NAME, collect
@@ -104,3 +106,12 @@ def test_collect_bad_input(course, roster, tmp_path):
     with pytest.raises(ValueError, match="no submission"):
         collect(tmp_path / "empty", course, ASSIGNMENT, roster=roster)
     assert not (course / "submitted").exists()
+
+
+@given(name=st.from_regex(r"[a-z]{1,12}", fullmatch=True), late=st.booleans(),
+       user=st.integers(1, 10**9), submission=st.integers(1, 10**9),
+       file=st.from_regex(r"[A-Za-z0-9_ .-]{0,20}\.ipynb", fullmatch=True))
+def test_canvas_names_round_trip(name, late, user, submission, file):
+    m = CANVAS_NAME.match(f"{name}_{'LATE_' if late else ''}{user}_{submission}_{file}")
+    assert (m["name"], bool(m["late"]), m["user"], m["submission"], m["file"]) == (
+        name, late, str(user), str(submission), file)
