@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import cuda_runtime as rt
-from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, dot_shape,
-                      unary_dtype)
+from .backend import binary_dtype, broadcast_shape, check_axis, dot_shape, unary_dtype
 from .cuda_runtime import is_available, is_device_array, synchronize
 
 name = "cuda"
@@ -56,6 +55,19 @@ def _threads_for(length: int) -> int:
     return min(256, max(32, 1 << max(0, length - 1).bit_length()))
 
 
+@functools.lru_cache(maxsize=None)
+def _unary_dtype(op: str, dtype: np.dtype) -> np.dtype:
+    """backend.unary_dtype by dtype, cached: the checks cost microseconds on every small op."""
+    return unary_dtype(op, np.empty(0, dtype))
+
+
+@functools.lru_cache(maxsize=None)
+def _binary_dtype(op: str, a: Any, b: Any) -> np.dtype:
+    """backend.binary_dtype by operand dtype (or Python scalar type), cached."""
+    probe = {int: 1, float: 1.0}
+    return binary_dtype(op, *(probe[x] if x in probe else np.empty(0, x) for x in (a, b)))
+
+
 # --- memory --------------------------------------------------------------------------------------
 
 def asarray(x: Any, dtype: Any = None) -> Any:
@@ -85,7 +97,7 @@ def zeros(shape: tuple[int, ...] | int, dtype: Any = np.float32) -> Any:
     dtype = np.dtype(dtype)
     out = rt.empty(shape, dtype)
     if out.size:
-        k = rt.kernel(_kernels()[0].fill_kernel, rt.array_type(dtype), rt.scalar_type(dtype))
+        k = rt.kernel(_kernels()[0].fill_kernel, dtype, ("scalar", dtype))
         blocks, threads = _grid(out.size)
         k.launch(blocks, threads, 0, (out, dtype.type(0)))
     return out
@@ -115,7 +127,7 @@ def warm_up(dtypes: tuple = (np.float32, np.float64)) -> None:
 
 def _launch_flat(fn, x: Any, out: Any) -> None:
     """An elementwise kernel fn(x, out) over out's elements."""
-    k = rt.kernel(fn, rt.array_type(x.dtype), rt.array_type(out.dtype))
+    k = rt.kernel(fn, x.dtype, out.dtype)
     blocks, threads = _grid(out.size)
     k.launch(blocks, threads, 0, (x, out))
 
@@ -129,8 +141,8 @@ def _contiguous(x: Any) -> Any:
     if out.size:
         ew = _kernels()[0]
         span, shape, strides = plan
-        k = rt.kernel(ew.gather_kernel, rt.array_type(x.dtype), rt.array_type(x.dtype),
-                      rt.tuple_type(len(shape)), rt.tuple_type(len(shape)))
+        k = rt.kernel(ew.gather_kernel, x.dtype, x.dtype,
+                      ("tuple", len(shape)), ("tuple", len(shape)))
         blocks, threads = _grid(out.size)
         k.launch(blocks, threads, 0, (rt.base_view(x, span), out, shape, strides))
     return out
@@ -174,12 +186,12 @@ def _operand(op: str, x: Any, dtype: np.dtype | None = None) -> Any:
 def relu(x: Any) -> Any:
     """max(x, 0) elementwise; NaN stays NaN (grid-stride, four loads in flight per thread)."""
     x = rt.device_array("relu", x)
-    check_numeric("relu", x)
+    _unary_dtype("relu", x.dtype)
     x = _contiguous(x)
     out = rt.empty(x.shape, x.dtype)
     if out.size:
         ew = _kernels()[0]
-        k = rt.kernel(ew.relu_kernel, rt.array_type(x.dtype), rt.array_type(x.dtype))
+        k = rt.kernel(ew.relu_kernel, x.dtype, x.dtype)
         blocks, threads = _grid(out.size, 4)
         k.launch(blocks, threads, 0, (x, out))
     return out
@@ -188,15 +200,15 @@ def relu(x: Any) -> Any:
 def relu_grad(x: Any, grad: Any) -> Any:
     """The backward pass of relu: ``grad`` where ``x > 0``, else 0."""
     x, grad = rt.device_array("relu_grad", x), rt.device_array("relu_grad", grad)
-    check_numeric("relu_grad", x)
-    check_numeric("relu_grad", grad)
+    _unary_dtype("relu_grad", x.dtype)
+    _unary_dtype("relu_grad", grad.dtype)
     if x.shape != grad.shape:
         raise ValueError(f"relu_grad: shapes {x.shape} and {grad.shape} must be equal")
     x, grad = _contiguous(x), _contiguous(grad)
     out = rt.empty(grad.shape, grad.dtype)
     if out.size:
-        k = rt.kernel(_kernels()[0].relu_grad_kernel, rt.array_type(x.dtype),
-                      rt.array_type(grad.dtype), rt.array_type(grad.dtype))
+        k = rt.kernel(_kernels()[0].relu_grad_kernel, x.dtype,
+                      grad.dtype, grad.dtype)
         blocks, threads = _grid(out.size)
         k.launch(blocks, threads, 0, (x, grad, out))
     return out
@@ -205,7 +217,7 @@ def relu_grad(x: Any, grad: Any) -> Any:
 def abs(x: Any) -> Any:  # noqa: A001 - the protocol's name
     """|x| elementwise."""
     x = rt.device_array("abs", x)
-    check_numeric("abs", x)
+    _unary_dtype("abs", x.dtype)
     x = _contiguous(x)
     out = rt.empty(x.shape, x.dtype)
     if out.size:
@@ -216,13 +228,13 @@ def abs(x: Any) -> Any:  # noqa: A001 - the protocol's name
 def _floating(op: str, code_name: str):
     def apply(x: Any) -> Any:
         x = rt.device_array(op, x)
-        dtype = unary_dtype(op, x)
+        dtype = _unary_dtype(op, x.dtype)
         x = _cast(_contiguous(x), dtype)
         out = rt.empty(x.shape, dtype)
         if out.size:
             ew = _kernels()[0]
-            scalar = rt.scalar_type(dtype)
-            k = rt.kernel(ew.float_kernel, rt.array_type(dtype), rt.array_type(dtype), rt.INT,
+            scalar = ("scalar", dtype)
+            k = rt.kernel(ew.float_kernel, dtype, dtype, "int",
                           scalar, scalar, scalar)
             blocks, threads = _grid(out.size)
             one, inf, nan = _SPECIALS[dtype]
@@ -295,7 +307,7 @@ def _binary(op: str, code_name: str):
             a = rt.device_array(op, a)
         if not b_scalar:
             b = rt.device_array(op, b)
-        dtype = binary_dtype(op, a, b)
+        dtype = _binary_dtype(op, type(a) if a_scalar else a.dtype, type(b) if b_scalar else b.dtype)
         ew = _kernels()[0]
         code = getattr(ew, code_name)
         if a_scalar or b_scalar:
@@ -303,8 +315,8 @@ def _binary(op: str, code_name: str):
             array = _contiguous(array)
             out = rt.empty(array.shape, dtype)
             if out.size:
-                k = rt.kernel(ew.scalar_kernel, rt.array_type(array.dtype), rt.scalar_type(dtype),
-                              rt.array_type(dtype), rt.INT, rt.INT)
+                k = rt.kernel(ew.scalar_kernel, array.dtype, ("scalar", dtype),
+                              dtype, "int", "int")
                 blocks, threads = _grid(out.size)
                 k.launch(blocks, threads, 0, (array, dtype.type(scalar), out, code, swap))
             return out
@@ -314,20 +326,20 @@ def _binary(op: str, code_name: str):
         if not out.size:
             return out
         blocks, threads = _grid(out.size)
-        types = (rt.array_type(a.dtype), rt.array_type(b.dtype))
+        types = (a.dtype, b.dtype)
         if kind == "same":
-            k = rt.kernel(ew.same_kernel, *types, rt.array_type(dtype), rt.INT)
+            k = rt.kernel(ew.same_kernel, *types, dtype, "int")
             k.launch(blocks, threads, 0, (a, b, out, code))
         elif kind == "suffix":
             period, swap = args
             if swap:
                 a, b, types = b, a, types[::-1]
-            k = rt.kernel(ew.suffix_kernel, *types, rt.array_type(dtype), rt.INT, rt.INT, rt.INT)
+            k = rt.kernel(ew.suffix_kernel, *types, dtype, "int", "int", "int")
             k.launch(blocks, threads, 0, (a, b, out, code, period, swap))
         else:
             shape, a_strides, b_strides = args
-            tuple_type = rt.tuple_type(len(shape))
-            k = rt.kernel(ew.general_kernel, *types, rt.array_type(dtype), rt.INT,
+            tuple_type = ("tuple", len(shape))
+            k = rt.kernel(ew.general_kernel, *types, dtype, "int",
                           tuple_type, tuple_type, tuple_type)
             k.launch(blocks, threads, 0, (a, b, out, code, shape, a_strides, b_strides))
         return out
@@ -350,7 +362,7 @@ def dot(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False) -> Any:
     """op(a) @ op(b) with the tiled, register-blocked kernel; a transposed operand is read in
     place through swapped strides, never copied."""
     a, b = rt.device_array("dot", a), rt.device_array("dot", b)
-    dtype = binary_dtype("dot", a, b)
+    dtype = _binary_dtype("dot", a.dtype, b.dtype)
     m, k, n = dot_shape(a.shape, b.shape, trans_a, trans_b)
     a, b = _operand("dot", a, dtype), _operand("dot", b, dtype)
     out = rt.empty((m, n), dtype)
@@ -361,8 +373,8 @@ def dot(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False) -> Any:
     gemm = _kernels()[1]
     sa = (1, m) if trans_a else (k, 1)
     sb = (1, k) if trans_b else (n, 1)
-    array = rt.array_type(dtype)
-    kern = rt.kernel(gemm.gemm_kernel, array, array, array, *(rt.INT,) * 7)
+    array = dtype
+    kern = rt.kernel(gemm.gemm_kernel, array, array, array, *("int",) * 7)
     grid = (-(-n // gemm.BN), -(-m // gemm.BM))
     kern.launch(grid, gemm.THREADS, 0, (a, b, out, m, n, k, *sa, *sb))
     return out
@@ -371,7 +383,7 @@ def dot(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False) -> Any:
 def softmax(x: Any) -> Any:
     """Softmax over the last axis, stable (row maximum subtracted): one block per row."""
     x = rt.device_array("softmax", x)
-    dtype = unary_dtype("softmax", x)
+    dtype = _unary_dtype("softmax", x.dtype)
     if x.ndim == 0:
         raise ValueError("softmax: needs an array of at least 1 dimension, got a scalar")
     x = _cast(_contiguous(x), dtype)
@@ -379,8 +391,8 @@ def softmax(x: Any) -> Any:
     if not out.size:
         return out
     cols = x.shape[x.ndim - 1]
-    k = rt.kernel(_kernels()[2].softmax_kernel, rt.array_type(dtype), rt.array_type(dtype),
-                  rt.INT, rt.scalar_type(dtype))
+    k = rt.kernel(_kernels()[2].softmax_kernel, dtype, dtype,
+                  "int", ("scalar", dtype))
     k.launch(out.size // cols, _threads_for(cols), 0, (x, out, cols, dtype.type(0)))
     return out
 
@@ -389,7 +401,7 @@ def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:  # noqa
     """The sum over one axis, or over all elements (a 0-d array): tree reductions in shared
     memory, or one thread per output element when the reduced axis is not the last."""
     x = rt.device_array("sum", x)
-    check_numeric("sum", x)
+    _unary_dtype("sum", x.dtype)
     axis = check_axis("sum", x.ndim, axis)
     dtype = np.sum(np.zeros(0, x.dtype)).dtype
     if axis is None:
@@ -407,13 +419,13 @@ def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:  # noqa
     out = rt.empty(shape, dtype)
     reduce = _kernels()[2]
     zero = dtype.type(0)
-    array_x, array_out, scalar = rt.array_type(x.dtype), rt.array_type(dtype), rt.scalar_type(dtype)
+    array_x, array_out, scalar = x.dtype, dtype, ("scalar", dtype)
     if inner > 1:
-        k = rt.kernel(reduce.sum_axis_kernel, array_x, array_out, rt.INT, rt.INT, scalar)
+        k = rt.kernel(reduce.sum_axis_kernel, array_x, array_out, "int", "int", scalar)
         blocks, threads = _grid(outer * inner)
         k.launch(blocks, threads, 0, (x, out, length, inner, zero))
     elif outer > 1:
-        k = rt.kernel(reduce.sum_rows_kernel, array_x, array_out, rt.INT, scalar)
+        k = rt.kernel(reduce.sum_rows_kernel, array_x, array_out, "int", scalar)
         k.launch(outer, _threads_for(length), 0, (x, out, length, zero))
     else:  # everything: per-block partial sums, then one block over them
         blocks, _ = _grid(length)

@@ -202,34 +202,30 @@ def _start_pool() -> None:
 _compiled: dict[tuple, "Kernel"] = {}
 
 
-def kernel(fn: Callable, *argtypes: Any) -> "Kernel":
-    """``fn`` compiled for exactly these argument types (once; later calls get the cached one)."""
-    key = (fn, argtypes)
+def kernel(fn: Callable, *spec: Any) -> "Kernel":
+    """``fn`` compiled for exactly one signature (once; later calls get the cached one). Each item
+    of ``spec`` is a NumPy dtype (a 1-D C-contiguous array of it), "int" (an int64), ("scalar",
+    dtype) or ("tuple", rank) (that many int64s): cheap to hash, so the lookup costs little."""
+    key = (fn, spec)
     k = _compiled.get(key)
     if k is None:
-        k = _compiled[key] = Kernel(fn, argtypes)
+        k = _compiled[key] = Kernel(fn, tuple(_numba_type(item) for item in spec))
     return k
 
 
-def array_type(dtype: np.dtype):
-    """The Numba type of a 1-D C-contiguous array of ``dtype``: every kernel takes flat arrays."""
-    return _types.Array(_from_dtype(np.dtype(dtype)), 1, "C")
-
-
-def scalar_type(dtype: np.dtype):
-    return _from_dtype(np.dtype(dtype))
-
-
-def tuple_type(rank: int):
-    return _types.UniTuple(_types.int64, rank)
-
-
-INT = None if _cuda is None else _types.int64
+def _numba_type(item: Any):
+    """The Numba type that one ``spec`` item of :func:`kernel` stands for."""
+    if item == "int":
+        return _types.int64
+    if isinstance(item, tuple):
+        kind, value = item
+        return _from_dtype(np.dtype(value)) if kind == "scalar" else _types.UniTuple(_types.int64, value)
+    return _types.Array(_from_dtype(np.dtype(item)), 1, "C")
 
 
 class Kernel:
-    """A kernel compiled for one signature. ``k[grid, block](*args)`` or ``k.launch(grid, block,
-    shared, args)``; arrays are passed flat (any C-contiguous device array), integers as int64."""
+    """A kernel compiled eagerly for one signature; ``k.launch(grid, block, shared, args)`` runs it.
+    Arrays are passed flat (any C-contiguous device array), integers as int64."""
 
     def __init__(self, fn: Callable, argtypes: tuple) -> None:
         self.argtypes = argtypes
@@ -265,10 +261,6 @@ class Kernel:
         for marshal, a in zip(self._marshal, args):
             marshal(raw, a)
         self._launch(self._stream, config, self._fast, *raw)
-
-    def __getitem__(self, config: tuple) -> Callable[..., None]:
-        grid, block = config[:2]
-        return lambda *args: self.launch(grid, block, 0, args)
 
 
 def _marshaller(t) -> Callable[[list, Any], None]:
