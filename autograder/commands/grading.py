@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -78,7 +79,7 @@ def grade(assignment: str, course: Path, student: str | None, workers: int | Non
     click.echo(f"{course_id(course)}: {assignment}, {len(jobs)} submissions, {len(jobs) - len(todo)} already "
                f"graded; {len(todo)} to grade on {workers} workers (isolation: {mode})", err=True)
     results = []
-    with click.progressbar(length=len(todo), label="grading", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=len(todo), label="grading", file=sys.stderr) as bar:
         def record(job, result):
             book.record(result, job.fingerprint)
             results.append(result)

@@ -34,6 +34,8 @@ class StudentCell:
 class TestCell:
     """A graded test cell that runs in the trusted grader."""
 
+    __test__ = False  # not a pytest test class
+
     grade_id: str
     points: float
     source: str

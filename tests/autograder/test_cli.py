@@ -1,0 +1,45 @@
+"""`autograder grade` and `autograder validate` as an instructor and a student use them."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from autograder.cli import main
+from autograder.gradebook import FILENAME, Gradebook
+from tests.autograder import notebooks as nbs
+
+
+def test_grade_a_course_in_parallel_then_skip_what_is_done(tmp_path):
+    course = nbs.course(tmp_path / "c", {"amy": nbs.CORRECT, "bob": nbs.PARTLY, "cat": nbs.STUB})
+    runner = CliRunner()
+    first = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--workers", "2"])
+    assert first.exit_code == 0, first.output
+    assert "amy" in first.output and "7/7" in first.output and "3/7" in first.output and "0/7" in first.output
+    with Gradebook(course / FILENAME) as book:
+        assert {r.student: r.score for r in book.results()} == {"amy": 7.0, "bob": 3.0, "cat": 0.0}
+    again = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--student", "bob"])
+    assert again.exit_code == 0 and "1 already graded; 0 to grade" in again.output
+
+
+def test_grade_mistakes_are_one_line_errors(tmp_path):
+    course = nbs.course(tmp_path / "c", {"amy": nbs.CORRECT})
+    runner = CliRunner()
+    for args, words in ((["grade", "nope", "--course", str(course)], "no source notebooks"),
+                        (["grade", nbs.ASSIGNMENT, "--course", str(course), "--student", "zed"], "zed has no submission"),
+                        (["grade", nbs.ASSIGNMENT, "--course", str(tmp_path / "missing")], "does not exist")):
+        result = runner.invoke(main, args)
+        assert result.exit_code != 0 and words in result.output and "Traceback" not in result.output
+
+
+def test_validate_reports_the_visible_tests(tmp_path):
+    path = nbs.write(tmp_path / "mine.ipynb", nbs.PARTLY)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert "PASS  test_relu  2/2" in lines and "FAIL  test_add  0/3" in lines
+    assert "FAIL  test_mean  1/2" in lines and "partial credit: 1 of 2 points" in result.output
+    assert "visible tests: 3/7 points" in result.output
+    good = CliRunner().invoke(main, ["validate", str(nbs.write(tmp_path / "good.ipynb", nbs.CORRECT))])
+    assert good.exit_code == 0 and "visible tests: 7/7 points" in good.output
+    missing = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.ipynb")])
+    assert missing.exit_code != 0 and "does not exist" in missing.output and "Traceback" not in missing.output

@@ -1,0 +1,74 @@
+"""Splitting notebooks into student cells and test cells by nbgrader metadata."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.engine.magics import transform
+from autograder.engine.notebook import (NotebookError, StudentCell, TestCell, grading_plan, read_notebook,
+                                        strip_hidden, visible_plan)
+from tests.autograder import notebooks as nbs
+
+
+def load(tmp_path, cells, name="nb.ipynb"):
+    return read_notebook(nbs.write(tmp_path / name, cells))
+
+
+def kinds(steps):
+    return [s.grade_id if isinstance(s, TestCell) else "student" for s in steps]
+
+
+def test_test_cells_come_from_the_source(tmp_path):
+    source = load(tmp_path, nbs.CORRECT, "source.ipynb")
+    edited = load(tmp_path, nbs.with_cell(nbs.STUB, 4, "pass"))
+    steps = grading_plan(source, edited)
+    assert kinds(steps) == ["student", "student", "test_relu", "student", "test_add", "student", "test_mean"]
+    assert steps[4].source == nbs.TEST_ADD and steps[4].points == 3 and not steps[4].hidden
+    assert steps[2].hidden and "HIDDEN" in steps[2].source
+    assert "NotImplementedError" in steps[1].source  # the student's own code
+
+
+def test_deleted_tests_go_back_where_they_were(tmp_path):
+    source = load(tmp_path, nbs.CORRECT, "source.ipynb")
+    cells = [c for c in nbs.CORRECT if c.metadata.get("nbgrader", {}).get("grade_id") not in ("test_add", "test_relu")]
+    assert kinds(grading_plan(source, load(tmp_path, cells))) == [
+        "student", "student", "test_relu", "student", "test_add", "student", "test_mean"]
+
+
+def test_locked_cells_are_restored(tmp_path):
+    source = load(tmp_path, nbs.CORRECT, "source.ipynb")
+    steps = grading_plan(source, load(tmp_path, nbs.with_cell(nbs.CORRECT, 0, "np = None")))
+    assert steps[0] == StudentCell(nbs.IMPORTS, "imports")
+
+
+def test_visible_plan_strips_hidden_tests(tmp_path):
+    steps = visible_plan(load(tmp_path, nbs.CORRECT))
+    relu = next(s for s in steps if isinstance(s, TestCell) and s.grade_id == "test_relu")
+    assert "HIDDEN" not in relu.source and "assert_close(relu(x)" in relu.source
+    assert strip_hidden("a\n### BEGIN HIDDEN TESTS\nb\n### END HIDDEN TESTS\nc\n") == "a\nc\n"
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"{not json", "not valid JSON"), (b'{"cells": 3}', "no list of cells"), (b"\xff\xfe{}", "not UTF-8"),
+    (b'{"cells": [{"cell_type": "code", "source": 5}]}', "source is not text"),
+])
+def test_broken_notebooks_say_what_is_wrong(tmp_path, content, words):
+    (tmp_path / "bad.ipynb").write_bytes(content)
+    with pytest.raises(NotebookError, match=words):
+        read_notebook(tmp_path / "bad.ipynb")
+    with pytest.raises(NotebookError, match="does not exist"):
+        read_notebook(tmp_path / "missing.ipynb")
+
+
+def test_source_problems_are_errors(tmp_path):
+    twice = nbs.CORRECT + [nbs.cell("pass", "test_add", points=1)]
+    with pytest.raises(NotebookError, match="two test cells"):
+        grading_plan(load(tmp_path, twice, "s.ipynb"), load(tmp_path, nbs.CORRECT))
+    with pytest.raises(NotebookError, match="no graded test cells"):
+        grading_plan(load(tmp_path, [nbs.cell("x = 1")], "s2.ipynb"), load(tmp_path, nbs.CORRECT))
+
+
+def test_magics_become_calls_on_the_stand_in_shell():
+    out = transform("%timeit f(x)\n!ls\ny = 1\n")
+    assert "run_line_magic('timeit', 'f(x)')" in out and "system('ls')" in out and "y = 1" in out
+    assert transform("x = 1 % 2").strip() == "x = 1 % 2"

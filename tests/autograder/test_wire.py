@@ -1,0 +1,102 @@
+"""The wire format: plain data round-trips exactly; nothing else crosses."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder.engine import wire
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+arrays = hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64, np.bool_, np.complex128]),
+                    hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
+values = st.recursive(scalars | arrays, lambda inner: st.lists(inner, max_size=3)
+                      | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=5) | st.integers(), inner, max_size=3),
+                      max_leaves=10)
+
+
+def same(a, b) -> bool:
+    if isinstance(a, np.ndarray):
+        return type(b) is np.ndarray and a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return type(b) is dict and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=60, deadline=None)
+@given(values)
+def test_plain_values_round_trip_through_a_frame(value):
+    tree, blobs = wire.encode(value)
+    frame = io.BytesIO(wire.pack({"v": tree}, blobs))
+    message, got_blobs = wire.unpack(lambda n: frame.read(n))
+    assert same(value, wire.decode(message["v"], got_blobs))
+
+
+def test_numpy_scalars_and_non_contiguous_arrays():
+    for value in (np.float64(1.5), np.int32(-3), np.bool_(True), np.arange(12).reshape(3, 4)[:, ::2]):
+        tree, blobs = wire.encode(value)
+        got = wire.decode(tree, blobs)
+        assert type(got) is type(value) and np.array_equal(got, value)
+
+
+def test_subclasses_and_objects_do_not_cross():
+    class Sub(np.ndarray):
+        pass
+
+    class Liar:
+        def __eq__(self, other):
+            return True
+
+    for value in (np.zeros(3).view(Sub), Liar(), np.array([object()]), {1, 2}, lambda: 0, b"bytes"):
+        with pytest.raises(wire.Unencodable):
+            wire.encode(value)
+    kept = []
+    tree, _ = wire.encode([Liar()], handle=lambda o: kept.append(o) or 7)
+    assert tree == [{"__h": 7}] and isinstance(kept[0], Liar)
+
+
+def test_pickled_and_malformed_blobs_are_refused():
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    for tree, blobs in (({"__a": 0}, [buffer.getvalue()]), ({"__a": 0}, [b"garbage"]), ({"__a": 3}, []),
+                        ({"__x": 1}, []), ({"__s": 0}, [wire.encode(np.zeros(2))[1][0]]), ({"__h": 1}, [])):
+        with pytest.raises(wire.WireError):
+            wire.decode(tree, blobs)
+
+
+def test_caps():
+    with pytest.raises(wire.Unencodable, match="transfer cap"):
+        wire.encode(np.zeros(1000), max_bytes=1000)
+    nested = []
+    for _ in range(wire.MAX_DEPTH + 2):
+        nested = [nested]
+    with pytest.raises(wire.Unencodable, match="deeper"):
+        wire.encode(nested)
+    frame = io.BytesIO(wire.pack({"v": 1}, [b"x" * 5000]))
+    with pytest.raises(wire.WireError, match="cap"):
+        wire.unpack(lambda n: frame.read(n), max_bytes=1000)
+    with pytest.raises(wire.WireError, match="magic"):
+        wire.unpack(lambda n: b"\0" * n)
+
+
+def test_array_cache_sends_a_repeated_argument_once():
+    sender, receiver = wire.ArrayCache(min_bytes=16), wire.ArrayCache(min_bytes=16)
+    x = np.arange(100.0)
+    first = wire.encode(x, cache=sender)
+    second = wire.encode(x, cache=sender)
+    assert "__A" in first[0] and second == ({"__k": first[0]["__A"][1]}, [])
+    a = wire.decode(*first, cache=receiver)
+    a[:] = -1  # what a student does to its copy does not change what the next call receives
+    assert np.array_equal(wire.decode(*second, cache=receiver), x)
+    changed = x.copy()
+    changed[5] = 0
+    assert "__A" in wire.encode(changed, cache=sender)[0]
+    with pytest.raises(wire.WireError):
+        wire.decode(*second)  # the grader's own decoder accepts no cache tags
