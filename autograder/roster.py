@@ -105,10 +105,12 @@ def read_roster(path: str | Path) -> Roster:
             raise ValueError(f"roster {path} has no 'id' column (columns: {', '.join(header) or 'none'}); "
                              f"its header row may use: {', '.join(COLUMNS)}")
         students = []
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
             row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}
+            if not any(row.values()):
+                continue          # a row of empty cells, as spreadsheets leave at the end
             if not row.get("id"):
-                raise ValueError(f"roster {path}, line {line}: empty id")
+                raise ValueError(f"roster {path}, line {reader.line_num}: empty id")
             students.append(Student(**{c: row.get(c, "") for c in COLUMNS}))
     return Roster(students)
 
