@@ -337,9 +337,10 @@ def assert_numba_jit(fn: Any, name: str | None = None) -> None:
 
 def assert_not_toolkit(fn: Any, name: str | None = None,
                        allowed: Sequence[str] = ("toolkit.datasets",)) -> None:
-    """Fail if ``fn`` is, or uses, the course toolkit's own implementation: its module or source
-    file is the toolkit's, its source mentions ``toolkit``, or a global name it refers to is a
-    toolkit module or object (modules under ``allowed``, the data loaders, are fine)."""
+    """Fail if ``fn`` is, or uses, the course toolkit's own implementation: its module (a proxy's
+    ``__module__``) or source file is the toolkit's, its source mentions ``toolkit``, or a global
+    name it or a helper it calls refers to is a toolkit module or object (modules under
+    ``allowed``, the data loaders, are fine)."""
     label = _label(fn, name)
     message = (f"{label} uses the course toolkit's own implementation ({{}}); this part asks you to "
                f"write it yourself\n  hint: remove the toolkit import and implement {label} with "
@@ -349,6 +350,9 @@ def assert_not_toolkit(fn: Any, name: str | None = None,
         return (type(module) is str and (module == "toolkit" or module.startswith("toolkit."))
                 and not any(module == a or module.startswith(a + ".") for a in allowed))
 
+    carried_module = inspect.getattr_static(fn, "__module__", None)
+    if type(inspect.getattr_static(fn, "__autograder_source__", None)) is str and forbidden(carried_module):
+        raise AssertionError(message.format(f"it comes from module {carried_module}"))
     root = _toolkit_root()
     for definition in _definitions(fn, label):
         target = definition.function

@@ -248,6 +248,10 @@ def test_assert_not_toolkit_catches_imported_and_wrapped_implementations():
         assert_not_toolkit(wrapped)
     with pytest.raises(AssertionError, match="`toolkit` on line 2 of its source"):
         assert_not_toolkit(Proxy("def relu(x):\n    return toolkit.kernels.numpy.relu(x)\n"), name="relu")
+    imported = Proxy("def relu(x):\n    return np.maximum(x, 0)\n")
+    imported.__module__ = "toolkit.kernels.numpy"  # what the engine's proxy of an imported function says
+    with pytest.raises(AssertionError, match="it comes from module toolkit.kernels.numpy"):
+        assert_not_toolkit(imported, name="relu")
     with pytest.raises(AssertionError, match="an import of toolkit.kernels on line 2"):
         assert_not_toolkit(Proxy("def relu(x):\n    from toolkit.kernels import get_backend\n"
                                  "    return get_backend('numpy').relu(x)\n"), name="relu")
