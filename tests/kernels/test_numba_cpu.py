@@ -122,8 +122,11 @@ def check_dot(m, k, n, dtype, trans_a, trans_b):
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
 def test_dot_tile_edges(trans_a, trans_b):
-    """Sizes around the 4 x 4 tile, on the serial path."""
-    for m, k, n in [(1, 1, 1), (3, 5, 3), (4, 4, 4), (5, 3, 5), (7, 9, 6), (1, 13, 9)]:
+    """Sizes around the 4 x 4 tile on the serial path, in the dot form (k above SHORT_K) and in
+    the axpy form (k up to SHORT_K)."""
+    short = numba_gemm.SHORT_K
+    for m, k, n in [(1, 1, 1), (3, 5, 3), (5, short, 7), (1, short + 1, 1), (3, short + 3, 5),
+                    (4, short + 4, 4), (5, short + 9, 3), (7, 2 * short + 1, 6)]:
         for dtype in (np.float32, np.float64):
             check_dot(m, k, n, dtype, trans_a, trans_b)
 
@@ -138,9 +141,16 @@ def test_dot_blocks_and_slabs(trans_a, trans_b, dtype):
     check_dot(numba_gemm.MC + 7, kc + 45, numba_gemm.NC + 5, dtype, trans_a, trans_b)
 
 
-def test_dot_skinny_shapes_and_integers():
-    check_dot(2, 3000, 3, np.float32, True, False)
-    check_dot(300, 2, 301, np.float32, False, True)
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_dot_skinny_shapes(trans_a, trans_b):
+    """The network's shapes, smaller: x @ w with a long k, x.T @ grad (C built transposed when
+    op(b) is narrow), grad @ w.T with a short k, and a short k on the parallel path."""
+    for m, k, n in [(2, 3000, 3), (300, 2, 301), (200, 100, 16), (33, 1000, 16), (600, 16, 500)]:
+        check_dot(m, k, n, np.float32, trans_a, trans_b)
+
+
+def test_dot_integers():
     a, b = RNG.integers(-50, 50, (37, 61)), RNG.integers(-50, 50, (61, 29))
     for dtype in (np.int32, np.int64):
         got = nb.dot(a.astype(dtype), b.astype(dtype))

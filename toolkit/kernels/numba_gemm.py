@@ -1,12 +1,19 @@
-"""The matrix product of the numba backend, C = op(A) @ op(B), blocked and packed.
+"""The matrix product of the numba backend, C = op(A) @ op(B), in two forms.
 
-The k axis is cut into slabs of ``kc``. For each slab the rows of op(A) and the columns of op(B)
-are packed into contiguous buffers, each row of ``kc`` numbers (from either layout: a transposed
-operand is packed from where it lies, never transposed as a whole). Then a 4 x 4 register tile of
-C at a time takes 4 packed rows of A and 4 of B and keeps 16 running dot products over the slab;
-with reassociation allowed LLVM turns each into a vector of partial sums, so the inner loop is 8
-vector loads and 16 vector FMAs. The tiles are grouped into ``mc`` x ``nc`` blocks (the A rows stay
-in L1 while the B rows, reused across the block, stay in L2) and the blocks run across threads.
+Dot form (the general case). The k axis is cut into slabs of ``kc``. The columns of op(B) are
+packed once, slab by slab, into a contiguous buffer of rows of ``kc`` numbers; each task then
+owns an ``MC`` x ``NC`` block of C and, slab after slab, packs its rows of op(A) the same way
+and runs a 4 x 4 register tile over the block: 4 packed rows of A and 4 of B, 16 running dot
+products over the slab. With reassociation allowed LLVM turns each into a vector of partial
+sums, so the inner loop is 8 vector loads and 16 vector FMAs. The packed A rows stay in L1, the
+block's B rows in L2. Operands are packed from whichever layout they lie in (a transposed
+operand is read in place, never transposed as a whole).
+
+Axpy form (a short k, or a long op(A) given transposed against a narrow op(B)). There a dot
+product of k terms is too short to pay for the vector reduction, so C's rows are built as sums
+of k scaled rows of op(B): c[i, :] += A[i, p] * B[p, :], vectorized along the row, in chunks
+that stay in L1. For op(A) = a.T with a long and op(B) narrow (the backward pass of a Dense
+layer, x.T @ grad) the same loop builds C.T from a's contiguous rows.
 
 ``fastmath`` is limited to reassociation and FMA contraction: the result differs from a serial
 sum only by rounding, within the usual k * eps bound, and NaN and inf propagate as in BLAS.
@@ -23,31 +30,35 @@ MC, NC = 64, 256
 SLAB_BYTES = 2048
 #: Below this many multiply-adds one thread does the whole product.
 PARALLEL_MIN = 1 << 18
+#: Products with k at most this use the axpy form, as do a.T @ b with op(b) this narrow.
+SHORT_K, NARROW_N = 64, 32
+#: Columns of C per axpy task: 16 rows of this many stay in L1.
+CB = 256
 
 _FAST = {"reassoc", "contract"}
 _jit = dict(cache=True, error_model="numpy", fastmath=_FAST, nogil=True)
 
 
 @njit(error_model="numpy")
-def _pack_task(x, by_rows, kb, ke, p, t):
-    """Rows 16t..16t+15 of the packed slab p: p[r] = x[r, kb:ke] when by_rows, else x[kb:ke, r]
-    (a transposing copy, read along x's rows 16 columns at a time)."""
-    r0 = 16 * t
-    r1 = min(p.shape[0], r0 + 16)
+def _pack_rows(x, by_rows, r0, r1, kb, ke, p):
+    """p[r - r0, :ke-kb] = row r of X restricted to columns kb:ke, for r0 <= r < r1, where
+    X = x if by_rows, else x.T (then a transposing copy that reads along x's rows)."""
     if by_rows:
         for r in range(r0, r1):
-            p[r, :ke - kb] = x[r, kb:ke]
+            src, dst = x[r, kb:ke], p[r - r0]
+            for q in range(ke - kb):
+                dst[q] = src[q]
     else:
         for q in range(ke - kb):
-            src = x[kb + q, r0:r1]
+            src, dst = x[kb + q, r0:r1], p[:r1 - r0, q]
             for r in range(r1 - r0):
-                p[r0 + r, q] = src[r]
+                dst[r] = src[r]
 
 
 @njit(fastmath=_FAST, error_model="numpy")
-def _tile(ap, bp, c, i, j, kc, zero):
-    """c[i:i+4, j:j+4] += the 4 x 4 dot products of packed rows ap[i:i+4] and bp[j:j+4]."""
-    a0, a1, a2, a3 = ap[i, :kc], ap[i + 1, :kc], ap[i + 2, :kc], ap[i + 3, :kc]
+def _tile(ap, bp, c, ai, i, j, kc, zero):
+    """c[i:i+4, j:j+4] += the 4 x 4 dot products of packed rows ap[ai:ai+4] and bp[j:j+4]."""
+    a0, a1, a2, a3 = ap[ai, :kc], ap[ai + 1, :kc], ap[ai + 2, :kc], ap[ai + 3, :kc]
     b0, b1, b2, b3 = bp[j, :kc], bp[j + 1, :kc], bp[j + 2, :kc], bp[j + 3, :kc]
     s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
     s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
@@ -90,9 +101,9 @@ def _tile(ap, bp, c, i, j, kc, zero):
 
 
 @njit(fastmath=_FAST, error_model="numpy")
-def _single(ap, bp, c, i, j, kc, zero):
+def _single(ap, bp, c, ai, i, j, kc, zero):
     """c[i, j] += one dot product of packed rows (the edges that do not fill a 4 x 4 tile)."""
-    x, y = ap[i, :kc], bp[j, :kc]
+    x, y = ap[ai, :kc], bp[j, :kc]
     s = zero
     for q in range(kc):
         s += x[q] * y[q]
@@ -100,82 +111,129 @@ def _single(ap, bp, c, i, j, kc, zero):
 
 
 @njit(error_model="numpy")
-def _block_task(ap, bp, c, t, kc, zero):
-    """Block t of C (MC rows by NC columns, row-block major): its full tiles, then its edges."""
+def _pack_b_task(x_b, b_rows, bp, kc, t):
+    """Task t of packing op(B): 16 of its columns (as rows of bp) in one slab."""
+    groups = (bp.shape[1] + 15) // 16
+    slab = t // groups
+    r0 = (t - slab * groups) * 16
+    k = x_b.shape[1] if b_rows else x_b.shape[0]
+    r1 = min(bp.shape[1], r0 + 16)
+    _pack_rows(x_b, b_rows, r0, r1, slab * kc, min(k, slab * kc + kc), bp[slab, r0:r1])
+
+
+@njit(error_model="numpy")
+def _block_task(x_a, a_rows, bp, c, kc, t, zero):
+    """Block t of C (MC rows by NC columns, row-block major), slab by slab: pack its rows of
+    op(A), then the full 4 x 4 tiles and the ragged edges."""
     m, n = c.shape
+    k = x_a.shape[1] if a_rows else x_a.shape[0]
     nblocks = (n + NC - 1) // NC
     ib = t // nblocks
     i0, j0 = ib * MC, (t - ib * nblocks) * NC
     i1, j1 = min(m, i0 + MC), min(n, j0 + NC)
     i4, j4 = i0 + (i1 - i0) // 4 * 4, j0 + (j1 - j0) // 4 * 4
-    for i in range(i0, i4, 4):
-        for j in range(j0, j4, 4):
-            _tile(ap, bp, c, i, j, kc, zero)
-    for i in range(i0, i1):
-        for j in range(j4 if i < i4 else j0, j1):
-            _single(ap, bp, c, i, j, kc, zero)
+    ap = np.empty((MC, kc), c.dtype)
+    for slab in range(bp.shape[0]):
+        kb = slab * kc
+        ke = min(k, kb + kc)
+        _pack_rows(x_a, a_rows, i0, i1, kb, ke, ap)
+        b = bp[slab]
+        for i in range(i0, i4, 4):
+            for j in range(j0, j4, 4):
+                _tile(ap, b, c, i - i0, i, j, ke - kb, zero)
+        for i in range(i0, i1):
+            for j in range(j4 if i < i4 else j0, j1):
+                _single(ap, b, c, i - i0, i, j, ke - kb, zero)
 
 
 @njit(**_jit)
-def gemm_serial(a, a_rows, b, b_rows, c, kc, zero):
-    """c += A @ B on one thread, where row r of A is a[r] if a_rows else a[:, r], and column j
-    of B is b[j] if b_rows else b[:, j]; c is (m, n), k comes from a."""
+def dot_serial(x_a, a_rows, x_b, b_rows, c, kc, zero):
+    """c += op(A) @ op(B) in dot form on one thread. Row r of op(A) is x_a[r] if a_rows else
+    x_a[:, r]; column j of op(B) is x_b[j] if b_rows else x_b[:, j]; c is (m, n) zeros."""
     m, n = c.shape
-    k = a.shape[1] if a_rows else a.shape[0]
-    ap = np.empty((m, min(kc, k)), c.dtype)
-    bp = np.empty((n, min(kc, k)), c.dtype)
-    tasks = ((m + MC - 1) // MC) * ((n + NC - 1) // NC)
-    for kb in range(0, k, kc):
-        ke = min(k, kb + kc)
-        for t in range((m + 15) // 16):
-            _pack_task(a, a_rows, kb, ke, ap, t)
-        for t in range((n + 15) // 16):
-            _pack_task(b, b_rows, kb, ke, bp, t)
-        for t in range(tasks):
-            _block_task(ap, bp, c, t, ke - kb, zero)
+    k = x_a.shape[1] if a_rows else x_a.shape[0]
+    bp = np.empty(((k + kc - 1) // kc, n, kc), c.dtype)
+    for t in range(bp.shape[0] * ((n + 15) // 16)):
+        _pack_b_task(x_b, b_rows, bp, kc, t)
+    for t in range(((m + MC - 1) // MC) * ((n + NC - 1) // NC)):
+        _block_task(x_a, a_rows, bp, c, kc, t, zero)
 
 
 @njit(parallel=True, **_jit)
-def gemm_parallel(a, a_rows, b, b_rows, c, kc, zero):
-    """gemm_serial with the packing and the blocks of C spread across threads."""
+def dot_parallel(x_a, a_rows, x_b, b_rows, c, kc, zero):
+    """dot_serial with the packing of op(B), then the blocks of C, spread across threads."""
     m, n = c.shape
-    k = a.shape[1] if a_rows else a.shape[0]
-    ap = np.empty((m, min(kc, k)), c.dtype)
-    bp = np.empty((n, min(kc, k)), c.dtype)
-    tasks = ((m + MC - 1) // MC) * ((n + NC - 1) // NC)
-    a_packs, b_packs = (m + 15) // 16, (n + 15) // 16
-    for kb in range(0, k, kc):
-        ke = min(k, kb + kc)
-        for t in prange(a_packs + b_packs):
-            if t < a_packs:
-                _pack_task(a, a_rows, kb, ke, ap, t)
-            else:
-                _pack_task(b, b_rows, kb, ke, bp, t - a_packs)
-        for t in prange(tasks):
-            _block_task(ap, bp, c, t, ke - kb, zero)
+    k = x_a.shape[1] if a_rows else x_a.shape[0]
+    bp = np.empty(((k + kc - 1) // kc, n, kc), c.dtype)
+    for t in prange(bp.shape[0] * ((n + 15) // 16)):
+        _pack_b_task(x_b, b_rows, bp, kc, t)
+    for t in prange(((m + MC - 1) // MC) * ((n + NC - 1) // NC)):
+        _block_task(x_a, a_rows, bp, c, kc, t, zero)
+
+
+@njit(fastmath=_FAST, error_model="numpy")
+def _axpy_task(x_a, a_rows, b, c, t):
+    """Rows 16i.. and columns CB*j.. of c (task t, row-block major): c[i, cols] += A[i, p] *
+    b[p, cols] over p, where A[i, p] is x_a[i, p] if a_rows else x_a[p, i]. For each p the row
+    piece of b is read once and added into the block's 16 rows, all of them in L1."""
+    m, n = c.shape
+    nblocks = (n + CB - 1) // CB
+    ib = t // nblocks
+    i0, j0 = ib * 16, (t - ib * nblocks) * CB
+    i1, j1 = min(m, i0 + 16), min(n, j0 + CB)
+    for p in range(b.shape[0]):
+        src = b[p, j0:j1]
+        for i in range(i0, i1):
+            s = x_a[i, p] if a_rows else x_a[p, i]
+            row = c[i, j0:j1]
+            for j in range(j1 - j0):
+                row[j] += s * src[j]
+
+
+@njit(**_jit)
+def axpy_serial(x_a, a_rows, b, c):
+    """c += A @ b in axpy form on one thread; b is (k, n) with contiguous rows."""
+    m, n = c.shape
+    for t in range(((m + 15) // 16) * ((n + CB - 1) // CB)):
+        _axpy_task(x_a, a_rows, b, c, t)
+
+
+@njit(parallel=True, **_jit)
+def axpy_parallel(x_a, a_rows, b, c):
+    """axpy_serial across threads."""
+    m, n = c.shape
+    for t in prange(((m + 15) // 16) * ((n + CB - 1) // CB)):
+        _axpy_task(x_a, a_rows, b, c, t)
+
+
+def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(y, True) with y = x, or (y, False) with y = x.T, whichever is C-contiguous (a copy of x
+    when neither is): row r of x is then y[r] or y[:, r]."""
+    if x.flags.c_contiguous:
+        return x, True
+    if x.T.flags.c_contiguous:
+        return x.T, False
+    return np.ascontiguousarray(x), True
 
 
 def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int) -> np.ndarray:
-    """op(a) @ op(b), given as the (m, k) and (k, n) views ``a`` and ``b`` (transposed or not) in
-    the result dtype. Each is packed from whichever of its layouts is C-contiguous, so a
-    transposed operand is read in place; only an operand that is neither gets copied first."""
+    """op(a) @ op(b), given as the (m, k) and (k, n) views ``a`` and ``b`` (transposed or not)
+    in the result dtype, in whichever form suits the shapes and layouts."""
     c = np.zeros((m, n), a.dtype)
     if m == 0 or n == 0 or k == 0:
         return c
-    # Row r of op(a) is x_a[r] (a_rows) or the column x_a[:, r]; column j of op(b) likewise.
-    if a.flags.c_contiguous:
-        x_a, a_rows = a, True
-    elif a.T.flags.c_contiguous:
-        x_a, a_rows = a.T, False
-    else:
-        x_a, a_rows = np.ascontiguousarray(a), True
-    if b.T.flags.c_contiguous:
-        x_b, b_rows = b.T, True
-    elif b.flags.c_contiguous:
-        x_b, b_rows = b, False
-    else:
-        x_b, b_rows = np.ascontiguousarray(b), False
+    parallel = m * n * k >= PARALLEL_MIN
+    x_a, a_rows = _rows_of(a)     # row r of op(a): x_a[r] if a_rows else x_a[:, r]
+    x_bt, b_rows = _rows_of(b.T)  # column j of op(b): x_bt[j] if b_rows else x_bt[:, j]
+    if k <= SHORT_K or (not a_rows and n <= NARROW_N < m):
+        axpy = axpy_parallel if parallel else axpy_serial
+        if n >= m:  # build C's rows from the rows of op(b), copied if they are not contiguous
+            axpy(x_a, a_rows, np.ascontiguousarray(b) if b_rows else x_bt, c)
+            return c
+        # build the longer rows of C.T from the rows of op(a).T (a's own when trans_a)
+        ct = np.zeros((n, m), a.dtype)
+        axpy(x_bt, b_rows, np.ascontiguousarray(a.T) if a_rows else x_a, ct)
+        return np.ascontiguousarray(ct.T)
     kc = max(16, SLAB_BYTES // a.itemsize)
-    kernel = gemm_parallel if m * n * k >= PARALLEL_MIN else gemm_serial
-    kernel(x_a, a_rows, x_b, b_rows, c, kc, a.dtype.type(0))
+    (dot_parallel if parallel else dot_serial)(x_a, a_rows, x_bt, b_rows, c, kc, a.dtype.type(0))
     return c
