@@ -33,7 +33,7 @@ def load_vectorized(data: str | os.PathLike | None = None
 def validation_split(x: np.ndarray, y: np.ndarray) -> tuple[tuple, tuple]:
     """The book's hold-out: the first 10,000 training reviews validate (on a smaller set, 40% of
     it), the rest train. The rows are already shuffled by the loader."""
-    n_val = min(10000, len(x) * 2 // 5)
+    n_val = 10000 if len(x) > 20000 else len(x) * 2 // 5
     return (x[n_val:], y[n_val:]), (x[:n_val], y[:n_val])
 
 

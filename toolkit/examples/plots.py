@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the Agg backend
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def plot_history(history: Mapping[str, Sequence[float]], metric: str, path: str | Path,
@@ -24,11 +25,13 @@ def plot_history(history: Mapping[str, Sequence[float]], metric: str, path: str 
     return _finish(fig, ax, title, metric, path)
 
 
-def plot_curves(curves: Mapping[str, Sequence[float]], path: str | Path, title: str, ylabel: str) -> Path:
-    """Several per-epoch curves on one plot, one labelled line each (figures 3.9, 4.4-4.8)."""
+def plot_curves(curves: Mapping[str, Sequence[float]], path: str | Path, title: str, ylabel: str,
+                first_epoch: int = 1) -> Path:
+    """Several per-epoch curves on one plot, one labelled line each, the first value at
+    ``first_epoch`` (figures 3.9, 3.10, 4.4-4.8)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, values in curves.items():
-        ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) <= 30 else None,
+        ax.plot(range(first_epoch, first_epoch + len(values)), values, marker="o" if len(values) <= 30 else None,
                 markersize=3, label=label)
     return _finish(fig, ax, title, ylabel, path)
 
@@ -36,6 +39,7 @@ def plot_curves(curves: Mapping[str, Sequence[float]], path: str | Path, title: 
 def _finish(fig, ax, title: str, ylabel: str, path: str | Path) -> Path:
     ax.set_title(title)
     ax.set_xlabel("Epochs")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
     ax.legend()
     fig.tight_layout()
