@@ -350,9 +350,9 @@ def assert_not_toolkit(fn: Any, name: str | None = None,
         return (type(module) is str and (module == "toolkit" or module.startswith("toolkit."))
                 and not any(module == a or module.startswith(a + ".") for a in allowed))
 
-    carried_module = inspect.getattr_static(fn, "__module__", None)
-    if type(inspect.getattr_static(fn, "__autograder_source__", None)) is str and forbidden(carried_module):
-        raise AssertionError(message.format(f"it comes from module {carried_module}"))
+    module = _module_of(_python_function(fn))
+    if forbidden(module):
+        raise AssertionError(message.format(f"it comes from module {module}"))
     root = _toolkit_root()
     for definition in _definitions(fn, label):
         target = definition.function

@@ -252,6 +252,10 @@ def test_assert_not_toolkit_catches_imported_and_wrapped_implementations():
     imported.__module__ = "toolkit.kernels.numpy"  # what the engine's proxy of an imported function says
     with pytest.raises(AssertionError, match="it comes from module toolkit.kernels.numpy"):
         assert_not_toolkit(imported, name="relu")
+    sourceless = Proxy(None)
+    sourceless.__module__ = "toolkit.kernels.numpy"  # the engine sends no source for non-notebook code
+    with pytest.raises(AssertionError, match="it comes from module toolkit.kernels.numpy"):
+        assert_not_toolkit(sourceless, name="relu")
     with pytest.raises(AssertionError, match="an import of toolkit.kernels on line 2"):
         assert_not_toolkit(Proxy("def relu(x):\n    from toolkit.kernels import get_backend\n"
                                  "    return get_backend('numpy').relu(x)\n"), name="relu")
