@@ -83,3 +83,4 @@ def test_the_higher_of_two_rounds_is_the_roof():
     low, high = Ceiling("copy", 7.0, "GB/s", "np.copyto"), Ceiling("copy", 19.0, "GB/s", "np.copyto")
     assert ceilings.best(low, high).value == 19.0 == ceilings.best(high, low).value
     assert "before and after" in ceilings.best(low, high).how
+

@@ -174,6 +174,10 @@ def bench(ops, backends, sizes, repeats, dtype, naive_budget, json_path, plot_pa
     click.echo(f"machine: {info['cpu']}, {info['cores']} cores; numpy {np.__version__}, "
                f"numba {info['versions'].get('numba', 'absent')}")
     click.echo(f"BLAS: {machine.blas_summary(info)}")
+    warning = machine.load_warning(info)
+    if warning:
+        click.echo(warning)
+        notes.append(warning)
     click.echo("measuring the ceilings ...", err=True)
     before, gpu_info, roof_notes = _roofs(modules.get("cuda"))
     with click.progressbar(length=plan.total, label="timing", file=sys.stderr,

@@ -64,6 +64,8 @@ def describe() -> dict[str, Any]:
         "blas": blas(),
         "blas_environment": blas_environment(),
     }
+    if hasattr(os, "getloadavg"):
+        info["load_average"] = round(os.getloadavg()[0], 2)
     try:
         import numba
         info["numba_threads"] = numba.config.NUMBA_NUM_THREADS
@@ -87,3 +89,13 @@ def blas_summary(info: dict[str, Any]) -> str:
         settings = " ".join(f"{k}={v}" for k, v in info["blas_environment"].items())
         line += f" -- set in the environment: {settings} (unset them for a fair BLAS ceiling)"
     return line
+
+
+def load_warning(info: dict[str, Any]) -> str | None:
+    """A warning when other processes keep the cores busy (the 1-minute load average is above
+    the core count): every figure of the run is then noisier than usual."""
+    load = info.get("load_average")
+    if load is None or load <= info["cores"]:
+        return None
+    return (f"warning: load average {load:g} on {info['cores']} cores: other processes are "
+            f"running, so the figures are noisy; compare ratios within this run only")
