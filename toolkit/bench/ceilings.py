@@ -97,7 +97,7 @@ def best(first: Ceiling, second: Ceiling) -> Ceiling:
     """The higher of two measurements of one roof: taken before and after the kernels, so that
     a moment of load from other processes cannot lower the roof alone."""
     top = max(first, second, key=lambda c: c.value)
-    return replace(top, how=f"{top.how}; higher of two rounds, before and after the kernels")
+    return replace(top, how=f"{top.how}, before and after the kernels")
 
 
 def rate(bytes_moved: int, flops: int | None, bound: str, seconds: float) -> float:
