@@ -33,7 +33,13 @@ _worker: Worker | None = None
 
 
 def _init(limits: Limits, mode: str | None) -> None:
+    """Start this grader process's worker, and import what grading needs here up front."""
     global _worker
+    import IPython.core.inputtransformer2  # noqa: F401  (magics in cells; slow to import)
+    import IPython.lib.pretty  # noqa: F401  (partial credit reads values as IPython shows them)
+
+    import autograder.asserts  # noqa: F401
+
     _worker = Worker(limits, mode)
     atexit.register(_worker.close)
 

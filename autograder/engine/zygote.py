@@ -359,6 +359,7 @@ def main(argv: list[str]) -> None:
     import autograder.asserts  # noqa: F401
     import autograder.engine.magics  # noqa: F401
 
+    _warm_numba()
     _pin_builtins()
     watched = _watch_snapshot()
     threads = len(os.listdir("/proc/self/task"))
@@ -416,6 +417,25 @@ def _pin_builtins() -> None:
                     namespace.setdefault(key, value)
     for key, value in pristine.items():  # this module, run as __main__
         globals().setdefault(key, value)
+
+
+def _warm_numba() -> None:
+    """Compile one small loop function, so that each child starts with Numba's compiler already
+    initialised (the first compilation in a process costs about a second more than later ones).
+    Nothing parallel is compiled: that would start Numba's thread pool before the fork."""
+    import numpy as np
+    from numba import njit
+
+    @njit
+    def warm(x, y):
+        z = np.zeros((x.shape[0], y.shape[1]))
+        for i in range(x.shape[0]):
+            for j in range(y.shape[1]):
+                for t in range(x.shape[1]):
+                    z[i, j] += max(x[i, t], 0.0) * y[t, j]
+        return z.copy()
+
+    warm(np.ones((2, 2)), np.ones((2, 2)))
 
 
 def _seed_matplotlib_cache() -> None:
