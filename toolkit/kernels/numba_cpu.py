@@ -10,6 +10,7 @@ Nothing here starts Numba's thread pool or sets its thread count at import.
 from __future__ import annotations
 
 import builtins
+import math
 import sys
 import threading
 
@@ -60,7 +61,7 @@ def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     caller has dropped (only the pool still refers to it). Fresh memory from the OS costs a page
     fault per 4 KiB at its first write, which halves the speed of a memory-bound op; a training
     loop asks for the same sizes every step. The pool is bounded by POOL_MAX_BYTES."""
-    nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    nbytes = dtype.itemsize * math.prod(shape)
     if nbytes < POOL_MIN_BYTES:
         return np.empty(shape, dtype)
     with _pool_lock:
@@ -311,8 +312,7 @@ def sum(x, axis: int | None = None, keepdims: bool = False):  # noqa: A001 - the
             total = acc[0, 0]
         shape = (1,) * x.ndim if keepdims else ()
         return np.asarray(total, dtype=result).reshape(shape)
-    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
-    inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    outer, inner = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
     x3 = x.reshape(outer, x.shape[axis], inner)
     acc = np.zeros((outer, inner), acc_dtype)
     if x.size >= PARALLEL_MIN and outer > 1:

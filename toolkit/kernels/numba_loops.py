@@ -85,46 +85,44 @@ def unary_parallel(op, x, out):
 
 
 @njit(error_model="numpy")
-def _binary_span(op, a, ao, ca, b, bo, cb, out, oo, lo, hi):
-    """out[oo+j] = a[ao+j*ca] op b[bo+j*cb] for lo <= j < hi, with ca, cb in {0, 1}: each stride
-    case is its own loop so that every one of them vectorizes."""
-    o = out[oo + lo:oo + hi]
-    if ca == 1 and cb == 1:
-        xs, ys = a[ao + lo:ao + hi], b[bo + lo:bo + hi]
-        for j in range(hi - lo):
-            _put_binary(op, o, j, xs[j], ys[j])
-    elif ca == 1:
-        xs, y = a[ao + lo:ao + hi], b[bo]
-        for j in range(hi - lo):
-            _put_binary(op, o, j, xs[j], y)
-    elif cb == 1:
-        x, ys = a[ao], b[bo + lo:bo + hi]
-        for j in range(hi - lo):
-            _put_binary(op, o, j, x, ys[j])
-    else:
-        x, y = a[ao], b[bo]
-        for j in range(hi - lo):
-            _put_binary(op, o, j, x, y)
-
-
-@njit(error_model="numpy")
-def _binary_task(op, t, blocks, a, a_off, a_row, ca, b, b_off, b_row, cb, out, inner, block):
-    """Task t: row t // blocks, columns of block t % blocks. A row of a starts at a_off[row] when
-    a_off is given (general broadcasting), else at row * a_row; likewise b."""
-    r = t // blocks
-    lo = (t - r * blocks) * block
-    hi = min(inner, lo + block)
-    ao = a_off[r] if a_off.size else r * a_row
-    bo = b_off[r] if b_off.size else r * b_row
-    _binary_span(op, a, ao, ca, b, bo, cb, out, r * inner, lo, hi)
+def _binary_rows(op, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_row, cb, out,
+                 inner):
+    """Tasks t0..t1-1 of out = a op b: task t is row t // blocks, columns of block t % blocks.
+    A row of a starts at a_off[row] when a_off is given (general broadcasting), else at
+    row * a_row, and steps by ca in {0, 1} along the row; likewise b. Each stride case is its
+    own loop so that every one of them vectorizes."""
+    for t in range(t0, t1):
+        r, lo, n = t, 0, inner
+        if blocks > 1:
+            r = t // blocks
+            lo = (t - r * blocks) * block
+            n = min(inner, lo + block) - lo
+        ao = (a_off[r] if a_off.size else r * a_row) + lo * ca
+        bo = (b_off[r] if b_off.size else r * b_row) + lo * cb
+        o = out[r * inner + lo:r * inner + lo + n]
+        if ca == 1 and cb == 1:
+            xs, ys = a[ao:ao + n], b[bo:bo + n]
+            for j in range(n):
+                _put_binary(op, o, j, xs[j], ys[j])
+        elif ca == 1:
+            xs, y = a[ao:ao + n], b[bo]
+            for j in range(n):
+                _put_binary(op, o, j, xs[j], y)
+        elif cb == 1:
+            x, ys = a[ao], b[bo:bo + n]
+            for j in range(n):
+                _put_binary(op, o, j, x, ys[j])
+        else:
+            x, y = a[ao], b[bo]
+            for j in range(n):
+                _put_binary(op, o, j, x, y)
 
 
 @njit(**_jit)
 def binary_serial(op, a, a_off, a_row, ca, b, b_off, b_row, cb, out, outer, inner):
     """out (flat, outer rows of inner elements) = a op b, each operand addressed per row by an
     offset table or a row stride, and along the row with stride 0 (broadcast) or 1."""
-    for t in range(outer):
-        _binary_task(op, t, 1, a, a_off, a_row, ca, b, b_off, b_row, cb, out, inner, inner)
+    _binary_rows(op, 0, outer, 1, inner, a, a_off, a_row, ca, b, b_off, b_row, cb, out, inner)
 
 
 @njit(parallel=True, **_jit)
@@ -132,7 +130,8 @@ def binary_parallel(op, a, a_off, a_row, ca, b, b_off, b_row, cb, out, outer, in
     """binary_serial with the rows (and long rows' BLOCK-sized pieces) spread across threads."""
     blocks = (inner + BLOCK - 1) // BLOCK
     for t in prange(outer * blocks):
-        _binary_task(op, t, blocks, a, a_off, a_row, ca, b, b_off, b_row, cb, out, inner, BLOCK)
+        _binary_rows(op, t, t + 1, blocks, BLOCK, a, a_off, a_row, ca, b, b_off, b_row, cb,
+                     out, inner)
 
 
 @njit(error_model="numpy")
