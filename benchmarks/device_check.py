@@ -28,7 +28,12 @@ then the device tool's run, with carry [".whl"] and timeout_s 480:
 
 (one line, joined with spaces). Without a GPU, ``NUMBA_ENABLE_CUDASIM=1 python
 benchmarks/device_check.py --tiny`` runs every code path on tiny sizes under Numba's simulator
-(its timings mean nothing).
+(its timings mean nothing), and ``--ptx DIR`` compiles every kernel signature those paths use for
+the H100 (sm_90) without a GPU, writing the PTX and printing ptxas's registers and spills: it needs
+NVVM, NVRTC and ptxas, e.g. ``pip install --target /tmp/nvcc nvidia-cuda-nvcc nvidia-nvvm
+nvidia-cuda-nvrtc`` with CUDA_HOME=/tmp/nvcc/nvidia/cu13, LD_LIBRARY_PATH=$CUDA_HOME/lib and
+PYTHONPATH=/tmp/nvcc. The simulator cannot catch typing errors that only the real compiler sees;
+this does.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from typing import Any, Callable
@@ -52,6 +59,8 @@ from toolkit.kernels import cuda_runtime as rt  # noqa: E402
 from toolkit.kernels import get_backend  # noqa: E402
 
 WARMUP = 2  # untimed calls before each measurement (none with --tiny)
+#: Other GEMM tiles (BM,BN,BK,TM,TN) timed at n = 4096 beside the default 128,128,8,8,8.
+GEMM_VARIANTS = ("128,128,16,8,8", "64,64,8,8,8", "64,128,8,8,8")
 TARGETS = {"relu_vs_copy": 0.90, "dot_vs_cublas": 0.50, "broadcast_vs_cupy": 1.00}
 
 
@@ -91,7 +100,10 @@ class Report:
 
 
 def event_timer(fn: Callable[[], Any], repeats: int) -> float:
-    """Median seconds of one call of ``fn`` (GPU work), by CUDA events around each call."""
+    """Median seconds of one call of ``fn`` (GPU work), by CUDA events around each call (by the
+    wall clock on the simulator, which has no events)."""
+    if not rt.GPU:
+        return wall_timer(fn, repeats)
     cuda = rt._cuda
     for _ in range(WARMUP):
         fn()
@@ -103,7 +115,7 @@ def event_timer(fn: Callable[[], Any], repeats: int) -> float:
         fn()
         stop.record()
         stop.synchronize()
-        times.append(cuda.event_elapsed_time(start, stop) / 1e3)
+        times.append(start.elapsed_time(stop) / 1e3)
     return statistics.median(times)
 
 
@@ -227,7 +239,7 @@ def correctness(cuda: Any, report: Report, tiny: bool) -> None:
 def speed(cuda: Any, report: Report, tiny: bool) -> dict:
     """The issue's three ratios and the figures around them."""
     cupy, torch = (None, None) if tiny else peers()
-    timer = wall_timer if tiny else event_timer
+    timer = event_timer
     repeats = 1 if tiny else 20
     ratios: dict[str, float] = {}
     rng = np.random.default_rng(1)
@@ -286,6 +298,19 @@ def speed(cuda: Any, report: Report, tiny: bool) -> dict:
         best_peer = t if best_peer is None else min(best_peer, t)
     if best_peer is not None:
         ratios["dot_vs_cublas"] = best_peer / ours[(False, False)]
+    if not tiny:  # other tile shapes, each compiled in its own process (compile-time constants)
+        for tiles in GEMM_VARIANTS:
+            env = dict(os.environ, TOOLKIT_CUDA_GEMM_TILES=tiles)
+            run = subprocess.run([sys.executable, __file__, "--gemm-only", str(n)], env=env,
+                                 capture_output=True, text=True, timeout=180)
+            if run.returncode:
+                print(f"  tiles {tiles}: failed: {(run.stdout + run.stderr)[-600:]}")
+                continue
+            t, error = json.loads(run.stdout.strip().splitlines()[-1])
+            extra = {"TFLOPs": flops / t / 1e12, "rel_error": error}
+            if best_peer is not None:
+                extra["percent_of_cublas"] = 100 * best_peer / t
+            report.time(f"dot tiles {tiles} (this backend)", t, **extra)
 
     print("the book's broadcast (64, 3, 32, 10) + (32, 10), per call on device arrays", flush=True)
     bx = rng.standard_normal((1 if tiny else 64, 3, 32, 10), dtype=np.float32)
@@ -316,12 +341,95 @@ def speed(cuda: Any, report: Report, tiny: bool) -> dict:
     return ratios
 
 
+def gemm_only(n: int) -> None:
+    """Print [seconds, relative error] of dot at n x n x n float32 with this process's tiles."""
+    cuda = get_backend("cuda")
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    da, db = cuda.asarray(a), cuda.asarray(b)
+    got = cuda.to_numpy(cuda.dot(da, db))[:64].astype(np.float64)
+    want = a[:64].astype(np.float64) @ b.astype(np.float64)
+    error = float(np.linalg.norm(got - want) / np.linalg.norm(want))
+    print(json.dumps([event_timer(lambda: cuda.dot(da, db), 10), error]))
+
+
+def dump_signatures(path: str) -> None:
+    """Write every kernel signature compiled so far (module, function, spec) to ``path``."""
+    specs = []
+    for fn, spec in rt._compiled:
+        items = [str(i) if isinstance(i, np.dtype) else i if i == "int" else [i[0], str(i[1])]
+                 for i in spec]
+        specs.append([fn.__module__, fn.__name__, items])
+    with open(path, "w") as file:
+        json.dump(specs, file)
+
+
+def ptx_report(directory: str) -> int:
+    """Compile every kernel signature that the --tiny run uses to sm_90 PTX, without a GPU; print
+    ptxas's registers, stack and spills where ptxas is found. Nonzero if one does not compile."""
+    import importlib
+    specs_file = os.path.join(directory, "signatures.json")
+    os.makedirs(directory, exist_ok=True)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    run = subprocess.run([sys.executable, __file__, "--tiny", "--signatures", specs_file], env=env,
+                         capture_output=True, text=True)
+    if run.returncode:
+        print(run.stdout[-2000:], run.stderr[-2000:])
+        return 1
+    with open(specs_file) as file:
+        specs = json.load(file)
+    from numba import cuda
+    import numba.cuda.dispatcher as dispatcher
+
+    class Hopper:  # device functions ask the current device for its compute capability
+        compute_capability = (9, 0)
+    dispatcher.get_current_device = lambda: Hopper()
+    home = os.environ.get("CUDA_HOME", "")
+    ptxas = os.path.join(home, "bin", "ptxas") if home else shutil.which("ptxas")  # NVVM's own
+    failed = 0
+    for module, name, items in sorted(specs):
+        fn = getattr(importlib.import_module(module), name)
+        spec = [np.dtype(i) if isinstance(i, str) and i != "int" else i if i == "int" else
+                (i[0], int(i[1]) if i[0] == "tuple" else np.dtype(i[1])) for i in items]
+        label = f"{name}({', '.join(str(i) if i == 'int' or not isinstance(i, tuple) else f'{i[0]} {i[1]}' for i in spec)})"
+        try:
+            types = [rt._numba_type(i) for i in spec]
+            ptx, _ = cuda.compile_ptx(fn, rt._types.void(*types), cc=(9, 0))
+        except Exception as error:  # noqa: BLE001 - report every kernel, then fail
+            failed += 1
+            print(f"FAIL {label}: {type(error).__name__}: {str(error)[:400]}")
+            continue
+        path = os.path.join(directory, f"{name}_{abs(hash(label)) % 10**8}.ptx")
+        with open(path, "w") as file:
+            file.write(ptx)
+        usage = ""
+        if ptxas and os.path.exists(ptxas):
+            out = subprocess.run([ptxas, "-arch=sm_90", "-v", path, "-o", os.devnull],
+                                 capture_output=True, text=True)
+            usage = "; ".join(line.split("info    : ")[-1].strip()
+                              for line in (out.stdout + out.stderr).splitlines()
+                              if "registers" in line or "spill" in line or "fatal" in line)
+        print(f"ok   {label}  {usage}")
+    print(f"{len(specs) - failed}/{len(specs)} kernel signatures compile for sm_90")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiny", action="store_true",
                         help="tiny sizes, no peers: exercise the code paths (e.g. on the simulator)")
     parser.add_argument("--json", help="also write the checks and timings to this JSON file")
+    parser.add_argument("--ptx", metavar="DIR",
+                        help="no GPU needed: compile every kernel signature for sm_90 into DIR")
+    parser.add_argument("--signatures", help=argparse.SUPPRESS)  # used by --ptx
+    parser.add_argument("--gemm-only", type=int, help=argparse.SUPPRESS)  # one tile variant
     args = parser.parse_args(argv)
+    if args.ptx:
+        return ptx_report(args.ptx)
+    if args.gemm_only:
+        gemm_only(args.gemm_only)
+        return 0
     if not rt.is_available() and not (args.tiny and rt.USABLE):
         print(f"device_check: no GPU/CUDA here: {rt.WHY_NOT}. Run it on the device machine (see "
               f"this script's docstring), or with --tiny under NUMBA_ENABLE_CUDASIM=1.",
@@ -347,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         shown = "not measured (peer missing)" if value is None else (
             f"{100 * value:6.1f}%  target >= {100 * target:.0f}%{verdict}")
         print(f"  {key:<20} {shown}")
+    if args.signatures:
+        dump_signatures(args.signatures)
     if args.json:
         with open(args.json, "w") as file:
             json.dump({"device": describe(), "checks": report.checks, "timings": report.timings,

@@ -19,22 +19,32 @@ code path, partial tiles included, is the same.
 
 from __future__ import annotations
 
+import os
+
 from numba import cuda
 
-from .cuda_runtime import SIMULATOR
+from .cuda_runtime import SIMULATOR, UNCACHED
 
+#: Tiles BM,BN,BK,TM,TN; TOOLKIT_CUDA_GEMM_TILES overrides them (benchmarks/device_check.py
+#: times a few shapes this way, each in its own process, since they are compile-time constants).
+DEFAULT_TILES = "128,128,8,8,8"
+TILES = os.environ.get("TOOLKIT_CUDA_GEMM_TILES", DEFAULT_TILES)
 if SIMULATOR:  # the simulator knows no alignment; it only needs the code path to be right
     BM, BN, BK, TM, TN, ALIGN = 16, 16, 4, 4, 4, None
 else:
-    BM, BN, BK, TM, TN, ALIGN = 128, 128, 8, 8, 8, 16
+    BM, BN, BK, TM, TN = (int(v) for v in TILES.split(","))
+    ALIGN = 16
 TX, TY = BN // TN, BM // TM
 THREADS = TX * TY
 A_LOADS, B_LOADS = BM * BK // THREADS, BK * BN // THREADS
 PAD = 4
 GM, GN, HALF_M, HALF_N = TM // 2, TN // 2, BM // 2, BN // 2
 A_TILE, B_TILE, ACC = (BK, BM + PAD), (BK, BN + PAD), (TM, TN)  # literal shapes for the kernel
-assert TX & (TX - 1) == 0 and GM == GN == 4 or SIMULATOR
-assert A_LOADS * THREADS == BM * BK and B_LOADS * THREADS == BK * BN
+if not (TX * TN == BN and TY * TM == BM and TX & (TX - 1) == 0 and TM % 2 == TN % 2 == 0
+        and A_LOADS * THREADS == BM * BK and B_LOADS * THREADS == BK * BN and THREADS <= 1024):
+    raise ValueError(f"GEMM tiles BM,BN,BK,TM,TN = {BM},{BN},{BK},{TM},{TN} do not fit the kernel: "
+                     f"BN/TN must be a power of two, TM and TN even, and the block's threads must "
+                     f"share the BM x BK and BK x BN loads evenly")
 
 
 def gemm_kernel(a, b, c, m, n, k, sa_row, sa_col, sb_row, sb_col):
@@ -126,3 +136,7 @@ def _load_b(b, b_reg, tid, col0, k0, n, k, sb_row, sb_col, rows_contiguous):
             b_reg[q] = b[p * sb_row + col * sb_col]
         else:
             b_reg[q] = 0
+
+
+if TILES != DEFAULT_TILES:  # Numba's disk cache does not see globals: never mix tile shapes in it
+    UNCACHED.add(gemm_kernel)

@@ -200,6 +200,8 @@ def _start_pool() -> None:
 # --- kernels -------------------------------------------------------------------------------------
 
 _compiled: dict[tuple, "Kernel"] = {}
+#: Kernels compiled without Numba's disk cache (their compile-time constants were overridden).
+UNCACHED: set = set()
 
 
 def kernel(fn: Callable, *spec: Any) -> "Kernel":
@@ -214,13 +216,16 @@ def kernel(fn: Callable, *spec: Any) -> "Kernel":
 
 
 def _numba_type(item: Any):
-    """The Numba type that one ``spec`` item of :func:`kernel` stands for."""
-    if item == "int":
-        return _types.int64
+    """The Numba type that one ``spec`` item of :func:`kernel` stands for (dtypes first: NumPy
+    holds np.dtype("int64") == "int")."""
+    if isinstance(item, np.dtype):
+        return _types.Array(_from_dtype(item), 1, "C")
     if isinstance(item, tuple):
         kind, value = item
         return _from_dtype(np.dtype(value)) if kind == "scalar" else _types.UniTuple(_types.int64, value)
-    return _types.Array(_from_dtype(np.dtype(item)), 1, "C")
+    if item == "int":
+        return _types.int64
+    raise TypeError(f"unknown kernel argument spec {item!r}")
 
 
 class Kernel:
@@ -229,7 +234,8 @@ class Kernel:
 
     def __init__(self, fn: Callable, argtypes: tuple) -> None:
         self.argtypes = argtypes
-        self.dispatcher = _cuda.jit(_types.void(*argtypes), cache=not SIMULATOR)(fn)
+        cache = not SIMULATOR and fn not in UNCACHED
+        self.dispatcher = _cuda.jit(_types.void(*argtypes), cache=cache)(fn)
         self._configs: dict[tuple, Any] = {}
         self._fast = None
         if GPU:
