@@ -232,3 +232,17 @@ def test_device_check_without_a_gpu_says_so_and_fails(capsys):
         pytest.skip("this machine has a GPU")
     assert device_check().main([]) == 2
     assert "no GPU/CUDA here" in capsys.readouterr().err
+
+
+
+def test_fast_launch_marshals_like_numba_and_the_pool_reuses_only_free_blocks():
+    """Without a GPU, in a process without the simulator: the direct cuda.core launch builds the
+    same raw arguments as Numba's own launcher, and the memory pool hands a block out again only
+    after its array and every view of it are gone."""
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_fast_path_check.py")
+    result = subprocess.run([sys.executable, script], capture_output=True, text=True,
+                            env=env, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "marshalling matches numba's launcher" in result.stdout
+    assert "pool reuses freed blocks only" in result.stdout

@@ -134,14 +134,14 @@ class _Pool:
     to the pool when their array (and every view of it) is gone; work on the one stream stays in
     order, so a block handed out again is only written after the kernels reading it."""
 
-    def __init__(self) -> None:
+    def __init__(self, context: Any = None) -> None:
         from numba.cuda.cudadrv import devices, driver
 
         class PooledPointer(driver.MemoryPointer):
             def __del__(self) -> None:
                 self.blocks.append(self.base)
 
-        self._context = devices.get_context()
+        self._context = devices.get_context() if context is None else context
         self._pointer = PooledPointer
         self._free: dict[int, list] = {}
         self._fields: dict[tuple, dict] = {}
