@@ -169,7 +169,8 @@ def _where(definition: _Definition, label: str, node: ast.AST) -> str:
     """'line N of its source: `text`', naming the helper when it is not ``label`` itself."""
     lines, number = definition.lines, getattr(node, "lineno", 0)
     text = lines[number - 1].strip() if 0 < number <= len(lines) else ""
-    owner = "its source" if definition.name == label else f"the source of {definition.name}, which it calls"
+    owner = ("its source" if definition.name == label
+             else f"the source of {definition.name}, which it calls")
     return f"line {number} of {owner}: `{text}`"
 
 
@@ -197,7 +198,8 @@ def assert_close(actual: Any, expected: Any, rtol: float = 1e-7, atol: float = 0
     (same shape, NaN where and only where expected is NaN). The message names the shape or dtype
     mismatch, the max abs/rel error, the first mismatching indices with both values, ``inputs``
     (what the function was called on) and ``hint``."""
-    tail = "".join(f"\n  {label}: {text}" for label, text in (("input", inputs), ("hint", hint)) if text)
+    tail = "".join(f"\n  {label}: {text}"
+                   for label, text in (("input", inputs), ("hint", hint)) if text)
     got = _as_array(actual, "value you returned", name)
     want = np.asarray(expected)
     if got.shape != want.shape:
@@ -261,7 +263,8 @@ def _hidden_loop(func: ast.AST) -> bool:
         return func.id in HIDDEN_LOOPS + BUILTIN_LOOPS
     if isinstance(func, ast.Attribute):
         module = func.value.id if isinstance(func.value, ast.Name) else ""
-        return func.attr in HIDDEN_LOOPS or (module in ("functools", "builtins") and func.attr in BUILTIN_LOOPS)
+        return func.attr in HIDDEN_LOOPS or (module in ("functools", "builtins")
+                                             and func.attr in BUILTIN_LOOPS)
     return False
 
 
@@ -312,7 +315,8 @@ def assert_faster_than(fn: Callable[..., Any], reference: Callable[..., Any], ar
     t_fn, t_ref = statistics.median(mine), statistics.median(theirs)
     speedup = t_ref / t_fn if t_fn > 0 else math.inf
     if speedup < factor:
-        shapes = ", ".join(str(np.shape(a)) if type(a) is np.ndarray else type(a).__name__ for a in args)
+        shapes = ", ".join(str(np.shape(a)) if type(a) is np.ndarray else type(a).__name__
+                           for a in args)
         raise AssertionError(
             f"{label} took {t_fn * 1e3:.3g} ms against {t_ref * 1e3:.3g} ms for {reference_name} "
             f"on inputs of shapes {shapes}: {speedup:.1f} times faster, expected at least "
