@@ -21,10 +21,11 @@ import numpy as np
 
 from . import cuda_runtime as rt
 from .backend import binary_dtype, broadcast_shape, check_axis, dot_shape, unary_dtype
-from .cuda_runtime import is_available, is_device_array, synchronize
 
 name = "cuda"
-__all__ = ["name", "is_available", "is_device_array", "synchronize", "asarray", "to_numpy", "zeros", "warm_up"]
+is_available = rt.is_available
+is_device_array = rt.is_device_array
+synchronize = rt.synchronize
 
 
 @functools.cache
@@ -63,9 +64,15 @@ def _unary_dtype(op: str, dtype: np.dtype) -> np.dtype:
 
 @functools.lru_cache(maxsize=None)
 def _binary_dtype(op: str, a: Any, b: Any) -> np.dtype:
-    """backend.binary_dtype by operand dtype (or Python scalar type), cached."""
-    probe = {int: 1, float: 1.0}
-    return binary_dtype(op, *(probe[x] if x in probe else np.empty(0, x) for x in (a, b)))
+    """backend.binary_dtype by operand dtype (or Python scalar type: int or float), cached."""
+    return binary_dtype(op, *(x(1) if isinstance(x, type) else np.empty(0, x) for x in (a, b)))
+
+
+@functools.lru_cache(maxsize=None)
+def _sum_dtype(dtype: np.dtype) -> np.dtype:
+    """NumPy's dtype for a sum (integers widen to int64/uint64), after backend's dtype check."""
+    _unary_dtype("sum", dtype)
+    return np.sum(np.zeros(0, dtype)).dtype
 
 
 # --- memory --------------------------------------------------------------------------------------
@@ -141,8 +148,8 @@ def _contiguous(x: Any) -> Any:
     if out.size:
         ew = _kernels()[0]
         span, shape, strides = plan
-        k = rt.kernel(ew.gather_kernel, x.dtype, x.dtype,
-                      ("tuple", len(shape)), ("tuple", len(shape)))
+        rank = ("tuple", len(shape))
+        k = rt.kernel(ew.gather_kernel, x.dtype, x.dtype, rank, rank)
         blocks, threads = _grid(out.size)
         k.launch(blocks, threads, 0, (rt.base_view(x, span), out, shape, strides))
     return out
@@ -207,8 +214,7 @@ def relu_grad(x: Any, grad: Any) -> Any:
     x, grad = _contiguous(x), _contiguous(grad)
     out = rt.empty(grad.shape, grad.dtype)
     if out.size:
-        k = rt.kernel(_kernels()[0].relu_grad_kernel, x.dtype,
-                      grad.dtype, grad.dtype)
+        k = rt.kernel(_kernels()[0].relu_grad_kernel, x.dtype, grad.dtype, grad.dtype)
         blocks, threads = _grid(out.size)
         k.launch(blocks, threads, 0, (x, grad, out))
     return out
@@ -234,8 +240,7 @@ def _floating(op: str, code_name: str):
         if out.size:
             ew = _kernels()[0]
             scalar = ("scalar", dtype)
-            k = rt.kernel(ew.float_kernel, dtype, dtype, "int",
-                          scalar, scalar, scalar)
+            k = rt.kernel(ew.float_kernel, dtype, dtype, "int", scalar, scalar, scalar)
             blocks, threads = _grid(out.size)
             one, inf, nan = _SPECIALS[dtype]
             k.launch(blocks, threads, 0, (x, out, getattr(ew, code_name), one, inf, nan))
@@ -315,8 +320,7 @@ def _binary(op: str, code_name: str):
             array = _contiguous(array)
             out = rt.empty(array.shape, dtype)
             if out.size:
-                k = rt.kernel(ew.scalar_kernel, array.dtype, ("scalar", dtype),
-                              dtype, "int", "int")
+                k = rt.kernel(ew.scalar_kernel, array.dtype, ("scalar", dtype), dtype, "int", "int")
                 blocks, threads = _grid(out.size)
                 k.launch(blocks, threads, 0, (array, dtype.type(scalar), out, code, swap))
             return out
@@ -339,8 +343,7 @@ def _binary(op: str, code_name: str):
         else:
             shape, a_strides, b_strides = args
             tuple_type = ("tuple", len(shape))
-            k = rt.kernel(ew.general_kernel, *types, dtype, "int",
-                          tuple_type, tuple_type, tuple_type)
+            k = rt.kernel(ew.general_kernel, *types, dtype, "int", tuple_type, tuple_type, tuple_type)
             k.launch(blocks, threads, 0, (a, b, out, code, shape, a_strides, b_strides))
         return out
     apply.__name__ = apply.__qualname__ = op
@@ -364,17 +367,14 @@ def dot(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False) -> Any:
     a, b = rt.device_array("dot", a), rt.device_array("dot", b)
     dtype = _binary_dtype("dot", a.dtype, b.dtype)
     m, k, n = dot_shape(a.shape, b.shape, trans_a, trans_b)
+    if k == 0 or m * n == 0:
+        return zeros((m, n), dtype)
     a, b = _operand("dot", a, dtype), _operand("dot", b, dtype)
     out = rt.empty((m, n), dtype)
-    if not out.size:
-        return out
-    if k == 0:
-        return zeros((m, n), dtype)
     gemm = _kernels()[1]
     sa = (1, m) if trans_a else (k, 1)
     sb = (1, k) if trans_b else (n, 1)
-    array = dtype
-    kern = rt.kernel(gemm.gemm_kernel, array, array, array, *("int",) * 7)
+    kern = rt.kernel(gemm.gemm_kernel, dtype, dtype, dtype, *("int",) * 7)
     grid = (-(-n // gemm.BN), -(-m // gemm.BM))
     kern.launch(grid, gemm.THREADS, 0, (a, b, out, m, n, k, *sa, *sb))
     return out
@@ -391,8 +391,7 @@ def softmax(x: Any) -> Any:
     if not out.size:
         return out
     cols = x.shape[x.ndim - 1]
-    k = rt.kernel(_kernels()[2].softmax_kernel, dtype, dtype,
-                  "int", ("scalar", dtype))
+    k = rt.kernel(_kernels()[2].softmax_kernel, dtype, dtype, "int", ("scalar", dtype))
     k.launch(out.size // cols, _threads_for(cols), 0, (x, out, cols, dtype.type(0)))
     return out
 
@@ -401,9 +400,8 @@ def sum(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:  # noqa
     """The sum over one axis, or over all elements (a 0-d array): tree reductions in shared
     memory, or one thread per output element when the reduced axis is not the last."""
     x = rt.device_array("sum", x)
-    _unary_dtype("sum", x.dtype)
+    dtype = _sum_dtype(x.dtype)
     axis = check_axis("sum", x.ndim, axis)
-    dtype = np.sum(np.zeros(0, x.dtype)).dtype
     if axis is None:
         shape = (1,) * x.ndim if keepdims else ()
         outer, length, inner = 1, x.size, 1
