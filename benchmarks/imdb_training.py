@@ -27,21 +27,23 @@ from toolkit.kernels import get_backend
 from toolkit.nn import Callback, Dense, Sequential
 
 FEATURES = 10000
-IMDB_TARBALL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "aclImdb_labeled.tar.gz"
+#: The course's copy of the reviews, beside the repository.
+IMDB_TARBALL = Path(__file__).resolve().parents[2] / "shared/datasets/aclImdb_labeled.tar.gz"
 
 
-def imdb_multi_hot(rows: int) -> tuple[np.ndarray, np.ndarray]:
+def imdb_multi_hot(rows: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The first ``rows`` training reviews of the full IMDB set as multi-hot float32 rows."""
     from toolkit.data.preprocessing import vectorize_sequences
     from toolkit.datasets import imdb
 
-    (x, y), _ = imdb.load_data(path=IMDB_TARBALL, num_words=FEATURES)
+    (x, y), _ = imdb.load_data(path=path, num_words=FEATURES)
     if rows > len(x):
         print(f"note: the IMDB training split has {len(x)} reviews; using all of them")
     return vectorize_sequences(x[:rows], FEATURES, dtype=np.float32), y[:rows].astype(np.float32)
 
 
-def synthetic_multi_hot(rows: int, words: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_multi_hot(rows: int, words: int = 120,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Multi-hot rows of ``words`` distinct words each, drawn with Zipf-like frequencies as real
     text has (the first ``words`` distinct words of a row's draws with replacement, which is
     weighted sampling without replacement); labels from a hidden linear rule, so that the problem
@@ -113,7 +115,7 @@ class TorchModel:
             for layer, kernel, bias in zip(self.net[::2], weights[::2], weights[1::2]):
                 layer.weight.copy_(torch.from_numpy(kernel.T))
                 layer.bias.copy_(torch.from_numpy(bias))
-        # torch divides by sqrt(v) + eps where Keras takes sqrt(v + eps): losses drift apart a little
+        # torch divides by sqrt(v) + eps where Keras takes sqrt(v + eps): losses drift apart a bit
         self.opt = torch.optim.RMSprop(self.net.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
         self.loss_fn = torch.nn.BCELoss()
 
@@ -176,8 +178,10 @@ def profile_dots(backend: str, batch_size: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", choices=("auto", "imdb", "synthetic"), default="auto",
-                        help="real IMDB reviews (from the course's tarball) or synthetic rows; "
-                             "auto takes IMDB when the tarball and toolkit.datasets.imdb exist")
+                        help="real IMDB reviews or synthetic rows; auto takes IMDB when "
+                             "--imdb-path and toolkit.datasets.imdb exist")
+    parser.add_argument("--imdb-path", type=Path, default=IMDB_TARBALL,
+                        help="an aclImdb tarball or folder (default: the course's copy)")
     parser.add_argument("--rows", type=int, default=25000)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=512)
@@ -185,16 +189,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     args = parser.parse_args()
+    if not args.no_torch:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise SystemExit("PyTorch is not installed: .venv/bin/pip install torch==2.13.0 "
+                             "(a CPU build), or pass --no-torch") from None
 
     data = args.data
     if data == "auto":
         try:
             import toolkit.datasets.imdb  # noqa: F401
-            data = "imdb" if IMDB_TARBALL.exists() else "synthetic"
+            data = "imdb" if args.imdb_path.exists() else "synthetic"
         except ImportError:
             data = "synthetic"
     start = time.perf_counter()
-    x, y = imdb_multi_hot(args.rows) if data == "imdb" else synthetic_multi_hot(args.rows)
+    if data == "imdb":
+        x, y = imdb_multi_hot(args.rows, args.imdb_path)
+    else:
+        x, y = synthetic_multi_hot(args.rows)
     print(f"data: {data}, x {x.shape} {x.dtype} ({x.nbytes / 2**20:.0f} MiB), "
           f"{(x != 0).sum(axis=1).mean():.0f} distinct words per row on average "
           f"({time.perf_counter() - start:.1f}s to prepare)")
@@ -217,7 +230,8 @@ def main() -> None:
     # Epochs alternate between the two, so that both see the same load on a shared machine.
     ours, theirs, torch_loss, extra = [], [], float("nan"), 0
     print(f"{args.epochs} epochs of {args.backend}"
-          + ("" if args.no_torch else f", each followed by one of torch ({threads} threads, as numba)"))
+          + ("" if args.no_torch else
+             f", each followed by one of torch ({threads} threads, as numba)"))
     for epoch in range(args.epochs):
         order = shuffle_rng.permutation(len(x))
         timer = EpochTimer()
@@ -235,7 +249,8 @@ def main() -> None:
             line += f")  torch {theirs[-1]:.2f}s (loss {torch_loss:.4f}"
         print(line + ")", flush=True)
 
-    print(f"\n{args.backend}: median epoch {statistics.median(ours):.3f} s over {args.epochs} epochs")
+    print(f"\n{args.backend}: median epoch {statistics.median(ours):.3f} s "
+          f"over {args.epochs} epochs")
     if theirs:
         print(f"torch {torch.__version__}: median epoch {statistics.median(theirs):.3f} s")
         ratio = statistics.median(ours) / statistics.median(theirs)

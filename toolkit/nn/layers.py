@@ -16,7 +16,8 @@ Array = Any
 
 class Layer:
     """A step of a Sequential model. ``build`` fixes its input width and creates its weights;
-    ``forward`` at training time keeps what ``backward`` needs (inference leaves it alone); ``backward`` sets ``grads`` (one per weight, the
+    ``forward`` at training time keeps what ``backward`` needs (inference leaves it alone);
+    ``backward`` sets ``grads`` (one per weight, the
     regularization penalty's gradient included) and returns the gradient for its input."""
 
     def __init__(self, name: str | None = None, input_shape: tuple[int, ...] | None = None,

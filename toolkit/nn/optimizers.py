@@ -156,7 +156,8 @@ class Adam(Optimizer):
     def moments(self, b: ModuleType, g: Array, state: dict[str, Array]) -> tuple[Array, Array]:
         """The advanced first and second moments of the gradient."""
         m = state["m"] = b.add(b.mul(state["m"], self.beta_1), b.mul(g, 1.0 - self.beta_1))
-        v = state["v"] = b.add(b.mul(state["v"], self.beta_2), b.mul(b.mul(g, g), 1.0 - self.beta_2))
+        v = state["v"] = b.add(b.mul(state["v"], self.beta_2),
+                               b.mul(b.mul(g, g), 1.0 - self.beta_2))
         return m, v
 
     def update(self, b, w, g, state):
