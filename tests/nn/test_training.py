@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from toolkit.nn import (Dense, Dropout, EarlyStopping, RMSprop, Sequential, layers, models,
                         regularizers)
@@ -291,3 +293,34 @@ def test_verbose_prints_one_keras_style_line_per_epoch(capsys):
     assert lines[0].startswith("Epoch 1/2 - 2/2 - ")
     for key in ("- loss: ", "- accuracy: ", "- val_loss: ", "- val_accuracy: "):
         assert key in lines[1]
+
+
+NUMPY_ACTIVATIONS = {
+    "linear": lambda z: z, "relu": lambda z: np.maximum(z, 0), "tanh": np.tanh,
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+}
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 70), features=st.integers(1, 6), units=st.integers(1, 5),
+       hidden=st.sampled_from(["linear", "relu", "tanh", "sigmoid"]),
+       batch_size=st.integers(1, 40), seed=st.integers(0, 2**16))
+def test_predict_and_evaluate_match_a_float64_reference(n, features, units, hidden, batch_size,
+                                                        seed):
+    """predict is the float64 forward pass, whatever the batching; evaluate is the mean
+    binary_crossentropy and binary accuracy of those predictions."""
+    rng = np.random.default_rng(seed)
+    model = Sequential([Dense(units, activation=hidden, input_shape=(features,)),
+                        Dense(1, activation="sigmoid")], seed=seed)
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"])
+    x = rng.normal(size=(n, features)).astype(np.float32)
+    y = rng.integers(0, 2, n).astype(np.float32)
+    w1, b1, w2, b2 = (w.astype(np.float64) for w in model.get_weights())
+    h = NUMPY_ACTIVATIONS[hidden](x.astype(np.float64) @ w1 + b1)
+    p = NUMPY_ACTIVATIONS["sigmoid"](h @ w2 + b2)
+    np.testing.assert_allclose(model.predict(x, batch_size=batch_size), p, rtol=1e-5, atol=1e-6)
+    q = np.clip(p[:, 0], 1e-7, 1 - 1e-7)
+    loss, accuracy = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    assert loss == pytest.approx(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)), rel=1e-4,
+                                 abs=1e-6)
+    assert accuracy == pytest.approx(np.mean((p[:, 0] > 0.5) == y), abs=1.01 / n)
