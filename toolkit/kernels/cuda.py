@@ -303,60 +303,74 @@ def _broadcast_plan(op: str, a_shape: tuple, b_shape: tuple):
     return "general", out_shape, (shape, strides[0], strides[1])
 
 
-def _binary(op: str, code_name: str):
+@functools.lru_cache(maxsize=4096)
+def _binary_recipe(op: str, a_shape: tuple, b_shape: tuple, a_type: Any, b_type: Any):
+    """Everything a op b needs that depends only on shapes and dtypes, worked out once: (kernel,
+    blocks, threads, out shape, out dtype, swap operands?, extra kernel arguments). A Python
+    scalar's "shape" is None and its type int or float."""
+    dtype = _binary_dtype(op, a_type, b_type)
+    ew = _kernels()[0]
+    code = getattr(ew, op.upper())
+    if a_shape is None or b_shape is None:
+        swap = int(a_shape is None)
+        shape, array_type = (b_shape, b_type) if swap else (a_shape, a_type)
+        k = rt.kernel(ew.scalar_kernel, array_type, ("scalar", dtype), dtype, "int", "int")
+        return (k, *_grid(_size(shape)), shape, dtype, bool(swap), (code, swap))
+    kind, out_shape, args = _broadcast_plan(op, a_shape, b_shape)
+    grid = _grid(_size(out_shape))
+    if kind == "same":
+        k = rt.kernel(ew.same_kernel, a_type, b_type, dtype, "int")
+        return (k, *grid, out_shape, dtype, False, (code,))
+    if kind == "suffix":
+        period, swap = args
+        types = (b_type, a_type) if swap else (a_type, b_type)
+        k = rt.kernel(ew.suffix_kernel, *types, dtype, "int", "int", "int")
+        return (k, *grid, out_shape, dtype, bool(swap), (code, period, swap))
+    shape, a_strides, b_strides = args
+    rank = ("tuple", len(shape))
+    k = rt.kernel(ew.general_kernel, a_type, b_type, dtype, "int", rank, rank, rank)
+    return (k, *grid, out_shape, dtype, False, (code, shape, a_strides, b_strides))
+
+
+def _size(shape: tuple) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _binary(op: str):
     def apply(a: Any, b: Any) -> Any:
-        a_scalar, b_scalar = type(a) in (int, float), type(b) in (int, float)
-        if a_scalar and b_scalar:
-            raise TypeError(f"{op}: needs at least one device array, got two Python scalars")
-        if not a_scalar:
-            a = rt.device_array(op, a)
-        if not b_scalar:
-            b = rt.device_array(op, b)
-        dtype = _binary_dtype(op, type(a) if a_scalar else a.dtype, type(b) if b_scalar else b.dtype)
-        ew = _kernels()[0]
-        code = getattr(ew, code_name)
-        if a_scalar or b_scalar:
-            array, scalar, swap = (b, a, 1) if a_scalar else (a, b, 0)
-            array = _contiguous(array)
-            out = rt.empty(array.shape, dtype)
-            if out.size:
-                k = rt.kernel(ew.scalar_kernel, array.dtype, ("scalar", dtype), dtype, "int", "int")
-                blocks, threads = _grid(out.size)
-                k.launch(blocks, threads, 0, (array, dtype.type(scalar), out, code, swap))
-            return out
-        kind, out_shape, args = _broadcast_plan(op, tuple(a.shape), tuple(b.shape))
-        a, b = _contiguous(a), _contiguous(b)
-        out = rt.empty(out_shape, dtype)
-        if not out.size:
-            return out
-        blocks, threads = _grid(out.size)
-        types = (a.dtype, b.dtype)
-        if kind == "same":
-            k = rt.kernel(ew.same_kernel, *types, dtype, "int")
-            k.launch(blocks, threads, 0, (a, b, out, code))
-        elif kind == "suffix":
-            period, swap = args
-            if swap:
-                a, b, types = b, a, types[::-1]
-            k = rt.kernel(ew.suffix_kernel, *types, dtype, "int", "int", "int")
-            k.launch(blocks, threads, 0, (a, b, out, code, period, swap))
+        if type(a) in (int, float):
+            if type(b) in (int, float):
+                raise TypeError(f"{op}: needs at least one device array, got two Python scalars")
+            b = _contiguous(rt.device_array(op, b))
+            k, blocks, threads, shape, dtype, swap, extra = _binary_recipe(
+                op, None, tuple(b.shape), type(a), b.dtype)
+            args = (b, dtype.type(a))
+        elif type(b) in (int, float):
+            a = _contiguous(rt.device_array(op, a))
+            k, blocks, threads, shape, dtype, swap, extra = _binary_recipe(
+                op, tuple(a.shape), None, a.dtype, type(b))
+            args = (a, dtype.type(b))
         else:
-            shape, a_strides, b_strides = args
-            tuple_type = ("tuple", len(shape))
-            k = rt.kernel(ew.general_kernel, *types, dtype, "int", tuple_type, tuple_type, tuple_type)
-            k.launch(blocks, threads, 0, (a, b, out, code, shape, a_strides, b_strides))
+            a, b = rt.device_array(op, a), rt.device_array(op, b)
+            k, blocks, threads, shape, dtype, swap, extra = _binary_recipe(
+                op, tuple(a.shape), tuple(b.shape), a.dtype, b.dtype)
+            a, b = _contiguous(a), _contiguous(b)
+            args = (b, a) if swap else (a, b)
+        out = rt.empty(shape, dtype)
+        if out.size:
+            k.launch(blocks, threads, 0, (args[0], args[1], out, *extra))
         return out
     apply.__name__ = apply.__qualname__ = op
     apply.__doc__ = f"{op}(a, b) elementwise with NumPy broadcasting (any ranks, Python scalars)."
     return apply
 
 
-add = _binary("add", "ADD")
-sub = _binary("sub", "SUB")
-mul = _binary("mul", "MUL")
-div = _binary("div", "DIV")
-maximum = _binary("maximum", "MAXIMUM")
-minimum = _binary("minimum", "MINIMUM")
+add = _binary("add")
+sub = _binary("sub")
+mul = _binary("mul")
+div = _binary("div")
+maximum = _binary("maximum")
+minimum = _binary("minimum")
 
 
 # --- dot, softmax, sum ---------------------------------------------------------------------------
