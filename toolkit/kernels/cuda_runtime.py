@@ -23,6 +23,7 @@ import numpy as np
 try:  # numba-cuda is the optional extra `cuda`; the toolkit works without it
     from numba import cuda as _cuda
     from numba.cuda import types as _types
+    from numba.cuda.core import config as _config
     from numba.cuda.np.numpy_support import from_dtype as _from_dtype
     IMPORT_ERROR: BaseException | None = None
 except Exception as error:  # pragma: no cover - depends on the installation
@@ -30,7 +31,7 @@ except Exception as error:  # pragma: no cover - depends on the installation
     IMPORT_ERROR = error
 
 #: Kernels run under Numba's CUDA simulator (each GPU thread a Python thread), for tests.
-SIMULATOR = _cuda is not None and os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+SIMULATOR = _cuda is not None and bool(_config.ENABLE_CUDASIM)
 #: Set TOOLKIT_CUDA_FAST_LAUNCH=0 to launch through Numba's dispatcher instead (for comparisons).
 FAST_LAUNCH = os.environ.get("TOOLKIT_CUDA_FAST_LAUNCH", "1") != "0"
 
