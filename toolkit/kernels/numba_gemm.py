@@ -1,10 +1,9 @@
 """The matrix product of the numba backend, C = op(A) @ op(B), in two forms.
 
-Dot form (the general case). The k axis is cut into slabs of ``kc``. The columns of op(B) are
-packed once, slab by slab, into a contiguous buffer of rows of ``kc`` numbers; each task then
-owns an ``MC`` x ``NC`` block of C and, slab after slab, packs its rows of op(A) the same way
-and runs a 4 x 4 register tile over the block: 4 packed rows of A and 4 of B, 16 running dot
-products over the slab. With reassociation allowed LLVM turns each into a vector of partial
+Dot form (the general case). The k axis is cut into slabs of ``kc``. The columns of op(B), and
+the rows of op(A) when they are not contiguous already, are packed once, slab by slab, into
+contiguous rows of ``kc`` numbers; each task then owns an ``MC`` x ``NC`` block of C and, slab after slab, runs a 4 x 4 register tile
+over the block: 4 packed rows of A and 4 of B, 16 running dot products over the slab. With reassociation allowed LLVM turns each into a vector of partial
 sums, so the inner loop is 8 vector loads and 16 vector FMAs. The packed A rows stay in L1, the
 block's B rows in L2. Operands are packed from whichever layout they lie in (a transposed
 operand is read in place, never transposed as a whole).
@@ -21,15 +20,20 @@ sum only by rounding, within the usual k * eps bound, and NaN and inf propagate 
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit, prange
 
 #: Rows of A, rows of B (columns of C), per task block.
-MC, NC = 64, 256
-#: Bytes of one packed row slab: 512 float32 or 256 float64, so 8 packed rows fill 16 KiB of L1.
-SLAB_BYTES = 2048
+MC, NC = 64, 128
+#: Bytes of one packed row slab: 1024 float32 or 512 float64. A longer slab spreads the vector
+#: reductions that end each tile over more FMAs; a block's NC rows of B (512 KiB) stay in L2.
+SLAB_BYTES = 4096
 #: Below this many multiply-adds one thread does the whole product.
 PARALLEL_MIN = 1 << 18
+#: The most packing memory a thread keeps between products.
+SCRATCH_MAX_BYTES = 1 << 28
 #: Products with k at most this use the axpy form, as do a.T @ b with op(b) this narrow.
 SHORT_K, NARROW_N = 64, 32
 #: Columns of C per axpy task: 16 rows of this many stay in L1.
@@ -42,23 +46,28 @@ _jit = dict(cache=True, error_model="numpy", fastmath=_FAST, nogil=True)
 @njit(error_model="numpy")
 def _pack_rows(x, by_rows, r0, r1, kb, ke, p):
     """p[r - r0, :ke-kb] = row r of X restricted to columns kb:ke, for r0 <= r < r1, where
-    X = x if by_rows, else x.T (then a transposing copy that reads along x's rows)."""
+    X = x if by_rows, else x.T. The transposing copy goes 16 columns of p at a time, so that
+    both the 16 rows of x it reads and the rows of p it writes stay in L1."""
     if by_rows:
         for r in range(r0, r1):
             src, dst = x[r, kb:ke], p[r - r0]
             for q in range(ke - kb):
                 dst[q] = src[q]
     else:
-        for q in range(ke - kb):
-            src, dst = x[kb + q, r0:r1], p[:r1 - r0, q]
+        for q0 in range(kb, ke, 16):
+            q1 = min(ke, q0 + 16)
             for r in range(r1 - r0):
-                dst[r] = src[r]
+                src, dst = x[q0:q1, r0 + r], p[r, q0 - kb:q1 - kb]
+                for q in range(q1 - q0):
+                    dst[q] = src[q]
 
 
 @njit(fastmath=_FAST, error_model="numpy")
-def _tile(ap, bp, c, ai, i, j, kc, zero):
-    """c[i:i+4, j:j+4] += the 4 x 4 dot products of packed rows ap[ai:ai+4] and bp[j:j+4]."""
-    a0, a1, a2, a3 = ap[ai, :kc], ap[ai + 1, :kc], ap[ai + 2, :kc], ap[ai + 3, :kc]
+def _tile(ap, q0, bp, c, i, j, kc, zero):
+    """c[i:i+4, j:j+4] += the 4 x 4 dot products of rows ap[i:i+4, q0:q0+kc] and bp[j:j+4, :kc]
+    (both C-contiguous 2-D arrays, so that each row slice is known to be contiguous)."""
+    a0, a1 = ap[i, q0:q0 + kc], ap[i + 1, q0:q0 + kc]
+    a2, a3 = ap[i + 2, q0:q0 + kc], ap[i + 3, q0:q0 + kc]
     b0, b1, b2, b3 = bp[j, :kc], bp[j + 1, :kc], bp[j + 2, :kc], bp[j + 3, :kc]
     s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
     s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
@@ -101,9 +110,9 @@ def _tile(ap, bp, c, ai, i, j, kc, zero):
 
 
 @njit(fastmath=_FAST, error_model="numpy")
-def _single(ap, bp, c, ai, i, j, kc, zero):
-    """c[i, j] += one dot product of packed rows (the edges that do not fill a 4 x 4 tile)."""
-    x, y = ap[ai, :kc], bp[j, :kc]
+def _single(ap, q0, bp, c, i, j, kc, zero):
+    """c[i, j] += one dot product of rows (the edges that do not fill a 4 x 4 tile)."""
+    x, y = ap[i, q0:q0 + kc], bp[j, :kc]
     s = zero
     for q in range(kc):
         s += x[q] * y[q]
@@ -111,64 +120,73 @@ def _single(ap, bp, c, ai, i, j, kc, zero):
 
 
 @njit(error_model="numpy")
-def _pack_b_task(x_b, b_rows, bp, kc, t):
-    """Task t of packing op(B): 16 of its columns (as rows of bp) in one slab."""
-    groups = (bp.shape[1] + 15) // 16
+def _pack_task(x, by_rows, packed, kc, t):
+    """Task t of packing an operand: 16 of its rows (of op(A), or columns of op(B)) in one slab
+    of ``packed`` (slabs, rows, kc)."""
+    groups = (packed.shape[1] + 15) // 16
     slab = t // groups
     r0 = (t - slab * groups) * 16
-    k = x_b.shape[1] if b_rows else x_b.shape[0]
-    r1 = min(bp.shape[1], r0 + 16)
-    _pack_rows(x_b, b_rows, r0, r1, slab * kc, min(k, slab * kc + kc), bp[slab, r0:r1])
+    r1 = min(packed.shape[1], r0 + 16)
+    k = x.shape[1] if by_rows else x.shape[0]
+    _pack_rows(x, by_rows, r0, r1, slab * kc, min(k, slab * kc + kc), packed[slab, r0:r1])
 
 
 @njit(error_model="numpy")
-def _block_task(x_a, a_rows, bp, c, kc, t, zero):
-    """Block t of C (MC rows by NC columns, row-block major), slab by slab: pack its rows of
-    op(A), then the full 4 x 4 tiles and the ragged edges."""
+def _block_task(x_a, a_rows, ap, bp, c, k, kc, t, zero):
+    """Block t of C (MC rows by NC columns, row-block major), slab by slab: the full 4 x 4 tiles,
+    then the ragged edges. op(A)'s rows are read in place when a_rows, else from ``ap``."""
     m, n = c.shape
-    k = x_a.shape[1] if a_rows else x_a.shape[0]
     nblocks = (n + NC - 1) // NC
     ib = t // nblocks
     i0, j0 = ib * MC, (t - ib * nblocks) * NC
     i1, j1 = min(m, i0 + MC), min(n, j0 + NC)
     i4, j4 = i0 + (i1 - i0) // 4 * 4, j0 + (j1 - j0) // 4 * 4
-    ap = np.empty((MC, kc), c.dtype)
     for slab in range(bp.shape[0]):
         kb = slab * kc
-        ke = min(k, kb + kc)
-        _pack_rows(x_a, a_rows, i0, i1, kb, ke, ap)
+        depth = min(kc, k - kb)
+        a, q0 = (x_a, kb) if a_rows else (ap[slab], 0)
         b = bp[slab]
         for i in range(i0, i4, 4):
             for j in range(j0, j4, 4):
-                _tile(ap, b, c, i - i0, i, j, ke - kb, zero)
+                _tile(a, q0, b, c, i, j, depth, zero)
         for i in range(i0, i1):
             for j in range(j4 if i < i4 else j0, j1):
-                _single(ap, b, c, i - i0, i, j, ke - kb, zero)
+                _single(a, q0, b, c, i, j, depth, zero)
 
 
 @njit(**_jit)
-def dot_serial(x_a, a_rows, x_b, b_rows, c, kc, zero):
-    """c += op(A) @ op(B) in dot form on one thread. Row r of op(A) is x_a[r] if a_rows else
-    x_a[:, r]; column j of op(B) is x_b[j] if b_rows else x_b[:, j]; c is (m, n) zeros."""
+def dot_serial(x_a, a_rows, x_b, b_rows, ap, bp, c, kc, zero):
+    """c += op(A) @ op(B) in dot form on one thread. Row r of op(A) is x_a[r] if a_rows (read
+    in place) else x_a[:, r] (packed into ap, (slabs, m, >= kc)); column j of op(B) is x_b[j]
+    if b_rows else x_b[:, j] (packed into bp, (slabs, n, >= kc)); c is (m, n) zeros; k is cut
+    into slabs of kc."""
     m, n = c.shape
     k = x_a.shape[1] if a_rows else x_a.shape[0]
-    bp = np.empty(((k + kc - 1) // kc, n, kc), c.dtype)
-    for t in range(bp.shape[0] * ((n + 15) // 16)):
-        _pack_b_task(x_b, b_rows, bp, kc, t)
+    slabs = bp.shape[0]
+    a_tasks = 0 if a_rows else slabs * ((m + 15) // 16)
+    for t in range(a_tasks + slabs * ((n + 15) // 16)):
+        if t < a_tasks:
+            _pack_task(x_a, a_rows, ap, kc, t)
+        else:
+            _pack_task(x_b, b_rows, bp, kc, t - a_tasks)
     for t in range(((m + MC - 1) // MC) * ((n + NC - 1) // NC)):
-        _block_task(x_a, a_rows, bp, c, kc, t, zero)
+        _block_task(x_a, a_rows, ap, bp, c, k, kc, t, zero)
 
 
 @njit(parallel=True, **_jit)
-def dot_parallel(x_a, a_rows, x_b, b_rows, c, kc, zero):
-    """dot_serial with the packing of op(B), then the blocks of C, spread across threads."""
+def dot_parallel(x_a, a_rows, x_b, b_rows, ap, bp, c, kc, zero):
+    """dot_serial with the packing, then the blocks of C, spread across threads."""
     m, n = c.shape
     k = x_a.shape[1] if a_rows else x_a.shape[0]
-    bp = np.empty(((k + kc - 1) // kc, n, kc), c.dtype)
-    for t in prange(bp.shape[0] * ((n + 15) // 16)):
-        _pack_b_task(x_b, b_rows, bp, kc, t)
+    slabs = bp.shape[0]
+    a_tasks = 0 if a_rows else slabs * ((m + 15) // 16)
+    for t in prange(a_tasks + slabs * ((n + 15) // 16)):
+        if t < a_tasks:
+            _pack_task(x_a, a_rows, ap, kc, t)
+        else:
+            _pack_task(x_b, b_rows, bp, kc, t - a_tasks)
     for t in prange(((m + MC - 1) // MC) * ((n + NC - 1) // NC)):
-        _block_task(x_a, a_rows, bp, c, kc, t, zero)
+        _block_task(x_a, a_rows, ap, bp, c, k, kc, t, zero)
 
 
 @njit(fastmath=_FAST, error_model="numpy")
@@ -206,6 +224,24 @@ def axpy_parallel(x_a, a_rows, b, c):
         _axpy_task(x_a, a_rows, b, c, t)
 
 
+_scratch = threading.local()
+
+
+def _packing_buffers(slabs: int, rows_a: int, n: int, width: int, dtype: np.dtype):
+    """Zero-copy views (slabs, rows_a, width) and (slabs, n, width) into packing memory that
+    this thread keeps between products: fresh memory would cost a page fault per 4 KiB."""
+    size_a, size_b = slabs * rows_a * width, slabs * n * width
+    nbytes = (size_a + size_b) * dtype.itemsize
+    buf = getattr(_scratch, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(nbytes, np.uint8)
+        if nbytes <= SCRATCH_MAX_BYTES:
+            _scratch.buf = buf
+    flat = buf[:nbytes].view(dtype)
+    return (flat[:size_a].reshape(slabs, rows_a, width),
+            flat[size_a:].reshape(slabs, n, width))
+
+
 def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
     """(y, True) with y = x, or (y, False) with y = x.T, whichever is C-contiguous (a copy of x
     when neither is): row r of x is then y[r] or y[:, r]."""
@@ -234,6 +270,10 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int) -> np.ndarray:
         ct = np.zeros((n, m), a.dtype)
         axpy(x_bt, b_rows, np.ascontiguousarray(a.T) if a_rows else x_a, ct)
         return np.ascontiguousarray(ct.T)
-    kc = max(16, SLAB_BYTES // a.itemsize)
-    (dot_parallel if parallel else dot_serial)(x_a, a_rows, x_bt, b_rows, c, kc, a.dtype.type(0))
+    kc = SLAB_BYTES // a.itemsize
+    slabs = (k + kc - 1) // kc
+    # rows padded by a cache line, so that packed rows kc apart do not share L1 sets
+    ap, bp = _packing_buffers(slabs, 0 if a_rows else m, n, kc + 64 // a.itemsize, a.dtype)
+    (dot_parallel if parallel else dot_serial)(x_a, a_rows, x_bt, b_rows, ap, bp, c, kc,
+                                               a.dtype.type(0))
     return c
