@@ -33,7 +33,7 @@ def draw(path: str | Path, rows: list[Row], roofs: Roofs, title: str = "") -> Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ops = list(dict.fromkeys(r.op for r in rows))
-    cols = min(3, max(1, len(ops)))
+    cols = 2 if len(ops) == 4 else min(3, max(1, len(ops)))  # 2 x 2 rather than 3 + 1
     lines = math.ceil(len(ops) / cols) if ops else 1
     fig, axes = plt.subplots(lines, cols, figsize=(4.6 * cols, 3.6 * lines), squeeze=False)
     for ax, op in zip(axes.flat, ops):
