@@ -127,7 +127,8 @@ and on a GPU the device copy bandwidth and cuBLAS SGEMM (CuPy, TF32 off).
 \b
 Sizes: an element count (1048576 or 2^20) or shapes (64x3x32x10+32x10); for
 dot, n means n x n matrices. --sizes 2^10,2^20 sets the sizes of every op;
---sizes dot:512,1024 those of one op (repeat the option for several).
+--sizes dot:512,1024 those of one op (repeat the option for several). With a
+GPU the full sweep adds relu at 2^28 and dot at n = 4096.
 
 \b
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, when set, can slow NumPy's BLAS: the
@@ -147,7 +148,8 @@ run reports the BLAS and core type in use; unset them for a fair ceiling.
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True)
 @click.option("--naive-budget", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
-              help="Skip naive rows estimated to take longer [default: 3; 1 with --quick].")
+              help="Time a naive row may take, warm-up included: beyond it, fewer repeats, "
+                   "then skipped [default: 3; 1 with --quick].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write every figure as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw a log-log PNG.")
 @click.option("--table", "table_path", type=click.Path(dir_okay=False),
