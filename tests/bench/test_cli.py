@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import os
+import sys
 
 import pytest
 from click.testing import CliRunner
 
-from toolkit.bench import ceilings
+from toolkit.bench import ceilings, gpu
 from toolkit.bench.cli import bench
 from toolkit.cli import main
 
@@ -111,3 +113,27 @@ def test_the_toolkit_group_finds_bench():
     result = CliRunner().invoke(main, ["bench", "--help"])
     assert result.exit_code == 0
     assert "OPENBLAS_CORETYPE" in result.output and "--quick" in result.output
+
+
+@pytest.mark.skipif(not _importable("toolkit.kernels.cuda"), reason="no cuda backend")
+def test_gpu_rows_and_roofs_flow_under_the_simulator(monkeypatch, tmp_path):
+    """The GPU path end to end, with the simulator standing in for the device it refuses."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
+        pytest.skip("needs Numba's CUDA simulator")
+    cuda = importlib.import_module("toolkit.kernels.cuda")
+    monkeypatch.setattr(gpu, "cuda_backend", lambda: (cuda, ""))
+    monkeypatch.setattr(gpu, "copy_bandwidth", functools.partial(gpu.copy_bandwidth, nbytes=4096))
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    result = _bench("--ops", "relu,dot", "--backends", "numpy,cuda", "--sizes", "64",
+                    "--sizes", "dot:4", "--repeats", "1", "--json", str(tmp_path / "g.json"))
+    assert result.exit_code == 0, result.output
+    assert "device_copy" in result.output and "to/from device" in result.output
+    assert "no cuBLAS ceiling: CuPy is not installed" in result.output
+    record = json.loads((tmp_path / "g.json").read_text())
+    assert record["gpu"]["present"] is True and "memory" in record["ceilings"]["gpu"]
+    cuda_rows = [r for r in record["rows"] if r["backend"] == "cuda"]
+    assert len(cuda_rows) == 2 and all(r["device"] == "gpu" for r in cuda_rows)
+    assert all(r["to_device_s"] > 0 and r["to_host_s"] > 0 for r in cuda_rows)
+    relu = next(r for r in cuda_rows if r["op"] == "relu")
+    dot = next(r for r in cuda_rows if r["op"] == "dot")
+    assert relu["ceiling"] == "device_copy" and dot["percent_of_ceiling"] is None
