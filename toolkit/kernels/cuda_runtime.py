@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -243,14 +244,22 @@ class Kernel:
             self._start_fast()
 
     def _start_fast(self) -> None:
-        from cuda.core import LaunchConfig, launch
-        from numba.cuda.cudadrv import driver
-        overload = next(iter(self.dispatcher.overloads.values()))
-        self._fast = overload._codelibrary.get_cufunc().kernel
-        self._launch = launch
-        self._config = LaunchConfig
-        self._stream = driver._to_core_stream(0)
-        self._marshal = [_marshaller(t) for t in self.argtypes]
+        """Take the compiled function out of Numba's dispatcher for direct launches; if this
+        numba-cuda's internals differ, stay on Numba's own launch path (slower, still right)."""
+        try:
+            from cuda.core import LaunchConfig, launch
+            from numba.cuda.cudadrv import driver
+            overload = next(iter(self.dispatcher.overloads.values()))
+            self._fast = overload._codelibrary.get_cufunc().kernel
+            self._launch = launch
+            self._config = LaunchConfig
+            self._stream = driver._to_core_stream(0)
+            self._marshal = [_marshaller(t) for t in self.argtypes]
+        except Exception as error:  # noqa: BLE001 - any mismatch means: use the dispatcher
+            warnings.warn(f"cuda backend: direct kernel launch unavailable ({error}); "
+                          f"launching through Numba's dispatcher", RuntimeWarning, stacklevel=2)
+            self._fast = None
+            return
         _start_pool()
 
     def launch(self, grid: Any, block: Any, shared: int, args: tuple) -> None:
