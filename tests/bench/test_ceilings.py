@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from toolkit.bench import ceilings
@@ -80,7 +79,8 @@ def test_copy_size_is_beyond_the_cache():
 
 
 def test_the_higher_of_two_rounds_is_the_roof():
-    low, high = Ceiling("copy", 7.0, "GB/s", "np.copyto"), Ceiling("copy", 19.0, "GB/s", "np.copyto")
+    low = Ceiling("copy", 7.0, "GB/s", "np.copyto")
+    high = Ceiling("copy", 19.0, "GB/s", "np.copyto")
     assert ceilings.best(low, high).value == 19.0 == ceilings.best(high, low).value
     assert "before and after" in ceilings.best(low, high).how
 

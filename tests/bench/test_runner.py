@@ -1,4 +1,5 @@
-"""The sweep: rows for every op, backend and size, naive runs over budget skipped, failures shown."""
+"""The sweep: a row for every op, backend and size; naive runs over budget skipped; failures
+shown."""
 
 from __future__ import annotations
 

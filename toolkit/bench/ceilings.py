@@ -76,7 +76,8 @@ def new_array_copy_bandwidth(nbytes: int | None = None, trials: int = 5) -> Ceil
                    f"np.copy of {src.nbytes / 2**20:.0f} MiB into a new array, best of {trials}")
 
 
-def blas_matmul(sizes: tuple[int, ...] = (1024, 2048), dtype=np.float32, trials: int = 3) -> Ceiling:
+def blas_matmul(sizes: tuple[int, ...] = (1024, 2048), dtype=np.float32,
+                trials: int = 3) -> Ceiling:
     """The best GFLOP/s of ``np.matmul`` on n x n matrices over ``sizes`` (best of ``trials``
     each): the BLAS NumPy is linked with (OpenBLAS for the wheels)."""
     rng = np.random.default_rng(0)

@@ -51,7 +51,8 @@ def _load(names: list[str]) -> tuple[dict[str, ModuleType], list[str]]:
             try:
                 module = get_backend(name)
             except ImportError as error:
-                notes.append(f"the {name} backend cannot be imported ({error}): {name} rows skipped")
+                notes.append(f"the {name} backend cannot be imported ({error}): "
+                             f"{name} rows skipped")
                 continue
         modules[name] = module
     return modules, notes
@@ -69,7 +70,8 @@ def _sizes(workloads: list[Workload], specs: tuple[str, ...], quick: bool,
         if not tokens:
             raise BadOption(f"--sizes {spec!r} names no size")
         if op and op not in WORKLOADS:
-            raise BadOption(f"--sizes {spec!r}: unknown op {op!r}; choose from {', '.join(WORKLOADS)}")
+            raise BadOption(f"--sizes {spec!r}: unknown op {op!r}; "
+                            f"choose from {', '.join(WORKLOADS)}")
         if op:
             per_op[op] = tokens
         else:
@@ -150,7 +152,8 @@ run reports the BLAS and core type in use; unset them for a fair ceiling.
 @click.option("--naive-budget", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="Time a naive row may take, warm-up included: beyond it, fewer repeats, "
                    "then skipped [default: 3; 1 with --quick].")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write every figure as JSON.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False),
+              help="Write every figure as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Draw a log-log PNG.")
 @click.option("--table", "table_path", type=click.Path(dir_okay=False),
               help="Also write the printed table to this text file.")
@@ -188,8 +191,10 @@ def bench(ops, backends, sizes, repeats, dtype, naive_budget, json_path, plot_pa
         bar.update(1)
     click.echo("measuring the ceilings again ...", err=True)
     after, _, _ = _roofs(modules.get("cuda"), with_info=False)
-    roofs = {device: {bound: ceilings.best(roof, after[device][bound]) if bound in after.get(device, {})
-                      else roof for bound, roof in found.items()} for device, found in before.items()}
+    roofs = {device: {bound: ceilings.best(roof, after[device][bound])
+                      if bound in after.get(device, {}) else roof
+                      for bound, roof in found.items()}
+             for device, found in before.items()}
     rate_rows(rows, roofs)
     click.echo("ceilings:\n" + table.ceilings_lines(roofs))
     for note in roof_notes:

@@ -87,7 +87,8 @@ def import_cupy() -> tuple[ModuleType | None, str]:
     return cupy, ""
 
 
-def cublas_sgemm(sizes: tuple[int, ...] = SGEMM_SIZES, trials: int = 3) -> tuple[Ceiling | None, str]:
+def cublas_sgemm(sizes: tuple[int, ...] = SGEMM_SIZES,
+                 trials: int = 3) -> tuple[Ceiling | None, str]:
     """The best FP32 GFLOP/s of cuBLAS SGEMM (CuPy's matmul, TF32 off) over n x n ``sizes``,
     or None and why it could not be measured."""
     cupy, why = import_cupy()

@@ -71,7 +71,7 @@ class Plan:
 
 
 def run(plan: Plan, progress: Callable[[str], None] = lambda label: None) -> list[Row]:
-    """Time the plan, calling ``progress`` before each row (then rate the rows: :func:`rate_rows`)."""
+    """Time the plan, calling ``progress`` before each row; :func:`rate_rows` rates the rows."""
     rng = np.random.default_rng(0)
     rows: list[Row] = []
     for workload, cases in plan.cases:

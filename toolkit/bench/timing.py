@@ -64,5 +64,5 @@ EXTRA_CALLS = 2
 
 
 def slow_call_count(repeats: int) -> int:
-    """Calls :func:`measure` makes for a slow ``fn`` (one call a repeat): warm-up, probe, repeats."""
+    """Calls :func:`measure` makes for a slow ``fn`` (one a repeat): warm-up, probe, repeats."""
     return repeats + EXTRA_CALLS
