@@ -67,6 +67,7 @@ class Plan:
 
     @property
     def total(self) -> int:
+        """The number of rows the plan makes."""
         return sum(len(cases) for _, cases in self.cases) * len(self.backends)
 
 
@@ -101,6 +102,7 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda label: None) -> lis
 
 
 def _row(workload: Workload, case: Case, backend: str, dtype: np.dtype) -> Row:
+    """A row with what is known before timing: the case and the work it implies."""
     return Row(op=workload.name, backend=backend, size=case.label, x=workload.x(case),
                shapes=[list(s) for s in case.shapes], dtype=np.dtype(dtype).name,
                bound=workload.bound, bytes=workload.bytes_moved(case, np.dtype(dtype).itemsize),
