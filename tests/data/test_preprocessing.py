@@ -10,6 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from toolkit.data import preprocessing
 from toolkit.data import (
     MeanNormalization, MeanNormalizer, MinMaxScaler, Rescaling, StandardScaler, Standardization,
     to_categorical, vectorize_sequences,
@@ -31,6 +32,9 @@ def test_vectorize_matches_the_books_loop(seqs):
     out = vectorize_sequences(seqs, dimension=50)
     assert out.dtype == np.float32 and out.shape == (len(seqs), 50)
     np.testing.assert_array_equal(out, book_vectorize(seqs, 50))
+    with pytest.MonkeyPatch.context() as mp:  # blocks of one or two rows: the boundaries
+        mp.setattr(preprocessing, "_BLOCK_ELEMENTS", 4)
+        np.testing.assert_array_equal(vectorize_sequences(seqs, dimension=50), out)
 
 
 def test_vectorize_takes_keras_object_arrays_and_numpy_rows():

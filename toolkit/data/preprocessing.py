@@ -32,33 +32,43 @@ def vectorize_sequences(sequences: Sequence[Sequence[int]], dimension: int = 100
                         dtype: Any = np.float32) -> np.ndarray:
     """Multi-hot encode integer sequences: row i has 1.0 at each index in ``sequences[i]``.
 
-    The book's loop (``results[i, sequence] = 1.``) done in one vectorized scatter: the flat
-    positions ``i * dimension + index`` of all sequences are computed at once, so 25,000 IMDB
-    reviews into 10,000 columns take a fraction of a second. Indices must lie in
-    ``[0, dimension)``: load the data with ``num_words=dimension``.
+    The book's loop (``results[i, sequence] = 1.``) done as one vectorized scatter per block of
+    rows: the flat positions ``i * dimension + index`` of a block's words are computed at once,
+    and the small temporaries stay in cache while the result is written in order. Indices must
+    lie in ``[0, dimension)``: load the data with ``num_words=dimension``.
     """
     if not isinstance(dimension, (int, np.integer)) or dimension < 1:
         raise ValueError(f"vectorize_sequences: dimension must be a positive int, got {dimension!r}")
     n = len(sequences)
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
-    total = int(lengths.sum())
-    try:
-        indices = np.fromiter(itertools.chain.from_iterable(sequences), dtype=np.int64, count=total)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"vectorize_sequences: sequences must hold integer word indices ({error})") from None
     results = np.zeros((n, dimension), dtype=dtype)
-    if total == 0:
-        return results
-    low, high = int(indices.min()), int(indices.max())
-    if low < 0 or high >= dimension:
-        bad = low if low < 0 else high
-        raise ValueError(
-            f"vectorize_sequences: index {bad} is outside [0, {dimension}); load the data with "
-            f"num_words={dimension} or pass dimension={high + 1}"
-        )
-    rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    results.reshape(-1)[rows * dimension + indices] = 1
+    flat_results = results.reshape(-1)
+    block = max(1, _BLOCK_ELEMENTS // max(1, int(lengths.mean()) if n else 1))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        count = int(lengths[start:stop].sum())
+        try:
+            indices = np.fromiter(itertools.chain.from_iterable(sequences[start:stop]),
+                                  dtype=np.int64, count=count)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"vectorize_sequences: sequences must hold integer word indices ({error})") from None
+        if count == 0:
+            continue
+        low, high = int(indices.min()), int(indices.max())
+        if low < 0 or high >= dimension:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"vectorize_sequences: index {bad} is outside [0, {dimension}); load the data "
+                f"with num_words={dimension} or pass dimension={high + 1} (or more)"
+            )
+        positions = np.repeat(np.arange(start, stop, dtype=np.int64) * dimension, lengths[start:stop])
+        positions += indices
+        flat_results[positions] = 1
     return results
+
+
+#: About how many word indices one block of vectorize_sequences handles (temporaries of ~2 MB).
+_BLOCK_ELEMENTS = 1 << 18
 
 
 def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = np.float32) -> np.ndarray:
