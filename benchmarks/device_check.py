@@ -239,6 +239,32 @@ def correctness(cuda: Any, report: Report, tiny: bool) -> None:
                      np.sum(ints, axis=axis), 0, np.int64)
 
 
+def network(report: Report, tiny: bool) -> None:
+    """The network library on this backend: the same seed gives the same losses as on numpy
+    (float32 rounding apart), and the time of one epoch of small batches on each."""
+    print("network (toolkit.nn): cuda against numpy, same seed", flush=True)
+    from toolkit.nn.layers import Dense
+    from toolkit.nn.models import Sequential
+    rng = np.random.default_rng(3)
+    samples, features = (8, 5) if tiny else (4096, 256)
+    x = rng.standard_normal((samples, features)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.float32)
+    losses, seconds = {}, {}
+    for backend in ("numpy", "cuda"):
+        model = Sequential([Dense(16 if tiny else 64, activation="relu", input_shape=(features,)),
+                            Dense(1, activation="sigmoid")], backend=backend, seed=0)
+        model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+        model.fit(x, y, epochs=1, batch_size=8 if tiny else 128, verbose=0)  # compile, warm up
+        start = time.perf_counter()
+        history = model.fit(x, y, epochs=2, batch_size=8 if tiny else 128, verbose=0)
+        seconds[backend] = (time.perf_counter() - start) / 2
+        losses[backend] = np.array(history.history["loss"])
+    report.check("fit losses, cuda against numpy", losses["cuda"], losses["numpy"], 1e-3)
+    report.time("one epoch (numpy backend)", seconds["numpy"])
+    report.time("one epoch (cuda backend)", seconds["cuda"],
+                speedup_over_numpy=seconds["numpy"] / seconds["cuda"])
+
+
 def speed(cuda: Any, report: Report, tiny: bool) -> dict:
     """The issue's three ratios and the figures around them."""
     cupy, torch = (None, None) if tiny else peers()
@@ -447,6 +473,11 @@ def main(argv: list[str] | None = None) -> int:
     cuda.warm_up()
     report.time("compile or load from cache (warm_up)", time.perf_counter() - start)
     correctness(cuda, report, args.tiny)
+    try:
+        network(report, args.tiny)
+    except Exception as error:  # noqa: BLE001 - the network library is another module's; go on
+        report.checks.append({"check": "network", "ok": False, "detail": repr(error)})
+        print(f"  FAIL  network: {error!r}", flush=True)
     ratios = speed(cuda, report, args.tiny)
     failed = [c["check"] for c in report.checks if not c["ok"]]
     print("\nsummary" + (" (--tiny: sizes too small, timings mean nothing)" if args.tiny else ""))
