@@ -99,8 +99,13 @@ def test_scalers_use_training_statistics_only(scaler, train, data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         s = scaler().fit(train)
+    expected = (test - offset) / spread
+    if not np.isfinite(expected.astype(np.float64)).all():  # a tiny spread: refused, not inf
+        with pytest.raises(ValueError, match="overflowed to infinity"):
+            s.transform(test)
+        return
     # test data is transformed with the training statistics, never its own
-    np.testing.assert_allclose(s.transform(test), (test - offset) / spread, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(s.transform(test), expected, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(s.inverse_transform(s.transform(test)), test, rtol=1e-9, atol=1e-6)
     assert np.isfinite(s.transform(test)).all()
 
@@ -161,3 +166,9 @@ def test_float32_stays_float32_and_integers_become_float64():
     x32 = np.random.RandomState(1).rand(6, 2).astype(np.float32)
     assert StandardScaler().fit_transform(x32).dtype == np.float32
     assert StandardScaler().fit_transform(np.arange(12).reshape(6, 2)).dtype == np.float64
+
+
+def test_overflow_from_a_tiny_training_spread_is_refused():
+    scaler = MinMaxScaler().fit(np.array([[0.0], [1e-300]]))
+    with pytest.raises(ValueError, match=r"overflowed to infinity in feature\(s\) 0.*max - min \(1e-300\)"):
+        scaler.transform(np.array([[4.0]]))

@@ -141,7 +141,16 @@ class _Scaler(ABC):
         if x.shape[1:] != self.offset_.shape:
             raise ValueError(f"{name}: x has features of shape {x.shape[1:]}, but the scaler was "
                              f"fitted on features of shape {self.offset_.shape}")
-        return ((x - self.offset_) / self.scale_).astype(_float_dtype(x), copy=False)
+        out = ((x - self.offset_) / self.scale_).astype(_float_dtype(x), copy=False)
+        overflow = ~np.isfinite(out)
+        if overflow.any():
+            cols = np.unique(np.argwhere(overflow)[:, 1])
+            raise ValueError(
+                f"{name}: scaling overflowed to infinity in feature(s) {_few(cols)}: their "
+                f"training {self.spread} ({_few_values(self.scale_.reshape(-1)[cols])}) is tiny "
+                f"for these values; drop such near-constant features or rescale them first"
+            )
+        return out
 
     def fit_transform(self, x: Any) -> np.ndarray:
         """``fit(x)`` then ``transform(x)``: for the training data only."""
@@ -224,6 +233,10 @@ def _check_finite(name: str, x: Any) -> np.ndarray:
 def _few(values: np.ndarray, limit: int = 8) -> str:
     shown = ", ".join(str(int(v)) for v in values[:limit])
     return shown + (f" ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def _few_values(values: np.ndarray, limit: int = 4) -> str:
+    return ", ".join(f"{v:.3g}" for v in values[:limit]) + (" ..." if len(values) > limit else "")
 
 
 def _float_dtype(x: np.ndarray) -> np.dtype:
