@@ -141,7 +141,8 @@ class _Scaler(ABC):
         if x.shape[1:] != self.offset_.shape:
             raise ValueError(f"{name}: x has features of shape {x.shape[1:]}, but the scaler was "
                              f"fitted on features of shape {self.offset_.shape}")
-        out = ((x - self.offset_) / self.scale_).astype(_float_dtype(x), copy=False)
+        with np.errstate(over="ignore"):  # reported below, with its cause
+            out = ((x - self.offset_) / self.scale_).astype(_float_dtype(x), copy=False)
         overflow = ~np.isfinite(out)
         if overflow.any():
             cols = np.unique(np.argwhere(overflow)[:, 1])
