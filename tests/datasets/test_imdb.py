@@ -227,3 +227,13 @@ def test_damaged_shipped_subset_is_reported(tmp_path, monkeypatch):
             imdb.load_data()
     finally:
         imdb._shipped_corpus.cache_clear()
+
+
+def test_unwritable_cache_warns_and_still_loads(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TOOLKIT_CACHE", str(blocker / "cache"))  # cannot be created
+    tarball = make_tarball(tmp_path / "tiny.tar.gz")
+    with pytest.warns(RuntimeWarning, match="cannot cache the tokenized reviews.*TOOLKIT_CACHE"):
+        (x_train, _), _ = imdb.load_data(tarball)
+    assert len(x_train) == 4

@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import tarfile
+import warnings
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -213,15 +214,27 @@ def _corpus(path: str | os.PathLike | None) -> Corpus:
     if path is None:
         return _shipped_corpus()
     source = user_file(path, "imdb", HOW_TO_GET["imdb"])
-    cached = cache_dir("imdb") / f"{_fingerprint(source)}.npz"
-    if cached.is_file():
-        try:
-            return Corpus.load(cached)
-        except DatasetError:
-            cached.unlink(missing_ok=True)  # a stale or damaged cache is rebuilt, never trusted
-    print(f"imdb: tokenizing {source} (once; cached in {cached.parent})", file=sys.stderr)
+    key = _fingerprint(source)
+    try:
+        cached = cache_dir("imdb") / f"{key}.npz"
+        if cached.is_file():
+            try:
+                return Corpus.load(cached)
+            except DatasetError:
+                cached.unlink(missing_ok=True)  # a stale or damaged cache is rebuilt, never trusted
+    except OSError as error:
+        cached, problem = None, error
+    print(f"imdb: tokenizing {source} (once; cached in {cached.parent if cached else 'nowhere'})",
+          file=sys.stderr)
     corpus = tokenize(read_reviews(source), str(source))
-    corpus.save(cached)
+    if cached is not None:
+        try:
+            corpus.save(cached)
+            return corpus
+        except OSError as error:
+            problem = error
+    warnings.warn(f"imdb: cannot cache the tokenized reviews ({problem}); every load will tokenize "
+                  f"again: set TOOLKIT_CACHE to a writable folder", RuntimeWarning, stacklevel=3)
     return corpus
 
 
