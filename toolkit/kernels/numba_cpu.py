@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 from . import numba_loops as loops
-from .backend import (BINARY, UNARY, binary_dtype, broadcast_shape, check_axis, check_numeric,
+from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric,
                       dot_shape, unary_dtype)
 from .numba_gemm import gemm
 
@@ -30,10 +30,10 @@ POOL_MIN_BYTES = 1 << 22
 #: The most memory the pool of result buffers keeps alive.
 POOL_MAX_BYTES = 1 << 30
 
-_UNARY_CODES = dict(zip(UNARY, (loops.RELU, loops.SIGMOID, loops.TANH, loops.EXP, loops.LOG,
-                                loops.SQRT, loops.ABS)))
-_BINARY_CODES = dict(zip(BINARY, (loops.ADD, loops.SUB, loops.MUL, loops.DIV, loops.MAXIMUM,
-                                  loops.MINIMUM)))
+_UNARY_CODES = {"relu": loops.RELU, "sigmoid": loops.SIGMOID, "tanh": loops.TANH,
+                "exp": loops.EXP, "log": loops.LOG, "sqrt": loops.SQRT, "abs": loops.ABS}
+_BINARY_CODES = {"add": loops.ADD, "sub": loops.SUB, "mul": loops.MUL, "div": loops.DIV,
+                 "maximum": loops.MAXIMUM, "minimum": loops.MINIMUM}
 _NO_OFFSETS = np.empty(0, np.int64)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _pool: list[np.ndarray] = []
@@ -260,13 +260,13 @@ def minimum(a, b):
 
 
 def dot(a, b, trans_a: bool = False, trans_b: bool = False):
-    """op(a) @ op(b) by a blocked, packed, multithreaded matrix product (numba_gemm); the
-    transposes are read in place, never copied."""
+    """op(a) @ op(b) by a blocked, packed, multithreaded matrix product (numba_gemm); a
+    transposed operand is read where it lies, not transposed first."""
     a, b = np.asarray(a), np.asarray(b)
-    dtype = binary_dtype("dot", a, b)
+    if a.dtype != b.dtype or a.dtype not in _FLOATS:
+        dtype = binary_dtype("dot", a, b)
+        a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
     m, k, n = dot_shape(a.shape, b.shape, trans_a, trans_b)
-    a = a.astype(dtype, copy=False)
-    b = b.astype(dtype, copy=False)
     return gemm(a.T if trans_a else a, b.T if trans_b else b, m, k, n)
 
 

@@ -40,7 +40,10 @@ SHORT_K, NARROW_N = 64, 32
 CB = 256
 
 _FAST = {"reassoc", "contract"}
-_jit = dict(cache=True, error_model="numpy", fastmath=_FAST, nogil=True)
+#: Serial kernels release the GIL; parallel ones keep it (the workqueue pool is not reentrant).
+_jit = dict(cache=True, error_model="numpy", fastmath=_FAST)
+_serial = dict(_jit, nogil=True)
+_parallel = dict(_jit, parallel=True)
 
 
 @njit(error_model="numpy")
@@ -154,7 +157,7 @@ def _block_task(x_a, a_rows, ap, bp, c, k, kc, t, zero):
                 _single(a, q0, b, c, i, j, depth, zero)
 
 
-@njit(**_jit)
+@njit(**_serial)
 def dot_serial(x_a, a_rows, x_b, b_rows, ap, bp, c, kc, zero):
     """c += op(A) @ op(B) in dot form on one thread. Row r of op(A) is x_a[r] if a_rows (read
     in place) else x_a[:, r] (packed into ap, (slabs, m, >= kc)); column j of op(B) is x_b[j]
@@ -173,7 +176,7 @@ def dot_serial(x_a, a_rows, x_b, b_rows, ap, bp, c, kc, zero):
         _block_task(x_a, a_rows, ap, bp, c, k, kc, t, zero)
 
 
-@njit(parallel=True, **_jit)
+@njit(**_parallel)
 def dot_parallel(x_a, a_rows, x_b, b_rows, ap, bp, c, kc, zero):
     """dot_serial with the packing, then the blocks of C, spread across threads."""
     m, n = c.shape
@@ -208,7 +211,7 @@ def _axpy_task(x_a, a_rows, b, c, t):
                 row[j] += s * src[j]
 
 
-@njit(**_jit)
+@njit(**_serial)
 def axpy_serial(x_a, a_rows, b, c):
     """c += A @ b in axpy form on one thread; b is (k, n) with contiguous rows."""
     m, n = c.shape
@@ -216,7 +219,7 @@ def axpy_serial(x_a, a_rows, b, c):
         _axpy_task(x_a, a_rows, b, c, t)
 
 
-@njit(parallel=True, **_jit)
+@njit(**_parallel)
 def axpy_parallel(x_a, a_rows, b, c):
     """axpy_serial across threads."""
     m, n = c.shape

@@ -14,14 +14,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-#: Unary op codes (the order of ``UNARY_CODES`` in numba_cpu).
+#: Unary op codes.
 RELU, ABS, SIGMOID, TANH, EXP, LOG, SQRT = range(7)
 #: Binary op codes.
 ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM = range(6)
 #: Elements per parallel task: large enough to hide the scheduling, small enough to balance.
 BLOCK = 1 << 15
 
-_jit = dict(cache=True, error_model="numpy", nogil=True)
+#: Serial kernels release the GIL; parallel ones keep it, because Numba's default (workqueue)
+#: thread pool must not be entered by two Python threads at once.
+_jit = dict(cache=True, error_model="numpy")
+_serial = dict(_jit, nogil=True)
+_parallel = dict(_jit, parallel=True)
 
 
 @njit(error_model="numpy")
@@ -70,13 +74,13 @@ def _unary_span(op, x, out, lo, hi):
         _put_unary(op, outs, i, xs[i])
 
 
-@njit(**_jit)
+@njit(**_serial)
 def unary_serial(op, x, out):
     """out = op(x) over flat contiguous arrays."""
     _unary_span(op, x, out, 0, out.size)
 
 
-@njit(parallel=True, **_jit)
+@njit(**_parallel)
 def unary_parallel(op, x, out):
     """out = op(x) over flat contiguous arrays, in BLOCK-sized tasks across threads."""
     n = out.size
@@ -118,14 +122,14 @@ def _binary_rows(op, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_row
                 _put_binary(op, o, j, x, y)
 
 
-@njit(**_jit)
+@njit(**_serial)
 def binary_serial(op, a, a_off, a_row, ca, b, b_off, b_row, cb, out, outer, inner):
     """out (flat, outer rows of inner elements) = a op b, each operand addressed per row by an
     offset table or a row stride, and along the row with stride 0 (broadcast) or 1."""
     _binary_rows(op, 0, outer, 1, inner, a, a_off, a_row, ca, b, b_off, b_row, cb, out, inner)
 
 
-@njit(parallel=True, **_jit)
+@njit(**_parallel)
 def binary_parallel(op, a, a_off, a_row, ca, b, b_off, b_row, cb, out, outer, inner):
     """binary_serial with the rows (and long rows' BLOCK-sized pieces) spread across threads."""
     blocks = (inner + BLOCK - 1) // BLOCK
@@ -141,13 +145,13 @@ def _relu_grad_span(x, grad, out, lo, hi):
         outs[i] = gs[i] if xs[i] > 0 else 0
 
 
-@njit(**_jit)
+@njit(**_serial)
 def relu_grad_serial(x, grad, out):
     """out = grad where x > 0, else 0 (flat contiguous arrays)."""
     _relu_grad_span(x, grad, out, 0, out.size)
 
 
-@njit(parallel=True, **_jit)
+@njit(**_parallel)
 def relu_grad_parallel(x, grad, out):
     """relu_grad_serial across threads."""
     n = out.size
@@ -176,14 +180,14 @@ def _softmax_row(x, out, r):
         outr[j] = outr[j] / total
 
 
-@njit(**_jit)
+@njit(**_serial)
 def softmax_serial(x, out):
     """Row-wise softmax of a contiguous 2-D array."""
     for r in range(x.shape[0]):
         _softmax_row(x, out, r)
 
 
-@njit(parallel=True, **_jit)
+@njit(**_parallel)
 def softmax_parallel(x, out):
     """Row-wise softmax, rows across threads."""
     for r in prange(x.shape[0]):
@@ -200,21 +204,21 @@ def _sum_rows(x, acc, o):
             accr[i] += xr[i]
 
 
-@njit(**_jit)
+@njit(**_serial)
 def sum_serial(x, acc):
     """acc (zeros, float64 or 64-bit integers) += x summed over axis 1 of a contiguous 3-D x."""
     for o in range(x.shape[0]):
         _sum_rows(x, acc, o)
 
 
-@njit(parallel=True, **_jit)
+@njit(**_parallel)
 def sum_parallel(x, acc):
     """sum_serial with the outer index across threads."""
     for o in prange(x.shape[0]):
         _sum_rows(x, acc, o)
 
 
-@njit(parallel=True, **_jit)
+@njit(**_parallel)
 def sum_all_parallel(x, acc):
     """acc[t] = the sum of BLOCK-sized piece t of a flat contiguous x (acc has one slot per
     piece; the caller adds the few partial sums)."""
