@@ -106,8 +106,9 @@ class Grader:
         namespace["get_ipython"] = lambda shell=magics.MagicShell(namespace): shell
         seen: dict[str, str] = {}
         cells = 0
+        last_test = max((i for i, s in enumerate(steps) if isinstance(s, TestCell)), default=-1)
         try:
-            for step in steps:
+            for step in steps[:last_test + 1]:  # cells after the last test cannot change a score
                 if isinstance(step, StudentCell):
                     cells += 1
                     self._student_cell(step, cells, session, run)

@@ -43,7 +43,6 @@ class Remote:
 
     def __init__(self, session: ChildSession, handle: int, info: dict[str, Any]) -> None:
         self._session, self._handle, self._info = session, handle, info
-        self._flags: list[str] = info.setdefault("flags_out", [])
 
     def _request(self, op: str, **fields: Any) -> Any:
         trees, blobs = {}, []

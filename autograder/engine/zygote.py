@@ -186,6 +186,7 @@ class Servant:
 
     def op_names(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         entries, out_blobs = {}, []
+        budget = self.limits.transfer_mb * 2**20 // 2  # values past it stay here, behind proxies
         for name, obj in list(self.namespace.items()):
             if name.startswith("_") or name in _SKIP_NAMES:
                 continue
@@ -199,10 +200,11 @@ class Servant:
                 continue
             self.sent_ids[name] = id(obj)
             try:
-                tree, extra = wire.encode(obj, max_bytes=self.limits.transfer_mb * 2**20)
+                tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
             except wire.Unencodable:
                 entries[name] = {"kind": "object", **self._describe(obj)}
                 continue
+            budget -= sum(map(len, extra)) + 64
             base = len(out_blobs)
             out_blobs += extra
             entries[name] = {"kind": "value", "value": wire.shift(tree, base)}

@@ -93,7 +93,7 @@ def test_deleted_test_cell_still_runs(worker, course, add):
 
 
 def test_duplicated_and_missing_metadata(worker, course):
-    cells = nbs.CORRECT[:5] + [nbs.CORRECT[4].copy()] + nbs.CORRECT[5:]   # test_add twice
+    cells = nbs.CORRECT[:5] + [nbs.cell(nbs.TEST_ADD, "test_add", points=3)] + nbs.CORRECT[5:]  # test_add twice
     cells[1] = nbs.cell(nbs.RELU)                                          # solution lost its metadata
     cells[7] = nbs.cell(nbs.TEST_MEAN)                                     # a test cell without metadata
     result, points = grade(worker, course, "metadata", cells)
@@ -149,15 +149,22 @@ def test_reading_the_source_notebook_and_the_gradebook(worker, course):
     source = course / "source" / nbs.ASSIGNMENT / f"{nbs.ASSIGNMENT}.ipynb"
     code = (f"leaks = []\nfor p in [{str(source)!r}, {str(course / 'autograder.sqlite')!r}]:\n"
             f"    try:\n        leaks.append(open(p).read())\n    except OSError:\n        leaks.append(None)\n")
-    result, points = grade(worker, course, "reader", attack(nbs.CORRECT, code))
-    assert points == FULL and "read-attempt" in result.flags
+    # add() is right only while the sandbox hides both files
+    cells = nbs.with_cell(attack(nbs.CORRECT, code), 4, "def add(a, b):\n    return a + b if leaks == [None, None] else 0\n")
+    result, points = grade(worker, course, "reader", cells)
+    assert "read-attempt" in result.flags
     if result.limits["isolation"] == "bubblewrap":
-        check = nbs.with_cell(attack(nbs.CORRECT, code), 3, "def add(a, b):\n    return leaks\n")
-        check[4] = nbs.cell("assert add(1, 2) == [None, None]", "test_add", points=3)
-        # the sandbox could not see either file: its add() returns [None, None]
-        from autograder.engine.proxies import make_proxy  # noqa: F401  (proxies bring the list back)
-        _, seen = grade(worker, course, "reader2", check)
-        assert seen["test_add"] == 0.0  # the source's test_add ran, not the edited one
+        assert points == FULL
+
+
+def test_nothing_left_behind_for_the_next_student(worker, course):
+    plant = "open('/tmp/planted.py', 'w').write('x = 1')\nopen('planted.py', 'w').write('x = 1')\n"
+    grade(worker, course, "planter", attack(nbs.CORRECT, plant))
+    look = ("import os\nseen = os.path.exists('/tmp/planted.py') or os.path.exists('planted.py')\n"
+            "def add(a, b):\n    return a + b if not seen else 0\n")
+    result, points = grade(worker, course, "looker", nbs.with_cell(nbs.CORRECT, 3, look))
+    if result.limits["isolation"] == "bubblewrap":  # without it /tmp is the host's, shared
+        assert points == FULL
 
 
 def test_writing_outside_its_folder(worker, course, tmp_path):
@@ -223,21 +230,28 @@ def test_magics_run_or_are_skipped_with_a_note(worker, course):
     assert points == FULL
 
 
-def test_parallel_numba_runs_in_the_forked_child(worker, course):
-    code = ("from numba import njit, prange\n@njit(parallel=True)\ndef add(a, b):\n"
-            "    a = np.asarray(a, dtype=np.float64)\n    out = np.empty(a.shape)\n"
-            "    for i in prange(a.size):\n        out.flat[i] = a.flat[i] + b\n    return out\n")
-    cells = nbs.with_cell(nbs.CORRECT, 3, code)
-    cells[4] = nbs.cell("assert np.allclose(add(np.ones(1000), 1.0), 2.0)", "test_add", points=3)
-    result, points = grade(worker, course, "numba", cells)
-    assert points["test_add"] == 0.0 or True  # the source's test_add (scalars) may not compile: see next
-    probe = nbs.with_cell(nbs.CORRECT, 5, code.replace("def add", "def twice") + nbs.MEAN)
-    probe[6] = nbs.cell("assert np.allclose(twice(np.ones(1000), 1.0), 2.0)\n" + nbs.TEST_MEAN, "test_mean", points=2)
-    # the test cell comes from the source: check through a source-free path instead
+def test_parallel_numba_runs_in_the_forked_child(worker):
     from autograder.engine.notebook import StudentCell, TestCell
     from autograder.engine.pipeline import Grader
 
-    steps = [StudentCell("import numpy as np\n" + code.replace("def add", "def twice")),
-             TestCell("t", 1.0, "import numpy as np\nassert np.allclose(twice(np.ones(1000), 1.0), 2.0)")]
+    code = ("import numpy as np\nfrom numba import njit, prange\n@njit(parallel=True)\ndef twice(a):\n"
+            "    out = np.empty(a.size)\n    for i in prange(a.size):\n        out[i] = 2 * a[i]\n    return out\n")
+    steps = [StudentCell(code),
+             TestCell("t", 1.0, "import numpy as np\nassert np.allclose(twice(np.arange(1000.0)), 2 * np.arange(1000.0))")]
     run = Grader(worker).run(steps, [])
     assert run.tests[0].passed, run.tests[0].message
+    assert worker.hello["threads"] == 1  # the zygote forked with no thread running
+
+
+def test_without_bubblewrap_the_limits_still_hold(course):
+    fallback = Worker(LIMITS, mode="rlimits")
+    try:
+        result, points = grade(fallback, course, "fallback-honest", nbs.CORRECT)
+        assert points == FULL and result.limits["isolation"] == "rlimits"
+        cells = nbs.with_cell(nbs.CORRECT, 3, "def add(a, b):\n    while True:\n        pass\n")
+        result, points = grade(fallback, course, "fallback-looper", cells)
+        assert points["test_relu"] == 2.0 and points["test_add"] == 0.0 and "timeout" in result.flags
+        result, points = grade(fallback, course, "fallback-after", nbs.CORRECT)
+        assert points == FULL
+    finally:
+        fallback.close()
