@@ -62,8 +62,8 @@ from toolkit.kernels import cuda_runtime as rt  # noqa: E402
 from toolkit.kernels import get_backend  # noqa: E402
 
 WARMUP = 2  # untimed calls before each measurement (none with --tiny)
-#: Other GEMM tiles (BM,BN,BK,TM,TN) timed at n = 4096 beside the default 128,128,8,8,8.
-GEMM_VARIANTS = ("128,128,16,8,8", "64,64,8,8,8", "64,128,8,8,8")
+#: Other GEMM tiles (BM,BN,BK,TM,TN,STAGES) timed at n = 4096 beside the default 128,128,8,8,8,1.
+GEMM_VARIANTS = ("128,128,8,8,8,2", "128,128,16,8,8,1", "64,64,8,8,8,1", "64,128,8,8,8,1")
 TARGETS = {"relu_vs_copy": 0.90, "dot_vs_cublas": 0.50, "broadcast_vs_cupy": 1.00}
 
 
@@ -336,6 +336,8 @@ def speed(cuda: Any, report: Report, tiny: bool) -> dict:
                 print(f"  tiles {tiles}: failed: {(run.stdout + run.stderr)[-600:]}")
                 continue
             t, error = json.loads(run.stdout.strip().splitlines()[-1])
+            report.checks.append({"check": f"dot tiles {tiles}", "ok": error <= 3e-5,
+                                  "detail": f"relative error {error:.1e}"})
             extra = {"TFLOPs": flops / t / 1e12, "rel_error": error}
             if best_peer is not None:
                 extra["percent_of_cublas"] = 100 * best_peer / t

@@ -246,3 +246,29 @@ def test_fast_launch_marshals_like_numba_and_the_pool_reuses_only_free_blocks():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "marshalling matches numba's launcher" in result.stdout
     assert "pool reuses freed blocks only" in result.stdout
+
+
+def test_dot_with_two_shared_memory_stages():
+    """The double-buffered GEMM (STAGES=2, a tuning choice of TOOLKIT_CUDA_GEMM_TILES) computes
+    the same products, transposes and partial tiles included."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from toolkit.kernels import cuda, cuda_gemm
+        rng = np.random.default_rng(9)
+        for ta in (False, True):
+            for tb in (False, True):
+                a = rng.standard_normal((13, 21) if ta else (21, 13))
+                b = rng.standard_normal((18, 13) if tb else (13, 18))
+                got = cuda.to_numpy(cuda.dot(cuda.asarray(a), cuda.asarray(b), ta, tb))
+                want = (a.T if ta else a) @ (b.T if tb else b)
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        assert cuda_gemm.STAGES == 2
+        print("two stages ok")
+    """)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", TOOLKIT_CUDA_GEMM_TILES="128,128,8,8,8,2")
+    if cuda_runtime.GPU:
+        env.pop("NUMBA_ENABLE_CUDASIM")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "two stages ok" in result.stdout
