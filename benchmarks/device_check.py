@@ -14,9 +14,9 @@ Kernel compile time (or loading from Numba's cache) and host<->device transfer t
 apart. Timings are medians of repeats after a warm-up (CUDA events for single kernels). Exit code:
 0 when every correctness check passed, 1 when one failed, 2 when there is no GPU.
 
-On the device machine, in ONE call (about 5 minutes of the 15: machine start, kernel compiles,
-this check, then the cuda tests on the real GPU; the image's numba-cuda 0.30.4 needs NumPy 2.4,
-which travels as a wheel). Here, once, from the project root:
+On the device machine, in ONE call (estimated, not yet measured: 1-2 minutes to start the machine,
+3-4 for this check with its kernel compiles, at most 200 s for the cuda tests on the real GPU;
+the image's numba-cuda 0.30.4 needs NumPy 2.4, which travels as a wheel). Here, once, from the project root:
 
     bash ../shared/device/prepare-wheels.sh
 
@@ -86,7 +86,9 @@ class Report:
         else:
             g, w = got.astype(np.float64), want.astype(np.float64)
             finite = np.isfinite(w)
-            if not np.array_equal(np.isnan(g), np.isnan(w)) or not np.array_equal(g[~finite & ~np.isnan(w)], w[~finite & ~np.isnan(w)]):
+            infinite = ~finite & ~np.isnan(w)
+            if (not np.array_equal(np.isnan(g), np.isnan(w))
+                    or not np.array_equal(g[infinite], w[infinite])):
                 ok, why = False, "NaN/inf in different places"
             else:
                 norm = np.linalg.norm(w[finite]) or 1.0
@@ -102,9 +104,10 @@ class Report:
         print(f"  {name:<44} {seconds * 1e6:12.2f} us  {rate}", flush=True)
 
 
-def event_timer(fn: Callable[[], Any], repeats: int) -> float:
-    """Median seconds of one call of ``fn`` (GPU work), by CUDA events around each call (by the
-    wall clock on the simulator, which has no events)."""
+def event_timer(fn: Callable[[], Any], repeats: int, inner: int = 5) -> float:
+    """Median seconds of one call of ``fn`` (GPU work): CUDA events around ``inner`` calls in a
+    row, so the host's launch overhead overlaps the device's work as in real use (the wall clock
+    on the simulator, which has no events)."""
     if not rt.GPU:
         return wall_timer(fn, repeats)
     cuda = rt._cuda
@@ -115,10 +118,11 @@ def event_timer(fn: Callable[[], Any], repeats: int) -> float:
     for _ in range(repeats):
         start, stop = cuda.event(), cuda.event()
         start.record()
-        fn()
+        for _ in range(inner):
+            fn()
         stop.record()
         stop.synchronize()
-        times.append(start.elapsed_time(stop) / 1e3)
+        times.append(start.elapsed_time(stop) / 1e3 / inner)
     return statistics.median(times)
 
 
@@ -348,6 +352,7 @@ def speed(cuda: Any, report: Report, tiny: bool) -> dict:
     bv = rng.standard_normal((32, 10), dtype=np.float32)
     dbx, dbv = cuda.asarray(bx), cuda.asarray(bv)
     calls = 1 if tiny else 2000
+    repeats = 1 if tiny else 7
     small = {}
     small["ours"] = wall_timer(lambda: cuda.add(dbx, dbv), repeats, calls=calls)
     report.time("add (this backend, fast launch)", small["ours"])
@@ -358,7 +363,7 @@ def speed(cuda: Any, report: Report, tiny: bool) -> dict:
         rt.FAST_LAUNCH = True
     report.time("add (this backend, Numba dispatcher)", small["numba_dispatch"])
     small["relu"] = wall_timer(lambda: cuda.relu(dbx), repeats, calls=calls)
-    report.time("relu same array (this backend)", small["relu"])
+    report.time("relu of the (64, 3, 32, 10) array (this backend)", small["relu"])
     if cupy is not None:
         cx, cv = cupy.asarray(bx), cupy.asarray(bv)
         small["cupy"] = wall_timer(lambda: cx + cv, repeats, calls=calls)
