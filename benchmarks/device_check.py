@@ -16,7 +16,8 @@ apart. Timings are medians of repeats after a warm-up (CUDA events for single ke
 
 On the device machine, in ONE call (estimated, not yet measured: 1-2 minutes to start the machine,
 3-4 for this check with its kernel compiles, at most 200 s for the cuda tests on the real GPU;
-the image's numba-cuda 0.30.4 needs NumPy 2.4, which travels as a wheel). Here, once, from the project root:
+the image's numba-cuda 0.30.4 needs NumPy 2.4, which travels as a wheel). Here, once, from the
+project root:
 
     bash ../shared/device/prepare-wheels.sh
 
@@ -211,8 +212,9 @@ def correctness(cuda: Any, report: Report, tiny: bool) -> None:
                          np.result_type(a, b))
     report.check("sub 2.0 - x (Python scalar)", cuda.to_numpy(cuda.sub(2.0, dx)),
                  (2.0 - x64).astype(np.float32), 1e-6, np.float32)
-    report.check("add int32 + int32", cuda.to_numpy(cuda.add(cuda.asarray(ints), cuda.asarray(ints))),
-                 ints + ints, 0, np.int32)
+    dints = cuda.asarray(ints)
+    report.check("add int32 + int32", cuda.to_numpy(cuda.add(dints, dints)), ints + ints, 0,
+                 np.int32)
     strided = cuda.asarray(x32)[:, 1::2]
     report.check("mul on a strided view", cuda.to_numpy(cuda.mul(strided, 3.0)),
                  x32[:, 1::2] * np.float32(3), 1e-6, np.float32)
@@ -237,9 +239,10 @@ def correctness(cuda: Any, report: Report, tiny: bool) -> None:
                      e / e.sum(-1, keepdims=True), 1e-5, np.float32)
     clean = rng.standard_normal((side, side + 3), dtype=np.float32)
     for axis in (None, 0, 1):
-        report.check(f"sum float32 axis={axis}", cuda.to_numpy(cuda.sum(cuda.asarray(clean), axis=axis)),
+        got = cuda.to_numpy(cuda.sum(cuda.asarray(clean), axis=axis))
+        report.check(f"sum float32 axis={axis}", got,
                      np.sum(clean.astype(np.float64), axis=axis), 1e-5, np.float32)
-        report.check(f"sum int32 axis={axis}", cuda.to_numpy(cuda.sum(cuda.asarray(ints), axis=axis)),
+        report.check(f"sum int32 axis={axis}", cuda.to_numpy(cuda.sum(dints, axis=axis)),
                      np.sum(ints, axis=axis), 0, np.int64)
 
 
@@ -430,7 +433,8 @@ def ptx_report(directory: str) -> int:
         fn = getattr(importlib.import_module(module), name)
         spec = [np.dtype(i) if isinstance(i, str) and i != "int" else i if i == "int" else
                 (i[0], int(i[1]) if i[0] == "tuple" else np.dtype(i[1])) for i in items]
-        label = f"{name}({', '.join(str(i) if i == 'int' or not isinstance(i, tuple) else f'{i[0]} {i[1]}' for i in spec)})"
+        shown = [f"{i[0]} {i[1]}" if isinstance(i, tuple) else str(i) for i in spec]
+        label = f"{name}({', '.join(shown)})"
         try:
             types = [rt._numba_type(i) for i in spec]
             ptx, _ = cuda.compile_ptx(fn, rt._types.void(*types), cc=(9, 0))
@@ -456,7 +460,7 @@ def ptx_report(directory: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiny", action="store_true",
-                        help="tiny sizes, no peers: exercise the code paths (e.g. on the simulator)")
+                        help="tiny sizes, no peers: run the code paths (e.g. on the simulator)")
     parser.add_argument("--json", help="also write the checks and timings to this JSON file")
     parser.add_argument("--ptx", metavar="DIR",
                         help="no GPU needed: compile every kernel signature for sm_90 into DIR")
@@ -515,7 +519,8 @@ def describe() -> str:
     import numba_cuda
     return (f"{device.name.decode() if isinstance(device.name, bytes) else device.name}, "
             f"{device.MULTIPROCESSOR_COUNT} SMs, cc {device.compute_capability}; "
-            f"numba-cuda {numba_cuda.__version__}, numpy {np.__version__}, python {platform.python_version()}")
+            f"numba-cuda {numba_cuda.__version__}, numpy {np.__version__}, "
+            f"python {platform.python_version()}")
 
 
 if __name__ == "__main__":

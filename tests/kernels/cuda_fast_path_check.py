@@ -2,17 +2,23 @@
 direct launch must marshal arguments exactly as Numba's own launcher does, and its memory pool
 must hand a block out again only once nothing refers to it."""
 
-import ctypes, gc, types as pytypes
+import ctypes
+import gc
+import types as pytypes
+
 import numpy as np
 from numba.cuda.cudadrv import driver
 from numba.cuda.cudadrv.devicearray import DeviceNDArray
 from numba.cuda.dispatcher import _Kernel
+
 from toolkit.kernels import cuda_runtime as rt
 
 assert not rt.SIMULATOR
 
+
 def fake_pointer(address, size):
     return driver.MemoryPointer(None, driver.binding.CUdeviceptr(address), size)
+
 
 def numba_args(argtypes, args):
     """The raw launch arguments Numba's own _Kernel.launch would build."""
@@ -23,9 +29,13 @@ def numba_args(argtypes, args):
         fake._prepare_args(t, v, 0, [], raw)
     return raw
 
+
 def normal(values):
-    return [(type(v).__name__ if isinstance(v, ctypes._SimpleCData) and not isinstance(v, ctypes.c_int64) else "int",
-             v.value if isinstance(v, ctypes._SimpleCData) else int(v)) for v in values]
+    """(C type, value) of each raw argument; Python ints and c_int64 both travel as 8 bytes."""
+    typed = [isinstance(v, ctypes._SimpleCData) for v in values]
+    return [(type(v).__name__ if t and not isinstance(v, ctypes.c_int64) else "int",
+             v.value if t else int(v)) for v, t in zip(values, typed)]
+
 
 x = DeviceNDArray((4, 3, 5), (60, 20, 4), np.float32, gpu_data=fake_pointer(0x7F0000001000, 240))
 y = DeviceNDArray((7,), (8,), np.float64, gpu_data=fake_pointer(0x7F0000002000, 56))
@@ -37,17 +47,26 @@ mine = []
 for t, a in zip(argtypes, args):
     rt._marshaller(t)(mine, a)
 flat = (x.reshape(x.size),) + args[1:]
-assert normal(mine) == normal(numba_args(argtypes, flat)), (normal(mine), normal(numba_args(argtypes, flat)))
+theirs = numba_args(argtypes, flat)
+assert normal(mine) == normal(theirs), (normal(mine), normal(theirs))
 print("marshalling matches numba's launcher")
+
+
 
 # the pool, with a stand-in context
 class Owned:
-    def __init__(self, address): self.device_pointer = driver.binding.CUdeviceptr(address)
+    def __init__(self, address):
+        self.device_pointer = driver.binding.CUdeviceptr(address)
+
+
 class Context:
     allocated = 0
+
     def memalloc(self, size):
         Context.allocated += 1
         return Owned(0x10000 * Context.allocated)
+
+
 pool = rt._Pool(Context())
 a = pool.empty((64, 3, 32, 10), np.dtype(np.float32))
 ref = np.empty((64, 3, 32, 10), np.float32)

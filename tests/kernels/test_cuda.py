@@ -85,7 +85,8 @@ def test_broadcast_paths_agree_with_numpy(cuda):
         da, db = cuda.asarray(a), cuda.asarray(b)
         for op, ref in (("sub", np.subtract), ("div", np.divide), ("maximum", np.maximum)):
             got = cuda.to_numpy(getattr(cuda, op)(da, db))
-            np.testing.assert_allclose(got, ref(a, b), rtol=1e-6, err_msg=f"{op} {a_shape} {b_shape}")
+            np.testing.assert_allclose(got, ref(a, b), rtol=1e-6,
+                                       err_msg=f"{op} {a_shape} {b_shape}")
     assert plan("add", (64, 3, 32, 10), (32, 10)) == ("suffix", (64, 3, 32, 10), (320, 0))
     x = rand((3, 4))
     np.testing.assert_allclose(cuda.to_numpy(cuda.sub(2.0, cuda.asarray(x))), 2 - x, rtol=1e-6)
@@ -101,7 +102,8 @@ def test_dtypes_follow_numpy(cuda):
     assert cuda.div(i32, i32).dtype == np.float64 and cuda.add(i32, f32).dtype == np.float64
     assert cuda.sum(i32).dtype == np.int64 and cuda.sum(f32).dtype == np.float32
     assert cuda.to_numpy(cuda.relu(i32)).tolist() == [0, 0, 0, 0, 1, 2]
-    np.testing.assert_allclose(cuda.to_numpy(cuda.log(f32)), np.log(np.linspace(0.5, 3, 6)), rtol=1e-6)
+    np.testing.assert_allclose(cuda.to_numpy(cuda.log(f32)), np.log(np.linspace(0.5, 3, 6)),
+                               rtol=1e-6)
     special = cuda.asarray(np.array([0.0, -1.0, np.inf, -np.inf, np.nan, 1000.0]))
     with np.errstate(all="ignore"):
         for op in ("log", "sqrt", "exp", "sigmoid", "tanh"):
@@ -139,17 +141,19 @@ def test_dot_float32_mixed_and_degenerate(cuda):
     out = cuda.dot(cuda.asarray(a), cuda.asarray(b))
     assert out.dtype == np.float64
     np.testing.assert_allclose(cuda.to_numpy(out), a.astype(np.float64) @ b, rtol=1e-12)
-    empty_k = cuda.dot(cuda.asarray(np.ones((2, 0), np.float32)), cuda.asarray(np.ones((0, 3), np.float32)))
+    empty_k = cuda.dot(cuda.asarray(np.ones((2, 0), np.float32)),
+                       cuda.asarray(np.ones((0, 3), np.float32)))
     assert cuda.to_numpy(empty_k).tolist() == [[0.0] * 3] * 2
 
 
 def test_reductions_over_several_blocks(cuda):
     x = rand((300,), seed=5)  # two blocks of partial sums, then one block over them
-    np.testing.assert_allclose(cuda.to_numpy(cuda.sum(cuda.asarray(x))), x.astype(np.float64).sum(), rtol=1e-5)
+    np.testing.assert_allclose(cuda.to_numpy(cuda.sum(cuda.asarray(x))),
+                               x.astype(np.float64).sum(), rtol=1e-5)
     rows = rand((1, 300), seed=6)  # a row longer than a block's threads
     e = np.exp(rows - rows.max(-1, keepdims=True))
-    np.testing.assert_allclose(cuda.to_numpy(cuda.softmax(cuda.asarray(rows))), e / e.sum(-1, keepdims=True),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(cuda.to_numpy(cuda.softmax(cuda.asarray(rows))),
+                               e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)
     cube = rand((3, 4, 5), np.float64, seed=7)
     for axis in (0, 1, 2, -1):
         got = cuda.to_numpy(cuda.sum(cuda.asarray(cube), axis=axis, keepdims=True))
@@ -206,8 +210,8 @@ def test_simulator_is_not_reported_as_a_gpu():
 def device_check():
     """benchmarks/device_check.py as a module."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location("device_check",
-                                                  os.path.join(ROOT, "benchmarks", "device_check.py"))
+    path = os.path.join(ROOT, "benchmarks", "device_check.py")
+    spec = importlib.util.spec_from_file_location("device_check", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,4 +1,4 @@
-"""The tiled matrix product C = op(A) @ op(B) on the GPU: shared-memory tiles with register blocking.
+"""The tiled matrix product C = op(A) @ op(B) on the GPU: shared-memory tiles, register blocking.
 
 Each block computes a BM x BN tile of C with BM/TM * BN/TN threads; each thread keeps a TM x TN
 tile of C in registers. The k dimension is walked BK at a time: the block stages a BM x BK slice

@@ -20,7 +20,7 @@ MAX_THREADS = 256
 
 @cuda.jit(device=True)
 def _tree_max(shared, t, value):
-    """The block's maximum of ``value`` (NaN wins), left in shared[0] and returned to every thread."""
+    """The block's maximum of ``value`` (NaN wins), returned to every thread."""
     shared[t] = value
     cuda.syncthreads()
     s = cuda.blockDim.x // 2

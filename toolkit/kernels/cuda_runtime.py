@@ -87,7 +87,7 @@ else:
 
 
 def device_array(op: str, x: Any) -> Any:
-    """``x`` if it is a device array; a host array is refused, never copied behind the caller's back."""
+    """``x`` if it is a device array; a host array is refused, never copied behind one's back."""
     if type(x) is _DeviceArray:
         return x
     require()
@@ -170,7 +170,7 @@ class _Pool:
 
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> Any:
         """A C-contiguous device array; its Python fields are copied from the first array of the
-        same shape and dtype instead of being recomputed (numba's constructor costs microseconds)."""
+        same shape and dtype instead of recomputed (numba's constructor takes microseconds)."""
         fields = self._fields.get((shape, dtype))
         if fields is None:
             strides, step = [], dtype.itemsize
@@ -224,7 +224,9 @@ def _numba_type(item: Any):
         return _types.Array(_from_dtype(item), 1, "C")
     if isinstance(item, tuple):
         kind, value = item
-        return _from_dtype(np.dtype(value)) if kind == "scalar" else _types.UniTuple(_types.int64, value)
+        if kind == "scalar":
+            return _from_dtype(np.dtype(value))
+        return _types.UniTuple(_types.int64, value)
     if item == "int":
         return _types.int64
     raise TypeError(f"unknown kernel argument spec {item!r}")
@@ -281,7 +283,7 @@ class Kernel:
 
 def _marshaller(t) -> Callable[[list, Any], None]:
     """How one argument of Numba type ``t`` goes into the raw launch arguments, in the layout that
-    Numba's own launcher uses (an array is meminfo, parent, size, itemsize, data, shape, strides)."""
+    Numba's own launcher uses (an array: meminfo, parent, size, itemsize, data, shape, strides)."""
     if isinstance(t, _types.Array):
         def array(raw: list, a: Any) -> None:
             size, item = a.size, a.dtype.itemsize
