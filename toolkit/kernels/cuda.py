@@ -390,6 +390,9 @@ def dot(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False) -> Any:
     sb = (1, k) if trans_b else (n, 1)
     kern = rt.kernel(gemm.gemm_kernel, dtype, dtype, dtype, *("int",) * 7)
     grid = (-(-n // gemm.BN), -(-m // gemm.BM))
+    if grid[1] > 65535:  # CUDA's limit on a grid's y dimension
+        raise ValueError(f"dot: {m} rows are more than the kernel's {65535 * gemm.BM}; "
+                         f"split op(a) into row blocks")
     kern.launch(grid, gemm.THREADS, 0, (a, b, out, m, n, k, *sa, *sb))
     return out
 
