@@ -3,6 +3,8 @@ it, and whether other processes were busy."""
 
 from __future__ import annotations
 
+import sys
+
 from toolkit.bench import machine
 
 
@@ -27,3 +29,13 @@ def test_a_busy_machine_is_said_to_be_noisy():
     assert machine.load_warning({"load_average": 1.5, "cores": 2}) is None
     assert "noisy" in machine.load_warning({"load_average": 7.2, "cores": 2})
     assert machine.load_warning({"cores": 2}) is None
+
+
+def test_without_threadpoolctl_numpy_names_its_blas(monkeypatch):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    (library,) = machine.blas()
+    assert "openblas" in library["internal_api"].lower()  # what NumPy's wheels bundle
+    assert library["version"]
+    assert "threadpoolctl" in library["source"]
+    assert machine.blas_summary({"blas": [library], "blas_environment": {}}).startswith(
+        library["internal_api"])

@@ -8,7 +8,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from threadpoolctl import threadpool_info
+import numpy as np
 
 from .ceilings import last_level_cache_bytes
 
@@ -30,7 +30,16 @@ def cpu_model() -> str:
 
 
 def blas() -> list[dict[str, Any]]:
-    """The BLAS libraries NumPy loaded, with version, threads and core type (threadpoolctl)."""
+    """The BLAS libraries NumPy loaded, with version, threads and core type (threadpoolctl);
+    where threadpoolctl is missing (a source tree run on another machine), NumPy's build
+    configuration, which names the BLAS but not the core type chosen at run time."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        library = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+        return [{"internal_api": library.get("name", "unknown"),
+                 "version": library.get("version", "unknown"),
+                 "source": "numpy build configuration (install threadpoolctl for the core type)"}]
     keys = ("internal_api", "version", "architecture", "num_threads", "threading_layer", "prefix")
     return [{key: info.get(key) for key in keys} for info in threadpool_info()
             if info.get("user_api") == "blas"]
