@@ -206,7 +206,8 @@ def _plan(op: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]):
 
 
 def _binary(op: str, a, b) -> np.ndarray:
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and a.dtype in _FLOATS:
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
+            and a.dtype in _FLOATS):
         dtype = a.dtype  # the common case, decided without binary_dtype's general rules
     else:
         dtype = binary_dtype(op, a, b)

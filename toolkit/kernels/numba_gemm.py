@@ -2,11 +2,12 @@
 
 Dot form (the general case). The k axis is cut into slabs of ``kc``. The columns of op(B), and
 the rows of op(A) when they are not contiguous already, are packed once, slab by slab, into
-contiguous rows of ``kc`` numbers; each task then owns an ``MC`` x ``NC`` block of C and, slab after slab, runs a 4 x 4 register tile
-over the block: 4 packed rows of A and 4 of B, 16 running dot products over the slab. With reassociation allowed LLVM turns each into a vector of partial
-sums, so the inner loop is 8 vector loads and 16 vector FMAs. The packed A rows stay in L1, the
-block's B rows in L2. Operands are packed from whichever layout they lie in (a transposed
-operand is read in place, never transposed as a whole).
+contiguous rows of ``kc`` numbers (from whichever layout the operand lies in: a transposed
+operand is never transposed as a whole). Each task then owns an ``MC`` x ``NC`` block of C and,
+slab after slab, runs a 4 x 4 register tile over it: 4 rows of A and 4 of B, 16 running dot
+products over the slab. With reassociation allowed LLVM turns each into a vector of partial
+sums, so the inner loop is 8 vector loads and 16 vector FMAs. The 4 rows of A stay in L1 while
+the block's B rows, reused by every row of the block, stay in L2.
 
 Axpy form (a short k, or a long op(A) given transposed against a narrow op(B)). There a dot
 product of k terms is too short to pay for the vector reduction, so C's rows are built as sums
