@@ -184,8 +184,8 @@ def _broadcast_plan(a_shape: tuple[int, ...], b_shape: tuple[int, ...], shape: t
             dims[-1] = (dims[-1][0] * n, sa, sb)
         else:
             dims.append((n, sa, sb))
-    if not dims:
-        return _NO_OFFSETS, 0, 0, _NO_OFFSETS, 0, 0, 1, 1
+    if not dims:  # one element
+        return _NO_OFFSETS, 0, 1, _NO_OFFSETS, 0, 1, 1, 1
     inner, ca, cb = dims.pop()
     if not dims:
         return _NO_OFFSETS, 0, ca, _NO_OFFSETS, 0, cb, 1, inner
