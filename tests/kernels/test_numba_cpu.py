@@ -150,11 +150,14 @@ def test_dot_skinny_shapes(trans_a, trans_b):
         check_dot(m, k, n, np.float32, trans_a, trans_b)
 
 
-def test_dot_integers():
-    a, b = RNG.integers(-50, 50, (37, 61)), RNG.integers(-50, 50, (61, 29))
+@pytest.mark.parametrize("k", [61, 97])  # the axpy form, the dot form
+def test_dot_integers(k):
+    a, b = RNG.integers(-50, 50, (37, k)), RNG.integers(-50, 50, (k, 29))
     for dtype in (np.int32, np.int64):
         got = nb.dot(a.astype(dtype), b.astype(dtype))
         assert got.dtype == dtype and np.array_equal(got, a @ b)
+    big = np.full((5, 70), 2**20, np.int32)  # wraps around as NumPy's int32 product does
+    np.testing.assert_array_equal(nb.dot(big, big.T), big @ big.T)
 
 
 def test_dot_propagates_nan_and_inf():
