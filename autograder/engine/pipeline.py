@@ -196,7 +196,7 @@ class Grader:
         error, value = "", None
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
                 warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("default")
+            _notebook_warning_filters()
             try:
                 value = _execute(magics.transform(step.source), namespace, f"<test {step.grade_id}>")
             except SandboxFailure as failure:
@@ -218,6 +218,16 @@ class Grader:
                               step.hidden, output)
         points, message = (step.points, "") if value is None else _partial(value, step.points)
         return TestResult(name, points, step.points, points >= step.points, message, step.hidden, output)
+
+
+def _notebook_warning_filters() -> None:
+    """Python's default warning filters, as a notebook kernel has them: each warning shown once
+    per place, deprecations only from the notebook's own code (whatever this process had set)."""
+    warnings.resetwarnings()
+    warnings.simplefilter("default")
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
 
 
 def _format(exc: BaseException) -> list[str]:

@@ -35,13 +35,14 @@ _worker: Worker | None = None
 def _init(limits: Limits, mode: str | None) -> None:
     """Start this grader process's worker, and import what grading needs here up front."""
     global _worker
+    _worker = Worker(limits, mode)
+    _worker.launch()  # it warms up while this process imports the rest
+    atexit.register(_worker.close)
     import IPython.core.inputtransformer2  # noqa: F401  (magics in cells; slow to import)
     import IPython.lib.pretty  # noqa: F401  (partial credit reads values as IPython shows them)
 
     import autograder.asserts  # noqa: F401
-
-    _worker = Worker(limits, mode)
-    atexit.register(_worker.close)
+    import autograder.engine.pipeline  # noqa: F401
 
 
 def _grade(job: Job) -> dict:

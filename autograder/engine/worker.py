@@ -49,6 +49,11 @@ class Worker:
     # -- life cycle
     def start(self) -> None:
         """Start the zygote and wait until it has imported its packages."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the zygote without waiting for it (it warms up while the caller does other work)."""
         self.workdir.mkdir(exist_ok=True)
         mine, theirs = socket.socketpair()
         argv = [sys.executable, "-m", "autograder.engine.zygote", str(theirs.fileno())]
@@ -70,8 +75,12 @@ class Worker:
                                          cwd=str(self.workdir))
         theirs.close()
         self.control = mine
+        self.hello = {}
+
+    def wait_ready(self) -> None:
+        """Wait for the launched zygote's "ready"."""
         try:
-            self.hello = self._read(mine, time.monotonic() + STARTUP_TIMEOUT)[0]
+            self.hello = self._read(self.control, time.monotonic() + STARTUP_TIMEOUT)[0]
         except SandboxFailure:
             self.stop()
             raise RuntimeError(f"the grading worker did not start ({self.mode}); its log:\n"
@@ -139,6 +148,8 @@ class Worker:
         if not self.alive:
             self.stop()
             self.start()
+        elif not self.hello:
+            self.wait_ready()
         self.stage(folders)
         workdir = sandbox.WORKDIR if self.mode == "bubblewrap" else str(self.workdir)
         job = {"op": "job", "seed": seed, "limits": self.limits.to_dict(), "workdir": workdir}
@@ -181,8 +192,9 @@ class Worker:
 def _leave_font_cache(folder: Path) -> None:
     """Copy matplotlib's font list (built here once) where the zygote picks it up."""
     import matplotlib
-    import matplotlib.font_manager  # noqa: F401  (builds the font list if it is missing)
 
+    if not any(Path(matplotlib.get_cachedir()).glob("fontlist-*.json")):
+        import matplotlib.font_manager  # noqa: F401  (builds the font list)
     folder.mkdir(exist_ok=True)
     for path in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
         shutil.copyfile(path, folder / path.name)
