@@ -57,7 +57,7 @@ def test_unary_parallel_path(op, dtype):
     ((BIG,), (BIG,)),                      # same shape, split into blocks
     ((BIG // 50, 50), (50,)),              # suffix broadcast: rows with a stride-0 b
     ((BIG // 50, 1), (1, 50)),             # an outer product: both broadcast
-    ((5, 1, BIG // 500, 100), (7, 1, 100)),  # general: per-row offset tables
+    ((5, 1, BIG // 3500, 100), (7, 1, 100)),  # general: per-row offset tables
     ((BIG,), ()),                          # an array against a 0-d array
 ])
 def test_binary_parallel_paths(op, shapes):
@@ -138,15 +138,16 @@ def test_dot_blocks_and_slabs(trans_a, trans_b, dtype):
     """The parallel path, over more than one MC x NC block and more than one k slab, with
     ragged edges everywhere."""
     kc = numba_gemm.SLAB_BYTES // np.dtype(dtype).itemsize
-    check_dot(numba_gemm.MC + 7, kc + 45, numba_gemm.NC + 5, dtype, trans_a, trans_b)
+    check_dot(2 * numba_gemm.MC + 7, kc + 45, numba_gemm.NC + 5, dtype, trans_a, trans_b)
 
 
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
 def test_dot_skinny_shapes(trans_a, trans_b):
     """The network's shapes, smaller: x @ w with a long k, x.T @ grad (C built transposed when
-    op(b) is narrow), grad @ w.T with a short k, and a short k on the parallel path."""
-    for m, k, n in [(2, 3000, 3), (300, 2, 301), (200, 100, 16), (33, 1000, 16), (600, 16, 500)]:
+    op(b) is narrow), grad @ w.T with a short k, and the last three on the parallel path."""
+    for m, k, n in [(2, 3000, 3), (300, 2, 301), (200, 100, 16), (33, 1000, 16),
+                    (500, 16, 1100), (1100, 16, 500), (2100, 250, 16)]:
         check_dot(m, k, n, np.float32, trans_a, trans_b)
 
 

@@ -23,8 +23,10 @@ from .numba_gemm import gemm
 
 name = "numba"
 
-#: Inputs with at least this many elements run on every core; smaller ones on one.
-PARALLEL_MIN = 1 << 17
+#: Inputs with at least this many elements run on every core; smaller ones on one. Waking the
+#: thread pool costs little on an idle machine but up to a scheduler time slice (milliseconds)
+#: on a busy one, so only work of a millisecond or more is split.
+PARALLEL_MIN = 1 << 21
 #: Results of at least this many bytes reuse the memory of dropped results (see ``_empty``).
 POOL_MIN_BYTES = 1 << 22
 #: The most memory the pool of result buffers keeps alive.

@@ -31,8 +31,8 @@ MC, NC = 64, 128
 #: Bytes of one packed row slab: 1024 float32 or 512 float64. A longer slab spreads the vector
 #: reductions that end each tile over more FMAs; a block's NC rows of B (512 KiB) stay in L2.
 SLAB_BYTES = 4096
-#: Below this many multiply-adds one thread does the whole product.
-PARALLEL_MIN = 1 << 18
+#: Below this many multiply-adds (about a millisecond of one core) one thread does it all.
+PARALLEL_MIN = 1 << 23
 #: The most packing memory a thread keeps between products.
 SCRATCH_MAX_BYTES = 1 << 28
 #: Products with k at most this use the axpy form, as do a.T @ b with op(b) this narrow.

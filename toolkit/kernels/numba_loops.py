@@ -205,10 +205,23 @@ def softmax_parallel(x, out):
         _softmax_row(x, out, r)
 
 
+@njit(error_model="numpy", fastmath={"reassoc"})
+def _sum_flat(xs, s):
+    """s + the sum of the 1-D xs. Reassociation lets LLVM keep vector partial sums: the result
+    differs from a left-to-right sum by rounding only (in the float64 accumulator)."""
+    for i in range(xs.size):
+        s += xs[i]
+    return s
+
+
 @njit(error_model="numpy")
 def _sum_rows(x, acc, o):
-    """acc[o, :] = the sum of x[o, j, :] over j (the inner loop runs along contiguous memory)."""
+    """acc[o, :] = the sum of x[o, j, :] over j (the inner loop runs along contiguous memory,
+    or, when each row is one element, down the column as one vectorized sum)."""
     accr = acc[o]
+    if x.shape[2] == 1:
+        accr[0] = _sum_flat(x[o, :, 0], accr[0])
+        return
     for j in range(x.shape[1]):
         xr = x[o, j]
         for i in range(xr.size):
@@ -235,8 +248,4 @@ def sum_all_parallel(x, acc):
     piece; the caller adds the few partial sums)."""
     n = x.size
     for t in prange(acc.size):
-        xs = x[t * BLOCK:min(n, (t + 1) * BLOCK)]
-        s = acc[t]
-        for i in range(xs.size):
-            s += xs[i]
-        acc[t] = s
+        acc[t] = _sum_flat(x[t * BLOCK:min(n, (t + 1) * BLOCK)], acc[t])
