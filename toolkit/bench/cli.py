@@ -204,7 +204,7 @@ def bench(ops, backends, sizes, repeats, dtype, naive_budget, json_path, plot_pa
     click.echo(f"\n{dtype}, median of {repeats} repeats (fewer for naive rows that would outlast "
                f"the {budget:g} s budget).\nspeedup: over naive at the same op and size (over "
                f"numpy where naive was skipped).\n% of ceiling: memory-bound ops against copy, "
-               f"dot against blas.\n")
+               f"dot against blas (over 100%: the arrays fit in a cache).\n")
     click.echo(text)
     record = {
         "tool": "toolkit bench",
