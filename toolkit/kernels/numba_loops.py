@@ -6,7 +6,8 @@ Ops are chosen by an integer code rather than one compiled function per op, so a
 loop invariant: LLVM unswitches the branch out of the loop, and each copy of the loop vectorizes.
 Each branch stores its own result, so an integer loop never goes through a float (results keep
 all 64 bits). ``error_model="numpy"`` makes x / 0 give inf or NaN as in NumPy instead of raising.
-No kernel uses fastmath where NaN or rounding matter: NaN propagates as in NumPy.
+Only the sums allow fastmath, and only reassociation (rounding differences in a float64
+accumulator); every kernel propagates NaN as NumPy does.
 """
 
 from __future__ import annotations
