@@ -195,26 +195,32 @@ def dot_parallel(x_a, a_rows, x_b, b_rows, ap, bp, c, kc, zero):
 
 @njit(fastmath=_FAST, error_model="numpy")
 def _axpy_task(x_a, a_rows, b, c, t):
-    """Rows 16i.. and columns CB*j.. of c (task t, row-block major): c[i, cols] += A[i, p] *
-    b[p, cols] over p, where A[i, p] is x_a[i, p] if a_rows else x_a[p, i]. For each p the row
-    piece of b is read once and added into the block's 16 rows, all of them in L1."""
+    """Rows 16i.. and columns CB*j.. of c (task t, row-block major) = the sum over p of A[i, p]
+    * b[p, cols], where A[i, p] is x_a[i, p] if a_rows else x_a[p, i]. For each p the row piece
+    of b is read once and added into the block's 16 rows, summed in a small buffer that stays
+    in L1; c is written once at the end (so it need not start as zeros, nor be read)."""
     m, n = c.shape
     nblocks = (n + CB - 1) // CB
     ib = t // nblocks
     i0, j0 = ib * 16, (t - ib * nblocks) * CB
     i1, j1 = min(m, i0 + 16), min(n, j0 + CB)
+    acc = np.zeros((i1 - i0, j1 - j0), c.dtype)
     for p in range(b.shape[0]):
         src = b[p, j0:j1]
-        for i in range(i0, i1):
-            s = x_a[i, p] if a_rows else x_a[p, i]
-            row = c[i, j0:j1]
+        for i in range(i1 - i0):
+            s = x_a[i0 + i, p] if a_rows else x_a[p, i0 + i]
+            row = acc[i]
             for j in range(j1 - j0):
                 row[j] += s * src[j]
+    for i in range(i1 - i0):
+        row, dst = acc[i], c[i0 + i, j0:j1]
+        for j in range(j1 - j0):
+            dst[j] = row[j]
 
 
 @njit(**_serial)
 def axpy_serial(x_a, a_rows, b, c):
-    """c += A @ b in axpy form on one thread; b is (k, n) with contiguous rows."""
+    """c = A @ b in axpy form on one thread; b is (k, n) with contiguous rows."""
     m, n = c.shape
     for t in range(((m + 15) // 16) * ((n + CB - 1) // CB)):
         _axpy_task(x_a, a_rows, b, c, t)
@@ -259,21 +265,22 @@ def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
 def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int) -> np.ndarray:
     """op(a) @ op(b), given as the (m, k) and (k, n) views ``a`` and ``b`` (transposed or not)
     in the result dtype, in whichever form suits the shapes and layouts."""
-    c = np.zeros((m, n), a.dtype)
     if m == 0 or n == 0 or k == 0:
-        return c
+        return np.zeros((m, n), a.dtype)
     parallel = m * n * k >= PARALLEL_MIN
     x_a, a_rows = _rows_of(a)     # row r of op(a): x_a[r] if a_rows else x_a[:, r]
     x_bt, b_rows = _rows_of(b.T)  # column j of op(b): x_bt[j] if b_rows else x_bt[:, j]
     if k <= SHORT_K or (not a_rows and n <= NARROW_N < m):
         axpy = axpy_parallel if parallel else axpy_serial
         if n >= m:  # build C's rows from the rows of op(b), copied if they are not contiguous
+            c = np.empty((m, n), a.dtype)
             axpy(x_a, a_rows, np.ascontiguousarray(b) if b_rows else x_bt, c)
             return c
         # build the longer rows of C.T from the rows of op(a).T (a's own when trans_a)
-        ct = np.zeros((n, m), a.dtype)
+        ct = np.empty((n, m), a.dtype)
         axpy(x_bt, b_rows, np.ascontiguousarray(a.T) if a_rows else x_a, ct)
         return np.ascontiguousarray(ct.T)
+    c = np.zeros((m, n), a.dtype)
     kc = SLAB_BYTES // a.itemsize
     slabs = (k + kc - 1) // kc
     # rows padded by a cache line, so that packed rows kc apart do not share L1 sets
