@@ -270,7 +270,7 @@ def dot(a, b, trans_a: bool = False, trans_b: bool = False):
         dtype = binary_dtype("dot", a, b)
         a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
     m, k, n = dot_shape(a.shape, b.shape, trans_a, trans_b)
-    return gemm(a.T if trans_a else a, b.T if trans_b else b, m, k, n)
+    return gemm(a.T if trans_a else a, b.T if trans_b else b, m, k, n, _empty)
 
 
 def softmax(x):

@@ -22,6 +22,7 @@ sum only by rounding, within the usual k * eps bound, and NaN and inf propagate 
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 import numpy as np
 from numba import njit, prange
@@ -262,29 +263,33 @@ def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(x), True
 
 
-def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int) -> np.ndarray:
+def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
+         empty: Callable[[tuple[int, ...], np.dtype], np.ndarray] = np.empty) -> np.ndarray:
     """op(a) @ op(b), given as the (m, k) and (k, n) views ``a`` and ``b`` (transposed or not)
-    in the result dtype, in whichever form suits the shapes and layouts."""
+    in the result dtype, in whichever form suits the shapes and layouts. ``empty(shape, dtype)``
+    allocates the result (the backend passes its pool of reusable buffers)."""
+    dtype = a.dtype
     if m == 0 or n == 0 or k == 0:
-        return np.zeros((m, n), a.dtype)
+        return np.zeros((m, n), dtype)
     parallel = m * n * k >= PARALLEL_MIN
     x_a, a_rows = _rows_of(a)     # row r of op(a): x_a[r] if a_rows else x_a[:, r]
     x_bt, b_rows = _rows_of(b.T)  # column j of op(b): x_bt[j] if b_rows else x_bt[:, j]
+    c = empty((m, n), dtype)
     if k <= SHORT_K or (not a_rows and n <= NARROW_N < m):
         axpy = axpy_parallel if parallel else axpy_serial
         if n >= m:  # build C's rows from the rows of op(b), copied if they are not contiguous
-            c = np.empty((m, n), a.dtype)
             axpy(x_a, a_rows, np.ascontiguousarray(b) if b_rows else x_bt, c)
             return c
         # build the longer rows of C.T from the rows of op(a).T (a's own when trans_a)
-        ct = np.empty((n, m), a.dtype)
+        ct = empty((n, m), dtype)
         axpy(x_bt, b_rows, np.ascontiguousarray(a.T) if a_rows else x_a, ct)
-        return np.ascontiguousarray(ct.T)
-    c = np.zeros((m, n), a.dtype)
+        c[...] = ct.T
+        return c
+    c.fill(0)
     kc = SLAB_BYTES // a.itemsize
     slabs = (k + kc - 1) // kc
     # rows padded by a cache line, so that packed rows kc apart do not share L1 sets
-    ap, bp = _packing_buffers(slabs, 0 if a_rows else m, n, kc + 64 // a.itemsize, a.dtype)
+    ap, bp = _packing_buffers(slabs, 0 if a_rows else m, n, kc + 64 // a.itemsize, dtype)
     (dot_parallel if parallel else dot_serial)(x_a, a_rows, x_bt, b_rows, ap, bp, c, kc,
-                                               a.dtype.type(0))
+                                               dtype.type(0))
     return c
