@@ -238,6 +238,8 @@ class ChildSession:
             failure = SandboxFailure(f"timed out after {timeout:g} s", "timeout")
         elif failure.flag == "process-ended":
             code = self._exit_code()
+            if code is None:  # no word from the zygote either: the student's code killed it
+                self.flags.add("worker-killed")
             failure = SandboxFailure(f"the student's process ended (exit status {code})"
                                      if code is not None else "the student's process ended", "process-ended")
         self.failure = failure
@@ -266,6 +268,8 @@ class ChildSession:
                 kill = message.get("op") != "exited"
             except (OSError, SandboxFailure):
                 kill = True
+            if kill:  # the zygote is gone or confused: the student's code got at it
+                self.flags.add("worker-killed")
         self.sock.close()
         self.sock = None
         if kill:

@@ -133,12 +133,12 @@ def test_fork_bomb_is_bounded(worker, course):
 @pytest.mark.parametrize("code, flag, expected", [
     ("import sys\nsys.exit(3)\n", "exit", FULL),
     ("import os\nos._exit(3)\n", "process-ended", {"test_relu": 2.0, "test_add": 0.0, "test_mean": 0.0}),
-    ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "process-ended", None),
+    ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "worker-killed", None),
 ])
 def test_exits_and_killing_the_parent(worker, course, code, flag, expected):
     result, points = grade(worker, course, "exiter", attack(nbs.CORRECT, code))
-    assert flag in result.flags and points["test_relu"] == 2.0
-    if expected is not None:  # killing the parent ends the child a moment later: no exact split
+    assert flag in result.flags and points["test_relu"] == 2.0, (result.flags, result.tests)
+    if expected is not None:  # the child outlives its killed parent for a moment: no exact split
         assert points == expected
     after, points = grade(worker, course, "after-exiter", nbs.CORRECT)  # the next student is unharmed
     assert points == FULL and after.flags == ()
