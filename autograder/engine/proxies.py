@@ -1,8 +1,8 @@
 """The student's names as the trusted grader sees them.
 
 Plain data is fetched by value (decoded by the grader's own decoder: exact ndarrays, JSON-safe
-values). Everything else stays in the sandbox behind a proxy: calling a ``StudentFunction`` or an
-attribute or item of a ``StudentObject`` sends plain arguments over and brings a plain result (or
+values). Everything else stays in the sandbox behind a proxy: calling a ``StudentFunction``, or
+an attribute of a ``StudentObject``, sends plain arguments over and brings a plain result (or
 another proxy) back. Proxies never forward comparisons, truth tests or conversions, so an object
 whose ``__eq__`` lies compares as what it is, a remote object. Functions the student wrote carry
 their source in ``__autograder_source__`` for the source checks of ``autograder.asserts``.
@@ -47,7 +47,7 @@ class Remote:
     def _request(self, op: str, **fields: Any) -> Any:
         trees, blobs = {}, []
         for key, value in fields.items():
-            if key in ("args", "kwargs", "key"):
+            if key in ("args", "kwargs"):
                 tree, extra = encode_argument(value, self._session, len(blobs))
                 trees[key] = tree
                 blobs += extra
