@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import multiprocessing.util
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ def _init(limits: Limits, mode: str | None) -> None:
     _worker = Worker(limits, mode)
     _worker.launch()  # it warms up while this process imports the rest
     atexit.register(_worker.close)
+    # a pool process ends through multiprocessing, which skips atexit but runs its finalizers
+    multiprocessing.util.Finalize(None, _worker.close, exitpriority=10)
     import IPython.core.inputtransformer2  # noqa: F401  (magics in cells; slow to import)
     import IPython.lib.pretty  # noqa: F401  (partial credit reads values as IPython shows them)
 
