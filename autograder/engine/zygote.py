@@ -57,6 +57,18 @@ def _watch_snapshot() -> dict[str, int]:
     return snap
 
 
+
+def _suspicions(cls: type) -> list[str]:
+    """Flags for a class the student defined that overrides comparison or conversion, or
+    subclasses ndarray. NumPy's and Python's own types (an object array of lists, say) are
+    honest even though they define these methods themselves."""
+    np = _np()
+    if cls.__module__ == "builtins" or cls is np.ndarray or issubclass(cls, np.generic):
+        return []
+    overrides = [m for m in ("__eq__", "__array__", "__float__") if m in cls.__dict__]
+    return [f"lying-{m.strip('_')}" for m in overrides] + (
+        ["ndarray-subclass"] if issubclass(cls, np.ndarray) else [])
+
 def _error(exc: BaseException, cell_files: set[str]) -> dict[str, str]:
     """An exception as plain data, its traceback limited to the student's own cells."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in cell_files]
@@ -142,9 +154,7 @@ class Servant:
                 info["module"] = "__main__"
             except (OSError, TypeError):
                 pass
-        overrides = [m for m in ("__eq__", "__array__", "__float__") if m in type(obj).__dict__]
-        info["suspect"] = [f"lying-{m.strip('_')}" for m in overrides] + (
-            ["ndarray-subclass"] if isinstance(obj, _np().ndarray) else [])
+        info["suspect"] = _suspicions(type(obj))
         return info
 
     def _value(self, value: Any, objects: dict[str, Any]) -> tuple[Any, list[bytes]]:

@@ -255,3 +255,11 @@ def test_without_bubblewrap_the_limits_still_hold(course):
         assert points == FULL
     finally:
         fallback.close()
+
+
+def test_an_honest_object_array_is_not_flagged(worker, course):
+    """An array of lists (as imdb.load_data returns) cannot cross as plain data, yet is no attack."""
+    code = ("reviews = np.empty(2, dtype=object)\nreviews[0], reviews[1] = [1, 2], [3]\n"
+            "def add(a, b):\n    return a + b\n")
+    result, points = grade(worker, course, "object-array", nbs.with_cell(nbs.CORRECT, 3, code))
+    assert points == FULL and result.flags == ()
