@@ -24,7 +24,7 @@ sandbox:
 	  && (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1)) ; } \
 	  || echo "note: bubblewrap not installed; the grader falls back to resource limits only"
 
-demo: $(STAMP)
+demo: $(STAMP) sandbox
 	$(BIN)/toolkit bench --quick --table $(OUT)/bench.txt --json $(OUT)/bench.json --plot $(OUT)/bench.png
 	@echo "== the instructor's side: release, collect a Canvas download, grade, export =="
 	rm -rf $(OUT)/course && mkdir -p $(OUT)/course/source
