@@ -19,6 +19,7 @@ import numpy as np
 from . import numba_loops as loops
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric,
                       dot_shape, unary_dtype)
+from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 from .numba_gemm import gemm
 
 name = "numba"
@@ -41,21 +42,6 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _pool: list[np.ndarray] = []
 _pool_lock = threading.Lock()
 _plans: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], tuple]] = {}
-
-
-def asarray(x, dtype=None) -> np.ndarray:
-    """``x`` as a NumPy array (no copy when it already is one of that dtype)."""
-    return np.asarray(x, dtype=dtype)
-
-
-def to_numpy(x) -> np.ndarray:
-    """``x`` as a NumPy array."""
-    return np.asarray(x)
-
-
-def zeros(shape, dtype=np.float32) -> np.ndarray:
-    """A new array of zeros."""
-    return np.zeros(shape, dtype=dtype)
 
 
 def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

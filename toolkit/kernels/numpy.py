@@ -7,23 +7,9 @@ import numpy as np
 
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, dot_shape,
                       unary_dtype)
+from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 
 name = "numpy"
-
-
-def asarray(x, dtype=None) -> np.ndarray:
-    """``x`` as a NumPy array (no copy when it already is one of that dtype)."""
-    return np.asarray(x, dtype=dtype)
-
-
-def to_numpy(x) -> np.ndarray:
-    """``x`` as a NumPy array."""
-    return np.asarray(x)
-
-
-def zeros(shape, dtype=np.float32) -> np.ndarray:
-    """A new array of zeros."""
-    return np.zeros(shape, dtype=dtype)
 
 
 def _unary(op: str, x) -> tuple[np.ndarray, np.dtype]:
