@@ -111,6 +111,14 @@ def binary_dtype(op: str, a: Any, b: Any) -> np.dtype:
     return check_numeric(op, np.empty(0, np.result_type(*args)))
 
 
+def check_relu_grad(x: Any, grad: Any) -> None:
+    """TypeError or ValueError unless ``x`` and ``grad`` are numeric arrays of one shape."""
+    check_numeric("relu_grad", x)
+    check_numeric("relu_grad", grad)
+    if x.shape != grad.shape:
+        raise ValueError(f"relu_grad: shapes {x.shape} and {grad.shape} must be equal")
+
+
 def broadcast_shape(op: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> tuple[int, ...]:
     """The broadcast shape of two shapes by NumPy's rules, or ValueError naming both."""
     ndim = max(len(a_shape), len(b_shape))

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from . import cuda_runtime as rt
-from .backend import binary_dtype, broadcast_shape, check_axis, dot_shape, unary_dtype
+from .backend import (binary_dtype, broadcast_shape, check_axis, check_relu_grad, dot_shape,
+                      unary_dtype)
 
 name = "cuda"
 is_available = rt.is_available
@@ -207,10 +208,7 @@ def relu(x: Any) -> Any:
 def relu_grad(x: Any, grad: Any) -> Any:
     """The backward pass of relu: ``grad`` where ``x > 0``, else 0."""
     x, grad = rt.device_array("relu_grad", x), rt.device_array("relu_grad", grad)
-    _unary_dtype("relu_grad", x.dtype)
-    _unary_dtype("relu_grad", grad.dtype)
-    if x.shape != grad.shape:
-        raise ValueError(f"relu_grad: shapes {x.shape} and {grad.shape} must be equal")
+    check_relu_grad(x, grad)
     x, grad = _contiguous(x), _contiguous(grad)
     out = rt.empty(grad.shape, grad.dtype)
     if out.size:

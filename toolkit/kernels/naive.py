@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, dot_shape,
-                      unary_dtype)
+from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, check_relu_grad,
+                      dot_shape, unary_dtype)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 
 name = "naive"
@@ -74,10 +74,7 @@ def abs(x):  # noqa: A001 - the protocol's name
 def relu_grad(x, grad):
     """grad[i] if x[i] > 0 else 0, element by element."""
     x, grad = np.asarray(x), np.asarray(grad)
-    check_numeric("relu_grad", x)
-    check_numeric("relu_grad", grad)
-    if x.shape != grad.shape:
-        raise ValueError(f"relu_grad: shapes {x.shape} and {grad.shape} must be equal")
+    check_relu_grad(x, grad)
     out = np.zeros(grad.shape, grad.dtype)
     for index in np.ndindex(x.shape):
         if x[index] > 0:

@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 from . import numba_loops as loops
-from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric,
+from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, check_relu_grad,
                       dot_shape, unary_dtype)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 from .numba_gemm import gemm
@@ -124,10 +124,7 @@ def abs(x):  # noqa: A001 - the protocol's name
 def relu_grad(x, grad):
     """``grad`` where ``x > 0``, else 0."""
     x, grad = np.asarray(x), np.asarray(grad)
-    check_numeric("relu_grad", x)
-    check_numeric("relu_grad", grad)
-    if x.shape != grad.shape:
-        raise ValueError(f"relu_grad: shapes {x.shape} and {grad.shape} must be equal")
+    check_relu_grad(x, grad)
     x, grad = _contiguous(x, x.dtype), _contiguous(grad, grad.dtype)
     out = _empty(grad.shape, grad.dtype)
     if out.size >= PARALLEL_MIN:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, dot_shape,
+from .backend import (binary_dtype, broadcast_shape, check_axis, check_relu_grad, dot_shape,
                       unary_dtype)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 
@@ -26,10 +26,7 @@ def relu(x):
 def relu_grad(x, grad):
     """``grad`` where ``x > 0``, else 0."""
     x, grad = np.asarray(x), np.asarray(grad)
-    check_numeric("relu_grad", x)
-    check_numeric("relu_grad", grad)
-    if x.shape != grad.shape:
-        raise ValueError(f"relu_grad: shapes {x.shape} and {grad.shape} must be equal")
+    check_relu_grad(x, grad)
     return np.where(x > 0, grad, grad.dtype.type(0))
 
 

@@ -6,6 +6,7 @@ gradient with respect to ``z`` (``backward``), given both ``z`` and ``a``.
 
 from __future__ import annotations
 
+import abc
 from types import ModuleType
 from typing import Any
 
@@ -14,18 +15,18 @@ from .registry import resolve
 Array = Any
 
 
-class Activation:
+class Activation(abc.ABC):
     """An elementwise (or row-wise, for softmax) nonlinearity and its backward pass."""
 
     name = "activation"
 
+    @abc.abstractmethod
     def __call__(self, b: ModuleType, z: Array) -> Array:
         """f(z) on backend ``b``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def backward(self, b: ModuleType, z: Array, a: Array, grad: Array) -> Array:
         """dL/dz from dL/da = ``grad``, where ``a = f(z)``."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return self.name

@@ -3,6 +3,7 @@ NumPy generator (so a seed makes a model reproducible) and return float32 arrays
 
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
@@ -10,11 +11,12 @@ import numpy as np
 from .registry import resolve
 
 
-class Initializer:
+class Initializer(abc.ABC):
     """Makes an initial weight array of a given shape."""
 
+    @abc.abstractmethod
     def __call__(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError
+        """A new array of ``shape``, drawn from ``rng`` where the scheme is random."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -3,6 +3,7 @@ Activation and Dropout, for data of shape (samples, features))."""
 
 from __future__ import annotations
 
+import abc
 import re
 from types import ModuleType
 from typing import Any
@@ -14,7 +15,7 @@ from . import activations, initializers, regularizers
 Array = Any
 
 
-class Layer:
+class Layer(abc.ABC):
     """A step of a Sequential model. ``build`` fixes its input width and creates its weights;
     ``forward`` at training time keeps what ``backward`` needs (inference leaves it alone);
     ``backward`` sets ``grads`` (one per weight, the
@@ -53,11 +54,13 @@ class Layer:
         assert self.input_units is not None
         return self.input_units
 
+    @abc.abstractmethod
     def forward(self, x: Array, training: bool = False) -> Array:
-        raise NotImplementedError
+        """The layer's output for ``x``."""
 
+    @abc.abstractmethod
     def backward(self, grad: Array, need_input_grad: bool = True) -> Array | None:
-        raise NotImplementedError
+        """The gradient for the input (None when not needed), given the output's ``grad``."""
 
     def penalty(self) -> list[Array]:
         """The regularization penalties of this layer's weights (0-d backend arrays)."""
