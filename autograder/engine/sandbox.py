@@ -85,6 +85,8 @@ def bwrap_command(argv: list[str], workdir: str, probe: bool = False) -> list[st
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
+    # the private /tmp first: a package root under /tmp (a checkout there) is bound on top of it
+    args += ["--perms", "1777", "--tmpfs", "/tmp"]
     made = {"/", "/usr", "/etc", "/tmp", "/dev", "/proc", WORKDIR}
     for root in _package_roots():
         parts = Path(root).parts
@@ -95,7 +97,7 @@ def bwrap_command(argv: list[str], workdir: str, probe: bool = False) -> list[st
                 made.add(parent)
         args += ["--ro-bind", root, root]
         made.add(root)
-    args += ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
+    args += ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--proc", "/proc",
              "--bind", workdir, WORKDIR, "--chdir", WORKDIR]
     if os.geteuid() == 0:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]

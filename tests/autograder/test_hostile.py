@@ -7,11 +7,13 @@ under a limit set here, no signal ever goes to a process group or to this test's
 from __future__ import annotations
 
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
 
 from autograder.engine.pipeline import grade_submission
+from autograder.engine import sandbox
 from autograder.engine.sandbox import Limits
 from autograder.engine.worker import Worker
 from tests.autograder import notebooks as nbs
@@ -158,23 +160,35 @@ def test_reading_the_source_notebook_and_the_gradebook(worker, course):
 
 
 def test_nothing_left_behind_for_the_next_student(worker, course):
-    plant = "open('/tmp/planted.py', 'w').write('x = 1')\nopen('planted.py', 'w').write('x = 1')\n"
-    grade(worker, course, "planter", attack(nbs.CORRECT, plant))
-    look = ("import os\nseen = os.path.exists('/tmp/planted.py') or os.path.exists('planted.py')\n"
-            "def add(a, b):\n    return a + b if not seen else 0\n")
-    result, points = grade(worker, course, "looker", nbs.with_cell(nbs.CORRECT, 3, look))
-    if result.limits["isolation"] == "bubblewrap":  # without it /tmp is the host's, shared
-        assert points == FULL
+    planted = f"/tmp/planted-{uuid.uuid4().hex}.py"
+    plant = f"open({planted!r}, 'w').write('x = 1')\nopen('planted.py', 'w').write('x = 1')\n"
+    try:
+        grade(worker, course, "planter", attack(nbs.CORRECT, plant))
+        look = (f"import os\nseen = os.path.exists({planted!r}) or os.path.exists('planted.py')\n"
+                "def add(a, b):\n    return a + b if not seen else 0\n")
+        result, points = grade(worker, course, "looker", nbs.with_cell(nbs.CORRECT, 3, look))
+        if result.limits["isolation"] == "bubblewrap":  # without it /tmp is the host's, shared
+            assert points == FULL
+    finally:
+        Path(planted).unlink(missing_ok=True)  # only there when the sandbox fell back
 
 
 def test_writing_outside_its_folder(worker, course, tmp_path):
+    """Under bubblewrap neither a folder of the grader's nor the system is writable. The system
+    write is tried only there, under a unique name removed afterwards, so that the test stays
+    harmless on a machine where the sandbox falls back to limits alone (as root, /usr is writable)."""
     target = tmp_path / "outside.txt"
-    code = (f"try:\n    open({str(target)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
-            f"try:\n    open('/usr/owned.txt', 'w').write('x')\nexcept OSError:\n    pass\n")
-    result, points = grade(worker, course, "writer", attack(nbs.CORRECT, code))
-    assert points == FULL
-    if result.limits["isolation"] == "bubblewrap":
-        assert not target.exists() and not Path("/usr/owned.txt").exists()
+    code = f"try:\n    open({str(target)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
+    system = Path("/usr") / f"autograder-test-{uuid.uuid4().hex}.txt"
+    if sandbox.isolation() == "bubblewrap":
+        code += f"try:\n    open({str(system)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
+    try:
+        result, points = grade(worker, course, "writer", attack(nbs.CORRECT, code))
+        assert points == FULL
+        if result.limits["isolation"] == "bubblewrap":
+            assert not target.exists() and not system.exists()
+    finally:
+        system.unlink(missing_ok=True)
 
 
 def test_network_connections_fail(worker, course):
