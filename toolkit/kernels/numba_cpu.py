@@ -287,23 +287,28 @@ def sum(x, axis: int | None = None, keepdims: bool = False):  # noqa: A001 - the
     result, acc_dtype = _sum_dtype(x.dtype)
     x = _contiguous(x, x.dtype)
     if axis is None:
-        flat = x.reshape(1, -1, 1)
         if x.size >= PARALLEL_MIN:
             acc = np.zeros((x.size + loops.BLOCK - 1) // loops.BLOCK, acc_dtype)
             loops.sum_all_parallel(x.reshape(-1), acc)
             total = np.add.reduce(acc)
         else:
-            acc = np.zeros((1, 1), acc_dtype)
-            loops.sum_serial(flat, acc)
-            total = acc[0, 0]
+            acc = np.zeros(1, acc_dtype)
+            loops.sum_last_serial(x.reshape(1, -1), acc)
+            total = acc[0]
         shape = (1,) * x.ndim if keepdims else ()
         return np.asarray(total, dtype=result).reshape(shape)
     outer, inner = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])
-    x3 = x.reshape(outer, x.shape[axis], inner)
     acc = np.zeros((outer, inner), acc_dtype)
-    if x.size >= PARALLEL_MIN and outer > 1:
-        loops.sum_parallel(x3, acc)
+    parallel = x.size >= PARALLEL_MIN and outer > 1
+    if inner == 1:  # the last axis (or what follows it is all 1s): contiguous rows
+        rows, sums = x.reshape(outer, x.shape[axis]), acc.reshape(outer)
+        if parallel:
+            loops.sum_last_parallel(rows, sums)
+        elif x.size:
+            loops.sum_last_serial(rows, sums)
+    elif parallel:
+        loops.sum_parallel(x.reshape(outer, x.shape[axis], inner), acc)
     elif x.size:
-        loops.sum_serial(x3, acc)
+        loops.sum_serial(x.reshape(outer, x.shape[axis], inner), acc)
     shape = x.shape[:axis] + ((1,) if keepdims else ()) + x.shape[axis + 1:]
     return acc.astype(result, copy=False).reshape(shape)

@@ -218,14 +218,25 @@ def _sum_flat(xs, s):
     return s
 
 
+@njit(**_serial)
+def sum_last_serial(x, acc):
+    """acc[o] += the sum of row o of a contiguous 2-D x: the sum over the last axis, each row a
+    contiguous vectorized sum."""
+    for o in range(x.shape[0]):
+        acc[o] = _sum_flat(x[o], acc[o])
+
+
+@njit(**_parallel)
+def sum_last_parallel(x, acc):
+    """sum_last_serial with the rows across threads."""
+    for o in prange(x.shape[0]):
+        acc[o] = _sum_flat(x[o], acc[o])
+
+
 @njit(error_model="numpy")
 def _sum_rows(x, acc, o):
-    """acc[o, :] = the sum of x[o, j, :] over j (the inner loop runs along contiguous memory,
-    or, when each row is one element, down the column as one vectorized sum)."""
+    """acc[o, :] = the sum of x[o, j, :] over j (the inner loop runs along contiguous memory)."""
     accr = acc[o]
-    if x.shape[2] == 1:
-        accr[0] = _sum_flat(x[o, :, 0], accr[0])
-        return
     for j in range(x.shape[1]):
         xr = x[o, j]
         for i in range(xr.size):
