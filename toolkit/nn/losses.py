@@ -8,6 +8,7 @@ message that names the fix.
 
 from __future__ import annotations
 
+import abc
 from types import ModuleType
 from typing import Any
 
@@ -22,7 +23,7 @@ Array = Any
 EPSILON = 1e-7
 
 
-class Loss:
+class Loss(abc.ABC):
     """A loss: ``value`` (a 0-d backend array), ``gradient`` (dL/dy_pred) and ``targets``."""
 
     name = "loss"
@@ -43,13 +44,13 @@ class Loss:
     def _shape_hint(self, y: np.ndarray, units: int) -> str:
         return ""
 
+    @abc.abstractmethod
     def value(self, b: ModuleType, y_true: Array, y_pred: Array) -> Array:
         """The mean loss over the batch, as a 0-d array of backend ``b``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def gradient(self, b: ModuleType, y_true: Array, y_pred: Array) -> Array:
         """d(value)/d(y_pred), same shape as ``y_pred``."""
-        raise NotImplementedError
 
     def __call__(self, b: ModuleType, y_true: Array, y_pred: Array) -> Array:
         return self.value(b, y_true, y_pred)

@@ -7,6 +7,7 @@ never writes into the old ones, so a reference to an old array is a snapshot.
 
 from __future__ import annotations
 
+import abc
 import math
 from types import ModuleType
 from typing import Any
@@ -16,7 +17,7 @@ from .registry import resolve
 Array = Any
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """The shared loop: count steps, build state per parameter, call ``update`` for each."""
 
     #: Names of the state arrays each parameter gets, all starting at ``initial_state``.
@@ -50,9 +51,9 @@ class Optimizer:
     def begin_step(self) -> None:
         """Per-step bookkeeping shared by all parameters (Nadam's momentum schedule)."""
 
+    @abc.abstractmethod
     def update(self, b: ModuleType, w: Array, g: Array, state: dict[str, Array]) -> Array:
         """The new ``w`` from gradient ``g``; replaces the entries of ``state`` it advances."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self.learning_rate})"
