@@ -59,7 +59,7 @@ def generate(assignment: str, course_path: str | None) -> None:
     """Make the release version of ASSIGNMENT with nbgrader, and its grading manifest."""
     import json
 
-    from autograder.export import atomic_file
+    from toolkit.files import atomic_file
 
     course = _course(course_path)
     try:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -19,6 +17,8 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+
+from toolkit.files import atomic_file
 
 #: The folder of the files the package ships.
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -98,38 +98,31 @@ def download(url: str, dest: str | os.PathLike, sha256_hex: str | None = None,
     after each chunk (total is None when the server does not say).
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     opener = opener or (lambda u: urllib.request.urlopen(u, timeout=60))
-    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    try:
+    with atomic_file(dest, "wb") as out:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with opener(url) as response:
-                    length = getattr(response, "headers", {}).get("Content-Length")
-                    total = int(length) if length else None
-                    done = 0
-                    while block := response.read(1 << 20):
-                        out.write(block)
-                        digest.update(block)
-                        done += len(block)
-                        if progress:
-                            progress(done, total)
-            except (urllib.error.URLError, OSError, ValueError) as error:
-                reason = getattr(error, "reason", error)
-                raise DatasetError(
-                    f"could not download {url}: {reason}; check your internet connection, or "
-                    f"download the file with a browser and pass its path"
-                ) from error
+        try:
+            with opener(url) as response:
+                length = getattr(response, "headers", {}).get("Content-Length")
+                total = int(length) if length else None
+                done = 0
+                while block := response.read(1 << 20):
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    if progress:
+                        progress(done, total)
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            raise DatasetError(
+                f"could not download {url}: {reason}; check your internet connection, or "
+                f"download the file with a browser and pass its path"
+            ) from error
         if sha256_hex and digest.hexdigest() != sha256_hex:
             raise DatasetError(
                 f"the download from {url} is damaged: SHA-256 {digest.hexdigest()} instead of "
                 f"{sha256_hex}; try again"
             )
-        shutil.move(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return dest
 
 

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.files import atomic_file
+
 from ._files import HOW_TO_GET, DatasetError, cache_dir, sha256, shipped, user_file
 
 #: Where ``toolkit datasets fetch imdb`` downloads from, and the archive's published checksum.
@@ -69,10 +71,8 @@ class Corpus:
             arrays[f"{split}_ranks"] = ranks.view(np.uint8).reshape(-1, 4).T.copy()
             arrays[f"{split}_offsets"] = self.offsets[split].astype(np.int64)
             arrays[f"{split}_labels"] = self.labels[split].astype(np.int8)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
+        with atomic_file(path, "wb") as f:
             (np.savez_compressed if compress else np.savez)(f, **arrays)
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> Corpus:

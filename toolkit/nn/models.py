@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 import warnings
 from types import ModuleType
@@ -19,6 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from toolkit.files import atomic_file
 from toolkit.kernels import get_backend
 
 from . import losses, metrics as metrics_module, optimizers
@@ -165,15 +165,8 @@ class Sequential:
         self._require_built("save_weights")
         filepath = os.fspath(filepath)
         arrays = dict(zip(self._weight_names(), self.get_weights()))
-        folder = os.path.dirname(os.path.abspath(filepath))
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, filepath)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_file(filepath, "wb") as f:
+            np.savez(f, **arrays)
 
     def load_weights(self, filepath: str | os.PathLike) -> None:
         """Read weights written by save_weights, matched in layer order; shapes must agree."""
