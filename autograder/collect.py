@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder.deadlines import Deadline, parse_time
-from autograder.export import atomic_dir
+from toolkit.files import atomic_dir
 from autograder.roster import Roster, check_student_id
 
 #: Canvas's name for a downloaded submission file.
