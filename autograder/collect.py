@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder.deadlines import Deadline, parse_time
-from toolkit.files import atomic_dir
 from autograder.roster import Roster, check_student_id
+from toolkit.files import atomic_dir
 
 #: Canvas's name for a downloaded submission file.
 CANVAS_NAME = re.compile(r"^(?P<name>[^_/]+)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<submission>\d+)_"
