@@ -20,6 +20,7 @@ class TestResult:
     message: str = ""         # the assertion message or error the student sees
     hidden: bool = False      # the cell has hidden tests: name it, never show its code
     output: str = ""          # captured output, size-capped
+    duration_s: float = 0.0   # wall-clock seconds the test cell took
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class SubmissionResult:
     versions: dict[str, str] = field(default_factory=dict)   # python, numpy, numba, toolkit, ...
     limits: dict[str, Any] = field(default_factory=dict)     # memory_mb, cpu_s, nproc, fsize_mb, ...
     late_penalty: float = 0.0  # points taken off for lateness (set by the instructor's workflow)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (engine.pipeline.PHASES)
 
     @property
     def score(self) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import dataclasses
 import datetime as _dt
 import errno
 import hashlib
@@ -23,25 +24,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.engine import magics, sandbox, wire
+from autograder import asserts
+from autograder.engine import magics, protocol, sandbox, wire
 from autograder.engine.notebook import (NotebookError, Step, StudentCell, TestCell, grading_plan,
                                         read_notebook, test_cells)
 from autograder.engine.proxies import make_proxy
-from autograder.engine.worker import ChildSession, SandboxFailure, Worker
-from autograder.engine.zygote import TRUSTED_MODULES
+from autograder.engine.session import ChildSession, SandboxFailure
+from autograder.engine.worker import Worker
 from autograder.results import SubmissionResult, TestResult
 
 #: Characters of a test's captured output kept in its result.
 OUTPUT_CAP = 4000
 
 
+#: The phases of grading a submission that ``SubmissionResult.timings`` records, in seconds.
+PHASES = ("start_s", "cells_s", "compile_s", "tests_s", "reference_s")
+
+
 @dataclass
 class Run:
-    """What grading one notebook produced."""
+    """What grading one notebook produced, and where its time went (``PHASES``)."""
 
     tests: list[TestResult] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
 
 
 def _classify(error: dict[str, Any]) -> str | None:
@@ -60,6 +67,8 @@ def _classify(error: dict[str, Any]) -> str | None:
         return "network"
     if code == errno.EFBIG:
         return "file-size-limit"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return "disk-limit"
     return None
 
 
@@ -99,9 +108,13 @@ class Grader:
     def __init__(self, worker: Worker, seed: int = 0, forbidden: tuple[str, ...] = ()) -> None:
         self.worker, self.seed, self.forbidden = worker, seed, forbidden
 
-    def run(self, steps: list[Step], folders: list[Path], prefix: str = "") -> Run:
+    def run(self, steps: list[Step], folders: list[Path], prefix: str = "", deadline: float | None = None) -> Run:
+        """Grade ``steps`` in a fresh child; ``deadline`` (monotonic) ends the submission's
+        wall-clock budget, after which the remaining tests score 0."""
         run = Run()
-        session = self.worker.session(folders, self.seed)
+        clock = time.perf_counter()
+        session = self.worker.session(folders, self.seed, deadline)
+        run.timings["start_s"] = time.perf_counter() - clock
         namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         namespace["get_ipython"] = lambda shell=magics.MagicShell(namespace): shell
         seen: dict[str, str] = {}
@@ -109,14 +122,23 @@ class Grader:
         last_test = max((i for i, s in enumerate(steps) if isinstance(s, TestCell)), default=-1)
         try:
             for step in steps[:last_test + 1]:  # cells after the last test cannot change a score
+                clock = time.perf_counter()
                 if isinstance(step, StudentCell):
                     cells += 1
                     self._student_cell(step, cells, session, run)
+                    run.timings["cells_s"] += time.perf_counter() - clock
+                elif session.out_of_time():
+                    run.flags.add("time-budget")
+                    run.tests.append(_not_run(step, prefix, str(session.failure)))
                 else:
+                    spent = asserts.reference_seconds()
                     self._sync(session, namespace, seen, run)
                     run.tests.append(self._test_cell(step, namespace, session, run, prefix))
+                    run.timings["reference_s"] += asserts.reference_seconds() - spent
+                    run.timings["tests_s"] += time.perf_counter() - clock
         finally:
             session.close(kill=session.failure is not None)
+        run.timings["compile_s"] = session.compile_s
         run.flags |= session.flags
         return run
 
@@ -142,7 +164,7 @@ class Grader:
             run.flags.add(f"monkeypatch:{name}")
         for note in reply.get("notes") or ():
             run.notes.append(f"cell {index}: {note}")
-        if "[output truncated" in str(reply.get("stdout", "")) + str(reply.get("stderr", "")):
+        if protocol.truncated(str(reply.get("stdout", "")) + str(reply.get("stderr", ""))):
             run.flags.add("output-flood")
 
     def _sync(self, session: ChildSession, namespace: dict[str, Any], seen: dict[str, str], run: Run) -> None:
@@ -175,7 +197,7 @@ class Grader:
                     value = wire.decode(entry.get("value"), blobs)
                 elif kind == "module":
                     module = str(entry.get("module", ""))
-                    if module.split(".")[0] not in TRUSTED_MODULES:
+                    if module.split(".")[0] not in protocol.TRUSTED_MODULES:
                         continue
                     value = importlib.import_module(module)
                 elif kind == "object":
@@ -190,6 +212,12 @@ class Grader:
 
     def _test_cell(self, step: TestCell, namespace: dict[str, Any], session: ChildSession, run: Run,
                    prefix: str) -> TestResult:
+        started = time.perf_counter()
+        result = self._run_test(step, namespace, session, run, prefix)
+        return dataclasses.replace(result, duration_s=round(time.perf_counter() - started, 4))
+
+    def _run_test(self, step: TestCell, namespace: dict[str, Any], session: ChildSession, run: Run,
+                  prefix: str) -> TestResult:
         session.stdout.clear()
         session.stderr.clear()
         out, err = io.StringIO(), io.StringIO()
@@ -218,6 +246,11 @@ class Grader:
                               step.hidden, output)
         points, message = (step.points, "") if value is None else _partial(value, step.points)
         return TestResult(name, points, step.points, points >= step.points, message, step.hidden, output)
+
+
+def _not_run(step: TestCell, prefix: str, why: str) -> TestResult:
+    """A test cell scored 0 without running, saying why."""
+    return TestResult(prefix + step.grade_id, 0.0, step.points, False, f"not run: {why}", step.hidden)
 
 
 def _notebook_warning_filters() -> None:
@@ -260,12 +293,14 @@ def grade_submission(assignment: str, student: str, source_dir: Path, submission
     """Grade ``submission_dir`` (a student's folder of one assignment) against the test cells of
     the notebooks in ``source_dir``; never raises for anything the submission does."""
     started = time.perf_counter()
+    deadline = time.monotonic() + worker.limits.submission_s
     graded_at = _now()
     sources = sorted(Path(source_dir).glob("*.ipynb"))
     if not sources:
         raise NotebookError(f"{source_dir} has no source notebooks")
     tests: list[TestResult] = []
     flags: set[str] = set()
+    timings = dict.fromkeys(PHASES, 0.0)
     problems: list[str] = []
     status = "graded"
     submitted_at = ""
@@ -287,14 +322,17 @@ def grade_submission(assignment: str, student: str, source_dir: Path, submission
                       for t in expected]
             continue
         folders = [d for d in (release_dir,) if d is not None and Path(d).is_dir()] + [Path(submission_dir)]
-        run = Grader(worker, seed, forbidden).run(steps, folders, prefix)
+        run = Grader(worker, seed, forbidden).run(steps, folders, prefix, deadline)
         tests += run.tests
         flags |= run.flags
+        timings = {k: timings[k] + run.timings[k] for k in PHASES}
     return SubmissionResult(
         assignment=assignment, student=student, tests=tuple(tests), status=status,
         error="; ".join(problems), flags=tuple(sorted(flags)), seed=seed, graded_at=graded_at,
         submitted_at=submitted_at, duration_s=round(time.perf_counter() - started, 3),
-        versions=versions(worker), limits=sandbox.describe(worker.limits, worker.mode))
+        versions=versions(worker),
+        limits=sandbox.describe(worker.limits, worker.mode, worker.cgroup.version if worker.cgroup else "none"),
+        timings={k: round(v, 4) for k, v in timings.items()})
 
 
 def validate_notebook(path: Path, worker: Worker, seed: int = 0) -> tuple[list[TestResult], list[str]]:
@@ -303,5 +341,5 @@ def validate_notebook(path: Path, worker: Worker, seed: int = 0) -> tuple[list[T
     from autograder.engine.notebook import visible_plan
 
     steps = visible_plan(read_notebook(path))
-    run = Grader(worker, seed).run(steps, [Path(path).parent])
+    run = Grader(worker, seed).run(steps, [Path(path).parent], deadline=time.monotonic() + worker.limits.submission_s)
     return run.tests, run.notes + [f"flag: {f}" for f in sorted(run.flags)]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from autograder.engine import wire
-from autograder.engine.worker import ChildSession
+from autograder.engine import protocol, wire
+from autograder.engine.session import ChildSession, SandboxFailure
 
 
 class StudentError(Exception):
@@ -46,6 +46,8 @@ class Remote:
 
     def _request(self, op: str, **fields: Any) -> Any:
         trees, blobs = {}, []
+        if "h" in protocol.REQUESTS[op]:
+            trees["h"] = self._handle
         for key, value in fields.items():
             if key in ("args", "kwargs"):
                 tree, extra = encode_argument(value, self._session, len(blobs))
@@ -53,7 +55,7 @@ class Remote:
                 blobs += extra
             else:
                 trees[key] = value
-        reply, reply_blobs = self._session.request({"op": op, "h": self._handle, **trees}, blobs)
+        reply, reply_blobs = self._session.request(protocol.request(op, **trees), blobs)
         if reply.get("stderr"):
             self._session.stderr.append(str(reply["stderr"]))
         if reply.get("stdout"):
@@ -69,8 +71,6 @@ class Remote:
         try:
             return wire.decode(reply.get("value"), reply_blobs, handle=proxy)
         except wire.WireError as error:
-            from autograder.engine.worker import SandboxFailure
-
             self._session._fail(SandboxFailure(f"bad reply: {error}", "protocol"), 0)
             raise self._session.failure from None
 
@@ -89,6 +89,26 @@ class StudentObject(Remote):
 
     def __repr__(self) -> str:
         return f"<student {self._info.get('type', 'object')} {self._info.get('name', '')}>".replace(" >", ">")
+
+    def __autograder_cpu_times__(self, args: tuple, kwargs: dict, calls: int) -> list[float]:
+        """Seconds of CPU time of each of ``calls`` calls, timed where the object lives: the
+        sandbox gets fresh copies of the arguments ahead of each call and keeps the result, and
+        the kernel's CPU clock of its process is read here, before and after. Neither the
+        transport nor the machine's load shows in the figures, and no clock the student can patch
+        is read. Work handed to other processes would not show, so there must be none."""
+        session, times = self._session, []
+        for _ in range(calls):
+            self._request("stage", args=list(args), kwargs=dict(kwargs))
+            before = session.cpu_ns()
+            self._request("timed")
+            times.append((session.cpu_ns() - before) / 1e9)
+        helpers = session.helpers()
+        if helpers:
+            session.flags.add("speed-test-helpers")
+            raise AssertionError(f"{self._info.get('name') or 'your function'} left {len(helpers)} other "
+                                 f"process(es) running while it was timed; a speed test times the "
+                                 f"function's own process, so it must not hand its work to others")
+        return times
 
 
 class StudentFunction(StudentObject):

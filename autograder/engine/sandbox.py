@@ -1,11 +1,13 @@
 """The sandbox student code runs in: bubblewrap where it works, resource limits always.
 
 With bubblewrap the worker's zygote runs with no network, its own PID/IPC/UTS namespaces, a
-read-only view of only the system, Python and the installed packages, a private /tmp, and one
-writable folder (``WORKDIR``) that holds a copy of the released assignment files and of the one
-submission being graded. Run as root, it then drops to the ``nobody`` user, so that the process
-limit applies and nothing it can reach is writable. Without bubblewrap only the resource limits
-apply; ``describe`` says which isolation a result was graded under.
+read-only view of only the system, Python and the installed packages, and three writable places,
+each a tmpfs of capped size: a private /tmp, /dev/shm, and the work folder (``WORKDIR``) into which
+the zygote writes the released assignment files and the one submission being graded. Run as root,
+it then drops to the ``nobody`` user, so that the process limit applies and nothing else it can
+reach is writable. Resource limits (``Limits``) apply always; where the grader may create cgroups,
+the whole process tree of a submission is capped too (``cgroups``). Without bubblewrap only the
+resource limits (and cgroups) apply; ``describe`` says what a result was graded under.
 """
 
 from __future__ import annotations
@@ -30,17 +32,23 @@ ENV_SWITCH = "AUTOGRADER_SANDBOX"
 
 @dataclass(frozen=True)
 class Limits:
-    """What one submission may use. ``memory_mb`` is address space on top of the warm zygote's."""
+    """What one submission may use (a course sets its own in ``autograder.toml``, see
+    ``autograder.settings``)."""
 
-    memory_mb: int = 2048
-    cpu_s: int = 120
-    nproc: int = 64
-    fsize_mb: int = 64
-    nofile: int = 256
-    output_kb: int = 64
-    cell_timeout_s: float = 60.0
-    call_timeout_s: float = 60.0
-    transfer_mb: int = 64
+    memory_mb: int = 2048       # address space per process, on top of the warm zygote's; and,
+                                # with cgroups, the memory of the whole process tree
+    cpu_s: int = 120            # CPU seconds per process
+    nproc: int = 64             # processes (and, with cgroups, threads) of the submission
+    fsize_mb: int = 64          # largest file it may write
+    nofile: int = 256           # open files
+    output_kb: int = 64         # printed output kept per request
+    cell_timeout_s: float = 60.0    # wall-clock seconds for one student cell
+    call_timeout_s: float = 60.0    # ... for one call from a test cell
+    submission_s: float = 300.0     # ... for the whole submission; then its remaining tests score 0
+    transfer_mb: int = 64       # largest value that crosses between grader and sandbox
+    tmp_mb: int = 256           # size of its private /tmp (bubblewrap)
+    shm_mb: int = 64            # size of its /dev/shm (bubblewrap)
+    work_mb: int = 256          # size of its work folder (bubblewrap; without it, checked by the grader)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,7 +63,7 @@ def isolation() -> str:
     if not bwrap:
         return "rlimits"
     try:
-        probe = subprocess.run([*bwrap_command([sys.executable, "-c", "pass"], "/tmp", probe=True)],
+        probe = subprocess.run(bwrap_command([sys.executable, "-c", "pass"]),
                                stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return "rlimits"
@@ -75,8 +83,12 @@ def _package_roots() -> list[str]:
     return sorted(r for r in roots if r and not r.startswith(("/usr/", "/etc/")) and r not in ("/usr", "/"))
 
 
-def bwrap_command(argv: list[str], workdir: str, probe: bool = False) -> list[str]:
-    """The bubblewrap command line that runs ``argv`` sandboxed, with ``workdir`` as WORKDIR."""
+def bwrap_command(argv: list[str], limits: Limits | None = None, binds: dict[str, str] | None = None
+                  ) -> list[str]:
+    """The bubblewrap command line that runs ``argv`` sandboxed: WORKDIR, /tmp and /dev/shm are
+    tmpfs mounts of the sizes in ``limits``; ``binds`` maps host folders to read-only places."""
+    limits = limits or Limits()
+    mb = 1024 * 1024
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--new-session", "--die-with-parent",
             "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
@@ -86,7 +98,7 @@ def bwrap_command(argv: list[str], workdir: str, probe: bool = False) -> list[st
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
     # the private /tmp first: a package root under /tmp (a checkout there) is bound on top of it
-    args += ["--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--perms", "1777", "--size", str(limits.tmp_mb * mb), "--tmpfs", "/tmp"]
     made = {"/", "/usr", "/etc", "/tmp", "/dev", "/proc", WORKDIR}
     for root in _package_roots():
         parts = Path(root).parts
@@ -97,8 +109,11 @@ def bwrap_command(argv: list[str], workdir: str, probe: bool = False) -> list[st
                 made.add(parent)
         args += ["--ro-bind", root, root]
         made.add(root)
-    args += ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--proc", "/proc",
-             "--bind", workdir, WORKDIR, "--chdir", WORKDIR]
+    for host, inside in (binds or {}).items():
+        args += ["--ro-bind", host, inside]
+    args += ["--dev", "/dev", "--perms", "1777", "--size", str(limits.shm_mb * mb), "--tmpfs", "/dev/shm",
+             "--proc", "/proc", "--perms", "1777", "--size", str(limits.work_mb * mb), "--tmpfs", WORKDIR,
+             "--chdir", WORKDIR]
     if os.geteuid() == 0:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
@@ -149,10 +164,11 @@ def apply_rlimits(limits: Limits) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def describe(limits: Limits, mode: str) -> dict[str, Any]:
-    """The ``limits`` a result records: the limits, and the isolation it was graded under."""
-    enforced_nproc = os.geteuid() != 0 or mode == "bubblewrap"
+def describe(limits: Limits, mode: str, cgroup: str = "none") -> dict[str, Any]:
+    """The ``limits`` a result records: the limits, the isolation it was graded under, and the
+    cgroup version that capped its process tree ("none" where there was none)."""
+    enforced_nproc = os.geteuid() != 0 or mode == "bubblewrap" or cgroup != "none"
     return {**limits.to_dict(), "isolation": mode,
             "network": "none" if mode == "bubblewrap" else "host",
             "user": "nobody" if mode == "bubblewrap" and os.geteuid() == 0 else str(os.geteuid()),
-            "nproc_enforced": enforced_nproc}
+            "nproc_enforced": enforced_nproc, "tmpfs_capped": mode == "bubblewrap", "cgroup": cgroup}

@@ -1,5 +1,6 @@
-"""The grader's handle on one warm zygote: start it (sandboxed), stage a submission, open a session
-with the child it forks, and kill everything when a deadline passes or the child misbehaves."""
+"""The grader's handle on one warm zygote: start it (sandboxed, in a cgroup where it can), send it
+a submission's files, open a session with the child it forks, and kill everything when a deadline
+passes or the child misbehaves."""
 
 from __future__ import annotations
 
@@ -13,38 +14,40 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from autograder.engine import sandbox, wire
+from autograder.engine import cgroups, protocol, sandbox, wire
 from autograder.engine.sandbox import Limits
+from autograder.engine.session import ChildSession, SandboxFailure
+from autograder.engine.zygote import MPL_SEED_ENV
 
 #: Seconds a zygote may take to start and import its packages.
 STARTUP_TIMEOUT = 180.0
-#: Most bytes of a submission's folder (plus the released files) copied into the sandbox.
+#: Most bytes of a submission's folder (plus the released files) sent into the sandbox.
 MAX_STAGED = 256 * 1024 * 1024
-
-
-class SandboxFailure(BaseException):
-    """The student's process timed out, died or broke the protocol. A BaseException, so that a
-    test cell's ``except Exception`` cannot swallow it: the test fails."""
-
-    def __init__(self, message: str, flag: str) -> None:
-        super().__init__(message)
-        self.flag = flag
+#: Where matplotlib's font list appears inside bubblewrap.
+MPL_SEED = "/run/autograder-mpl"
+#: Seconds between checks of the work folder's size while a request runs (without bubblewrap).
+WATCH_EVERY = 0.5
+_workers = 0
 
 
 class Worker:
     """One zygote, started lazily and restarted after anything went wrong."""
 
     def __init__(self, limits: Limits | None = None, mode: str | None = None) -> None:
+        global _workers
         self.limits = limits or Limits()
         self.mode = mode or sandbox.isolation()
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self.hello: dict[str, Any] = {}
         self.root = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
-        self.workdir = self.root / "work"
+        self.workdir = self.root / "work"  # the zygote's work folder without bubblewrap
         self.log = self.root / "zygote.log"
+        _workers += 1
+        self.cgroup = cgroups.create(cgroups.group_name(_workers), self.limits.memory_mb * 2**20,
+                                     self.limits.nproc)
 
     # -- life cycle
     def start(self) -> None:
@@ -55,16 +58,18 @@ class Worker:
     def launch(self) -> None:
         """Start the zygote without waiting for it (it warms up while the caller does other work)."""
         self.workdir.mkdir(exist_ok=True)
+        seed = self.root / "mplcache"
+        _leave_font_cache(seed)
         mine, theirs = socket.socketpair()
         argv = [sys.executable, "-m", "autograder.engine.zygote", str(theirs.fileno())]
         env = sandbox.sandbox_env()
         if self.mode == "bubblewrap":
             if os.geteuid() == 0:
                 argv.append("--drop-privileges")
-                os.chown(self.workdir, sandbox.NOBODY, sandbox.NOBODY)
-            argv = sandbox.bwrap_command(argv, str(self.workdir))
-            _leave_font_cache(self.workdir / ".mplcache")
+            argv = sandbox.bwrap_command(argv, self.limits, binds={str(seed): MPL_SEED})
+            env[MPL_SEED_ENV] = MPL_SEED
         else:
+            env[MPL_SEED_ENV] = str(seed)
             env["HOME"] = str(self.root)
             env.pop("MPLCONFIGDIR")
             env["NUMBA_CACHE_DIR"] = str(self.root / "numba-cache")
@@ -80,7 +85,7 @@ class Worker:
     def wait_ready(self) -> None:
         """Wait for the launched zygote's "ready"."""
         try:
-            self.hello = self._read(self.control, time.monotonic() + STARTUP_TIMEOUT)[0]
+            self.hello = self.read(self.control, time.monotonic() + STARTUP_TIMEOUT)[0]
         except SandboxFailure:
             self.stop()
             raise RuntimeError(f"the grading worker did not start ({self.mode}); its log:\n"
@@ -104,6 +109,9 @@ class Worker:
 
     def close(self) -> None:
         self.stop()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         shutil.rmtree(self.root, ignore_errors=True)
 
     @property
@@ -111,72 +119,92 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     # -- one submission
-    def stage(self, folders: list[Path]) -> None:
-        """Make the work folder a fresh copy of ``folders`` (later ones win), symlinks kept as
-        links (never followed), capped in size; owned by the sandbox user."""
-        self.workdir.mkdir(exist_ok=True)
-        for entry in self.workdir.iterdir():  # empty it, keep it: the sandbox has it bind-mounted
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+    def files(self, folders: list[Path]) -> tuple[list[list[Any]], list[bytes]]:
+        """The files of ``folders`` (later ones win) for a job: [path, kind, blob or link target]
+        and the blobs; symlinks kept as links (never followed); capped in size."""
+        cap = min(MAX_STAGED, self.limits.work_mb * 2**20)
+        found: dict[str, tuple[str, Any, bytes | None]] = {}
         total = 0
         for folder in folders:
             for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
                 rel = path.relative_to(folder)
                 if any(part.startswith(".ipynb_checkpoints") for part in rel.parts):
                     continue
-                dest = self.workdir / rel
+                key = rel.as_posix()
                 if path.is_symlink():
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    if not dest.exists():
-                        dest.symlink_to(os.readlink(path))
+                    found.setdefault(key, ("link", os.readlink(path), None))
                 elif path.is_dir():
-                    dest.mkdir(parents=True, exist_ok=True)
+                    found[key] = ("dir", None, None)
                 elif path.is_file():
-                    total += path.stat().st_size
-                    if total > MAX_STAGED:
-                        raise RuntimeError(f"{folder} is larger than {MAX_STAGED >> 20} MiB")
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(path, dest)
-        if self.mode == "bubblewrap" and os.geteuid() == 0:
-            for path in [self.workdir, *self.workdir.rglob("*")]:
-                os.lchown(path, sandbox.NOBODY, sandbox.NOBODY)
+                    data = path.read_bytes()
+                    total += len(data)
+                    if total > cap:
+                        raise RuntimeError(f"{folder} is larger than the work folder's {cap >> 20} MiB; "
+                                           f"raise work_mb in the course's autograder.toml")
+                    found[key] = ("file", None, data)
+        entries, blobs = [], []
+        for key, (kind, target, data) in found.items():
+            if kind == "file":
+                entries.append([key, kind, len(blobs)])
+                blobs.append(data)
+            else:
+                entries.append([key, kind, target])
+        return entries, blobs
 
-    def session(self, folders: list[Path], seed: int) -> "ChildSession":
-        """Stage ``folders`` and fork a fresh child for one submission."""
+    def session(self, folders: list[Path], seed: int, deadline: float | None = None) -> ChildSession:
+        """Send ``folders`` and fork a fresh child for one submission; ``deadline`` (monotonic)
+        ends its wall-clock budget."""
         if not self.alive:
             self.stop()
             self.start()
         elif not self.hello:
             self.wait_ready()
-        self.stage(folders)
-        workdir = sandbox.WORKDIR if self.mode == "bubblewrap" else str(self.workdir)
-        job = {"op": "job", "seed": seed, "limits": self.limits.to_dict(), "workdir": workdir}
-        wire.write_all(self.control.fileno(), wire.pack(job))
-        deadline = time.monotonic() + 30
-        if not select.select([self.control], [], [], max(0.0, deadline - time.monotonic()))[0]:
+        entries, blobs = self.files(folders)
+        wire.write_all(self.control.fileno(), wire.pack(protocol.job(seed, self.limits.to_dict(), entries), blobs))
+        if not select.select([self.control], [], [], 30)[0]:
             self.stop()
             raise RuntimeError("the grading worker did not fork a child")
-        data, fds, _, _ = socket.recv_fds(self.control, 16, 1)
+        data, fds, _, _ = socket.recv_fds(self.control, protocol.PID_FIELD, 1)
         if len(fds) != 1:
             self.stop()
             raise RuntimeError("the grading worker did not hand over the child's channel")
-        if len(data) < 16:
-            data += wire.read_exactly(self.control.fileno(), 16 - len(data))
-        return ChildSession(self, socket.socket(fileno=fds[0]), int(data.decode().strip()))
+        if len(data) < protocol.PID_FIELD:
+            data += wire.read_exactly(self.control.fileno(), protocol.PID_FIELD - len(data))
+        session = ChildSession(self, socket.socket(fileno=fds[0]), int(data.decode().strip()), deadline)
+        session.start()
+        return session
 
-    def _read(self, sock: socket.socket, deadline: float) -> tuple[dict[str, Any], list[bytes]]:
+    def watch(self) -> None:
+        """Between reads of a long request: without bubblewrap the work folder is on the host's
+        disk, so its bytes are counted here (bubblewrap caps it as a tmpfs)."""
+        if self.mode != "bubblewrap" and _folder_bytes(self.workdir, self.limits.work_mb * 2**20) is None:
+            raise SandboxFailure(f"the work folder went over its {self.limits.work_mb} MB cap", "disk-limit")
+
+    # -- reading the zygote's and the child's sockets
+    def read_bytes(self, sock: socket.socket, n: int, deadline: float,
+                   watch: Callable[[], None] | None = None) -> bytes:
+        """Up to ``n`` bytes (at least one) from ``sock`` before ``deadline``, or SandboxFailure;
+        ``watch`` runs every WATCH_EVERY seconds of waiting."""
+        while True:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                raise SandboxFailure("timed out", "timeout")
+            if select.select([sock], [], [], min(timeout, WATCH_EVERY) if watch else timeout)[0]:
+                break
+            if watch is not None:
+                watch()
+        chunk = sock.recv(min(n, 1 << 24))
+        if not chunk:
+            raise SandboxFailure("the student's process ended", "process-ended")
+        return chunk
+
+    def read(self, sock: socket.socket, deadline: float, watch: Callable[[], None] | None = None
+             ) -> tuple[dict[str, Any], list[bytes]]:
         """One message from ``sock`` before ``deadline``, or SandboxFailure."""
         def read(n: int) -> bytes:
             chunks, left = [], n
             while left:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0 or not select.select([sock], [], [], timeout)[0]:
-                    raise SandboxFailure("timed out", "timeout")
-                chunk = sock.recv(min(left, 1 << 24))
-                if not chunk:
-                    raise SandboxFailure("the student's process ended", "process-ended")
+                chunk = self.read_bytes(sock, left, deadline, watch)
                 chunks.append(chunk)
                 left -= len(chunk)
             return b"".join(chunks)
@@ -189,6 +217,27 @@ class Worker:
             raise SandboxFailure(f"the student's process channel failed: {error}", "process-ended") from None
 
 
+def _folder_bytes(folder: Path, cap: int) -> int | None:
+    """Bytes in ``folder`` (allocated blocks), or None once they pass ``cap``."""
+    total, stack = 0, [str(folder)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+            if total > cap:
+                return None
+    return total
+
+
 def _leave_font_cache(folder: Path) -> None:
     """Copy matplotlib's font list (built here once) where the zygote picks it up."""
     import matplotlib
@@ -198,89 +247,3 @@ def _leave_font_cache(folder: Path) -> None:
     folder.mkdir(exist_ok=True)
     for path in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
         shutil.copyfile(path, folder / path.name)
-    if os.geteuid() == 0:
-        for path in [folder, *folder.iterdir()]:
-            os.chown(path, sandbox.NOBODY, sandbox.NOBODY)
-
-
-class ChildSession:
-    """Requests to the child that grades one submission. After any failure the session is dead:
-    the worker is stopped (its next session starts a fresh zygote) and every later request fails."""
-
-    def __init__(self, worker: Worker, sock: socket.socket, pid: int) -> None:
-        self.worker, self.sock, self.pid = worker, sock, pid
-        self.failure: SandboxFailure | None = None
-        self.exit_code: int | None = None
-        self.stdout: list[str] = []   # what the student's code printed during the current test
-        self.stderr: list[str] = []
-        self.flags: set[str] = set()
-        self.sent = wire.ArrayCache()  # large arguments the child already holds
-
-    def request(self, message: dict[str, Any], blobs: list[bytes] = (), timeout: float | None = None
-                ) -> tuple[dict[str, Any], list[bytes]]:
-        """Send one request and wait for its reply, at most ``timeout`` seconds."""
-        if self.failure is not None:
-            raise SandboxFailure(f"{self.failure} earlier in this submission", self.failure.flag)
-        timeout = self.worker.limits.call_timeout_s if timeout is None else timeout
-        try:
-            self.sock.sendall(wire.pack(message, list(blobs)))
-            reply = self.worker._read(self.sock, time.monotonic() + timeout)
-        except SandboxFailure as failure:
-            self._fail(failure, timeout)
-            raise self.failure from None
-        except OSError:
-            self._fail(SandboxFailure("the student's process ended", "process-ended"), timeout)
-            raise self.failure from None
-        return reply
-
-    def _fail(self, failure: SandboxFailure, timeout: float) -> None:
-        if failure.flag == "timeout":
-            failure = SandboxFailure(f"timed out after {timeout:g} s", "timeout")
-        elif failure.flag == "process-ended":
-            code = self._exit_code()
-            if code is None:  # no word from the zygote either: the student's code killed it
-                self.flags.add("worker-killed")
-            failure = SandboxFailure(f"the student's process ended (exit status {code})"
-                                     if code is not None else "the student's process ended", "process-ended")
-        self.failure = failure
-        self.close(kill=True)
-
-    def _exit_code(self) -> int | None:
-        """The child's exit status, as the zygote reports it, when it can within a moment."""
-        if self.worker.control is None:
-            return None
-        try:
-            message, _ = self.worker._read(self.worker.control, time.monotonic() + 2.0)
-        except SandboxFailure:
-            return None
-        return message.get("code") if message.get("op") == "exited" else None
-
-    def close(self, kill: bool = False) -> None:
-        """End the session: ask the child to finish, and collect the zygote's report of it; kill
-        the worker if that does not happen promptly (or ``kill``)."""
-        if self.sock is None:
-            return
-        if not kill:
-            try:
-                self.sock.sendall(wire.pack({"op": "end"}))
-                message, _ = self.worker._read(self.worker.control, time.monotonic() + 10.0)
-                self.exit_code = message.get("code")
-                kill = message.get("op") != "exited"
-            except (OSError, SandboxFailure):
-                kill = True
-            if kill:  # the zygote is gone or confused: the student's code got at it
-                self.flags.add("worker-killed")
-        self.sock.close()
-        self.sock = None
-        if kill:
-            self._kill_child()
-            self.worker.stop()
-
-    def _kill_child(self) -> None:
-        """Without a PID namespace the child is in its own session on this host: end its group."""
-        if self.worker.mode != "bubblewrap" and self.pid > 1 and self.pid != os.getpid():
-            try:
-                if os.getpgid(self.pid) == self.pid:
-                    os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass

@@ -2,39 +2,35 @@
 child per submission (``python -m autograder.engine.zygote FD [--drop-privileges]``).
 
 The zygote starts no thread before it forks (BLAS pools are limited to one thread and Numba's
-threading layer starts only when a child first runs a parallel function). For each job it makes a
-fresh socket pair, forks, hands one end to the grader over its control socket and waits; the
-child, in a new session and under resource limits, runs student cells and answers the grader's
-requests on the other end (``Servant``). When the child ends, the zygote kills whatever the child
-left behind and reports the exit status.
+threading layer starts only when a child first runs a parallel function). For each job it writes
+the submission's files into its work folder (a size-capped tmpfs under bubblewrap), makes a fresh
+socket pair, forks, hands one end to the grader over its control socket and waits; the child, in a
+new session and under resource limits, runs student cells and answers the grader's requests on
+the other end (``servant.Servant``). When the child ends, the zygote kills whatever the child left
+behind, empties the work folder (and the private /tmp and /dev/shm) and reports the exit status.
 """
 
 from __future__ import annotations
 
 import builtins
 import ctypes
-import linecache
 import os
 import random
+import shutil
 import signal
 import socket
+import stat
 import sys
 import time
 import traceback
 from typing import Any
 
-from autograder.engine import wire
+from autograder.engine import protocol, wire
 from autograder.engine.sandbox import Limits, apply_rlimits
 
-_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
-#: Top-level packages whose modules the grader imports itself when a student binds them to a name.
-TRUSTED_MODULES = {"numpy", "math", "numba", "toolkit", "autograder", "time", "random", "itertools",
-                   "functools", "collections", "matplotlib", "statistics", "operator", "string"}
-#: Modules whose attributes a student must not replace (replacing them is flagged).
-WATCHED = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "math", "autograder.asserts")
-#: Socket buffer size of a child's channel (the kernel caps it at net.core.wmem_max).
-BUFFER = 8 * 1024 * 1024
-_SKIP_NAMES = {"get_ipython", "In", "Out", "exit", "quit"}
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 1, 4, 36
+#: Where the grader leaves matplotlib's font list for the zygote (a read-only folder).
+MPL_SEED_ENV = "AUTOGRADER_MPL_SEED"
 
 
 def _prctl(option: int, value: int) -> None:
@@ -42,247 +38,6 @@ def _prctl(option: int, value: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
-
-
-def _watch_snapshot() -> dict[str, int]:
-    """ids of the public attributes of the watched modules, to see later what a student replaced."""
-    snap = {}
-    for name in WATCHED:
-        module = sys.modules.get(name)
-        if module is None:
-            continue
-        for attr, value in list(vars(module).items()):
-            if not attr.startswith("_") or name == "builtins":
-                snap[f"{name}.{attr}"] = id(value)
-    return snap
-
-
-
-def _suspicions(cls: type) -> list[str]:
-    """Flags for a class the student defined that overrides comparison or conversion, or
-    subclasses ndarray. NumPy's and Python's own types (an object array of lists, say) are
-    honest even though they define these methods themselves."""
-    np = _np()
-    if cls.__module__ == "builtins" or cls is np.ndarray or issubclass(cls, np.generic):
-        return []
-    overrides = [m for m in ("__eq__", "__array__", "__float__") if m in cls.__dict__]
-    return [f"lying-{m.strip('_')}" for m in overrides] + (
-        ["ndarray-subclass"] if issubclass(cls, np.ndarray) else [])
-
-def _error(exc: BaseException, cell_files: set[str]) -> dict[str, str]:
-    """An exception as plain data, its traceback limited to the student's own cells."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in cell_files]
-    text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(exc), exc))
-    errno = getattr(exc, "errno", None)
-    return {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text[-8000:],
-            "errno": errno if type(errno) is int else None,
-            "bases": [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"][:8]}
-
-
-class Servant:
-    """The child's side of a job: runs student cells and answers requests about their names."""
-
-    def __init__(self, sock: socket.socket, job_dir: str, limits: Limits, watched: dict[str, int]) -> None:
-        from autograder.engine.magics import MagicShell
-
-        self.sock, self.job_dir, self.limits, self.watched = sock, job_dir, limits, watched
-        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        self.shell = MagicShell(self.namespace)
-        self.namespace["get_ipython"] = lambda: self.shell
-        self.handles: dict[int, Any] = {}
-        self.cache = wire.ArrayCache()
-        self.cell_files: set[str] = set()
-        self.sent_ids: dict[str, int] = {}
-        self.flagged: set[str] = set()
-        self.out = os.path.join(job_dir, "stdout")
-        self.err = os.path.join(job_dir, "stderr")
-
-    # -- output capture: fds 1 and 2 go to files, read back (capped) after each request
-    def _capture(self) -> None:
-        for fd, path in ((1, self.out), (2, self.err)):
-            new = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.dup2(new, fd)
-            os.close(new)
-
-    def _collect(self) -> dict[str, Any]:
-        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-            try:
-                stream.flush()
-            except Exception:  # a student may have replaced or closed the streams
-                pass
-        cap = self.limits.output_kb * 1024
-        result = {}
-        for key, path in (("stdout", self.out), ("stderr", self.err)):
-            try:
-                size = os.path.getsize(path)
-                with open(path, "rb") as f:
-                    data = f.read(cap)
-            except OSError:
-                size, data = 0, b""
-            text = data.decode("utf-8", "replace")
-            if size > cap:
-                text += f"\n[output truncated: {size} bytes, {cap} shown]"
-            result[key] = text
-        self._capture()
-        return result
-
-    # -- handles
-    def _handle(self, obj: Any) -> int:
-        self.handles[id(obj)] = obj
-        return id(obj)
-
-    def _lookup(self, key: int) -> Any:
-        if key not in self.handles:
-            raise KeyError(f"no object with handle {key}")
-        return self.handles[key]
-
-    def _describe(self, obj: Any) -> dict[str, Any]:
-        """What the grader needs to build a proxy for ``obj``."""
-        target = getattr(obj, "py_func", obj)  # a Numba dispatcher's Python function
-        code = getattr(target, "__code__", None)
-        info: dict[str, Any] = {"h": self._handle(obj), "type": type(obj).__name__,
-                                "callable": callable(obj)}
-        name = getattr(obj, "__name__", None)
-        info["name"] = name if type(name) is str else ""
-        module = getattr(obj, "__module__", None)
-        info["module"] = module if type(module) is str else ""
-        if code is not None and getattr(code, "co_filename", None) in self.cell_files:
-            try:
-                import inspect
-
-                info["source"] = inspect.getsource(target)
-                info["module"] = "__main__"
-            except (OSError, TypeError):
-                pass
-        info["suspect"] = _suspicions(type(obj))
-        return info
-
-    def _value(self, value: Any, objects: dict[str, Any]) -> tuple[Any, list[bytes]]:
-        """``value`` encoded; what it holds that is not plain data stays here, described in
-        ``objects`` (by handle) so the grader can build proxies for it."""
-        def keep(obj: Any) -> int:
-            info = self._describe(obj)
-            objects[str(info["h"])] = info
-            return info["h"]
-
-        return wire.encode(value, handle=keep, max_bytes=self.limits.transfer_mb * 2**20)
-
-    # -- requests
-    def op_run(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
-        index = int(msg["index"])
-        path = os.path.join(self.job_dir, f"cell{index}.py")
-        source = msg["source"]
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(source)
-        self.cell_files.add(path)
-        linecache.checkcache(path)
-        self.shell.notes = []
-        reply: dict[str, Any] = {"ok": True}
-        try:
-            exec(compile(source, path, "exec"), self.namespace)
-        except BaseException as exc:  # a student cell may raise anything, SystemExit included
-            reply = {"ok": False, "error": _error(exc, self.cell_files)}
-        reply["notes"] = self.shell.notes
-        reply["patched"] = self._patched()
-        return reply
-
-    def _patched(self) -> list[str]:
-        now = _watch_snapshot()
-        changed = sorted(k for k, v in now.items() if self.watched.get(k, v) != v)
-        gone = sorted(k for k in self.watched if k not in now)
-        found = [k for k in changed + gone if k not in self.flagged]
-        self.flagged.update(found)
-        return found
-
-    def op_names(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
-        entries, out_blobs = {}, []
-        budget = self.limits.transfer_mb * 2**20 // 2  # values past it stay here, behind proxies
-        for name, obj in list(self.namespace.items()):
-            if name.startswith("_") or name in _SKIP_NAMES:
-                continue
-            if type(obj).__name__ == "module":
-                top = getattr(obj, "__name__", "")
-                if type(top) is str and top.split(".")[0] in TRUSTED_MODULES:
-                    entries[name] = {"kind": "module", "module": top}
-                continue
-            if id(obj) == self.sent_ids.get(name) and type(obj) is _np().ndarray and obj.nbytes > 1 << 20:
-                entries[name] = {"kind": "same"}
-                continue
-            self.sent_ids[name] = id(obj)
-            try:
-                tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
-            except wire.Unencodable:
-                entries[name] = {"kind": "object", **self._describe(obj)}
-                continue
-            budget -= sum(map(len, extra)) + 64
-            base = len(out_blobs)
-            out_blobs += extra
-            entries[name] = {"kind": "value", "value": wire.shift(tree, base)}
-        return {"ok": True, "names": entries}, out_blobs
-
-    def _invoke(self, fn: Any) -> tuple[dict[str, Any], list[bytes]]:
-        try:
-            result = fn()
-        except BaseException as exc:  # the student's code may raise anything
-            return {"ok": False, "error": _error(exc, self.cell_files)}, []
-        objects: dict[str, Any] = {}
-        try:
-            tree, blobs = self._value(result, objects)
-        except wire.Unencodable as exc:
-            return {"ok": False, "error": {"type": "TypeError", "message": str(exc), "traceback": "",
-                                           "errno": None, "bases": ["TypeError"]}}, []
-        return {"ok": True, "value": tree, "objects": objects}, blobs
-
-    def _args(self, tree: Any, blobs: list[bytes]) -> Any:
-        return wire.decode(tree, blobs, handle=self._lookup, cache=self.cache)
-
-    def op_call(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
-        target = self._lookup(msg["h"])
-        args = self._args(msg["args"], blobs)
-        kwargs = self._args(msg["kwargs"], blobs)
-        return self._invoke(lambda: target(*args, **kwargs))
-
-    def op_getattr(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
-        target = self._lookup(msg["h"])
-        return self._invoke(lambda: getattr(target, msg["name"]))
-
-    def serve(self) -> None:
-        """Answer requests until the grader says "end" or goes away."""
-        fd = self.sock.fileno()
-        self._capture()
-        while True:
-            try:
-                msg, blobs = wire.unpack(lambda n: wire.read_exactly(fd, n),
-                                         max_bytes=self.limits.transfer_mb * 2**20 + 2**20)
-            except (EOFError, OSError, wire.WireError):
-                return
-            op = msg.get("op")
-            if op == "end":
-                return
-            handler = getattr(self, f"op_{op}", None)
-            try:
-                if handler is None:
-                    raise ValueError(f"unknown request {op!r}")
-                answer = handler(msg, blobs)
-            except Exception as exc:  # a malformed request or an object that breaks the encoder
-                answer = {"ok": False, "error": _error(exc, self.cell_files)}
-            reply, out = answer if isinstance(answer, tuple) else (answer, [])
-            reply.update(self._collect())
-            try:
-                data = wire.pack(reply, out)
-            except (TypeError, ValueError) as exc:
-                data = wire.pack({"ok": False, "error": {"type": "TypeError", "message": str(exc),
-                                                         "traceback": "", "errno": None, "bases": []}})
-            try:
-                wire.write_all(fd, data)
-            except OSError:
-                return
-
-
-def _np():
-    import numpy
-
-    return numpy
 
 
 def _reap(child: int) -> None:
@@ -308,22 +63,25 @@ def _reap(child: int) -> None:
             break
 
 
-def run_child(sock: socket.socket, job: dict[str, Any], watched: dict[str, int]) -> None:
+def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str, watched: dict[str, int]) -> None:
     """In the forked child: isolate, limit, seed, serve; never returns."""
+    from autograder.engine.servant import Servant
+
     code = 0
     log = os.dup(2)  # the zygote's log, for the child's own failures (fd 2 gets captured)
     try:
         os.setsid()
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         _prctl(_PR_SET_DUMPABLE, 1)
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphaned descendants stay its children: the grader sees them
         limits = Limits(**job["limits"])
-        job_dir = job["job_dir"]
         os.makedirs(job_dir, mode=0o700, exist_ok=True)
-        os.chdir(job["workdir"])
-        sys.path.insert(0, job["workdir"])
+        sys.path.insert(0, os.getcwd())
         apply_rlimits(limits)
         random.seed(job["seed"])
-        _np().random.seed(job["seed"])
+        import numpy
+
+        numpy.random.seed(job["seed"])
         Servant(sock, job_dir, limits, watched).serve()
     except BaseException:  # the child must never fall back into the zygote's loop
         try:
@@ -333,6 +91,55 @@ def run_child(sock: socket.socket, job: dict[str, Any], watched: dict[str, int])
         code = 70
     finally:
         os._exit(code)
+
+
+def write_files(folder: str, files: list[Any], blobs: list[bytes]) -> None:
+    """Write a job's files (``protocol.job``) into ``folder``: paths relative, never outside it."""
+    for entry in files:
+        path, kind, ref = entry
+        parts = [p for p in str(path).split("/") if p not in ("", ".")]
+        if not parts or ".." in parts:
+            raise ValueError(f"bad path in job: {path!r}")
+        target = os.path.join(folder, *parts)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if kind == "dir":
+            os.makedirs(target, exist_ok=True)
+        elif kind == "link":
+            os.symlink(str(ref), target)
+        else:
+            with open(target, "wb") as f:
+                f.write(blobs[int(ref)])
+
+
+def empty_folder(folder: str, keep: tuple[str, ...] = ()) -> None:
+    """Remove everything in ``folder`` (but ``keep``), whatever permissions a student left on it."""
+    def writable_again(function: Any, path: str, _: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(path), stat.S_IRWXU)
+            os.chmod(path, stat.S_IRWXU) if os.path.isdir(path) and not os.path.islink(path) else None
+            function(path)
+        except OSError:
+            pass
+
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for name in entries:
+        if name in keep:
+            continue
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            try:
+                os.chmod(path, stat.S_IRWXU)
+            except OSError:
+                pass
+            shutil.rmtree(path, onerror=writable_again)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def main(argv: list[str]) -> None:
@@ -345,6 +152,7 @@ def main(argv: list[str]) -> None:
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
     _prctl(_PR_SET_DUMPABLE, 0)  # children of the same user cannot ptrace or open the zygote
     started = time.perf_counter()
+    workdir = os.getcwd()
     _seed_matplotlib_cache()
     import numpy  # noqa: F401  (warm imports, the point of the zygote)
     import numba  # noqa: F401
@@ -352,14 +160,16 @@ def main(argv: list[str]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
+    import numba.core.event  # noqa: F401
     import toolkit  # noqa: F401
     import toolkit.kernels  # noqa: F401
     import autograder.asserts  # noqa: F401
     import autograder.engine.magics  # noqa: F401
+    from autograder.engine.servant import watch_snapshot
 
     _warm_numba()
     _pin_builtins()
-    watched = _watch_snapshot()
+    watched = watch_snapshot()
     threads = len(os.listdir("/proc/self/task"))
     fd = control.fileno()
     hello = {"op": "ready", "pid": os.getpid(), "uid": os.getuid(), "threads": threads,
@@ -367,36 +177,40 @@ def main(argv: list[str]) -> None:
              "versions": {"python": sys.version.split()[0], "numpy": numpy.__version__,
                           "numba": numba.__version__}}
     wire.write_all(fd, wire.pack(hello))
+    private = os.getpid() <= 3  # bubblewrap's PID namespace: /tmp and /dev/shm are ours alone
     jobs = 0
     while True:
         try:
-            job, _ = wire.unpack(lambda n: wire.read_exactly(fd, n))
+            job, blobs = wire.unpack(lambda n: wire.read_exactly(fd, n))
         except (EOFError, OSError, wire.WireError):
             return
         if job.get("op") != "job":
             return
         jobs += 1
-        job["job_dir"] = os.path.join("/tmp", f"agjob-{os.getpid()}-{jobs}")
+        job_dir = os.path.join("/tmp", f"agjob-{os.getpid()}-{jobs}")
+        write_files(workdir, job.get("files") or [], blobs)
+        del blobs
         parent_end, child_end = socket.socketpair()
+        parent_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # the grader learns the child's pid
         for end in (parent_end, child_end):  # big buffers: an array crosses in one go
             for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-                end.setsockopt(socket.SOL_SOCKET, option, BUFFER)
+                end.setsockopt(socket.SOL_SOCKET, option, protocol.BUFFER)
         pid = os.fork()
         if pid == 0:
             control.close()
             parent_end.close()
-            run_child(child_end, job, watched)
+            run_child(child_end, job, job_dir, watched)
         child_end.close()
-        socket.send_fds(control, [b"%-16d" % pid], [parent_end.fileno()])
+        socket.send_fds(control, [b"%-*d" % (protocol.PID_FIELD, pid)], [parent_end.fileno()])
         parent_end.close()
         _, status = os.waitpid(pid, 0)
         _reap(pid)
-        _remove_tree(job["job_dir"])
-        if os.getpid() <= 3:  # a private /tmp: leave nothing there for the next student
-            for folder in ("/tmp", "/dev/shm"):
-                for entry in os.listdir(folder):
-                    if entry != "matplotlib":
-                        _remove_tree(os.path.join(folder, entry))
+        empty_folder(job_dir)
+        os.rmdir(job_dir) if os.path.isdir(job_dir) else None
+        empty_folder(workdir)
+        if private:  # leave nothing in /tmp or /dev/shm for the next student
+            empty_folder("/tmp", keep=("matplotlib",))
+            empty_folder("/dev/shm")
         exit_info = {"op": "exited", "code": os.waitstatus_to_exitcode(status)}
         wire.write_all(fd, wire.pack(exit_info))
 
@@ -405,8 +219,9 @@ def _pin_builtins() -> None:
     """Give the engine's own modules (and NumPy's .npy writer) private references to the
     builtins, so a student who replaces ``builtins.len`` breaks only their own code."""
     pristine = {k: v for k, v in vars(builtins).items() if not k.startswith("__")}
-    ours = ("autograder.engine.wire", "autograder.engine.zygote", "autograder.engine.magics",
-            "autograder.engine.sandbox", "numpy.lib.format")
+    ours = ("autograder.engine.wire", "autograder.engine.zygote", "autograder.engine.servant",
+            "autograder.engine.protocol", "autograder.engine.magics", "autograder.engine.sandbox",
+            "numpy.lib.format")
     for name, module in list(sys.modules.items()):
         if name in ours or name.split(".")[0] in sys.stdlib_module_names and name != "builtins":
             namespace = getattr(module, "__dict__", None)
@@ -437,27 +252,13 @@ def _warm_numba() -> None:
 
 
 def _seed_matplotlib_cache() -> None:
-    """Copy the font list the grader left in the work folder (``.mplcache``) to MPLCONFIGDIR,
-    so matplotlib does not rebuild it at every start of a sandbox."""
-    import shutil
-
-    seed, target = os.path.join(os.getcwd(), ".mplcache"), os.environ.get("MPLCONFIGDIR")
-    if target and os.path.isdir(seed):
+    """Copy the font list the grader left (``MPL_SEED_ENV``) to MPLCONFIGDIR, so matplotlib does
+    not rebuild it at every start of a sandbox."""
+    seed, target = os.environ.get(MPL_SEED_ENV), os.environ.get("MPLCONFIGDIR")
+    if seed and target and os.path.isdir(seed):
         os.makedirs(target, exist_ok=True)
         for name in os.listdir(seed):
             shutil.copyfile(os.path.join(seed, name), os.path.join(target, name))
-
-
-def _remove_tree(path: str) -> None:
-    import shutil
-
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
 
 
 if __name__ == "__main__":

@@ -1,0 +1,74 @@
+"""The protocol between the trusted grader and the sandbox, declared once; both sides import it.
+
+Three channels carry ``wire`` frames:
+
+- the worker's **control** socket (grader <-> zygote): the zygote says ``ready`` once it has warmed
+  up; the grader sends a ``job`` (seed, limits, the submission's files as blobs); the zygote
+  forks a child, hands the grader one end of a fresh socket pair (``send_fds``, the child's pid in
+  a 16-byte field) and reports ``exited`` with the child's exit code when it ends;
+- the **child** socket (grader <-> child): the child first sends ``hello`` (the kernel attaches
+  its credentials, so the grader learns the child's pid in its own PID namespace), then answers one
+  request at a time (``REQUESTS``) until ``end``;
+- nothing else: the child sees no other socket of the grader's.
+
+Every reply has ``ok`` (and ``error``, an ``error_record``, when it is false), the student's
+``stdout``/``stderr`` since the last reply (capped, ``truncated`` marks a cut), and ``compile_s``:
+seconds the child has spent in Numba's compiler so far. A ``timed`` reply carries no output
+(collecting it would be timed too); the next reply does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Requests the child answers: op -> the fields the grader sends with it.
+REQUESTS = {
+    "run": ("index", "source"),        # run a student cell; reply: notes, patched
+    "names": (),                       # the student's names; reply: names
+    "call": ("h", "args", "kwargs"),   # call an object; reply: value, objects
+    "getattr": ("h", "name"),          # read an attribute; reply: value, objects
+    "stage": ("h", "args", "kwargs"),  # hold fresh copies of the arguments for the next "timed"
+    "timed": (),                       # call the staged object on them, keep the result there
+    "end": (),                         # finish: the child exits
+}
+#: Top-level packages whose modules the grader imports itself when a student binds them to a name.
+TRUSTED_MODULES = frozenset({
+    "numpy", "math", "numba", "toolkit", "autograder", "time", "random", "itertools", "functools",
+    "collections", "matplotlib", "statistics", "operator", "string"})
+#: Socket buffer size of a child's channel (the kernel caps it at net.core.wmem_max).
+BUFFER = 8 * 1024 * 1024
+#: Width of the child's pid field that follows the zygote's ``send_fds``.
+PID_FIELD = 16
+_TRUNCATED = "[output truncated: "
+
+
+def request(op: str, **fields: Any) -> dict[str, Any]:
+    """A request to the child, checked against ``REQUESTS``."""
+    expected = REQUESTS[op]
+    if set(fields) != set(expected):
+        raise TypeError(f"request {op!r} takes {expected}, got {tuple(fields)}")
+    return {"op": op, **fields}
+
+
+def job(seed: int, limits: dict[str, Any], files: list[list[Any]]) -> dict[str, Any]:
+    """The grader's job message to the zygote: ``files`` are [path, kind, blob index or link]."""
+    return {"op": "job", "seed": seed, "limits": limits, "files": files}
+
+
+def error_record(kind: str, message: str, traceback: str = "", errno: int | None = None,
+                 bases: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """An exception as plain data: its type's name, message, the student's part of the traceback,
+    its errno and the names of its built-in base classes (so the grader can re-raise a ValueError
+    as a ValueError)."""
+    return {"type": kind, "message": message[:2000], "traceback": traceback[-8000:],
+            "errno": errno if type(errno) is int else None, "bases": list(bases)[:8]}
+
+
+def truncation_note(size: int, cap: int) -> str:
+    """The line appended to captured output cut at ``cap`` of its ``size`` bytes."""
+    return f"\n{_TRUNCATED}{size} bytes, {cap} shown]"
+
+
+def truncated(text: str) -> bool:
+    """Whether captured output was cut (it carries ``truncation_note``)."""
+    return _TRUNCATED in text

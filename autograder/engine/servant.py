@@ -1,0 +1,296 @@
+"""The sandboxed child's side of a job: runs student cells and answers the grader's requests about
+the names they defined (``protocol.REQUESTS``), one at a time, until the grader says ``end``.
+
+Nothing here is trusted by the grader: every reply is plain data that the grader decodes with its
+own decoder, and speed is measured by the grader from the kernel's CPU clock of this process.
+What this side does report (flags of monkeypatched modules, lying classes) only adds flags.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import linecache
+import os
+import socket
+import sys
+import traceback
+from typing import Any
+
+from autograder.engine import protocol, wire
+from autograder.engine.sandbox import Limits
+
+#: Modules whose attributes a student must not replace (replacing them is flagged).
+WATCHED = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "math", "autograder.asserts")
+_SKIP_NAMES = {"get_ipython", "In", "Out", "exit", "quit"}
+
+
+def watch_snapshot() -> dict[str, int]:
+    """ids of the public attributes of the watched modules, to see later what a student replaced."""
+    snap = {}
+    for name in WATCHED:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if not attr.startswith("_") or name == "builtins":
+                snap[f"{name}.{attr}"] = id(value)
+    return snap
+
+
+def _np():
+    import numpy
+
+    return numpy
+
+
+def _suspicions(cls: type) -> list[str]:
+    """Flags for a class the student defined that overrides comparison or conversion, or
+    subclasses ndarray. NumPy's and Python's own types (an object array of lists, say) are
+    honest even though they define these methods themselves."""
+    np = _np()
+    if cls.__module__ == "builtins" or cls is np.ndarray or issubclass(cls, np.generic):
+        return []
+    overrides = [m for m in ("__eq__", "__array__", "__float__") if m in cls.__dict__]
+    return [f"lying-{m.strip('_')}" for m in overrides] + (
+        ["ndarray-subclass"] if issubclass(cls, np.ndarray) else [])
+
+
+def _error(exc: BaseException, cell_files: set[str]) -> dict[str, Any]:
+    """An exception as an error record, its traceback limited to the student's own cells."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in cell_files]
+    text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(exc), exc))
+    return protocol.error_record(type(exc).__name__, str(exc), text, getattr(exc, "errno", None),
+                                 [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"])
+
+
+def _compile_timer() -> Any:
+    """A listener adding up the seconds this process spends in Numba's compiler."""
+    from numba.core import event
+
+    listener = event.TimingListener()
+    event.register("numba:compile", listener)
+    return listener
+
+
+class Servant:
+    """Runs student cells and answers requests about their names, in the sandboxed child."""
+
+    def __init__(self, sock: socket.socket, job_dir: str, limits: Limits, watched: dict[str, int]) -> None:
+        from autograder.engine.magics import MagicShell
+
+        self.sock, self.job_dir, self.limits, self.watched = sock, job_dir, limits, watched
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.shell = MagicShell(self.namespace)
+        self.namespace["get_ipython"] = lambda: self.shell
+        self.handles: dict[int, Any] = {}
+        self.cache = wire.ArrayCache()
+        self.cell_files: set[str] = set()
+        self.sent_ids: dict[str, int] = {}
+        self.flagged: set[str] = set()
+        self.staged: tuple[Any, Any, Any] | None = None
+        self.compiling = _compile_timer()
+        self.out = os.path.join(job_dir, "stdout")
+        self.err = os.path.join(job_dir, "stderr")
+
+    # -- output capture: fds 1 and 2 go to files, read back (capped) after each request
+    def _capture(self) -> None:
+        for fd, path in ((1, self.out), (2, self.err)):
+            new = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(new, fd)
+            os.close(new)
+
+    def _collect(self) -> dict[str, Any]:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except Exception:  # a student may have replaced or closed the streams
+                pass
+        cap = self.limits.output_kb * 1024
+        result = {}
+        for key, path in (("stdout", self.out), ("stderr", self.err)):
+            try:
+                size = os.path.getsize(path)
+                with open(path, "rb") as f:
+                    data = f.read(cap)
+            except OSError:
+                size, data = 0, b""
+            text = data.decode("utf-8", "replace")
+            if size > cap:
+                text += protocol.truncation_note(size, cap)
+            result[key] = text
+        self._capture()
+        return result
+
+    # -- handles
+    def _handle(self, obj: Any) -> int:
+        self.handles[id(obj)] = obj
+        return id(obj)
+
+    def _lookup(self, key: int) -> Any:
+        if key not in self.handles:
+            raise KeyError(f"no object with handle {key}")
+        return self.handles[key]
+
+    def _describe(self, obj: Any) -> dict[str, Any]:
+        """What the grader needs to build a proxy for ``obj``."""
+        target = getattr(obj, "py_func", obj)  # a Numba dispatcher's Python function
+        code = getattr(target, "__code__", None)
+        info: dict[str, Any] = {"h": self._handle(obj), "type": type(obj).__name__,
+                                "callable": callable(obj)}
+        name = getattr(obj, "__name__", None)
+        info["name"] = name if type(name) is str else ""
+        module = getattr(obj, "__module__", None)
+        info["module"] = module if type(module) is str else ""
+        if code is not None and getattr(code, "co_filename", None) in self.cell_files:
+            try:
+                info["source"] = inspect.getsource(target)
+                info["module"] = "__main__"
+            except (OSError, TypeError):
+                pass
+        info["suspect"] = _suspicions(type(obj))
+        return info
+
+    def _value(self, value: Any, objects: dict[str, Any]) -> tuple[Any, list[bytes]]:
+        """``value`` encoded; what it holds that is not plain data stays here, described in
+        ``objects`` (by handle) so the grader can build proxies for it."""
+        def keep(obj: Any) -> int:
+            info = self._describe(obj)
+            objects[str(info["h"])] = info
+            return info["h"]
+
+        return wire.encode(value, handle=keep, max_bytes=self.limits.transfer_mb * 2**20)
+
+    # -- requests
+    def op_run(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
+        index = int(msg["index"])
+        path = os.path.join(self.job_dir, f"cell{index}.py")
+        source = msg["source"]
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+        self.cell_files.add(path)
+        linecache.checkcache(path)
+        self.shell.notes = []
+        reply: dict[str, Any] = {"ok": True}
+        try:
+            exec(compile(source, path, "exec"), self.namespace)
+        except BaseException as exc:  # a student cell may raise anything, SystemExit included
+            reply = {"ok": False, "error": _error(exc, self.cell_files)}
+        reply["notes"] = self.shell.notes
+        reply["patched"] = self._patched()
+        return reply
+
+    def _patched(self) -> list[str]:
+        now = watch_snapshot()
+        changed = sorted(k for k, v in now.items() if self.watched.get(k, v) != v)
+        gone = sorted(k for k in self.watched if k not in now)
+        found = [k for k in changed + gone if k not in self.flagged]
+        self.flagged.update(found)
+        return found
+
+    def op_names(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        entries, out_blobs = {}, []
+        budget = self.limits.transfer_mb * 2**20 // 2  # values past it stay here, behind proxies
+        for name, obj in list(self.namespace.items()):
+            if name.startswith("_") or name in _SKIP_NAMES:
+                continue
+            if type(obj).__name__ == "module":
+                top = getattr(obj, "__name__", "")
+                if type(top) is str and top.split(".")[0] in protocol.TRUSTED_MODULES:
+                    entries[name] = {"kind": "module", "module": top}
+                continue
+            if id(obj) == self.sent_ids.get(name) and type(obj) is _np().ndarray and obj.nbytes > 1 << 20:
+                entries[name] = {"kind": "same"}
+                continue
+            self.sent_ids[name] = id(obj)
+            try:
+                tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
+            except wire.Unencodable:
+                entries[name] = {"kind": "object", **self._describe(obj)}
+                continue
+            budget -= sum(map(len, extra)) + 64
+            base = len(out_blobs)
+            out_blobs += extra
+            entries[name] = {"kind": "value", "value": wire.shift(tree, base)}
+        return {"ok": True, "names": entries}, out_blobs
+
+    def _invoke(self, fn: Any) -> tuple[dict[str, Any], list[bytes]]:
+        try:
+            result = fn()
+        except BaseException as exc:  # the student's code may raise anything
+            return {"ok": False, "error": _error(exc, self.cell_files)}, []
+        objects: dict[str, Any] = {}
+        try:
+            tree, blobs = self._value(result, objects)
+        except wire.Unencodable as exc:
+            return {"ok": False, "error": protocol.error_record("TypeError", str(exc), bases=["TypeError"])}, []
+        return {"ok": True, "value": tree, "objects": objects}, blobs
+
+    def _args(self, tree: Any, blobs: list[bytes]) -> Any:
+        return wire.decode(tree, blobs, handle=self._lookup, cache=self.cache)
+
+    def op_call(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        target = self._lookup(msg["h"])
+        args = self._args(msg["args"], blobs)
+        kwargs = self._args(msg["kwargs"], blobs)
+        return self._invoke(lambda: target(*args, **kwargs))
+
+    def op_getattr(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        target = self._lookup(msg["h"])
+        return self._invoke(lambda: getattr(target, msg["name"]))
+
+    def op_stage(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
+        """Decode fresh copies of the arguments now, so the timed call that follows pays nothing
+        but the call itself."""
+        self.staged = (self._lookup(msg["h"]), self._args(msg["args"], blobs), self._args(msg["kwargs"], blobs))
+        return {"ok": True}
+
+    def op_timed(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
+        """Call the staged object; the result stays here (the grader times this request by the
+        kernel's CPU clock of this process, so nothing else is done before replying)."""
+        if self.staged is None:
+            raise ValueError("nothing staged to time")
+        (target, args, kwargs), self.staged = self.staged, None
+        try:
+            target(*args, **kwargs)
+        except BaseException as exc:  # the student's code may raise anything
+            return {"ok": False, "error": _error(exc, self.cell_files)}
+        return {"ok": True}
+
+    def _compile_seconds(self) -> float:
+        return self.compiling.duration if self.compiling.done else 0.0
+
+    def serve(self) -> None:
+        """Say hello (the kernel attaches this process's credentials), then answer requests until
+        the grader says "end" or goes away."""
+        fd = self.sock.fileno()
+        self._capture()
+        wire.write_all(fd, wire.pack({"op": "hello", "pid": os.getpid()}))
+        while True:
+            try:
+                msg, blobs = wire.unpack(lambda n: wire.read_exactly(fd, n),
+                                         max_bytes=self.limits.transfer_mb * 2**20 + 2**20)
+            except (EOFError, OSError, wire.WireError):
+                return
+            op = msg.get("op")
+            if op == "end":
+                return
+            handler = getattr(self, f"op_{op}", None) if op in protocol.REQUESTS else None
+            try:
+                if handler is None:
+                    raise ValueError(f"unknown request {op!r}")
+                answer = handler(msg, blobs)
+            except Exception as exc:  # a malformed request or an object that breaks the encoder
+                answer = {"ok": False, "error": _error(exc, self.cell_files)}
+            reply, out = answer if isinstance(answer, tuple) else (answer, [])
+            if op != "timed":
+                reply.update(self._collect())
+                reply["compile_s"] = self._compile_seconds()
+            try:
+                data = wire.pack(reply, out)
+            except (TypeError, ValueError) as exc:
+                data = wire.pack({"ok": False, "error": protocol.error_record("TypeError", str(exc))})
+            try:
+                wire.write_all(fd, data)
+            except OSError:
+                return

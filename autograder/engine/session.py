@@ -1,0 +1,211 @@
+"""One submission's child, seen from the grader: requests and replies under deadlines, the child's
+CPU clock (read from the kernel, for speed tests), and the flags its failures earn.
+
+After any failure the session is dead: the worker is stopped (its next session starts a fresh
+zygote) and every later request fails at once.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import struct
+import time
+from typing import TYPE_CHECKING, Any
+
+from autograder.engine import procfs, protocol, wire
+
+if TYPE_CHECKING:
+    from autograder.engine.worker import Worker
+
+_UCRED = struct.Struct("3i")
+
+
+class SandboxFailure(BaseException):
+    """The student's process timed out, died or broke the protocol. A BaseException, so that a
+    test cell's ``except Exception`` cannot swallow it: the test fails."""
+
+    def __init__(self, message: str, flag: str) -> None:
+        super().__init__(message)
+        self.flag = flag
+
+
+class ChildSession:
+    """Requests to the child that grades one submission."""
+
+    def __init__(self, worker: "Worker", sock: socket.socket, pid: int, deadline: float | None = None) -> None:
+        self.worker, self.sock, self.pid = worker, sock, pid
+        self.deadline = deadline  # time.monotonic() past which the submission's budget is spent
+        self.host_pid: int | None = None  # the child's pid in the grader's PID namespace
+        self.failure: SandboxFailure | None = None
+        self.exit_code: int | None = None
+        self.stdout: list[str] = []   # what the student's code printed during the current test
+        self.stderr: list[str] = []
+        self.flags: set[str] = set()
+        self.compile_s = 0.0          # seconds the child has spent in Numba's compiler
+        self.sent = wire.ArrayCache()  # large arguments the child already holds
+        self._oom_kills = worker.cgroup.oom_kills() if worker.cgroup else 0
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Read the child's hello, with the credentials the kernel attached to it (its pid as
+        this process sees it), and put the child in the worker's cgroup before any student code
+        runs."""
+        deadline = time.monotonic() + timeout
+        if not select.select([self.sock], [], [], timeout)[0]:
+            self._fail(SandboxFailure("the student's process did not start", "process-ended"), timeout)
+            raise self.failure
+        data, ancillary, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(_UCRED.size))
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                self.host_pid = _UCRED.unpack(payload[:_UCRED.size])[0]
+        buffer = bytearray(data)
+
+        def read(n: int) -> bytes:
+            while len(buffer) < n:
+                buffer.extend(self.worker.read_bytes(self.sock, n - len(buffer), deadline))
+            chunk = bytes(buffer[:n])
+            del buffer[:n]
+            return chunk
+
+        try:
+            hello, _ = wire.unpack(read)
+        except (wire.WireError, UnicodeDecodeError, SandboxFailure):
+            hello = {}
+        if hello.get("op") != "hello" or not self.host_pid:
+            self._fail(SandboxFailure("the student's process did not say hello", "protocol"), timeout)
+            raise self.failure
+        if self.worker.cgroup is not None:
+            self.worker.cgroup.add(self.host_pid)
+
+    def request(self, message: dict[str, Any], blobs: list[bytes] = (), timeout: float | None = None
+                ) -> tuple[dict[str, Any], list[bytes]]:
+        """Send one request and wait for its reply, at most ``timeout`` seconds (and never past
+        the submission's budget)."""
+        if self.failure is not None:
+            raise SandboxFailure(f"{self.failure} earlier in this submission", self.failure.flag)
+        timeout = self.worker.limits.call_timeout_s if timeout is None else timeout
+        budget = self.budget_left()
+        if budget is not None and budget <= 0:
+            self._fail(SandboxFailure("", "time-budget"), timeout)
+            raise self.failure
+        limit = timeout if budget is None else min(timeout, budget)
+        try:
+            self.sock.sendall(wire.pack(message, list(blobs)))
+            reply = self.worker.read(self.sock, time.monotonic() + limit, watch=self.worker.watch)
+        except SandboxFailure as failure:
+            if failure.flag == "timeout" and limit < timeout:
+                failure = SandboxFailure("", "time-budget")
+            self._fail(failure, limit)
+            raise self.failure from None
+        except OSError:
+            self._fail(SandboxFailure("the student's process ended", "process-ended"), limit)
+            raise self.failure from None
+        compile_s = reply[0].get("compile_s")
+        if type(compile_s) in (int, float):
+            self.compile_s = float(compile_s)
+        return reply
+
+    def out_of_time(self) -> bool:
+        """Whether the submission's budget is spent (the session then fails, flagged)."""
+        if self.failure is None:
+            left = self.budget_left()
+            if left is not None and left <= 0:
+                self._fail(SandboxFailure("", "time-budget"), 0)
+        return self.failure is not None and self.failure.flag == "time-budget"
+
+    def budget_left(self) -> float | None:
+        """Seconds left of the submission's wall-clock budget (None: no budget)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    # -- the child's clock, for speed tests
+    def cpu_ns(self) -> int:
+        """CPU time the child has used, all its threads and the children it reaped, as the
+        kernel counts it (the student can patch no clock this reads)."""
+        if self.host_pid is None:
+            raise SandboxFailure("the student's process has no known pid", "protocol")
+        try:
+            return procfs.cpu_clock_ns(self.host_pid) + procfs.reaped_cpu_ns(self.host_pid)
+        except OSError:
+            self._fail(SandboxFailure("the student's process ended", "process-ended"), 0)
+            raise self.failure from None
+
+    def helpers(self) -> list[int]:
+        """Processes of the submission besides the child itself, running now (work handed to
+        them would not show on the child's clock)."""
+        if self.host_pid is None:
+            return []
+        found = set(procfs.children(self.host_pid))
+        if self.worker.cgroup is not None:
+            found.update(self.worker.cgroup.procs())
+        found.discard(self.host_pid)
+        return sorted(found)
+
+    # -- failures
+    def _fail(self, failure: SandboxFailure, timeout: float) -> None:
+        if failure.flag == "timeout":
+            failure = SandboxFailure(f"timed out after {timeout:g} s", "timeout")
+        elif failure.flag == "time-budget":
+            failure = SandboxFailure(f"the submission's time budget of {self.worker.limits.submission_s:g} s "
+                                     f"ran out", "time-budget")
+        elif failure.flag == "process-ended":
+            code = self._exit_code()
+            if self._out_of_memory():
+                failure = SandboxFailure(f"the student's process was killed for going over the memory "
+                                         f"cap of {self.worker.limits.memory_mb} MB", "memory-limit")
+            elif code is None:  # no word from the zygote either: the student's code killed it
+                self.flags.add("worker-killed")
+                failure = SandboxFailure("the student's process ended", "process-ended")
+            else:
+                failure = SandboxFailure(f"the student's process ended (exit status {code})", "process-ended")
+        self.failure = failure
+        self.close(kill=True)
+
+    def _out_of_memory(self) -> bool:
+        cgroup = self.worker.cgroup
+        return cgroup is not None and cgroup.oom_kills() > self._oom_kills
+
+    def _exit_code(self) -> int | None:
+        """The child's exit status, as the zygote reports it, when it can within a moment."""
+        if self.worker.control is None:
+            return None
+        try:
+            message, _ = self.worker.read(self.worker.control, time.monotonic() + 2.0)
+        except SandboxFailure:
+            return None
+        return message.get("code") if message.get("op") == "exited" else None
+
+    def close(self, kill: bool = False) -> None:
+        """End the session: ask the child to finish, and collect the zygote's report of it; kill
+        the worker if that does not happen promptly (or ``kill``). Whatever the submission left
+        running in the worker's cgroup is killed."""
+        if self.sock is None:
+            return
+        if not kill:
+            try:
+                self.sock.sendall(wire.pack(protocol.request("end")))
+                message, _ = self.worker.read(self.worker.control, time.monotonic() + 10.0)
+                self.exit_code = message.get("code")
+                kill = message.get("op") != "exited"
+            except (OSError, SandboxFailure):
+                kill = True
+            if kill:  # the zygote is gone or confused: the student's code got at it
+                self.flags.add("worker-killed")
+        self.sock.close()
+        self.sock = None
+        if kill:
+            self._kill_child()
+            self.worker.stop()
+        if self.worker.cgroup is not None and self.worker.cgroup.procs():
+            self.worker.cgroup.kill()
+
+    def _kill_child(self) -> None:
+        """Without a PID namespace the child is in its own session on this host: end its group."""
+        pid = self.host_pid or self.pid
+        if self.worker.mode != "bubblewrap" and pid > 1 and pid != os.getpid():
+            try:
+                if os.getpgid(pid) == pid:
+                    os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
