@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = [
     "source_of", "assert_close", "assert_no_loops", "assert_does_not_call", "assert_faster_than",
-    "assert_numba_jit", "assert_not_toolkit",
+    "measure_speed", "SpeedMeasurement", "assert_numba_jit", "assert_not_toolkit",
 ]
 
 #: How many mismatching elements a failure lists.
@@ -293,10 +293,24 @@ def assert_does_not_call(fn: Any, *names: str, hint: str = "", name: str | None 
                 )
 
 
-def assert_faster_than(fn: Callable[..., Any], reference: Callable[..., Any], args: Sequence[Any],
-                       factor: float, repeats: int = 5, name: str | None = None,
-                       reference_name: str = "the loop version") -> None:
-    """Fail unless ``fn(*args)`` runs at least ``factor`` times faster than ``reference(*args)``.
+@dataclass(frozen=True)
+class SpeedMeasurement:
+    """What a speed test measured: CPU seconds per call of a function and of its reference (the
+    best of several calls each), and where each was timed."""
+
+    fn_s: float
+    reference_s: float
+    fn_where: str
+    reference_where: str
+
+    @property
+    def speedup(self) -> float:
+        return self.reference_s / self.fn_s if self.fn_s > 0 else math.inf
+
+
+def measure_speed(fn: Callable[..., Any], reference: Callable[..., Any], args: Sequence[Any],
+                  repeats: int = 5) -> SpeedMeasurement:
+    """Time ``fn(*args)`` and ``reference(*args)``.
 
     Each is timed by the CPU time of the process it runs in, the best of ``repeats`` calls on
     fresh copies of ``args`` after one untimed call (which also compiles Numba code): a machine
@@ -305,21 +319,33 @@ def assert_faster_than(fn: Callable[..., Any], reference: Callable[..., Any], ar
     ``engine.proxies``), so neither the transport nor a patched clock shows in it. The reference's
     time is measured once per process and input (``REFERENCE_CALLS`` calls) and reused.
     """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    args = tuple(args)
+    fn_s, fn_where = _best_time(fn, args, repeats)
+    reference_s, reference_where = _reference_time(reference, args)
+    return SpeedMeasurement(fn_s, reference_s, fn_where, reference_where)
+
+
+def assert_faster_than(fn: Callable[..., Any], reference: Callable[..., Any], args: Sequence[Any],
+                       factor: float, repeats: int = 5, name: str | None = None,
+                       reference_name: str = "the loop version") -> None:
+    """Fail unless ``fn(*args)`` runs at least ``factor`` times faster than ``reference(*args)``,
+    as ``measure_speed`` times them; the message says how it was measured."""
     if repeats < 1 or not factor > 0:
         raise ValueError(f"repeats must be >= 1 and factor > 0, got {repeats} and {factor}")
     label = _label(fn, name)
     args = tuple(args)
-    t_fn, where = _best_time(fn, args, repeats)
-    t_ref, reference_where = _reference_time(reference, args)
-    speedup = t_ref / t_fn if t_fn > 0 else math.inf
-    if speedup < factor:
+    measured = measure_speed(fn, reference, args, repeats)
+    if measured.speedup < factor:
         shapes = ", ".join(str(np.shape(a)) if type(a) is np.ndarray else type(a).__name__
                            for a in args)
         raise AssertionError(
-            f"{label} took {_ms(t_fn)} per call against {_ms(t_ref)} for {reference_name} on inputs "
-            f"of shapes {shapes}: {speedup:.1f} times faster, expected at least {factor:g} times"
+            f"{label} took {_ms(measured.fn_s)} per call against {_ms(measured.reference_s)} for "
+            f"{reference_name} on inputs of shapes {shapes}: {measured.speedup:.1f} times faster, "
+            f"expected at least {factor:g} times"
             f"\n  measured: CPU time, the best of {repeats} calls after an untimed first call; "
-            f"{label} {where}, {reference_name} {reference_where}"
+            f"{label} {measured.fn_where}, {reference_name} {measured.reference_where}"
             f"\n  hint: let NumPy (or compiled code) do the work on whole arrays; "
             f"avoid Python-level loops, element access and copies"
         )

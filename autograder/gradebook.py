@@ -2,7 +2,8 @@
 
 Each result is written in its own transaction, replacing any earlier one for the same student and
 assignment, so re-grading never duplicates and a run killed at any point loses at most the
-submission it was grading. A fingerprint of what was graded (the submission's and the source's
+submission it was grading. The result it replaces moves to the history table in the same
+transaction: a re-grade that changed a score can always be seen, and undone by hand. A fingerprint of what was graded (the submission's and the source's
 notebooks) lets a restarted run skip what is already done. The gradebook belongs to one course:
 opening it for another raises ValueError.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder.results import SubmissionResult
@@ -32,7 +34,24 @@ CREATE TABLE IF NOT EXISTS results (
     result TEXT NOT NULL,
     PRIMARY KEY (course, assignment, student)
 );
+CREATE TABLE IF NOT EXISTS history (
+    course TEXT NOT NULL,
+    assignment TEXT NOT NULL,
+    student TEXT NOT NULL,
+    fingerprint TEXT NOT NULL DEFAULT '',
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    status TEXT NOT NULL,
+    graded_at TEXT NOT NULL,
+    result TEXT NOT NULL,
+    replaced_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_student ON history (course, assignment, student);
 """
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def course_id(course_dir: str | Path) -> str:
@@ -84,15 +103,32 @@ class Gradebook:
         """The gradebook inside ``course_dir``, created empty when missing."""
         return cls(Path(course_dir) / FILENAME, course_id(course_dir))
 
-    def record(self, result: SubmissionResult, fingerprint: str = "") -> None:
-        """Store ``result``, replacing an earlier one of the same assignment and student, in one
-        transaction."""
+    def record(self, result: SubmissionResult, fingerprint: str = "") -> SubmissionResult | None:
+        """Store ``result``, replacing an earlier one of the same assignment and student, which
+        moves to the history; one transaction. Returns the result it replaced, if any."""
+        key = (self.course, result.assignment, result.student)
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT * FROM results WHERE course=? AND assignment=? AND student=?",
+                                   key).fetchone()
+            if row is not None:
+                self._db.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 (*row, _now()))
             self._db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.course, result.assignment, result.student, fingerprint, result.score,
-                 result.max_score, result.status, result.graded_at, json.dumps(result.to_dict())))
+                (*key, fingerprint, result.score, result.max_score, result.status, result.graded_at,
+                 json.dumps(result.to_dict())))
+        return SubmissionResult.from_dict(json.loads(row[-1])) if row is not None else None
+
+    def history(self, assignment: str, student: str | None = None) -> list[SubmissionResult]:
+        """Results that later gradings replaced, oldest first (of one student, or all)."""
+        query = "SELECT result FROM history WHERE course=? AND assignment=?"
+        args: tuple = (self.course, assignment)
+        if student is not None:
+            query += " AND student=?"
+            args += (student,)
+        rows = self._db.execute(query + " ORDER BY student, rowid", args).fetchall()
+        return [SubmissionResult.from_dict(json.loads(r[0])) for r in rows]
 
     def get(self, assignment: str, student: str) -> SubmissionResult | None:
         """The result of one student's assignment, or None if it was not graded."""

@@ -63,3 +63,20 @@ class SubmissionResult:
         d["tests"] = tuple(TestResult(**t) for t in d.get("tests", ()))
         d["flags"] = tuple(d.get("flags", ()))
         return cls(**d)
+
+
+def changes(before: SubmissionResult, after: SubmissionResult) -> list[tuple[str, float | None, float | None]]:
+    """The tests whose points differ between two gradings of a submission: (name, points
+    before, points after), None where a test is in only one of them."""
+    old = {t.name: t.points for t in before.tests}
+    new = {t.name: t.points for t in after.tests}
+    names = list(old) + [n for n in new if n not in old]
+    return [(n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n)]
+
+
+def describe_changes(before: SubmissionResult, after: SubmissionResult) -> str:
+    """``changes`` as text: "test_relu 0 -> 1, test_dot - -> 2" (- where a test was absent)."""
+    def shown(points: float | None) -> str:
+        return "-" if points is None else f"{points:g}"
+
+    return ", ".join(f"{name} {shown(a)} -> {shown(b)}" for name, a, b in changes(before, after))

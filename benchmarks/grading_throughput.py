@@ -4,7 +4,9 @@ Builds a throwaway nbgrader course holding one assignment (default: the vectoriz
 assignments/source/01_*) and N copies of it (default 40) with varied correctness (every solution
 region kept or replaced by nbgrader's stub, in a pattern that differs per student), grades them
 all with `nbgrader autograde` and with the engine (`--workers`, default 2), and prints each one's
-submissions per second, their ratio, and how many per-cell scores agree.
+submissions per second, their ratio, how many per-cell scores agree, and where an engine
+submission spends its time (sandbox start, student cells, Numba compilation, each test cell,
+reference timings: means over the submissions, and over the first submission of each worker).
 
     .venv/bin/python benchmarks/grading_throughput.py [--submissions 40] [--workers 2] [--assignment PATH]
 """
@@ -102,11 +104,16 @@ def main() -> None:
         print(f"nbgrader autograde: {elapsed_nb:.1f} s, {len(students) / elapsed_nb:.3f} submissions/s", flush=True)
 
         ours: dict[str, dict[str, float]] = {}
+        results = []
         jobs = [Job(name, s, course / "source" / name, course / "submitted" / s / name, course / "release" / name)
                 for s in students]
+
+        def record(job, result):
+            ours[job.student] = {t.name: t.points for t in result.tests}
+            results.append(result)
+
         start = time.perf_counter()
-        grade_all(jobs, args.workers, on_result=lambda job, r: ours.__setitem__(
-            job.student, {t.name: t.points for t in r.tests}))
+        grade_all(jobs, args.workers, on_result=record)
         elapsed_ours = time.perf_counter() - start
         print(f"engine ({args.workers} workers, isolation {sandbox.isolation()}): {elapsed_ours:.1f} s, "
               f"{len(students) / elapsed_ours:.3f} submissions/s", flush=True)
@@ -120,6 +127,28 @@ def main() -> None:
         print(f"per-cell scores equal: {len(cells) - len(differ)}/{len(cells)}; totals equal: {totals}/{len(students)}")
         for s, c, t, o in differ[:20]:
             print(f"  differs: {s} {c}: nbgrader {t}, engine {o}")
+        breakdown(results, args.workers)
+
+
+def breakdown(results: list, workers: int) -> None:
+    """Where an engine submission's time went: each phase and each test cell, the mean over all
+    submissions and over the first ``workers`` to finish (which start the zygotes and time the
+    references)."""
+    import statistics
+
+    first = results[:workers]
+    labels = {"start_s": "sandbox start", "cells_s": "student cells", "tests_s": "test cells",
+              "compile_s": "  of which Numba compiles", "reference_s": "  of which reference timing"}
+    print(f"where an engine submission spends its time (seconds; mean of all {len(results)} / "
+          f"mean of the first {len(first)}); Numba compiles in cells and tests:")
+    rows = [("total", [r.duration_s for r in results], [r.duration_s for r in first])]
+    rows += [(label, [r.timings.get(phase, 0.0) for r in results], [r.timings.get(phase, 0.0) for r in first])
+             for phase, label in labels.items()]
+    tests = [t.name for t in results[0].tests] if results else []
+    rows += [(f"  test {name}", [t.duration_s for r in results for t in r.tests if t.name == name],
+              [t.duration_s for r in first for t in r.tests if t.name == name]) for name in tests]
+    for label, values, firsts in rows:
+        print(f"  {label:<28} {statistics.fmean(values):8.3f}  {statistics.fmean(firsts) if firsts else 0:8.3f}")
 
 
 if __name__ == "__main__":

@@ -149,10 +149,11 @@ def _submissions(course: Path, assignment: str) -> dict[str, str]:
 
 @click.command()
 @click.argument("assignment")
+@click.option("--history", is_flag=True, help="also list earlier gradings that re-grades replaced.")
 @ROSTER_OPTION
 @GRADEBOOK_OPTION
 @COURSE_OPTION
-def status(assignment: str, roster_path: str | None, gradebook_path: str | None,
+def status(assignment: str, history: bool, roster_path: str | None, gradebook_path: str | None,
            course_path: str | None) -> None:
     """Who submitted ASSIGNMENT, who was graded, whose notebook could not be graded."""
     from autograder.deadlines import parse_time, with_late_penalty
@@ -163,14 +164,16 @@ def status(assignment: str, roster_path: str | None, gradebook_path: str | None,
         roster = _roster(course, roster_path)
         deadlines = load_deadlines(course)
         submitted = _submissions(course, assignment)
+        graded, earlier = [], []
         try:
             book = _gradebook(course, gradebook_path)
         except ValueError as error:
             if "no gradebook" not in str(error):
                 raise
-            results = {}
         else:
-            results = {r.student: with_late_penalty(r, deadlines) for r in book.results(assignment)}
+            graded, earlier = book.results(assignment), book.history(assignment) if history else []
+            book.close()
+        results = {r.student: with_late_penalty(r, deadlines) for r in graded}
     except ValueError as error:
         _fail(error)
     students = sorted(set(submitted) | set(results) | set(roster.students if roster else ()))
@@ -204,43 +207,24 @@ def status(assignment: str, roster_path: str | None, gradebook_path: str | None,
         counts[state] = counts.get(state, 0) + 1
         click.echo(f"{student:<{width}}  {when:<16}  {late:>4}  {state:<13}  {score}")
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items() if n or what in ("submitted", "graded")))
+    if history:
+        _show_history(earlier, {r.student: r for r in graded})
 
 
-@click.command()
-@click.argument("assignment")
-@click.option("--to", "formats", required=True, multiple=True,
-              help="csv (nbgrader's grades CSV), canvas, gradescope or html; repeat or comma-separate.")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="folder to write to.")
-@ROSTER_OPTION
-@GRADEBOOK_OPTION
-@COURSE_OPTION
-def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str | None,
-           gradebook_path: str | None, course_path: str | None) -> None:
-    """Export the grades of ASSIGNMENT from the gradebook to --out DIR."""
-    from autograder.export import export as write_export, grades_for
+def _show_history(earlier: list, current: dict) -> None:
+    """Each re-graded student's gradings, oldest first (before late penalties), with the tests
+    that changed between them."""
+    from autograder.results import describe_changes
 
-    course = _course(course_path)
-    wanted = [f.strip() for spec in formats for f in spec.split(",") if f.strip()]
-    try:
-        coursedir.check_assignment(course, assignment)
-        roster = _roster(course, roster_path, required="canvas" in wanted)
-        book = _gradebook(course, gradebook_path)
-        results = book.results(assignment)
-        if not results:
-            raise ValueError(f"the gradebook has no results for {assignment!r}: run "
-                             f"`autograder grade {assignment}` first")
-        manifest = coursedir.read_manifest(course, assignment)
-        grades = grades_for(assignment, results, roster=roster, deadlines=load_deadlines(course),
-                            max_score=manifest["max_score"] if manifest else None)
-        written = write_export(wanted, grades, out)
-    except ValueError as error:
-        _fail(error)
-    click.echo(f"exported {len(grades.results)} result(s) of {assignment} to {out}:")
-    for fmt, paths in written.items():
-        if fmt == "gradescope":
-            where = f"{Path(out) / 'gradescope' / assignment}/<student>/results.json ({len(paths)} files)"
-        elif fmt == "html":
-            where = f"{paths[0]} (class summary) + {len(paths) - 1} feedback page(s) in {paths[0].parent / 'students'}"
-        else:
-            where = str(paths[0])
-        click.echo(f"  {fmt:<10}  {where}")
+    click.echo(f"history: {len(earlier)} earlier grading(s)" + (", oldest first:" if earlier else ""))
+    chains: dict[str, list] = {}
+    for result in earlier:
+        chains.setdefault(result.student, []).append(result)
+    for student, chain in chains.items():
+        if student in current:
+            chain = chain + [current[student]]
+        click.echo(f"  {student}")
+        for before, after in zip([None] + chain[:-1], chain):
+            changed = describe_changes(before, after) if before is not None else ""
+            click.echo(f"    {after.graded_at or '(no time)':<25}  {after.score:g}/{after.max_score:g}"
+                       + (f"  {changed}" if changed else ""))

@@ -64,10 +64,12 @@ def grade(assignment: str, course: Path, student: str | None, workers: int | Non
     from autograder.engine import sandbox
     from autograder.engine.pool import grade_all
     from autograder.gradebook import Gradebook, course_id
+    from autograder.settings import load_limits
 
     if not course.is_dir():
         raise click.ClickException(f"course directory {course} does not exist")
     try:
+        limits = load_limits(course)
         book = Gradebook.for_course(course)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
@@ -78,44 +80,34 @@ def grade(assignment: str, course: Path, student: str | None, workers: int | Non
     mode = sandbox.isolation()
     click.echo(f"{course_id(course)}: {assignment}, {len(jobs)} submissions, {len(jobs) - len(todo)} already "
                f"graded; {len(todo)} to grade on {workers} workers (isolation: {mode})", err=True)
-    results = []
+    results, previous = [], {}
     with click.progressbar(length=len(todo), label="grading", file=sys.stderr) as bar:
         def record(job, result):
-            book.record(result, job.fingerprint)
+            replaced = book.record(result, job.fingerprint)
+            if replaced is not None:
+                previous[result.student] = replaced
             results.append(result)
             bar.update(1)
 
-        grade_all(todo, workers, mode=mode, on_result=record)
+        grade_all(todo, workers, limits=limits, mode=mode, on_result=record)
     for result in sorted(results, key=lambda r: r.student):
         flags = f"  flags: {', '.join(result.flags)}" if result.flags else ""
         error = f"  ({result.error})" if result.error else ""
         click.echo(f"{result.student:<20} {result.score:g}/{result.max_score:g}  {result.status}{flags}{error}")
+    _report_changes(results, previous)
     book.close()
 
 
-@click.command()
-@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
-def validate(notebook: Path) -> None:
-    """Check NOTEBOOK against its own visible tests, with the grader's engine, before you submit."""
-    from autograder.engine.pipeline import validate_notebook
-    from autograder.engine.worker import Worker
+def _report_changes(results: list, previous: dict) -> None:
+    """After a re-grade: the students whose score changed, per test old -> new."""
+    from autograder.results import describe_changes
 
-    worker = Worker()
-    try:
-        tests, notes = validate_notebook(notebook, worker)
-    except NotebookError as error:
-        raise click.ClickException(str(error)) from None
-    finally:
-        worker.close()
-    for test in tests:
-        mark = "PASS" if test.passed else "FAIL"
-        click.echo(f"{mark}  {test.name}  {test.points:g}/{test.max_points:g}")
-        if test.message:
-            click.echo("      " + test.message.replace("\n", "\n      "))
-    for note in notes:
-        click.echo(f"note: {note}")
-    earned, total = sum(t.points for t in tests), sum(t.max_points for t in tests)
-    click.echo(f"visible tests: {earned:g}/{total:g} points"
-               + ("; hidden tests are graded after you submit" if any(t.hidden for t in tests) else ""))
-    if earned < total:
-        raise SystemExit(1)
+    if not previous:
+        return
+    changed = [(r, previous[r.student]) for r in sorted(results, key=lambda r: r.student)
+               if r.student in previous and describe_changes(previous[r.student], r)]
+    click.echo(f"re-graded {len(previous)} submission(s) graded before: "
+               f"{len(changed) or 'no'} score(s) changed" + (":" if changed else ""))
+    for new, old in changed:
+        click.echo(f"  {new.student:<20} {old.score:g} -> {new.score:g}/{new.max_score:g}  "
+                   f"({describe_changes(old, new)})")

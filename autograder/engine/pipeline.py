@@ -239,6 +239,8 @@ class Grader:
         output = (out.getvalue() + "".join(session.stdout) + stderr)[:OUTPUT_CAP]
         name = prefix + step.grade_id
         if error:
+            if session.failure is not None and "could not finish" not in error:
+                error += f"\n  (your notebook's code stopped earlier: {session.failure})"
             return TestResult(name, 0.0, step.points, False, error, step.hidden, output)
         if stderr:
             return TestResult(name, 0.0, step.points, False,

@@ -1,11 +1,19 @@
 """Grading many submissions in parallel: one grader process per worker, each with its own warm
-zygote, results handed back to the caller (who records them) as they finish."""
+zygote, results handed back to the caller (who records them) as they finish.
+
+No process outlives the grader: a pool process watches its parent's pipe and, when the grader dies
+by any signal, kills its zygote (bubblewrap's --die-with-parent and the zygote's parent-death
+signal take the sandbox with it), empties its cgroup and exits.
+"""
 
 from __future__ import annotations
 
 import atexit
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.util
+import os
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +45,7 @@ def _init(limits: Limits, mode: str | None) -> None:
     """Start this grader process's worker, and import what grading needs here up front."""
     global _worker
     _worker = Worker(limits, mode)
+    _die_with_parent()
     _worker.launch()  # it warms up while this process imports the rest
     atexit.register(_worker.close)
     # a pool process ends through multiprocessing, which skips atexit but runs its finalizers
@@ -46,6 +55,22 @@ def _init(limits: Limits, mode: str | None) -> None:
 
     import autograder.asserts  # noqa: F401
     import autograder.engine.pipeline  # noqa: F401
+
+
+def _die_with_parent() -> None:
+    """In a pool process: when the grader that started it ends, close this process's worker
+    (zygote, sandbox, cgroup) and exit."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        if _worker is not None:
+            _worker.close()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-the-grader", daemon=True).start()
 
 
 def _grade(job: Job) -> dict:

@@ -197,6 +197,8 @@ class ChildSession:
         if kill:
             self._kill_child()
             self.worker.stop()
+        if self._out_of_memory():  # a process of the tree was killed, maybe not the child itself
+            self.flags.add("memory-limit")
         if self.worker.cgroup is not None and self.worker.cgroup.procs():
             self.worker.cgroup.kill()
 

@@ -29,6 +29,8 @@ MAX_STAGED = 256 * 1024 * 1024
 MPL_SEED = "/run/autograder-mpl"
 #: Seconds between checks of the work folder's size while a request runs (without bubblewrap).
 WATCH_EVERY = 0.5
+#: A worker's temporary folder is named for the grader process that made it.
+ROOT_PREFIX = "autograder-worker-"
 _workers = 0
 
 
@@ -42,7 +44,8 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self.hello: dict[str, Any] = {}
-        self.root = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
+        _sweep_stale_roots()
+        self.root = Path(tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-"))
         self.workdir = self.root / "work"  # the zygote's work folder without bubblewrap
         self.log = self.root / "zygote.log"
         _workers += 1
@@ -215,6 +218,14 @@ class Worker:
             raise SandboxFailure(f"the student's process broke the protocol: {error}", "protocol") from None
         except OSError as error:
             raise SandboxFailure(f"the student's process channel failed: {error}", "process-ended") from None
+
+
+def _sweep_stale_roots() -> None:
+    """Remove the temporary folders of workers whose grader process was killed."""
+    for folder in Path(tempfile.gettempdir()).glob(ROOT_PREFIX + "*"):
+        owner = folder.name[len(ROOT_PREFIX):].split("-")[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _folder_bytes(folder: Path, cap: int) -> int | None:

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.asserts import (assert_close, assert_does_not_call, assert_faster_than,
-                                assert_no_loops, assert_not_toolkit, assert_numba_jit, source_of)
+from autograder.asserts import (REFERENCE_CALLS, assert_close, assert_does_not_call, assert_faster_than,
+                                assert_no_loops, assert_not_toolkit, assert_numba_jit, measure_speed,
+                                source_of)
 
 
 def cell_function(source: str, name: str, namespace: dict | None = None):
@@ -209,19 +210,52 @@ def test_assert_numba_jit():
 # ---------------------------------------------------------------- speed
 
 
-def test_assert_faster_than_passes_and_fails_with_timings():
-    def fast(x):
-        return x
+def _sum_loop(x):
+    total = 0.0
+    for v in x:
+        total += v
+    return total
 
-    def slow(x):
-        time.sleep(0.01)
-        return x
 
-    assert_faster_than(fast, slow, (np.zeros(3),), factor=5, repeats=3)
+def test_assert_faster_than_passes_and_fails_with_cpu_timings():
+    x = np.ones(20_000)
+    assert_faster_than(np.sum, _sum_loop, (x,), factor=5, repeats=3)
     with pytest.raises(AssertionError) as info:
-        assert_faster_than(slow, fast, (np.zeros(3),), factor=2, repeats=3, name="relu")
+        assert_faster_than(_sum_loop, np.sum, (x,), factor=2, repeats=3, name="relu")
     message = str(info.value)
-    assert "relu took" in message and "expected at least 2 times" in message and "shapes (3,)" in message
+    assert "relu took" in message and "expected at least 2 times" in message and "shapes (20000,)" in message
+    assert "measured: CPU time, the best of 3 calls" in message
+
+
+def test_sleeping_is_not_work():
+    """CPU time, not the wall clock: a function that waits (or is made to wait by a busy machine)
+    measures what it computes."""
+    def sleepy(x):
+        time.sleep(0.02)
+        return x.sum()
+
+    assert measure_speed(sleepy, _sum_loop, (np.ones(20_000),), repeats=2).speedup > 5
+
+
+def test_each_call_gets_fresh_arguments_and_the_reference_is_timed_once():
+    calls = []
+
+    def reference(x):
+        calls.append(x.copy())
+        return _sum_loop(x)
+
+    def in_place(x):
+        assert (x == 1).all()  # a copy of the original every time
+        x[:] = 7
+
+    x = np.ones(5_000)
+    first = measure_speed(in_place, reference, (x,), repeats=2)
+    second = measure_speed(in_place, reference, (x,), repeats=2)
+    assert (x == 1).all() and all((c == 1).all() for c in calls)
+    assert len(calls) == 1 + REFERENCE_CALLS  # the second measurement reused the reference's time
+    assert first.reference_s == second.reference_s and "once per process" in second.reference_where
+    measure_speed(in_place, reference, (np.ones(5_001),), repeats=1)  # another input: timed again
+    assert len(calls) == 2 * (1 + REFERENCE_CALLS)
 
 
 def test_assert_faster_than_lets_student_errors_through_and_checks_arguments():

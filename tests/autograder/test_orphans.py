@@ -1,0 +1,73 @@
+"""No orphans: when `autograder grade` dies by SIGKILL, its pool processes, their zygotes and the
+sandboxed children (and, under bubblewrap or in a cgroup, what the students started) end within
+seconds.
+
+Harmless if anything survives: the only processes a submission starts sleep 30 s and exit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from autograder.engine import cgroups, sandbox
+from autograder.engine.procfs import children
+from tests.autograder import notebooks as nbs
+
+NAP = "import subprocess, time\nhelper = subprocess.Popen(['sleep', '30'])\ntime.sleep(30)\n"
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """pid -> command line of every live process below ``pid``."""
+    found, stack = {}, [pid]
+    while stack:
+        for child in children(stack.pop()):
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as f:
+                    found[child] = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            stack.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigkill_of_the_grader_leaves_no_process_behind(tmp_path):
+    course = nbs.course(tmp_path, {f"s{i}": nbs.with_extra(nbs.CORRECT, 1, NAP) for i in range(4)})
+    grader = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", nbs.ASSIGNMENT,
+                               "--course", str(course), "--workers", "2"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            tree = descendants(grader.pid)
+            if sum(cmd.startswith("sleep 30") for cmd in tree.values()) >= 2:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the submissions never started: {descendants(grader.pid)}")
+    finally:
+        os.kill(grader.pid, signal.SIGKILL)
+        grader.wait()
+    zygotes = [pid for pid, cmd in tree.items() if "autograder.engine.zygote" in cmd]
+    assert len(zygotes) >= 2, tree
+    probe = cgroups.create(cgroups.group_name(0), 2**30, 8)
+    if probe is not None:
+        probe.remove()
+    contained = sandbox.isolation() == "bubblewrap" or probe is not None
+    watched = {pid: cmd for pid, cmd in tree.items() if contained or not cmd.startswith("sleep")}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in watched):
+        time.sleep(0.1)
+    left = {pid: cmd for pid, cmd in watched.items() if alive(pid)}
+    assert not left, f"still running 10 s after the grader's SIGKILL: {left}"
