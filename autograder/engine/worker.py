@@ -223,8 +223,8 @@ class Worker:
 def _sweep_stale_roots() -> None:
     """Remove the temporary folders of workers whose grader process was killed."""
     for folder in Path(tempfile.gettempdir()).glob(ROOT_PREFIX + "*"):
-        owner = folder.name[len(ROOT_PREFIX):].split("-")[0]
-        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+        owner, _, rest = folder.name[len(ROOT_PREFIX):].partition("-")
+        if owner.isdigit() and rest and not Path(f"/proc/{owner}").exists():
             shutil.rmtree(folder, ignore_errors=True)
 
 
