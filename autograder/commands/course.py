@@ -228,3 +228,43 @@ def _show_history(earlier: list, current: dict) -> None:
             changed = describe_changes(before, after) if before is not None else ""
             click.echo(f"    {after.graded_at or '(no time)':<25}  {after.score:g}/{after.max_score:g}"
                        + (f"  {changed}" if changed else ""))
+
+
+@click.command()
+@click.argument("assignment")
+@click.option("--to", "formats", required=True, multiple=True,
+              help="csv (nbgrader's grades CSV), canvas, gradescope or html; repeat or comma-separate.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="folder to write to.")
+@ROSTER_OPTION
+@GRADEBOOK_OPTION
+@COURSE_OPTION
+def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str | None,
+           gradebook_path: str | None, course_path: str | None) -> None:
+    """Export the grades of ASSIGNMENT from the gradebook to --out DIR."""
+    from autograder.export import export as write_export, grades_for
+
+    course = _course(course_path)
+    wanted = [f.strip() for spec in formats for f in spec.split(",") if f.strip()]
+    try:
+        coursedir.check_assignment(course, assignment)
+        roster = _roster(course, roster_path, required="canvas" in wanted)
+        book = _gradebook(course, gradebook_path)
+        results = book.results(assignment)
+        if not results:
+            raise ValueError(f"the gradebook has no results for {assignment!r}: run "
+                             f"`autograder grade {assignment}` first")
+        manifest = coursedir.read_manifest(course, assignment)
+        grades = grades_for(assignment, results, roster=roster, deadlines=load_deadlines(course),
+                            max_score=manifest["max_score"] if manifest else None)
+        written = write_export(wanted, grades, out)
+    except ValueError as error:
+        _fail(error)
+    click.echo(f"exported {len(grades.results)} result(s) of {assignment} to {out}:")
+    for fmt, paths in written.items():
+        if fmt == "gradescope":
+            where = f"{Path(out) / 'gradescope' / assignment}/<student>/results.json ({len(paths)} files)"
+        elif fmt == "html":
+            where = f"{paths[0]} (class summary) + {len(paths) - 1} feedback page(s) in {paths[0].parent / 'students'}"
+        else:
+            where = str(paths[0])
+        click.echo(f"  {fmt:<10}  {where}")

@@ -111,3 +111,31 @@ def _report_changes(results: list, previous: dict) -> None:
     for new, old in changed:
         click.echo(f"  {new.student:<20} {old.score:g} -> {new.score:g}/{new.max_score:g}  "
                    f"({describe_changes(old, new)})")
+
+
+@click.command()
+@click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
+def validate(notebook: Path) -> None:
+    """Check NOTEBOOK against its own visible tests, with the grader's engine, before you submit."""
+    from autograder.engine.pipeline import validate_notebook
+    from autograder.engine.worker import Worker
+
+    worker = Worker()
+    try:
+        tests, notes = validate_notebook(notebook, worker)
+    except NotebookError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        worker.close()
+    for test in tests:
+        mark = "PASS" if test.passed else "FAIL"
+        click.echo(f"{mark}  {test.name}  {test.points:g}/{test.max_points:g}")
+        if test.message:
+            click.echo("      " + test.message.replace("\n", "\n      "))
+    for note in notes:
+        click.echo(f"note: {note}")
+    earned, total = sum(t.points for t in tests), sum(t.max_points for t in tests)
+    click.echo(f"visible tests: {earned:g}/{total:g} points"
+               + ("; hidden tests are graded after you submit" if any(t.hidden for t in tests) else ""))
+    if earned < total:
+        raise SystemExit(1)

@@ -43,3 +43,42 @@ def test_validate_reports_the_visible_tests(tmp_path):
     assert good.exit_code == 0 and "visible tests: 7/7 points" in good.output
     missing = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.ipynb")])
     assert missing.exit_code != 0 and "does not exist" in missing.output and "Traceback" not in missing.output
+
+
+def test_a_regrade_reports_what_changed_and_keeps_the_history(tmp_path):
+    course = nbs.course(tmp_path / "c", {"amy": nbs.CORRECT, "bob": nbs.PARTLY})
+    runner = CliRunner()
+    first = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--workers", "1"])
+    assert first.exit_code == 0 and "re-graded" not in first.output, first.output
+    nbs.write(course / "submitted" / "bob" / nbs.ASSIGNMENT / f"{nbs.ASSIGNMENT}.ipynb", nbs.CORRECT)
+    again = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--force", "--workers", "1"])
+    assert again.exit_code == 0, again.output
+    assert "re-graded 2 submission(s) graded before: 1 score(s) changed:" in again.output
+    changed = [line for line in again.output.splitlines() if line.startswith("  bob")]
+    assert changed and "3 -> 7/7" in changed[0] and "test_add 0 -> 3" in changed[0] and "test_mean 1 -> 2" in changed[0]
+    assert not any(line.startswith("  amy") for line in again.output.splitlines())
+    with Gradebook(course / FILENAME) as book:
+        assert [r.score for r in book.history(nbs.ASSIGNMENT, "bob")] == [3.0]
+        assert book.get(nbs.ASSIGNMENT, "bob").score == 7.0
+    shown = runner.invoke(main, ["status", nbs.ASSIGNMENT, "--course", str(course), "--history"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    start = lines.index("  bob")
+    assert "3/7" in lines[start + 1] and "7/7" in lines[start + 2] and "test_add 0 -> 3" in lines[start + 2]
+    assert "history: 2 earlier grading(s), oldest first:" in shown.output
+
+
+def test_grade_uses_the_course_limits_and_refuses_bad_ones(tmp_path):
+    from autograder.gradebook import Gradebook as Book
+
+    course = nbs.course(tmp_path / "c", {"amy": nbs.CORRECT})
+    (course / "autograder.toml").write_text("[limits]\nsubmission_s = 77\ntmp_mb = 100\n")
+    result = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course)])
+    assert result.exit_code == 0, result.output
+    with Book(course / FILENAME) as book:
+        limits = book.get(nbs.ASSIGNMENT, "amy").limits
+    assert limits["submission_s"] == 77 and limits["tmp_mb"] == 100
+    (course / "autograder.toml").write_text("[limits]\ntmp_mb = 'lots'\n")
+    bad = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--force"])
+    assert bad.exit_code != 0 and "tmp_mb = 'lots' must be a positive whole number" in bad.output
+    assert "Traceback" not in bad.output
