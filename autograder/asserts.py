@@ -352,7 +352,7 @@ def assert_faster_than(fn: Callable[..., Any], reference: Callable[..., Any], ar
 
 
 #: Timed calls of a speed test's reference (the best counts).
-REFERENCE_CALLS = 5
+REFERENCE_CALLS = 3
 _reference_times: dict[str, float] = {}
 _reference_spent = [0.0]
 

@@ -84,6 +84,7 @@ class Servant:
         self.shell = MagicShell(self.namespace)
         self.namespace["get_ipython"] = lambda: self.shell
         self.handles: dict[int, Any] = {}
+        self.described: dict[int, dict[str, Any]] = {}
         self.cache = wire.ArrayCache()
         self.cell_files: set[str] = set()
         self.sent_ids: dict[str, int] = {}
@@ -133,7 +134,16 @@ class Servant:
         return self.handles[key]
 
     def _describe(self, obj: Any) -> dict[str, Any]:
-        """What the grader needs to build a proxy for ``obj``."""
+        """What the grader needs to build a proxy for ``obj`` (worked out once per object: a
+        function's source is read again for every test cell otherwise)."""
+        known = self.described.get(id(obj))
+        if known is not None and self.handles.get(id(obj)) is obj:
+            return known
+        info = self._description(obj)
+        self.described[id(obj)] = info
+        return info
+
+    def _description(self, obj: Any) -> dict[str, Any]:
         target = getattr(obj, "py_func", obj)  # a Numba dispatcher's Python function
         code = getattr(target, "__code__", None)
         info: dict[str, Any] = {"h": self._handle(obj), "type": type(obj).__name__,

@@ -136,9 +136,8 @@ class ChildSession:
         them would not show on the child's clock)."""
         if self.host_pid is None:
             return []
-        found = set(procfs.children(self.host_pid))
-        if self.worker.cgroup is not None:
-            found.update(self.worker.cgroup.procs())
+        cgroup = self.worker.cgroup  # holds every descendant; else the child is a subreaper
+        found = set(cgroup.procs() if cgroup is not None else procfs.children(self.host_pid))
         found.discard(self.host_pid)
         return sorted(found)
 
