@@ -150,7 +150,7 @@ class Grader:
             return
         source = magics.transform(step.source)
         try:
-            reply, _ = session.request({"op": "run", "index": index, "source": source},
+            reply, _ = session.request(protocol.request("run", index=index, source=source),
                                        timeout=self.worker.limits.cell_timeout_s)
         except SandboxFailure as failure:
             run.flags.add(failure.flag)
@@ -173,7 +173,7 @@ class Grader:
         if session.failure is not None:
             return
         try:
-            reply, blobs = session.request({"op": "names"})
+            reply, blobs = session.request(protocol.request("names"))
         except SandboxFailure as failure:
             run.flags.add(failure.flag)
             return

@@ -27,8 +27,8 @@ REQUESTS = {
     "names": (),                       # the student's names; reply: names
     "call": ("h", "args", "kwargs"),   # call an object; reply: value, objects
     "getattr": ("h", "name"),          # read an attribute; reply: value, objects
-    "stage": ("h", "args", "kwargs"),  # hold fresh copies of the arguments for the next "timed"
-    "timed": (),                       # call the staged object on them, keep the result there
+    "stage": ("h", "args", "kwargs", "copies"),  # hold fresh copies of the arguments, one per "timed"
+    "timed": (),                       # call the staged object on the next copy, keep the result
     "end": (),                         # finish: the child exits
 }
 #: Top-level packages whose modules the grader imports itself when a student binds them to a name.
@@ -42,6 +42,10 @@ PID_FIELD = 16
 _TRUNCATED = "[output truncated: "
 
 
+#: The zygote's messages on the control socket, and the child's first one.
+READY, JOB, EXITED, HELLO = "ready", "job", "exited", "hello"
+
+
 def request(op: str, **fields: Any) -> dict[str, Any]:
     """A request to the child, checked against ``REQUESTS``."""
     expected = REQUESTS[op]
@@ -52,7 +56,23 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
 
 def job(seed: int, limits: dict[str, Any], files: list[list[Any]]) -> dict[str, Any]:
     """The grader's job message to the zygote: ``files`` are [path, kind, blob index or link]."""
-    return {"op": "job", "seed": seed, "limits": limits, "files": files}
+    return {"op": JOB, "seed": seed, "limits": limits, "files": files}
+
+
+def exited(code: int, full: list[str]) -> dict[str, Any]:
+    """The zygote's report that a job's child ended: its exit code, and the capped places
+    (tmpfs mounts) the submission had left full."""
+    return {"op": EXITED, "code": code, "full": full}
+
+
+def hello(pid: int) -> dict[str, Any]:
+    """The child's first message; the kernel attaches its credentials."""
+    return {"op": HELLO, "pid": pid}
+
+
+def is_message(message: dict[str, Any], op: str) -> bool:
+    """Whether ``message`` is one of the protocol's ``op`` messages."""
+    return message.get("op") == op
 
 
 def error_record(kind: str, message: str, traceback: str = "", errno: int | None = None,

@@ -92,13 +92,14 @@ class StudentObject(Remote):
 
     def __autograder_cpu_times__(self, args: tuple, kwargs: dict, calls: int) -> list[float]:
         """Seconds of CPU time of each of ``calls`` calls, timed where the object lives: the
-        sandbox gets fresh copies of the arguments ahead of each call and keeps the result, and
-        the kernel's CPU clock of its process is read here, before and after. Neither the
-        transport nor the machine's load shows in the figures, and no clock the student can patch
-        is read. Work handed to other processes would not show, so there must be none."""
+        sandbox gets a fresh copy of the arguments for each call ahead of them and keeps the
+        results, and the kernel's CPU clock of its process is read here, before and after each
+        call. Neither the transport nor the machine's load shows in the figures, and no clock the
+        student can patch is read. Work handed to other processes would not show, so there must
+        be none."""
         session, times = self._session, []
+        self._request("stage", args=list(args), kwargs=dict(kwargs), copies=calls)
         for _ in range(calls):
-            self._request("stage", args=list(args), kwargs=dict(kwargs))
             before = session.cpu_ns()
             self._request("timed")
             times.append((session.cpu_ns() - before) / 1e9)

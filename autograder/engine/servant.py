@@ -89,7 +89,7 @@ class Servant:
         self.cell_files: set[str] = set()
         self.sent_ids: dict[str, int] = {}
         self.flagged: set[str] = set()
-        self.staged: tuple[Any, Any, Any] | None = None
+        self.staged: tuple[Any, list[tuple[Any, Any]]] | None = None
         self.compiling = _compile_timer()
         self.out = os.path.join(job_dir, "stdout")
         self.err = os.path.join(job_dir, "stderr")
@@ -250,17 +250,21 @@ class Servant:
         return self._invoke(lambda: getattr(target, msg["name"]))
 
     def op_stage(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
-        """Decode fresh copies of the arguments now, so the timed call that follows pays nothing
-        but the call itself."""
-        self.staged = (self._lookup(msg["h"]), self._args(msg["args"], blobs), self._args(msg["kwargs"], blobs))
+        """Decode fresh copies of the arguments now, one for each timed call that follows, so
+        that those pay nothing but the call itself."""
+        copies = int(msg["copies"])
+        if not 0 < copies <= 100:
+            raise ValueError(f"between 1 and 100 copies, not {copies}")
+        self.staged = (self._lookup(msg["h"]),
+                       [(self._args(msg["args"], blobs), self._args(msg["kwargs"], blobs)) for _ in range(copies)])
         return {"ok": True}
 
     def op_timed(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
         """Call the staged object; the result stays here (the grader times this request by the
         kernel's CPU clock of this process, so nothing else is done before replying)."""
-        if self.staged is None:
+        if self.staged is None or not self.staged[1]:
             raise ValueError("nothing staged to time")
-        (target, args, kwargs), self.staged = self.staged, None
+        target, (args, kwargs) = self.staged[0], self.staged[1].pop(0)
         try:
             target(*args, **kwargs)
         except BaseException as exc:  # the student's code may raise anything
@@ -275,7 +279,7 @@ class Servant:
         the grader says "end" or goes away."""
         fd = self.sock.fileno()
         self._capture()
-        wire.write_all(fd, wire.pack({"op": "hello", "pid": os.getpid()}))
+        wire.write_all(fd, wire.pack(protocol.hello(os.getpid())))
         while True:
             try:
                 msg, blobs = wire.unpack(lambda n: wire.read_exactly(fd, n),

@@ -73,7 +73,7 @@ class ChildSession:
             hello, _ = wire.unpack(read)
         except (wire.WireError, UnicodeDecodeError, SandboxFailure):
             hello = {}
-        if hello.get("op") != "hello" or not self.host_pid:
+        if not protocol.is_message(hello, protocol.HELLO) or not self.host_pid:
             self._fail(SandboxFailure("the student's process did not say hello", "protocol"), timeout)
             raise self.failure
         if self.worker.cgroup is not None:
@@ -173,7 +173,16 @@ class ChildSession:
             message, _ = self.worker.read(self.worker.control, time.monotonic() + 2.0)
         except SandboxFailure:
             return None
-        return message.get("code") if message.get("op") == "exited" else None
+        if not protocol.is_message(message, protocol.EXITED):
+            return None
+        self._exited(message)
+        return message.get("code")
+
+    def _exited(self, message: dict[str, Any]) -> None:
+        """Note the zygote's report of the child's end: a capped place left full is flagged."""
+        self.exit_code = message.get("code")
+        if message.get("full"):
+            self.flags.add("disk-limit")
 
     def close(self, kill: bool = False) -> None:
         """End the session: ask the child to finish, and collect the zygote's report of it; kill
@@ -185,8 +194,9 @@ class ChildSession:
             try:
                 self.sock.sendall(wire.pack(protocol.request("end")))
                 message, _ = self.worker.read(self.worker.control, time.monotonic() + 10.0)
-                self.exit_code = message.get("code")
-                kill = message.get("op") != "exited"
+                kill = not protocol.is_message(message, protocol.EXITED)
+                if not kill:
+                    self._exited(message)
             except (OSError, SandboxFailure):
                 kill = True
             if kill:  # the zygote is gone or confused: the student's code got at it

@@ -93,7 +93,7 @@ class Worker:
             self.stop()
             raise RuntimeError(f"the grading worker did not start ({self.mode}); its log:\n"
                                + self.log.read_text(errors="replace")[-3000:]) from None
-        if self.hello.get("op") != "ready":
+        if not protocol.is_message(self.hello, protocol.READY):
             self.stop()
             raise RuntimeError(f"the grading worker sent {self.hello!r} instead of 'ready'")
 

@@ -172,7 +172,7 @@ def main(argv: list[str]) -> None:
     watched = watch_snapshot()
     threads = len(os.listdir("/proc/self/task"))
     fd = control.fileno()
-    hello = {"op": "ready", "pid": os.getpid(), "uid": os.getuid(), "threads": threads,
+    hello = {"op": protocol.READY, "pid": os.getpid(), "uid": os.getuid(), "threads": threads,
              "warmup_s": time.perf_counter() - started,
              "versions": {"python": sys.version.split()[0], "numpy": numpy.__version__,
                           "numba": numba.__version__}}
@@ -184,7 +184,7 @@ def main(argv: list[str]) -> None:
             job, blobs = wire.unpack(lambda n: wire.read_exactly(fd, n))
         except (EOFError, OSError, wire.WireError):
             return
-        if job.get("op") != "job":
+        if not protocol.is_message(job, protocol.JOB):
             return
         jobs += 1
         job_dir = os.path.join("/tmp", f"agjob-{os.getpid()}-{jobs}")
@@ -205,14 +205,23 @@ def main(argv: list[str]) -> None:
         parent_end.close()
         _, status = os.waitpid(pid, 0)
         _reap(pid)
+        full = [place for place in (workdir, "/tmp", "/dev/shm") if private and _is_full(place)]
         empty_folder(job_dir)
         os.rmdir(job_dir) if os.path.isdir(job_dir) else None
         empty_folder(workdir)
         if private:  # leave nothing in /tmp or /dev/shm for the next student
             empty_folder("/tmp", keep=("matplotlib",))
             empty_folder("/dev/shm")
-        exit_info = {"op": "exited", "code": os.waitstatus_to_exitcode(status)}
-        wire.write_all(fd, wire.pack(exit_info))
+        wire.write_all(fd, wire.pack(protocol.exited(os.waitstatus_to_exitcode(status), full)))
+
+
+def _is_full(place: str) -> bool:
+    """Whether the file system at ``place`` has less than a megabyte left."""
+    try:
+        found = os.statvfs(place)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < 2**20
 
 
 def _pin_builtins() -> None:

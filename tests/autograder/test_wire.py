@@ -100,3 +100,13 @@ def test_array_cache_sends_a_repeated_argument_once():
     assert "__A" in wire.encode(changed, cache=sender)[0]
     with pytest.raises(wire.WireError):
         wire.decode(*second)  # the grader's own decoder accepts no cache tags
+
+
+def test_the_servant_answers_every_request_the_protocol_declares():
+    from autograder.engine import protocol
+    from autograder.engine.servant import Servant
+
+    handled = {name[3:] for name in vars(Servant) if name.startswith("op_")}
+    assert handled | {"end"} == set(protocol.REQUESTS)
+    with pytest.raises(TypeError, match="takes"):
+        protocol.request("call", h=1)
