@@ -22,6 +22,7 @@ import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -403,18 +404,55 @@ def _fresh(value: Any) -> Any:
     return value
 
 
+def share_reference_times(folder: str | os.PathLike | None) -> None:
+    """Keep reference times in ``folder`` as well, so that every process grading the same run
+    (a pool's workers) uses one measurement of each reference and input: the same verdict on
+    whichever worker grades a submission, and the references timed once, not once per worker."""
+    _shared[0] = Path(folder) if folder is not None else None
+
+
+_shared: list[Path | None] = [None]
+
+
 def _reference_time(reference: Any, args: tuple) -> tuple[float, str]:
-    """The reference's best CPU time on ``args``, measured once per process and input."""
+    """The reference's best CPU time on ``args``, measured once per process (or shared folder)
+    and input."""
     key = _reference_key(reference, args)
-    if key is not None and key in _reference_times:
-        return _reference_times[key], "by this process's CPU clock (measured once per process and input)"
+    if key is None:
+        return _measure_reference(reference, args)
+    once = "by the grader's CPU clock (measured once per grading run and input)" if _shared[0] \
+        else "by this process's CPU clock (measured once per process and input)"
+    if key not in _reference_times:
+        _reference_times[key] = _stored(key, lambda: _measure_reference(reference, args)[0])
+    return _reference_times[key], once
+
+
+def _measure_reference(reference: Any, args: tuple) -> tuple[float, str]:
     started = time.perf_counter()
-    best, where = _best_time(reference, args, REFERENCE_CALLS)
-    _reference_spent[0] += time.perf_counter() - started
-    if key is not None:
-        _reference_times[key] = best
-        where += " (measured once per process and input)"
-    return best, where
+    try:
+        return _best_time(reference, args, REFERENCE_CALLS)
+    finally:
+        _reference_spent[0] += time.perf_counter() - started
+
+
+def _stored(key: str, measure: Callable[[], float]) -> float:
+    """``measure()``, or what another process of the run stored under ``key`` (one measures
+    while the others wait for it)."""
+    folder = _shared[0]
+    if folder is None:
+        return measure()
+    import fcntl
+
+    with open(folder / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = folder / f"{key}.s"
+        if path.exists():
+            return float(path.read_text())
+        seconds = measure()
+        partial = folder / f"{key}.partial"
+        partial.write_text(repr(seconds))
+        partial.replace(path)
+        return seconds
 
 
 def _reference_key(reference: Any, args: tuple) -> str | None:

@@ -13,6 +13,7 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.util
 import os
+import tempfile
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -41,8 +42,9 @@ class Job:
 _worker: Worker | None = None
 
 
-def _init(limits: Limits, mode: str | None) -> None:
-    """Start this grader process's worker, and import what grading needs here up front."""
+def _init(limits: Limits, mode: str | None, references: str | None = None) -> None:
+    """Start this grader process's worker, and import what grading needs here up front;
+    ``references`` is the folder where the run's processes share reference timings."""
     global _worker
     _worker = Worker(limits, mode)
     _die_with_parent()
@@ -53,8 +55,10 @@ def _init(limits: Limits, mode: str | None) -> None:
     import IPython.core.inputtransformer2  # noqa: F401  (magics in cells; slow to import)
     import IPython.lib.pretty  # noqa: F401  (partial credit reads values as IPython shows them)
 
-    import autograder.asserts  # noqa: F401
+    import autograder.asserts
     import autograder.engine.pipeline  # noqa: F401
+
+    autograder.asserts.share_reference_times(references)
 
 
 def _die_with_parent() -> None:
@@ -115,8 +119,9 @@ def grade_all(jobs: Iterable[Job], workers: int, limits: Limits | None = None, m
             _worker.close()
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init,
-                             initargs=(limits, mode)) as pool:
+    with tempfile.TemporaryDirectory(prefix="autograder-references-") as references, \
+            ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init,
+                                initargs=(limits, mode, references)) as pool:
         pending = {pool.submit(_grade, job): job for job in jobs}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

@@ -311,3 +311,24 @@ def test_assert_not_toolkit_accepts_own_work_and_the_data_loaders():
                               {"boston_housing": boston_housing})
     assert_not_toolkit(uses_data)
     assert_not_toolkit(Proxy("def relu(x):\n    return np.maximum(x, 0)\n"), name="relu")
+
+
+def test_the_processes_of_a_run_share_one_reference_time(tmp_path):
+    from autograder import asserts
+
+    calls = []
+
+    def reference(x):
+        calls.append(1)
+        return _sum_loop(x)
+
+    x = np.ones(4_000)
+    asserts.share_reference_times(tmp_path)
+    try:
+        first = measure_speed(np.sum, reference, (x,), repeats=1)
+        asserts._reference_times.clear()  # as in another process of the same run
+        second = measure_speed(np.sum, reference, (x,), repeats=1)
+    finally:
+        asserts.share_reference_times(None)
+    assert len(calls) == 1 + REFERENCE_CALLS and first.reference_s == second.reference_s
+    assert "once per grading run" in second.reference_where
