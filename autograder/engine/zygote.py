@@ -116,7 +116,8 @@ def empty_folder(folder: str, keep: tuple[str, ...] = ()) -> None:
     def writable_again(function: Any, path: str, _: Any) -> None:
         try:
             os.chmod(os.path.dirname(path), stat.S_IRWXU)
-            os.chmod(path, stat.S_IRWXU) if os.path.isdir(path) and not os.path.islink(path) else None
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, stat.S_IRWXU)
             function(path)
         except OSError:
             pass
@@ -206,8 +207,7 @@ def main(argv: list[str]) -> None:
         _, status = os.waitpid(pid, 0)
         _reap(pid)
         full = [place for place in (workdir, "/tmp", "/dev/shm") if private and _is_full(place)]
-        empty_folder(job_dir)
-        os.rmdir(job_dir) if os.path.isdir(job_dir) else None
+        shutil.rmtree(job_dir, ignore_errors=True)
         empty_folder(workdir)
         if private:  # leave nothing in /tmp or /dev/shm for the next student
             empty_folder("/tmp", keep=("matplotlib",))

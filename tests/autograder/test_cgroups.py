@@ -1,0 +1,60 @@
+"""The worker's cgroup: what it writes to the kernel's files (v2 checked against a folder laid out
+as cgroup v2's, since a machine has one hierarchy or the other), and on this machine's own
+hierarchy that a process put in it is held there and killed with it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from autograder.engine import cgroups
+
+
+def fake_v2(parent, enabled: str = "") -> None:
+    (parent / "cgroup.controllers").write_text("cpu memory pids\n")
+    (parent / "cgroup.subtree_control").write_text(enabled)
+
+
+def test_v2_caps_memory_and_tasks_and_enables_the_controllers(tmp_path):
+    fake_v2(tmp_path)
+    group = cgroups._v2(tmp_path, "autograder-1-1", 300 * 2**20, 24)
+    assert group is not None and group.version == "v2" and group.folders == [tmp_path / "autograder-1-1"]
+    assert (tmp_path / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert (group.memory / "memory.max").read_text() == str(300 * 2**20)
+    assert (group.memory / "pids.max").read_text() == "24"
+    (group.memory / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n")
+    (group.memory / "cgroup.procs").write_text("")
+    assert group.oom_kills() == 2 and group.procs() == [] and group.kill()
+
+
+def test_v2_without_the_controllers_delegated_is_none(tmp_path):
+    (tmp_path / "cgroup.controllers").write_text("cpu\n")
+    (tmp_path / "cgroup.subtree_control").write_text("")
+    assert cgroups._v2(tmp_path, "autograder-1-1", 2**30, 8) is None
+
+
+def test_stale_groups_of_dead_graders_are_swept(tmp_path):
+    fake_v2(tmp_path, "memory pids")
+    dead = tmp_path / "autograder-999999999-1"
+    dead.mkdir()
+    alive = tmp_path / f"autograder-{os.getpid()}-7"
+    alive.mkdir()
+    assert cgroups._v2(tmp_path, cgroups.group_name(8), 2**30, 8) is not None
+    assert not dead.exists() and alive.exists()
+
+
+def test_a_process_in_the_group_is_held_and_killed_with_it():
+    group = cgroups.create(cgroups.group_name(99), 256 * 2**20, 16)
+    if group is None:
+        pytest.skip("this process may not create cgroups here")
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        group.add(sleeper.pid)
+        assert group.procs() == [sleeper.pid]
+        assert group.kill() and sleeper.wait(timeout=5) == -9
+    finally:
+        sleeper.kill()
+        group.remove()
+    assert all(not folder.exists() for folder in group.folders)
