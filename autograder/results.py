@@ -41,6 +41,7 @@ class SubmissionResult:
     limits: dict[str, Any] = field(default_factory=dict)     # memory_mb, cpu_s, nproc, fsize_mb, ...
     late_penalty: float = 0.0  # points taken off for lateness (set by the instructor's workflow)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (engine.pipeline.PHASES)
+    host: str = ""            # the machine it was graded on
 
     @property
     def score(self) -> float:

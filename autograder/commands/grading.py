@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -54,14 +55,23 @@ def find_jobs(course: Path, assignment: str, student: str | None, seed: int) -> 
               show_default=True, help="The nbgrader course directory (source/, submitted/).")
 @click.option("--student", default=None, help="Grade only this student's submission.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Submissions graded in parallel [default: the number of CPU cores].")
+              help="Submissions graded in parallel here [default: the number of CPU cores].")
 @click.option("--force", is_flag=True, help="Re-grade submissions already graded unchanged.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of random and NumPy's global RNG.")
-def grade(assignment: str, course: Path, student: str | None, workers: int | None, force: bool, seed: int) -> None:
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Grade on the Dask cluster of this scheduler (tcp://HOST:8786, or tls://HOST:8786 with "
+                   "the --tls-* files).")
+@click.option("--cluster", metavar="local:N", default=None,
+              help="Grade on a Dask LocalCluster of N worker processes started for this run.")
+@click.option("--tls-ca-file", type=click.Path(dir_okay=False), default=None, help="TLS: the CA certificate.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), default=None, help="TLS: this client's certificate.")
+@click.option("--tls-key", type=click.Path(dir_okay=False), default=None, help="TLS: this client's private key.")
+def grade(assignment: str, course: Path, student: str | None, workers: int | None, force: bool, seed: int,
+          scheduler: str | None, cluster: str | None, tls_ca_file: str | None, tls_cert: str | None,
+          tls_key: str | None) -> None:
     """Grade every submission of ASSIGNMENT (student code sandboxed, tests from the source
     notebooks) into the course's gradebook. Unchanged submissions already graded are skipped, so
     a run that was stopped picks up where it was."""
-    from autograder.engine import sandbox
     from autograder.engine.pool import grade_all
     from autograder.gradebook import Gradebook, course_id
     from autograder.settings import load_limits
@@ -70,32 +80,70 @@ def grade(assignment: str, course: Path, student: str | None, workers: int | Non
         raise click.ClickException(f"course directory {course} does not exist")
     try:
         limits = load_limits(course)
-        book = Gradebook.for_course(course)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     jobs = find_jobs(course, assignment, student, seed)
-    done = {} if force else book.fingerprints(assignment)
-    todo = [j for j in jobs if done.get(j.student) != j.fingerprint]
-    workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
-    mode = sandbox.isolation()
-    click.echo(f"{course_id(course)}: {assignment}, {len(jobs)} submissions, {len(jobs) - len(todo)} already "
-               f"graded; {len(todo)} to grade on {workers} workers (isolation: {mode})", err=True)
-    results, previous = [], {}
-    with click.progressbar(length=len(todo), label="grading", file=sys.stderr) as bar:
-        def record(job, result):
-            replaced = book.record(result, job.fingerprint)
-            if replaced is not None:
-                previous[result.student] = replaced
-            results.append(result)
-            bar.update(1)
+    with _pool(limits, workers, len(jobs), scheduler, cluster, (tls_ca_file, tls_cert, tls_key)) as (pool, where):
+        try:  # opened only once the pool is up: an unreachable scheduler leaves nothing written
+            book = Gradebook.for_course(course)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        done = {} if force else book.fingerprints(assignment)
+        todo = [j for j in jobs if done.get(j.student) != j.fingerprint]
+        click.echo(f"{course_id(course)}: {assignment}, {len(jobs)} submissions, {len(jobs) - len(todo)} already "
+                   f"graded; {len(todo)} to grade {where}", err=True)
+        results, previous = [], {}
+        with click.progressbar(length=len(todo), label="grading", file=sys.stderr) as bar:
+            def record(job, result):
+                replaced = book.record(result, job.fingerprint)
+                if replaced is not None:
+                    previous[result.student] = replaced
+                results.append(result)
+                bar.update(1)
 
-        grade_all(todo, workers, limits=limits, mode=mode, on_result=record)
+            grade_all(todo, on_result=record, pool=pool)
     for result in sorted(results, key=lambda r: r.student):
         flags = f"  flags: {', '.join(result.flags)}" if result.flags else ""
         error = f"  ({result.error})" if result.error else ""
         click.echo(f"{result.student:<20} {result.score:g}/{result.max_score:g}  {result.status}{flags}{error}")
     _report_changes(results, previous)
     book.close()
+
+
+@contextlib.contextmanager
+def _pool(limits, workers: int | None, jobs: int, scheduler: str | None, cluster: str | None,
+          tls: tuple[str | None, ...]):
+    """The pool that grades (local processes, or a Dask cluster), entered, and where it grades."""
+    from autograder.engine import sandbox
+    from autograder.engine.pool import LocalPool
+
+    if scheduler and cluster:
+        raise click.UsageError("give --scheduler or --cluster, not both")
+    if not (scheduler or cluster):
+        if any(tls):
+            raise click.UsageError("the --tls-* files are for --scheduler")
+        workers = min(workers or os.cpu_count() or 1, max(1, jobs))
+        mode = sandbox.isolation()
+        with LocalPool(workers, limits, mode) as pool:
+            yield pool, f"on {workers} workers (isolation: {mode})"
+        return
+    from autograder.engine.cluster import ClusterError, DaskPool, security
+
+    try:
+        if cluster:
+            kind, _, count = cluster.partition(":")
+            if kind != "local" or not count.isdigit() or int(count) < 1:
+                raise click.BadParameter(f"{cluster!r}: use local:N, N worker processes", param_hint="--cluster")
+            pool = DaskPool(limits, local=int(count))
+        else:
+            if "://" not in scheduler or scheduler.startswith("tcp://"):
+                click.echo(f"note: the connection to {scheduler} is not encrypted: student code and grades cross "
+                           f"the network in the clear (use tls:// and --tls-ca-file/--tls-cert/--tls-key)", err=True)
+            pool = DaskPool(limits, scheduler=scheduler, security=security(*tls))
+        with pool:
+            yield pool, f"on {pool.workers()} Dask workers ({cluster or scheduler})"
+    except ClusterError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _report_changes(results: list, previous: dict) -> None:

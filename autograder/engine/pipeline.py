@@ -17,6 +17,7 @@ import errno
 import hashlib
 import importlib
 import io
+import socket
 import sys
 import time
 import warnings
@@ -334,7 +335,7 @@ def grade_submission(assignment: str, student: str, source_dir: Path, submission
         submitted_at=submitted_at, duration_s=round(time.perf_counter() - started, 3),
         versions=versions(worker),
         limits=sandbox.describe(worker.limits, worker.mode, worker.cgroup.version if worker.cgroup else "none"),
-        timings={k: round(v, 4) for k, v in timings.items()})
+        timings={k: round(v, 4) for k, v in timings.items()}, host=socket.gethostname())
 
 
 def validate_notebook(path: Path, worker: Worker, seed: int = 0) -> tuple[list[TestResult], list[str]]:

@@ -9,16 +9,17 @@ signal take the sandbox with it), empties its cgroup and exits.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.util
 import os
 import tempfile
 import threading
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from autograder.engine.sandbox import Limits
 from autograder.engine.worker import Worker
@@ -78,13 +79,19 @@ def _die_with_parent() -> None:
 
 
 def _grade(job: Job) -> dict:
+    assert _worker is not None
+    return grade_job(job, _worker)
+
+
+def grade_job(job: Job, worker: Worker) -> dict:
+    """Grade one job on ``worker``, as a plain dict; the grader's own failure on it is recorded
+    as a failed result, and the run goes on."""
     from autograder.engine.pipeline import grade_submission
 
-    assert _worker is not None
     try:
-        result = grade_submission(job.assignment, job.student, job.source_dir, job.submission_dir, _worker,
+        result = grade_submission(job.assignment, job.student, job.source_dir, job.submission_dir, worker,
                                   job.release_dir, job.seed, job.forbidden)
-    except Exception as error:  # the grader's own failure on this one: recorded, the run goes on
+    except Exception as error:
         result = failed(job, f"{type(error).__name__}: {error}")
     return result.to_dict()
 
@@ -104,25 +111,48 @@ def failed(job: Job, error: str) -> SubmissionResult:
                             seed=job.seed)
 
 
-def grade_all(jobs: Iterable[Job], workers: int, limits: Limits | None = None, mode: str | None = None,
-              on_result: Callable[[Job, SubmissionResult], None] = lambda job, result: None) -> None:
-    """Grade ``jobs`` on ``workers`` warm zygotes; ``on_result`` runs here, in this process, once
-    per job as it finishes (in completion order)."""
+class LocalPool:
+    """Grader processes on this machine, each with its own warm zygote (one: in this process).
+    A context manager whose ``submit(job)`` returns a ``concurrent.futures.Future`` of the result
+    as a dict; ``autograder.engine.cluster.DaskPool`` has the same shape."""
+
+    def __init__(self, workers: int, limits: Limits | None = None, mode: str | None = None) -> None:
+        self.workers, self.limits, self.mode = workers, limits or Limits(), mode
+        self._stack = contextlib.ExitStack()
+        self._pool: ProcessPoolExecutor | None = None
+        self._started = False
+
+    def __enter__(self) -> "LocalPool":
+        if self.workers > 1:
+            references = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="autograder-references-"))
+            self._pool = self._stack.enter_context(ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
+                initargs=(self.limits, self.mode, references)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def submit(self, job: Job) -> Future:
+        if self._pool is not None:
+            return self._pool.submit(_grade, job)
+        if not self._started:  # this process grades: its worker starts with the first job
+            _init(self.limits, self.mode)
+            self._stack.callback(_worker.close)
+            self._started = True
+        future: Future = Future()
+        future.set_result(_grade(job))
+        return future
+
+
+def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = None, mode: str | None = None,
+              on_result: Callable[[Job, SubmissionResult], None] = lambda job, result: None,
+              pool: Any = None) -> None:
+    """Grade ``jobs`` on ``pool`` (default: a ``LocalPool`` of ``workers`` warm zygotes);
+    ``on_result`` runs here, in this process, once per job as it finishes (in completion order)."""
     jobs = list(jobs)
-    limits = limits or Limits()
-    if workers <= 1 or len(jobs) <= 1:
-        _init(limits, mode)
-        try:
-            for job in jobs:
-                on_result(job, SubmissionResult.from_dict(_grade(job)))
-        finally:
-            _worker.close()
-        return
-    context = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="autograder-references-") as references, \
-            ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init,
-                                initargs=(limits, mode, references)) as pool:
-        pending = {pool.submit(_grade, job): job for job in jobs}
+    with pool or LocalPool(workers if len(jobs) > 1 else 1, limits, mode) as running:
+        pending = {running.submit(job): job for job in jobs}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -132,4 +162,3 @@ def grade_all(jobs: Iterable[Job], workers: int, limits: Limits | None = None, m
                 except Exception as error:  # a grader process died: record it, keep going
                     result = failed(job, f"grader process failed: {error}")
                 on_result(job, result)
-
