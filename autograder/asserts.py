@@ -443,15 +443,22 @@ def _stored(key: str, measure: Callable[[], float]) -> float:
         return measure()
     import fcntl
 
-    with open(folder / f"{key}.lock", "w") as lock:
+    try:
+        lock = open(folder / f"{key}.lock", "w")
+    except OSError:  # the folder went away: this process measures for itself
+        return measure()
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         path = folder / f"{key}.s"
         if path.exists():
             return float(path.read_text())
         seconds = measure()
-        partial = folder / f"{key}.partial"
-        partial.write_text(repr(seconds))
-        partial.replace(path)
+        try:
+            partial = folder / f"{key}.partial"
+            partial.write_text(repr(seconds))
+            partial.replace(path)
+        except OSError:
+            pass
         return seconds
 
 

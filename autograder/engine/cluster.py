@@ -13,6 +13,7 @@ Dask worker dies mid-submission, the scheduler runs the task again on another wo
 from __future__ import annotations
 
 import os
+import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +103,7 @@ class DaskPool:
 
         if self.local is not None:
             self.client.wait_for_workers(self.local)
-        self.client.register_plugin(EnginePlugin(self.limits), name=EnginePlugin.name)
+        self.client.register_plugin(EnginePlugin(self.limits, uuid.uuid4().hex), name=EnginePlugin.name)
         self._executor = self.client.get_executor(pure=False)
         return self
 

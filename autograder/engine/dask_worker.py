@@ -4,7 +4,9 @@ warm engine worker per Dask worker process, and the task that grades a bundle on
 from __future__ import annotations
 
 import shutil
+import tempfile
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distributed import WorkerPlugin, get_worker
@@ -18,24 +20,31 @@ if TYPE_CHECKING:
 
 class EnginePlugin(WorkerPlugin):
     """One warm engine worker per Dask worker process: started when the worker joins (so it
-    warms up before the first job), closed when it leaves."""
+    warms up before the first job), closed when it leaves. The worker processes of one run on
+    one machine share their reference timings (``asserts.share_reference_times``)."""
 
     name = "autograder-engine"
 
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
+    def __init__(self, limits: Limits, run: str) -> None:
+        self.limits, self.run = limits, run
 
     def setup(self, worker: Any) -> None:
+        from autograder import asserts
         from autograder.engine.worker import Worker
 
         engine = Worker(self.limits)
         engine.launch()
         worker.autograder_engine = engine
+        self.references = Path(tempfile.gettempdir()) / f"autograder-references-{self.run}"
+        self.references.mkdir(mode=0o700, exist_ok=True)
+        asserts.share_reference_times(self.references)
 
     def teardown(self, worker: Any) -> None:
         engine = getattr(worker, "autograder_engine", None)
         if engine is not None:
             engine.close()
+        if getattr(self, "references", None) is not None:
+            shutil.rmtree(self.references, ignore_errors=True)
 
 
 def grade_bundle(bundle: "Bundle") -> dict:
