@@ -20,9 +20,8 @@ from autograder.results import SubmissionResult
 #: The gradebook's file name inside a course directory.
 FILENAME = "autograder.sqlite"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS results (
+#: The columns of a result; the history table has them too, and when the result was replaced.
+_COLUMNS = """
     course TEXT NOT NULL,
     assignment TEXT NOT NULL,
     student TEXT NOT NULL,
@@ -31,19 +30,13 @@ CREATE TABLE IF NOT EXISTS results (
     max_score REAL NOT NULL,
     status TEXT NOT NULL,
     graded_at TEXT NOT NULL,
-    result TEXT NOT NULL,
+    result TEXT NOT NULL"""
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results ({_COLUMNS},
     PRIMARY KEY (course, assignment, student)
 );
-CREATE TABLE IF NOT EXISTS history (
-    course TEXT NOT NULL,
-    assignment TEXT NOT NULL,
-    student TEXT NOT NULL,
-    fingerprint TEXT NOT NULL DEFAULT '',
-    score REAL NOT NULL,
-    max_score REAL NOT NULL,
-    status TEXT NOT NULL,
-    graded_at TEXT NOT NULL,
-    result TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS history ({_COLUMNS},
     replaced_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_by_student ON history (course, assignment, student);

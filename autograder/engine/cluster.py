@@ -123,6 +123,11 @@ class DaskPool:
         """How many Dask workers the scheduler has now."""
         return len(self.client.scheduler_info()["workers"])
 
+    def capacity(self) -> int:
+        """How many jobs to have submitted at once: two per Dask worker, so none waits for work
+        and the client holds few bundles in memory."""
+        return max(2, 2 * self.workers())
+
 
 def _quiet(distributed: Any) -> None:
     """Dask's own news (workers joining and leaving) only when it is a warning, here and in the

@@ -133,6 +133,11 @@ class LocalPool:
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
+    def capacity(self) -> int:
+        """How many jobs to have submitted at once: each worker busy and one more waiting (one
+        when this process grades, as ``submit`` then grades before it returns)."""
+        return 2 * self.workers if self._pool is not None else 1
+
     def submit(self, job: Job) -> Future:
         if self._pool is not None:
             return self._pool.submit(_grade, job)
@@ -149,11 +154,15 @@ def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = Non
               on_result: Callable[[Job, SubmissionResult], None] = lambda job, result: None,
               pool: Any = None) -> None:
     """Grade ``jobs`` on ``pool`` (default: a ``LocalPool`` of ``workers`` warm zygotes);
-    ``on_result`` runs here, in this process, once per job as it finishes (in completion order)."""
-    jobs = list(jobs)
-    with pool or LocalPool(workers if len(jobs) > 1 else 1, limits, mode) as running:
-        pending = {running.submit(job): job for job in jobs}
-        while pending:
+    ``on_result`` runs here, in this process, once per job as it finishes (in completion order).
+    Jobs go to the pool a few at a time, so a run stopped midway has little in flight."""
+    waiting = list(jobs)[::-1]
+    with pool or LocalPool(workers if len(waiting) > 1 else 1, limits, mode) as running:
+        pending: dict[Future, Job] = {}
+        while waiting or pending:
+            while waiting and len(pending) < running.capacity():  # a few ahead, not all at once
+                job = waiting.pop()
+                pending[running.submit(job)] = job
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 job = pending.pop(future)
