@@ -9,48 +9,9 @@ from pathlib import Path
 import click
 
 from autograder import course as coursedir
+from autograder.commands import options
+from autograder.commands.options import COURSE_OPTION, GRADEBOOK_OPTION, ROSTER_OPTION
 from autograder.deadlines import load_deadlines
-from autograder.roster import Roster, read_roster
-
-COURSE_OPTION = click.option("--course", "course_path", type=click.Path(file_okay=False),
-                             envvar="AUTOGRADER_COURSE",
-                             help="nbgrader course directory (default: . or ./assignments).")
-ROSTER_OPTION = click.option("--roster", "roster_path", type=click.Path(dir_okay=False),
-                             help="roster CSV (default: <course>/roster.csv where it exists).")
-GRADEBOOK_OPTION = click.option("--gradebook", "gradebook_path", type=click.Path(dir_okay=False),
-                                help="gradebook file (default: the course's).")
-
-
-def _fail(error: Exception) -> None:
-    """Expected mistakes end the command with one line and exit status 1, no traceback."""
-    raise click.ClickException(str(error)) from error
-
-
-def _course(course_path: str | None) -> Path:
-    try:
-        return coursedir.find_course(course_path)
-    except ValueError as error:
-        _fail(error)
-
-
-def _roster(course: Path, roster_path: str | None, required: bool = False) -> Roster | None:
-    path = Path(roster_path) if roster_path else course / "roster.csv"
-    if roster_path or path.exists():
-        return read_roster(path)
-    if required:
-        raise ValueError(f"no roster: pass --roster roster.csv (or put one at {path})")
-    return None
-
-
-def _gradebook(course: Path, gradebook_path: str | None):
-    """The course's gradebook; ValueError when there is none or it belongs to another course."""
-    from autograder.gradebook import FILENAME, Gradebook
-
-    path = Path(gradebook_path) if gradebook_path else course / FILENAME
-    if not path.is_file():
-        raise ValueError(f"no gradebook at {path}: run `autograder grade ASSIGNMENT --course {course}` first")
-    return Gradebook(path, coursedir.course_id(course))
-
 
 @click.command()
 @click.argument("assignment")
@@ -61,11 +22,11 @@ def generate(assignment: str, course_path: str | None) -> None:
 
     from toolkit.files import atomic_file
 
-    course = _course(course_path)
+    course = options.course(course_path)
     try:
         coursedir.check_assignment(course, assignment)
     except ValueError as error:
-        _fail(error)
+        options.fail(error)
     # Genuine nbgrader makes the release; --no-db keeps nbgrader's own database out of the course.
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment,
                            "--force", "--no-db"], cwd=course, capture_output=True, text=True)
@@ -94,16 +55,16 @@ def collect(path: str, assignment: str | None, roster_path: str | None, course_p
     """Collect submissions from PATH (a Canvas download .zip or a folder) into the course."""
     from autograder.collect import collect as collect_submissions
 
-    course = _course(course_path)
+    course = options.course(course_path)
     try:
         if assignment is None:
             assignment = _guess_assignment(course, Path(path))
         coursedir.check_assignment(course, assignment)
-        roster = _roster(course, roster_path)
+        roster = options.roster(course, roster_path)
         deadline = load_deadlines(course).get(assignment)
         report = collect_submissions(path, course, assignment, roster=roster, deadline=deadline)
     except ValueError as error:
-        _fail(error)
+        options.fail(error)
     click.echo(f"collected {len(report.collected)} notebook(s) of {assignment} from "
                f"{len(report.students)} student(s) into {course / 'submitted'}")
     for kept, dropped in report.duplicates:
@@ -158,15 +119,15 @@ def status(assignment: str, history: bool, roster_path: str | None, gradebook_pa
     """Who submitted ASSIGNMENT, who was graded, whose notebook could not be graded."""
     from autograder.deadlines import parse_time, with_late_penalty
 
-    course = _course(course_path)
+    course = options.course(course_path)
     try:
         coursedir.check_assignment(course, assignment)
-        roster = _roster(course, roster_path)
+        roster = options.roster(course, roster_path)
         deadlines = load_deadlines(course)
         submitted = _submissions(course, assignment)
         graded, earlier = [], []
         try:
-            book = _gradebook(course, gradebook_path)
+            book = options.gradebook(course, gradebook_path)
         except ValueError as error:
             if "no gradebook" not in str(error):
                 raise
@@ -175,7 +136,7 @@ def status(assignment: str, history: bool, roster_path: str | None, gradebook_pa
             book.close()
         results = {r.student: with_late_penalty(r, deadlines) for r in graded}
     except ValueError as error:
-        _fail(error)
+        options.fail(error)
     students = sorted(set(submitted) | set(results) | set(roster.students if roster else ()))
     deadline = deadlines.get(assignment)
     width = max([len(s) for s in students] + [7])
@@ -243,12 +204,12 @@ def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str
     """Export the grades of ASSIGNMENT from the gradebook to --out DIR."""
     from autograder.export import export as write_export, grades_for
 
-    course = _course(course_path)
+    course = options.course(course_path)
     wanted = [f.strip() for spec in formats for f in spec.split(",") if f.strip()]
     try:
         coursedir.check_assignment(course, assignment)
-        roster = _roster(course, roster_path, required="canvas" in wanted)
-        book = _gradebook(course, gradebook_path)
+        roster = options.roster(course, roster_path, required="canvas" in wanted)
+        book = options.gradebook(course, gradebook_path)
         results = book.results(assignment)
         if not results:
             raise ValueError(f"the gradebook has no results for {assignment!r}: run "
@@ -258,7 +219,7 @@ def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str
                             max_score=manifest["max_score"] if manifest else None)
         written = write_export(wanted, grades, out)
     except ValueError as error:
-        _fail(error)
+        options.fail(error)
     click.echo(f"exported {len(grades.results)} result(s) of {assignment} to {out}:")
     for fmt, paths in written.items():
         if fmt == "gradescope":

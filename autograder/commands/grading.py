@@ -11,6 +11,9 @@ from pathlib import Path
 
 import click
 
+from autograder.commands import options
+from autograder.commands.options import COURSE_OPTION
+from autograder.course import find_course
 from autograder.engine.notebook import NotebookError
 
 
@@ -51,8 +54,7 @@ def find_jobs(course: Path, assignment: str, student: str | None, seed: int) -> 
 
 @click.command()
 @click.argument("assignment")
-@click.option("--course", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="The nbgrader course directory (source/, submitted/).")
+@COURSE_OPTION
 @click.option("--student", default=None, help="Grade only this student's submission.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Submissions graded in parallel here [default: the number of CPU cores].")
@@ -66,7 +68,7 @@ def find_jobs(course: Path, assignment: str, student: str | None, seed: int) -> 
 @click.option("--tls-ca-file", type=click.Path(dir_okay=False), default=None, help="TLS: the CA certificate.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False), default=None, help="TLS: this client's certificate.")
 @click.option("--tls-key", type=click.Path(dir_okay=False), default=None, help="TLS: this client's private key.")
-def grade(assignment: str, course: Path, student: str | None, workers: int | None, force: bool, seed: int,
+def grade(assignment: str, course_path: str | None, student: str | None, workers: int | None, force: bool, seed: int,
           scheduler: str | None, cluster: str | None, tls_ca_file: str | None, tls_cert: str | None,
           tls_key: str | None) -> None:
     """Grade every submission of ASSIGNMENT (student code sandboxed, tests from the source
@@ -76,18 +78,17 @@ def grade(assignment: str, course: Path, student: str | None, workers: int | Non
     from autograder.gradebook import Gradebook, course_id
     from autograder.settings import load_limits
 
-    if not course.is_dir():
-        raise click.ClickException(f"course directory {course} does not exist")
+    course = options.course(course_path)
     try:
         limits = load_limits(course)
     except ValueError as error:
-        raise click.ClickException(str(error)) from None
+        options.fail(error)
     jobs = find_jobs(course, assignment, student, seed)
     with _pool(limits, workers, len(jobs), scheduler, cluster, (tls_ca_file, tls_cert, tls_key)) as (pool, where):
         try:  # opened only once the pool is up: an unreachable scheduler leaves nothing written
             book = Gradebook.for_course(course)
         except ValueError as error:
-            raise click.ClickException(str(error)) from None
+            options.fail(error)
         done = {} if force else book.fingerprints(assignment)
         todo = [j for j in jobs if done.get(j.student) != j.fingerprint]
         click.echo(f"{course_id(course)}: {assignment}, {len(jobs)} submissions, {len(jobs) - len(todo)} already "
@@ -143,7 +144,7 @@ def _pool(limits, workers: int | None, jobs: int, scheduler: str | None, cluster
         with pool:
             yield pool, f"on {pool.workers()} Dask workers ({cluster or scheduler})"
     except ClusterError as error:
-        raise click.ClickException(str(error)) from None
+        options.fail(error)
 
 
 def _report_changes(results: list, previous: dict) -> None:
@@ -163,16 +164,28 @@ def _report_changes(results: list, previous: dict) -> None:
 
 @click.command()
 @click.argument("notebook", type=click.Path(dir_okay=False, path_type=Path))
-def validate(notebook: Path) -> None:
-    """Check NOTEBOOK against its own visible tests, with the grader's engine, before you submit."""
+@COURSE_OPTION
+def validate(notebook: Path, course_path: str | None) -> None:
+    """Check NOTEBOOK against its own visible tests, with the grader's engine, before you submit
+    (with the course's limits where a course directory is given or found)."""
     from autograder.engine.pipeline import validate_notebook
     from autograder.engine.worker import Worker
+    from autograder.settings import load_limits
 
-    worker = Worker()
+    try:
+        found = find_course(course_path)
+    except ValueError as error:
+        if course_path:
+            options.fail(error)
+        found = None
+    try:
+        worker = Worker(load_limits(found) if found else None)
+    except ValueError as error:
+        options.fail(error)
     try:
         tests, notes = validate_notebook(notebook, worker)
     except NotebookError as error:
-        raise click.ClickException(str(error)) from None
+        options.fail(error)
     finally:
         worker.close()
     for test in tests:

@@ -128,12 +128,15 @@ class Worker:
 
     def session(self, folders: list[Path], seed: int, deadline: float | None = None) -> ChildSession:
         """Send ``folders`` and fork a fresh child for one submission; ``deadline`` (monotonic)
-        ends its wall-clock budget."""
+        ends its wall-clock budget, which the zygote's own start does not spend."""
+        started = time.monotonic()
         if not self.alive:
             self.stop()
             self.start()
         elif not self.hello:
             self.wait_ready()
+        if deadline is not None:
+            deadline += time.monotonic() - started
         entries, blobs = self.files(folders)
         wire.write_all(self.control.fileno(), wire.pack(protocol.job(seed, self.limits.to_dict(), entries), blobs))
         if not select.select([self.control], [], [], 30)[0]:

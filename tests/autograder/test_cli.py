@@ -26,7 +26,8 @@ def test_grade_mistakes_are_one_line_errors(tmp_path):
     runner = CliRunner()
     for args, words in ((["grade", "nope", "--course", str(course)], "no source notebooks"),
                         (["grade", nbs.ASSIGNMENT, "--course", str(course), "--student", "zed"], "zed has no submission"),
-                        (["grade", nbs.ASSIGNMENT, "--course", str(tmp_path / "missing")], "does not exist")):
+                        (["grade", nbs.ASSIGNMENT, "--course", str(tmp_path / "missing")],
+                         "no nbgrader course directory")):
         result = runner.invoke(main, args)
         assert result.exit_code != 0 and words in result.output and "Traceback" not in result.output
 
@@ -82,3 +83,25 @@ def test_grade_uses_the_course_limits_and_refuses_bad_ones(tmp_path):
     bad = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--force"])
     assert bad.exit_code != 0 and "tmp_mb = 'lots' must be a positive whole number" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_grade_finds_the_course_as_every_command_does(tmp_path, monkeypatch):
+    """From the folder above the course (./assignments), and from $AUTOGRADER_COURSE."""
+    nbs.course(tmp_path / "assignments", {"amy": nbs.CORRECT})
+    monkeypatch.chdir(tmp_path)
+    found = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--workers", "1"])
+    assert found.exit_code == 0 and "7/7" in found.output, found.output
+    monkeypatch.chdir(tmp_path / "assignments" / "source")
+    monkeypatch.setenv("AUTOGRADER_COURSE", str(tmp_path / "assignments"))
+    again = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--force", "--workers", "1"])
+    assert again.exit_code == 0 and "7/7" in again.output, again.output
+
+
+def test_validate_uses_the_course_limits_when_given(tmp_path):
+    course = nbs.course(tmp_path / "c", {})
+    (course / "autograder.toml").write_text("[limits]\nsubmission_s = 0.5\n")
+    path = nbs.write(tmp_path / "mine.ipynb", nbs.with_extra(nbs.CORRECT, 1, "import time\ntime.sleep(2)\n"))
+    hurried = CliRunner().invoke(main, ["validate", str(path), "--course", str(course)])
+    assert hurried.exit_code == 1 and "time budget of 0.5 s ran out" in hurried.output
+    missing = CliRunner().invoke(main, ["validate", str(path), "--course", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1 and "no nbgrader course directory" in missing.output
