@@ -153,21 +153,24 @@ class LocalPool:
 def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = None, mode: str | None = None,
               on_result: Callable[[Job, SubmissionResult], None] = lambda job, result: None,
               pool: Any = None) -> None:
-    """Grade ``jobs`` on ``pool`` (default: a ``LocalPool`` of ``workers`` warm zygotes);
-    ``on_result`` runs here, in this process, once per job as it finishes (in completion order).
-    Jobs go to the pool a few at a time, so a run stopped midway has little in flight."""
+    """Grade ``jobs`` on ``pool`` (entered by the caller; default: a ``LocalPool`` of ``workers``
+    warm zygotes, for this call); ``on_result`` runs here, in this process, once per job as it
+    finishes (in completion order). Jobs go to the pool a few at a time, so a run stopped midway
+    has little in flight."""
     waiting = list(jobs)[::-1]
-    with pool or LocalPool(workers if len(waiting) > 1 else 1, limits, mode) as running:
-        pending: dict[Future, Job] = {}
-        while waiting or pending:
-            while waiting and len(pending) < running.capacity():  # a few ahead, not all at once
-                job = waiting.pop()
-                pending[running.submit(job)] = job
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                try:
-                    result = SubmissionResult.from_dict(future.result())
-                except Exception as error:  # a grader process died: record it, keep going
-                    result = failed(job, f"grader process failed: {error}")
-                on_result(job, result)
+    if pool is None:
+        with LocalPool(workers if len(waiting) > 1 else 1, limits, mode) as own:
+            return grade_all(waiting[::-1], on_result=on_result, pool=own)
+    pending: dict[Future, Job] = {}
+    while waiting or pending:
+        while waiting and len(pending) < pool.capacity():  # a few ahead, not all at once
+            job = waiting.pop()
+            pending[pool.submit(job)] = job
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            job = pending.pop(future)
+            try:
+                result = SubmissionResult.from_dict(future.result())
+            except Exception as error:  # a grader process died: record it, keep going
+                result = failed(job, f"grader process failed: {error}")
+            on_result(job, result)

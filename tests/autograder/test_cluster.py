@@ -48,7 +48,8 @@ def grade(jobs, pool) -> dict:
 def test_the_same_per_test_results_as_the_local_pool(tmp_path):
     course = nbs.course(tmp_path, {"amy": nbs.CORRECT, "bob": nbs.PARTLY, "cat": nbs.STUB})
     jobs = jobs_of(course, ["amy", "bob", "cat"])
-    local = grade(jobs, LocalPool(2))
+    with LocalPool(2) as pool:
+        local = grade(jobs, pool)
     with DaskPool(local=2) as pool:
         assert pool.workers() == 2
         remote = grade(jobs, pool)
