@@ -512,42 +512,42 @@ _DEVICE_HINT = ("a kernel computes one element per thread (out[i] = ... for the 
 
 
 def assert_launches(fn: Any, kernel: str, name: str | None = None) -> None:
-    """Fail unless ``fn``, host code, launches the CUDA kernel named ``kernel``
-    (``kernel[blocks, threads](...)`` in its source or a helper's it calls) and leaves the
-    arithmetic to it: no NumPy function but ``ARRAY_MAKERS``, no ``@``, no operator, comparison
-    or method (but ``ARRAY_ATTRIBUTES``) on an array argument."""
+    """Fail unless ``fn``, host code, launches the CUDA kernel named ``kernel`` in its own source
+    (``kernel[blocks, threads](...)``) and leaves the arithmetic to it: no NumPy function but
+    ``ARRAY_MAKERS``, no ``@``, no operator, comparison or method (but ``ARRAY_ATTRIBUTES``) on an
+    array argument. Only ``fn``'s own source is read, as the grading engine's proxies carry it,
+    so that nbgrader and the engine judge the same text."""
     label = _label(fn, name)
-    definitions = _definitions(fn, label)
+    definition = _definitions(fn, label)[0]
     if not any(isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript)
                and isinstance(node.func.value, ast.Name) and node.func.value.id == kernel
-               for definition in definitions for node in ast.walk(definition.node)):
+               for node in ast.walk(definition.node)):
         raise AssertionError(
             f"{label} does not launch {kernel}\n  hint: move the arrays to the device "
             f"(cuda.to_device, cuda.device_array), launch {kernel}[blocks, threads](...) on them "
-            f"and copy the result back (copy_to_host)")
-    _no_array_math(definitions, label, host=True)
+            f"in {label} itself, and copy the result back (copy_to_host)")
+    _no_array_math(definition, label, host=True)
 
 
 def assert_no_array_math(fn: Any, name: str | None = None) -> None:
     """Fail if the CUDA kernel ``fn`` computes on whole arrays, NumPy's way, instead of one
     element per thread: ``@``, a NumPy function given an array argument whole, or an operator,
     comparison or method (but ``ARRAY_ATTRIBUTES``) on one. Under the simulator such a kernel
-    would even give right results; on a GPU it does not compile."""
+    would even give right results; on a GPU it does not compile. Reads ``fn``'s own source."""
     label = _label(fn, name)
-    _no_array_math(_definitions(fn, label), label, host=False)
+    _no_array_math(_definitions(fn, label)[0], label, host=False)
 
 
-def _no_array_math(definitions: list[_Definition], label: str, host: bool) -> None:
+def _no_array_math(definition: _Definition, label: str, host: bool) -> None:
     """The check of ``assert_no_array_math``; ``host``: any computing NumPy call counts. The array
-    arguments are the parameters without a default of the checked function itself."""
-    for index, definition in enumerate(definitions):
-        arrays = _array_parameters(definition.node) if index == 0 else set()
-        for node in ast.walk(definition.node):
-            what = _array_math(node, arrays, host)
-            if what:
-                raise AssertionError(
-                    f"{label} computes with {what} on {_where(definition, label, node)}: this part "
-                    f"asks for the arithmetic to run in the kernel\n  hint: {_DEVICE_HINT}")
+    arguments are the parameters without a default value."""
+    arrays = _array_parameters(definition.node)
+    for node in ast.walk(definition.node):
+        what = _array_math(node, arrays, host)
+        if what:
+            raise AssertionError(
+                f"{label} computes with {what} on {_where(definition, label, node)}: this part "
+                f"asks for the arithmetic to run in the kernel\n  hint: {_DEVICE_HINT}")
 
 
 def _array_parameters(node: ast.AST) -> set[str]:
@@ -570,7 +570,7 @@ def _array_math(node: ast.AST, arrays: set[str], host: bool) -> str:
             return f"numpy.{dotted}"
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
             and node.value.id in arrays and node.attr not in ARRAY_ATTRIBUTES:
-        return f"`{node.value.id}.{node.attr}`, a method of the whole array {node.value.id}"
+        return f"`{node.value.id}.{node.attr}` of the whole array {node.value.id}"
     if isinstance(node, ast.BinOp):
         operands = [node.left, node.right]
     elif isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not):
