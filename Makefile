@@ -5,7 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out
-# The assignment `make demo` releases, collects sample submissions of, grades and exports.
+# The assignment `make demo` releases, collects sample submissions of, grades and exports
+# (any of assignments/source/, which the demo lists: `make demo DEMO_ASSIGNMENT=05_gpu_kernels`).
 DEMO_ASSIGNMENT ?= 01_tensors_vectorization
 
 .PHONY: demo test venv sandbox browser clean
@@ -26,7 +27,8 @@ sandbox:
 
 demo: $(STAMP) sandbox
 	$(BIN)/toolkit bench --quick --table $(OUT)/bench.txt --json $(OUT)/bench.json --plot $(OUT)/bench.png
-	@echo "== the instructor's side: release, collect a Canvas download, grade, export =="
+	@echo "== the course's assignments: $$(ls assignments/source | tr '\n' ' ')=="
+	@echo "== the instructor's side, for $(DEMO_ASSIGNMENT): release, collect a Canvas download, grade, export =="
 	rm -rf $(OUT)/course && mkdir -p $(OUT)/course/source
 	cp assignments/nbgrader_config.py $(OUT)/course/ && cp -r assignments/source/$(DEMO_ASSIGNMENT) $(OUT)/course/source/
 	$(BIN)/autograder generate $(DEMO_ASSIGNMENT) --course $(OUT)/course

@@ -1,6 +1,6 @@
-"""autograder.asserts: the messages students see, the loop and toolkit detectors on real
-functions, notebook-cell functions, Numba dispatchers and the engine's proxies, and robustness
-against hostile result objects."""
+"""autograder.asserts: the messages students see, the loop, toolkit and CUDA-kernel detectors on
+real functions, notebook-cell functions, Numba dispatchers and the engine's proxies, and
+robustness against hostile result objects."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder.asserts import (REFERENCE_CALLS, assert_close, assert_does_not_call, assert_faster_than,
-                                assert_no_loops, assert_not_toolkit, assert_numba_jit, measure_speed,
-                                source_of)
+                                assert_launches, assert_no_array_math, assert_no_loops, assert_not_toolkit,
+                                assert_numba_jit, assert_tiles_synchronized, measure_speed, source_of)
 
 
 def cell_function(source: str, name: str, namespace: dict | None = None):
@@ -258,6 +258,11 @@ def test_each_call_gets_fresh_arguments_and_the_reference_is_timed_once():
     assert len(calls) == 2 * (1 + REFERENCE_CALLS)
 
 
+def test_assert_faster_than_gives_the_tests_hint():
+    with pytest.raises(AssertionError, match=r"expected at least 2 times\n.*\n  hint: tile it$"):
+        assert_faster_than(_sum_loop, np.sum, (np.ones(20_000),), factor=2, repeats=1, hint="tile it")
+
+
 def test_assert_faster_than_lets_student_errors_through_and_checks_arguments():
     def broken(x):
         raise NotImplementedError()
@@ -332,3 +337,126 @@ def test_the_processes_of_a_run_share_one_reference_time(tmp_path):
         asserts.share_reference_times(None)
     assert len(calls) == 1 + REFERENCE_CALLS and first.reference_s == second.reference_s
     assert "once per grading run" in second.reference_where
+
+
+# ---------------------------------------------------------------- CUDA kernels
+
+HOST = ("def gpu_relu(x, blocks=None, threads=16):\n"
+        "    out = cuda.device_array(x.size, dtype=np.result_type(x))\n"
+        "    relu_kernel[max(1, (x.size + threads - 1) // threads), threads](cuda.to_device(x.ravel()), out)\n"
+        "    return out.copy_to_host().reshape(x.shape).astype(np.float32)\n")
+TILED = """def matmul(a, b, c):
+    a_tile = cuda.shared.array((TILE, TILE), dtype=c.dtype)
+    b_tile = cuda.shared.array((TILE, TILE), dtype=c.dtype)
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    row, col = cuda.grid(2)
+    total = 0.0
+    for start in range(0, a.shape[1], TILE):
+        if row < a.shape[0] and start + ty < a.shape[1]:
+            a_tile[tx, ty] = a[row, start + ty]
+        else:
+            a_tile[tx, ty] = 0
+        b_tile[tx, ty] = b[start + tx, col]
+        cuda.syncthreads()
+        for t in range(TILE):
+            total += a_tile[tx, t] * b_tile[t, ty]
+        cuda.syncthreads()
+    c[row, col] = total
+"""
+FIRST_SYNC, SECOND_SYNC = "        cuda.syncthreads()\n        for t", "        cuda.syncthreads()\n    c["
+
+
+def test_assert_launches_accepts_host_code_that_moves_arrays_and_launches():
+    assert_launches(Proxy(HOST), "relu_kernel", name="gpu_relu")
+    assert_launches(cell_function(HOST, "gpu_relu"), "relu_kernel")
+
+
+def test_assert_launches_requires_the_launch_of_the_named_kernel():
+    with pytest.raises(AssertionError) as info:
+        assert_launches(Proxy(HOST.replace("relu_kernel[", "other_kernel[")), "relu_kernel", name="gpu_relu")
+    assert str(info.value).startswith("gpu_relu does not launch relu_kernel\n  hint:")
+    assert "relu_kernel[blocks, threads](...) on them in gpu_relu itself" in str(info.value)
+
+
+def test_the_kernel_checks_read_the_function_alone_as_the_engine_carries_it():
+    """A real function's helpers are not followed: the engine's proxies carry only the function's
+    own source, and nbgrader and the engine must judge the same text."""
+    scope = {"np": np}
+    cell_function("def launch(x, out):\n    relu_kernel[1, 16](x, out)\n    return np.maximum(x, 0)\n",
+                  "launch", scope)
+    host = cell_function("def gpu_relu(x):\n    return launch(x, x)\n", "gpu_relu", scope)
+    with pytest.raises(AssertionError, match="gpu_relu does not launch relu_kernel"):
+        assert_launches(host, "relu_kernel")
+    kernel = cell_function("def k(x, out):\n    i = cuda.grid(1)\n    out[i] = np.maximum(x[i], 0)\n", "k", scope)
+    host = cell_function("def gpu_k(x):\n    k[1, 16](x, x)\n    return x\n", "gpu_k", {**scope, "k": kernel})
+    assert_launches(host, "k")  # the kernel's scalar np.maximum is not host work
+
+
+@pytest.mark.parametrize("body, what", [
+    ("    return np.maximum(x, 0)\n", "numpy.maximum"),
+    ("    return np.linalg.matmul(x, x)\n", "numpy.linalg.matmul"),
+    ("    return np.broadcast_to(x, (2, 3))\n", "numpy.broadcast_to"),
+    ("    return x * (x > 0)\n", "an operator on the whole array x"),
+    ("    return -x\n", "an operator on the whole array x"),
+    ("    return x.clip(0)\n", "`x.clip` of the whole array x"),
+    ("    return out @ out\n", "the @ operator"),
+])
+def test_assert_launches_finds_arithmetic_on_the_host(body, what):
+    source = HOST.rsplit("    return", 1)[0] + body
+    with pytest.raises(AssertionError) as info:
+        assert_launches(Proxy(source), "relu_kernel", name="gpu_relu")
+    message = str(info.value)
+    assert f"gpu_relu computes with {what} on line 4 of its source: `{body.strip()}`" in message
+    assert "this part asks for the arithmetic to run in the kernel\n  hint: a kernel computes" in message
+
+
+def test_assert_no_array_math_accepts_element_work_and_refuses_whole_arrays():
+    assert_no_array_math(Proxy("def k(x, out):\n    i = cuda.grid(1)\n    if i < x.size:\n"
+                               "        out[i] = np.maximum(x[i], np.float32(0))\n"), name="k")
+    for line, what in (("out[:] = np.maximum(x, 0)", "numpy.maximum"),
+                       ("out[:] = x + 1", "an operator on the whole array x"),
+                       ("out[:] = x.sum()", "`x.sum` of the whole array x")):
+        with pytest.raises(AssertionError, match=f"k computes with {what} on line 2 of its source"):
+            assert_no_array_math(Proxy(f"def k(x, out):\n    {line}\n"), name="k")
+
+
+def test_kernel_checks_read_numba_cuda_kernels():
+    cuda = pytest.importorskip("numba.cuda")
+    kernel = cuda.jit(cell_function("def k(x, out):\n    out[:] = x * 2\n", "k"))
+    with pytest.raises(AssertionError, match="k computes with an operator on the whole array x"):
+        assert_no_array_math(kernel)
+    assert_tiles_synchronized(cuda.jit(cell_function(TILED, "matmul", {"TILE": 4})))
+
+
+def test_assert_tiles_synchronized_accepts_both_barriers():
+    assert_tiles_synchronized(Proxy(TILED), name="matmul")
+    as_while = TILED.replace("for start in range(0, a.shape[1], TILE):", "start = 0\n    while start < a.shape[1]:")
+    assert_tiles_synchronized(Proxy(as_while.replace("        cuda.syncthreads()\n    c[",
+                                                     "        cuda.syncthreads()\n        start += TILE\n    c[")),
+                              name="matmul")
+
+
+@pytest.mark.parametrize("missing, race, line", [
+    ((FIRST_SYNC, SECOND_SYNC), "reads a shared tile that other threads may not have finished writing", 14),
+    ((FIRST_SYNC,), "reads a shared tile that other threads may not have finished writing", 14),
+    ((SECOND_SYNC,), "writes a shared tile that other threads may still be reading", 9),
+])
+def test_assert_tiles_synchronized_finds_each_missing_barrier(missing, race, line):
+    source = TILED
+    for barrier in missing:
+        source = source.replace(barrier, barrier.replace("        cuda.syncthreads()\n", ""))
+    with pytest.raises(AssertionError) as info:
+        assert_tiles_synchronized(Proxy(source), name="matmul")
+    message = str(info.value)
+    assert message.startswith(f"matmul {race}: no cuda.syncthreads() before line {line} of its source")
+    assert "a race need not show in the results" in message
+
+
+def test_assert_tiles_synchronized_requires_shared_tiles_used_in_a_loop():
+    with pytest.raises(AssertionError, match="matmul does not use shared memory\n  hint: .*cuda.shared.array"):
+        assert_tiles_synchronized(Proxy("def matmul(a, b, c):\n    i, j = cuda.grid(2)\n    c[i, j] = 0\n"),
+                                  name="matmul")
+    once = ("def matmul(a, b, c):\n    t = cuda.shared.array((4, 4), dtype=c.dtype)\n    t[0, 0] = a[0, 0]\n"
+            "    cuda.syncthreads()\n    c[0, 0] = t[0, 0]\n")
+    with pytest.raises(AssertionError, match=r"matmul does not write its shared tiles \(t\) and read them back in a loop"):
+        assert_tiles_synchronized(Proxy(once), name="matmul")

@@ -1,7 +1,8 @@
 """Genuine nbgrader on the course: generate_assignment releases every assignment, autograde grades
 the source notebooks submitted as they are (full marks), the released stubs (0, failing only with
-the stubs' NotImplementedError) and a partly correct submission that also imports the toolkit's
-softmax (nbgrader's partial marks, and the toolkit check's message).
+the stubs' NotImplementedError) and partly correct submissions: one that also imports the
+toolkit's softmax (nbgrader's partial marks, and the toolkit check's message), and GPU kernels
+whose tiled product races without cuda.syncthreads() (which the grading engine scores the same).
 
 nbgrader runs in this process through its Python API (one import of the Jupyter stack), once per
 assignment and student, and executes each notebook in a fresh kernel of this virtual environment.
@@ -18,6 +19,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.engine.pipeline import grade_submission
+from autograder.engine.worker import Worker
+
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Object of type .* not in session")]
 
 COURSE = Path(__file__).resolve().parents[2] / "assignments"
@@ -32,6 +36,10 @@ PARTIAL_SCORES = {
     # its own code is right, but it calls the submission's softmax, which is the toolkit's
     "test_softmax_crossentropy_grad": 0,
 }
+GPU = "05_gpu_kernels"
+#: The racing submission's points: everything right but the tiled kernel's two barriers.
+GPU_PARTIAL_SCORES = {"test_blocks_for": 1, "test_relu_kernel": 2, "test_add_broadcast": 2,
+                      "test_matmul_naive": 2, "test_matmul_tiled": 0}
 TOOLKIT_SOFTMAX = '''from toolkit.kernels import get_backend
 
 
@@ -62,6 +70,26 @@ def partial_submission(source, release):
     return nb
 
 
+def racing_submission(source, release):
+    """The released notebook with every part solved, but the tiled kernel without its
+    cuda.syncthreads() barriers: a race that need not show in the results."""
+    nb = nbformat.from_dict(release)
+    solved = cells_by_id(source)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = solved[cell.id].source
+        if cell.get("id") == "matmul_tiled":
+            lines = cell.source.splitlines()
+            kept = [line for line in lines if "cuda.syncthreads()" not in line]
+            assert len(kept) == len(lines) - 2
+            cell.source = "\n".join(kept)
+    return nb
+
+
+#: The partly correct submission of an assignment, made from its source and released notebooks.
+PARTIALS = {PARTIAL: partial_submission, GPU: racing_submission}
+
+
 def kernel_python() -> str:
     """sys.executable as seen from inside a fresh "python3" kernel."""
     from nbclient import NotebookClient
@@ -76,7 +104,7 @@ def kernel_python() -> str:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """{assignment: {student: {"scores": {grade_id: (score, max)}, "errors": {cell id: (ename, evalue)},
-    "seconds": autograde time}}} from one nbgrader run over the whole course."""
+    "seconds": autograde time}}} from one nbgrader run over the whole course (in "course")."""
     pytest.importorskip("nbgrader")
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
@@ -87,7 +115,7 @@ def graded(tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
     shutil.copy(COURSE / "nbgrader_config.py", course)
     shutil.copytree(COURSE / "source", course / "source")
-    results: dict = {}
+    results: dict = {"course": course}
     with pytest.MonkeyPatch.context() as mp:
         # nbgrader runs alembic (a console script of this environment) to set up its database.
         mp.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
@@ -108,8 +136,8 @@ def graded(tmp_path_factory):
             release = nbformat.read(course / "release" / assignment / name, as_version=4)
             results[f"release:{assignment}"] = release
             submissions = {"solution": source, "stub": release}
-            if assignment == PARTIAL:
-                submissions["partial"] = partial_submission(source, release)
+            if assignment in PARTIALS:
+                submissions["partial"] = PARTIALS[assignment](source, release)
             results[assignment] = {}
             for student, nb in submissions.items():
                 folder = course / "submitted" / student / assignment
@@ -192,3 +220,30 @@ def test_toolkit_implementation_does_not_pass(graded):
     assert "`get_backend` is toolkit.kernels" in message
     ename, message = graded[PARTIAL]["partial"]["errors"]["test_softmax_crossentropy_grad"]
     assert ename == "AssertionError" and "softmax_crossentropy_grad uses the course toolkit's" in message
+
+
+def test_racing_tiled_kernel_loses_only_the_tiled_points(graded):
+    result = graded[GPU]["partial"]
+    assert {k: s for k, (s, _) in result["scores"].items()} == GPU_PARTIAL_SCORES
+    ename, message = result["errors"]["test_matmul_tiled"]
+    assert ename == "AssertionError"
+    assert "matmul_tiled_kernel reads a shared tile that other threads may not have finished writing" in message
+
+
+def test_gpu_kernels_score_the_same_in_the_grading_engine(graded):
+    """The engine grades the submissions nbgrader graded, in its sandbox (on the simulator too),
+    and gives every test cell the same points."""
+    course = graded["course"]
+    worker = Worker()
+    try:
+        for student in ("solution", "stub", "partial"):
+            start = time.perf_counter()
+            result = grade_submission(GPU, student, course / "source" / GPU, course / "submitted" / student / GPU,
+                                      worker, course / "release" / GPU)
+            seconds = time.perf_counter() - start
+            ours = {t.name: t.points for t in result.tests}
+            assert ours == {k: s for k, (s, _) in graded[GPU][student]["scores"].items()}, student
+            print(f"{GPU} {student}: the engine gives {sum(ours.values()):g} points in {seconds:.1f} s "
+                  f"(nbgrader autograde: {graded[GPU][student]['seconds']:.1f} s)")
+    finally:
+        worker.close()

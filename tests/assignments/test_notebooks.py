@@ -24,9 +24,9 @@ build = load_builder()
 ASSIGNMENTS = build.assignments()
 
 
-def test_there_are_the_four_assignments():
+def test_there_are_the_five_assignments():
     assert ASSIGNMENTS == ["01_tensors_vectorization", "02_data_preparation", "03_losses_activations",
-                           "04_regularization"]
+                           "04_regularization", "05_gpu_kernels"]
     assert (COURSE / "nbgrader_config.py").is_file()
 
 
@@ -68,11 +68,14 @@ def test_notebook_cells_are_well_formed(assignment):
         meta = cell.metadata["nbgrader"]
         assert meta["locked"] and meta["points"] > 0 and not meta["solution"]
         source = cell.source
-        assert source.count("### BEGIN HIDDEN TESTS") == 1 and source.count("### END HIDDEN TESTS") == 1
+        # at most one hidden region; a cell without one shows its output in the feedback
+        assert source.count("### BEGIN HIDDEN TESTS") == source.count("### END HIDDEN TESTS") <= 1
         visible = source.split("### BEGIN HIDDEN TESTS")[0]
         assert re.search(r"^from autograder\.asserts import", visible, re.M), "test cells import their helpers"
         assert "assert_not_toolkit(" in visible, f"{meta['grade_id']} must check the work is the student's own"
         assert "assert_close(" in source or "check(" in source
+    hidden = [c for c in tests if "### BEGIN HIDDEN TESTS" in c.source]
+    assert len(hidden) >= len(tests) - 1, "every test cell but one holds hidden tests"
 
 
 def test_every_function_a_student_writes_is_checked_against_the_toolkit():

@@ -1,0 +1,130 @@
+"""Assignment 05_gpu_kernels in the grading engine, on Numba's CUDA simulator (this machine has no
+GPU): the notebook turns the simulator on by itself inside a sandbox whose zygote has already
+imported Numba; host code that does the work with NumPy scores 0 with a message that says so
+although its results are right; and the speed test that runs on a GPU (hidden, in the tiled
+product's test cell) compares the tiled kernel with the naive one through the engine's sandboxed
+CPU clock, failing and passing as it should, when a submission's kernels are taken to be on a GPU.
+
+The matching nbgrader runs (solution, stub, racing tiled kernel) are in test_nbgrader.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.engine.pipeline import grade_submission, validate_notebook
+from autograder.engine.worker import Worker
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT = "05_gpu_kernels"
+SOURCE = Path(__file__).resolve().parents[2] / "assignments" / "source" / ASSIGNMENT
+NOTEBOOK = SOURCE / f"{ASSIGNMENT}.ipynb"
+
+
+def source() -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOK, as_version=4)
+
+
+def edit(nb: nbformat.NotebookNode, cell_id: str, old: str, new: str) -> None:
+    """Replace ``old`` (which must occur once) by ``new`` in the cell ``cell_id``."""
+    cell = next(c for c in nb.cells if c.get("id") == cell_id)
+    assert cell.source.count(old) == 1, (cell_id, old)
+    cell.source = cell.source.replace(old, new)
+
+
+def on_a_gpu(nb: nbformat.NotebookNode) -> None:
+    """Make the grader take the kernels to be on a GPU: a student cell after the given first
+    cell (which the engine restores from the source) says so."""
+    index = next(i for i, c in enumerate(nb.cells) if c.get("id") == "given-1")
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell("SIMULATOR = False"))
+
+
+def grade(worker: Worker, course: Path, student: str, nb: nbformat.NotebookNode, source_dir: Path = SOURCE):
+    folder = course / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
+    result = grade_submission(ASSIGNMENT, student, source_dir, folder, worker)
+    return {t.name: t for t in result.tests}
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker()
+    yield w
+    w.close()
+
+
+def test_the_notebook_turns_the_simulator_on_itself(monkeypatch):
+    """No NUMBA_ENABLE_CUDASIM in the grader's environment: the first cell asks numba.cuda in a
+    fresh process, finds no GPU, and switches the sandbox's already imported Numba over."""
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    worker = Worker()
+    try:
+        tests, notes = validate_notebook(NOTEBOOK, worker)
+    finally:
+        worker.close()
+    assert [(t.name, t.points, t.passed) for t in tests] == [
+        ("test_blocks_for", 1, True), ("test_relu_kernel", 2, True), ("test_add_broadcast", 2, True),
+        ("test_matmul_naive", 2, True), ("test_matmul_tiled", 3, True)], [t.message for t in tests]
+    assert tests[0].output.startswith("These tests ran on Numba's CUDA simulator: results and code "
+                                      "are graded; speed is shown in the notebook, not graded.")
+    assert not [n for n in notes if n.startswith("flag:")]
+
+
+def test_work_done_on_the_host_scores_zero_although_its_results_are_right(worker, tmp_path):
+    nb = source()
+    edit(nb, "relu_kernel", "return out.copy_to_host().reshape(x.shape)", "return np.maximum(x, 0)")
+    edit(nb, "add_kernel", "cuda.to_device(y.ravel())", "cuda.to_device(np.broadcast_to(y, x.shape).ravel())")
+    edit(nb, "matmul_naive", "    return c.copy_to_host()", "    return a @ b")
+    tests = grade(worker, tmp_path, "shortcuts", nb)
+    assert {name: t.points for name, t in tests.items()} == {
+        "test_blocks_for": 1, "test_relu_kernel": 0, "test_add_broadcast": 0, "test_matmul_naive": 0,
+        "test_matmul_tiled": 3}
+    for name, what, line in (("test_relu_kernel", "numpy.maximum", "return np.maximum(x, 0)"),
+                             ("test_add_broadcast", "numpy.broadcast_to", "np.broadcast_to(y, x.shape)"),
+                             ("test_matmul_naive", "the @ operator", "return a @ b")):
+        message = tests[name].message
+        assert f"computes with {what} on line" in message and line in message, message
+        assert "this part asks for the arithmetic to run in the kernel" in message
+
+
+@pytest.fixture(scope="module")
+def small_speed_test(tmp_path_factory) -> Path:
+    """The source notebook with the GPU speed test's matrices shrunk to what the simulator runs."""
+    folder = tmp_path_factory.mktemp("source") / ASSIGNMENT
+    folder.mkdir()
+    nb = source()
+    edit(nb, "test_matmul_tiled", "n = 2048\n", "n = 8\n")
+    nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
+    return folder
+
+
+def test_on_a_gpu_a_tiled_kernel_slower_than_the_naive_one_fails(worker, tmp_path, small_speed_test):
+    """On the simulator every cuda.syncthreads() waits for Python threads: there the tiled kernel
+    is many times slower than the naive one, which the speed test must then report."""
+    nb = source()
+    on_a_gpu(nb)
+    tests = grade(worker, tmp_path, "slow_tiled", nb, small_speed_test)
+    tiled = tests["test_matmul_tiled"]
+    assert tiled.points == 0 and tests["test_matmul_naive"].points == 2
+    message = tiled.message
+    assert "gpu_matmul_tiled took" in message
+    assert "for your gpu_matmul_naive on inputs of shapes (8, 8), (8, 8)" in message
+    assert "expected at least 1 times" in message and "in the sandbox where it runs" in message
+    assert "hint: each thread copies one number of a and one of b per round" in message
+    assert tests["test_blocks_for"].output.startswith("These tests ran on Numba's CUDA simulator")
+
+
+def test_on_a_gpu_a_tiled_kernel_faster_than_the_naive_one_passes(worker, tmp_path, small_speed_test):
+    nb = source()
+    on_a_gpu(nb)
+    docstring = '    """a @ b on the device by matmul_naive_kernel, in blocks of shape ``block``."""\n'
+    edit(nb, "matmul_naive", docstring,
+         docstring + "    sum(i * i for i in range(3_000_000))  # CPU time the tiled kernel does not spend\n")
+    tests = grade(worker, tmp_path, "slow_naive", nb, small_speed_test)
+    assert tests["test_matmul_tiled"].points == 3, tests["test_matmul_tiled"].message
+    assert tests["test_matmul_tiled"].output == "Speed graded on Numba's CUDA simulator.\n"
