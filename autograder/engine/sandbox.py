@@ -4,8 +4,8 @@ With bubblewrap the worker's zygote runs with no network, its own PID/IPC/UTS na
 read-only view of only the system, Python and the installed packages, and three writable places,
 each a tmpfs of capped size: a private /tmp, /dev/shm, and the work folder (``WORKDIR``) into which
 the zygote writes the released assignment files and the one submission being graded. Run as root,
-it then drops to the ``nobody`` user, so that the process limit applies and nothing else it can
-reach is writable. Resource limits (``Limits``) apply always; where the grader may create cgroups,
+it then drops to an unprivileged user of its own (``sandbox_uid``), so that the process limit
+applies, to it alone, and nothing else it can reach is writable. Resource limits (``Limits``) apply always; where the grader may create cgroups,
 the whole process tree of a submission is capped too (``cgroups``). Without bubblewrap only the
 resource limits (and cgroups) apply; ``describe`` says what a result was graded under.
 """
@@ -24,8 +24,9 @@ from typing import Any
 
 #: Where the writable work folder appears inside the sandbox.
 WORKDIR = "/submission"
-#: The unprivileged user (and group) sandboxed code runs as when the grader runs as root.
-NOBODY = 65534
+#: Sandboxed code runs as an unprivileged user of its own when the grader runs as root: this plus
+#: the grader process's pid, so that no two workers share a user and its process limit.
+SANDBOX_UID_BASE = 100_000
 #: Set to "none" to grade without bubblewrap (resource limits only).
 ENV_SWITCH = "AUTOGRADER_SANDBOX"
 
@@ -164,11 +165,18 @@ def apply_rlimits(limits: Limits) -> None:
         resource.setrlimit(which, (value, value))
 
 
+def sandbox_uid() -> int:
+    """The user (and group) this process's sandboxes run as under bubblewrap as root. RLIMIT_NPROC
+    counts a user's processes and threads across the machine: with one user for all workers, one
+    student's fork bomb (or a CUDA simulator's threads) would spend every other student's share."""
+    return SANDBOX_UID_BASE + os.getpid()
+
+
 def describe(limits: Limits, mode: str, cgroup: str = "none") -> dict[str, Any]:
     """The ``limits`` a result records: the limits, the isolation it was graded under, and the
     cgroup version that capped its process tree ("none" where there was none)."""
     enforced_nproc = os.geteuid() != 0 or mode == "bubblewrap" or cgroup != "none"
     return {**limits.to_dict(), "isolation": mode,
             "network": "none" if mode == "bubblewrap" else "host",
-            "user": "nobody" if mode == "bubblewrap" and os.geteuid() == 0 else str(os.geteuid()),
+            "user": str(sandbox_uid() if mode == "bubblewrap" and os.geteuid() == 0 else os.geteuid()),
             "nproc_enforced": enforced_nproc, "tmpfs_capped": mode == "bubblewrap", "cgroup": cgroup}

@@ -68,7 +68,7 @@ class Worker:
         env = sandbox.sandbox_env()
         if self.mode == "bubblewrap":
             if os.geteuid() == 0:
-                argv.append("--drop-privileges")
+                argv += ["--uid", str(sandbox.sandbox_uid())]
             argv = sandbox.bwrap_command(argv, self.limits, binds={str(seed): MPL_SEED})
             env[MPL_SEED_ENV] = MPL_SEED
         else:

@@ -1,5 +1,5 @@
 """The warm worker inside the sandbox: imports NumPy, Numba and the toolkit once, then forks one
-child per submission (``python -m autograder.engine.zygote FD [--drop-privileges]``).
+child per submission (``python -m autograder.engine.zygote FD [--uid UID]``).
 
 The zygote starts no thread before it forks (BLAS pools are limited to one thread and Numba's
 threading layer starts only when a child first runs a parallel function). For each job it writes
@@ -146,10 +146,11 @@ def empty_folder(folder: str, keep: tuple[str, ...] = ()) -> None:
 def main(argv: list[str]) -> None:
     """The zygote's loop: warm up, then one forked child per job request."""
     control = socket.socket(fileno=int(argv[0]))
-    if "--drop-privileges" in argv:
+    if "--uid" in argv:  # bubblewrap as root: drop to the worker's own unprivileged user
+        uid = int(argv[argv.index("--uid") + 1])
         os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
+        os.setgid(uid)
+        os.setuid(uid)
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
     _prctl(_PR_SET_DUMPABLE, 0)  # children of the same user cannot ptrace or open the zygote
     started = time.perf_counter()

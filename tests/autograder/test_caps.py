@@ -141,3 +141,27 @@ def test_course_limits_come_from_autograder_toml(tmp_path):
         (tmp_path / "autograder.toml").write_text(text)
         with pytest.raises(ValueError, match=words):
             load_limits(tmp_path)
+
+
+def test_a_fork_bomb_does_not_spend_its_neighbours_process_limit(tmp_path):
+    """Two workers grade at once: one student forks up to the process limit and holds it; the
+    other's threads, started meanwhile, still start (each worker's sandbox is its own user, with
+    its own count). Bounded: 30 forks that sleep 6 s, 12 threads that sleep 0.5 s."""
+    from autograder.engine.pool import Job, grade_all
+
+    forker = ("import os, time\nfor _ in range(30):\n    try:\n        if os.fork() == 0:\n"
+              "            time.sleep(6)\n            os._exit(0)\n    except OSError:\n        break\n"
+              "time.sleep(6)\n")
+    threader = ("import threading, time\ntime.sleep(1.5)\nthreads = [threading.Thread(target=time.sleep, args=(0.5,))"
+                " for _ in range(12)]\nfor t in threads:\n    t.start()\nfor t in threads:\n    t.join()\n"
+                "started = len(threads)\n")
+    needs_threads = "def add(a, b):\n    return a + b if started == 12 else 0\n"
+    course = nbs.course(tmp_path, {
+        "forker": nbs.with_extra(nbs.CORRECT, 3, forker),
+        "threader": nbs.with_cell(nbs.with_extra(nbs.CORRECT, 3, threader), 4, needs_threads)})
+    found = {}
+    grade_all([Job(nbs.ASSIGNMENT, s, course / "source" / nbs.ASSIGNMENT, course / "submitted" / s / nbs.ASSIGNMENT)
+               for s in ("forker", "threader")], 2, Limits(nproc=24),
+              on_result=lambda job, result: found.__setitem__(job.student, result))
+    assert {t.name: t.points for t in found["threader"].tests} == FULL, found["threader"].tests
+    assert found["threader"].flags == ()
