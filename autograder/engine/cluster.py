@@ -86,7 +86,7 @@ class DaskPool:
 
     def __enter__(self) -> "DaskPool":
         distributed = _distributed()
-        _quiet(distributed)
+        _configure(distributed)
         if self.local is not None:
             self._cluster = distributed.LocalCluster(n_workers=self.local, threads_per_worker=1, processes=True,
                                                      dashboard_address=":0")
@@ -129,12 +129,28 @@ class DaskPool:
         return max(2, 2 * self.workers())
 
 
-def _quiet(distributed: Any) -> None:
-    """Dask's own news (workers joining and leaving) only when it is a warning, here and in the
-    worker processes a LocalCluster starts."""
+#: Dask settings for the processes of a grading run: its own news only when it is a warning; no
+#: statistical profiler sampling the grading thread every 10 ms; its event loops' bookkeeping
+#: (ticks every 20 ms, system and memory monitors) seldom, so the cores go to grading.
+DASK_SETTINGS = {
+    "logging.distributed": "warning",
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
+def _configure(distributed: Any) -> None:
+    """``DASK_SETTINGS`` here and, through the environment, in the worker processes a LocalCluster
+    starts (a remote cluster's workers keep their own configuration)."""
     import logging
 
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    import dask
+
+    dask.config.set(DASK_SETTINGS)
+    for key, value in DASK_SETTINGS.items():
+        os.environ.setdefault("DASK_" + key.replace(".", "__").replace("-", "_").upper(), str(value))
     logging.getLogger(distributed.__name__).setLevel(logging.WARNING)
 
 
