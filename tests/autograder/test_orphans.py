@@ -71,5 +71,5 @@ def test_sigkill_of_the_grader_leaves_no_process_behind(tmp_path):
         time.sleep(0.05)
     left = {pid: cmd for pid, cmd in watched.items() if alive(pid)}
     assert not left, f"still running 10 s after the grader's SIGKILL: {left}"
-    print(f"\n{len(watched)} processes below the killed grader ({len(zygotes)} zygotes), all gone "
+    print(f"\n{len(watched)} processes below the killed grader ({len(zygotes)} of them zygotes and their forked children), all gone "
           f"{time.monotonic() - killed:.3f} s after it was reaped")
