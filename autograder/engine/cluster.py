@@ -4,9 +4,9 @@ ADDRESS`` or ``--cluster local:N``.
 ``DaskPool`` has ``LocalPool``'s shape (a context manager whose ``submit(job)`` returns a
 ``concurrent.futures.Future`` of the result), so ``pool.grade_all`` drives either. Each Dask worker
 process keeps one warm engine worker (``dask_worker.EnginePlugin``) and grades in the same sandbox
-as the local pool. A job travels as a ``Bundle``: the source notebooks' bytes, and the released and submitted
-files (symlinks as links, never followed), so a worker needs no shared file system and sees no
-other student's files. Results come back to the client, which alone writes the gradebook. When a
+as the local pool. A job travels as a ``Bundle``: the source notebooks' bytes, and the released
+and submitted files (symlinks as links, never followed), so a worker needs no shared file system
+and sees no other student's files. Results come back to the client, which alone writes the gradebook. When a
 Dask worker dies mid-submission, the scheduler runs the task again on another worker.
 """
 
@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autograder.engine.pool import Job
+from autograder.engine.protocol import folder_entries, write_entries
 from autograder.engine.sandbox import Limits
-from autograder.engine.worker import MAX_STAGED, folder_files
+from autograder.engine.worker import MAX_STAGED
 
 #: How to get what this module needs.
 INSTALL = "pip install 'dlcourse-toolkit[cluster]'"
@@ -48,27 +49,25 @@ class Bundle:
     job: Job
     sources: dict[str, bytes]
     release: tuple[list[list[Any]], list[bytes]] | None
-    submission: tuple[list[list[Any]], list[bytes]] = field(default_factory=lambda: ([], []))
+    submission: tuple[list[list[Any]], list[bytes]]
 
     @classmethod
     def of(cls, job: Job) -> "Bundle":
         """Read ``job``'s files here, on the client."""
         sources = {p.name: p.read_bytes() for p in sorted(Path(job.source_dir).glob("*.ipynb"))}
-        release = folder_files([Path(job.release_dir)], MAX_STAGED) if job.release_dir else None
-        return cls(job, sources, release, folder_files([Path(job.submission_dir)], MAX_STAGED))
+        release = folder_entries([Path(job.release_dir)], MAX_STAGED) if job.release_dir else None
+        return cls(job, sources, release, folder_entries([Path(job.submission_dir)], MAX_STAGED))
 
     def unpack(self, folder: Path) -> Job:
         """Write the files under ``folder`` (on the worker) and return the job that grades them."""
-        from autograder.engine.zygote import write_files
-
         (folder / "source").mkdir(parents=True)
         for name, data in self.sources.items():
             (folder / "source" / Path(name).name).write_bytes(data)
-        write_files(str(folder / "submission"), *self.submission)
+        write_entries(str(folder / "submission"), *self.submission)
         (folder / "submission").mkdir(exist_ok=True)
         release = None
         if self.release is not None:
-            write_files(str(folder / "release"), *self.release)
+            write_entries(str(folder / "release"), *self.release)
             release = folder / "release"
         return Job(self.job.assignment, self.job.student, folder / "source", folder / "submission", release,
                    self.job.seed, self.job.forbidden, self.job.fingerprint)

@@ -19,6 +19,8 @@ seconds the child has spent in Numba's compiler so far. A ``timed`` reply carrie
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 #: Requests the child answers: op -> the fields the grader sends with it.
@@ -55,7 +57,8 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
 
 
 def job(seed: int, limits: dict[str, Any], files: list[list[Any]]) -> dict[str, Any]:
-    """The grader's job message to the zygote: ``files`` are [path, kind, blob index or link]."""
+    """The grader's job message to the zygote: ``files`` are ``folder_entries``, whose blobs travel
+    with it."""
     return {"op": JOB, "seed": seed, "limits": limits, "files": files}
 
 
@@ -92,3 +95,53 @@ def truncation_note(size: int, cap: int) -> str:
 def truncated(text: str) -> bool:
     """Whether captured output was cut (it carries ``truncation_note``)."""
     return _TRUNCATED in text
+
+
+def folder_entries(folders: list[Path], cap: int) -> tuple[list[list[Any]], list[bytes]]:
+    """The files of ``folders`` (later ones win) as job entries [path, kind, blob or link target]
+    and their blobs: symlinks kept as links (never followed), at most ``cap`` bytes."""
+    found: dict[str, tuple[str, Any, bytes | None]] = {}
+    total = 0
+    for folder in folders:
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+            rel = path.relative_to(folder)
+            if any(part.startswith(".ipynb_checkpoints") for part in rel.parts):
+                continue
+            key = rel.as_posix()
+            if path.is_symlink():
+                found.setdefault(key, ("link", os.readlink(path), None))
+            elif path.is_dir():
+                found[key] = ("dir", None, None)
+            elif path.is_file():
+                data = path.read_bytes()
+                total += len(data)
+                if total > cap:
+                    raise RuntimeError(f"{folder} is larger than the work folder's {cap >> 20} MiB; "
+                                       f"raise work_mb in the course's autograder.toml")
+                found[key] = ("file", None, data)
+    entries, blobs = [], []
+    for key, (kind, target, data) in found.items():
+        if kind == "file":
+            entries.append([key, kind, len(blobs)])
+            blobs.append(data)
+        else:
+            entries.append([key, kind, target])
+    return entries, blobs
+
+
+def write_entries(folder: str, files: list[Any], blobs: list[bytes]) -> None:
+    """Write job entries (``folder_entries``) into ``folder``: paths relative, never outside it."""
+    for entry in files:
+        path, kind, ref = entry
+        parts = [p for p in str(path).split("/") if p not in ("", ".")]
+        if not parts or ".." in parts:
+            raise ValueError(f"bad path in job: {path!r}")
+        target = os.path.join(folder, *parts)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if kind == "dir":
+            os.makedirs(target, exist_ok=True)
+        elif kind == "link":
+            os.symlink(str(ref), target)
+        else:
+            with open(target, "wb") as f:
+                f.write(blobs[int(ref)])

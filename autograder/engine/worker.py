@@ -123,8 +123,9 @@ class Worker:
 
     # -- one submission
     def files(self, folders: list[Path]) -> tuple[list[list[Any]], list[bytes]]:
-        """The files of ``folders`` for a job (``folder_files``), capped at the work folder's size."""
-        return folder_files(folders, min(MAX_STAGED, self.limits.work_mb * 2**20))
+        """The files of ``folders`` for a job (``protocol.folder_entries``), capped at the work
+        folder's size."""
+        return protocol.folder_entries(folders, min(MAX_STAGED, self.limits.work_mb * 2**20))
 
     def session(self, folders: list[Path], seed: int, deadline: float | None = None) -> ChildSession:
         """Send ``folders`` and fork a fresh child for one submission; ``deadline`` (monotonic)
@@ -193,38 +194,6 @@ class Worker:
             raise SandboxFailure(f"the student's process broke the protocol: {error}", "protocol") from None
         except OSError as error:
             raise SandboxFailure(f"the student's process channel failed: {error}", "process-ended") from None
-
-
-def folder_files(folders: list[Path], cap: int) -> tuple[list[list[Any]], list[bytes]]:
-    """The files of ``folders`` (later ones win) as ``protocol.job`` entries [path, kind, blob or
-    link target] and their blobs: symlinks kept as links (never followed), at most ``cap`` bytes."""
-    found: dict[str, tuple[str, Any, bytes | None]] = {}
-    total = 0
-    for folder in folders:
-        for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
-            rel = path.relative_to(folder)
-            if any(part.startswith(".ipynb_checkpoints") for part in rel.parts):
-                continue
-            key = rel.as_posix()
-            if path.is_symlink():
-                found.setdefault(key, ("link", os.readlink(path), None))
-            elif path.is_dir():
-                found[key] = ("dir", None, None)
-            elif path.is_file():
-                data = path.read_bytes()
-                total += len(data)
-                if total > cap:
-                    raise RuntimeError(f"{folder} is larger than the work folder's {cap >> 20} MiB; "
-                                       f"raise work_mb in the course's autograder.toml")
-                found[key] = ("file", None, data)
-    entries, blobs = [], []
-    for key, (kind, target, data) in found.items():
-        if kind == "file":
-            entries.append([key, kind, len(blobs)])
-            blobs.append(data)
-        else:
-            entries.append([key, kind, target])
-    return entries, blobs
 
 
 def _sweep_stale_roots() -> None:

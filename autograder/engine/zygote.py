@@ -93,24 +93,6 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str, watched: d
         os._exit(code)
 
 
-def write_files(folder: str, files: list[Any], blobs: list[bytes]) -> None:
-    """Write a job's files (``protocol.job``) into ``folder``: paths relative, never outside it."""
-    for entry in files:
-        path, kind, ref = entry
-        parts = [p for p in str(path).split("/") if p not in ("", ".")]
-        if not parts or ".." in parts:
-            raise ValueError(f"bad path in job: {path!r}")
-        target = os.path.join(folder, *parts)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        if kind == "dir":
-            os.makedirs(target, exist_ok=True)
-        elif kind == "link":
-            os.symlink(str(ref), target)
-        else:
-            with open(target, "wb") as f:
-                f.write(blobs[int(ref)])
-
-
 def empty_folder(folder: str, keep: tuple[str, ...] = ()) -> None:
     """Remove everything in ``folder`` (but ``keep``), whatever permissions a student left on it."""
     def writable_again(function: Any, path: str, _: Any) -> None:
@@ -190,7 +172,7 @@ def main(argv: list[str]) -> None:
             return
         jobs += 1
         job_dir = os.path.join("/tmp", f"agjob-{os.getpid()}-{jobs}")
-        write_files(workdir, job.get("files") or [], blobs)
+        protocol.write_entries(workdir, job.get("files") or [], blobs)
         del blobs
         parent_end, child_end = socket.socketpair()
         parent_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # the grader learns the child's pid
