@@ -8,6 +8,7 @@ the same error messages for the same mistakes.
 
 from __future__ import annotations
 
+import enum
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,6 +26,16 @@ UNARY = ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs")
 BINARY = ("add", "sub", "mul", "div", "maximum", "minimum")
 #: Unary ops whose result is floating point even for integer input (as NumPy's ufuncs).
 FLOATING = ("sigmoid", "tanh", "exp", "log", "sqrt", "softmax")
+
+#: One integer code per op, for compiled kernels that take the op as an argument (numba_loops,
+#: cuda_elementwise): ``Op.RELU``, ``Op["add".upper()]``. Numba treats the members of an IntEnum
+#: as constants, so ``op == Op.RELU`` in a kernel folds as a literal would.
+Op = enum.IntEnum("Op", [(name.upper(), code) for code, name in enumerate(OPS)])
+
+
+def op_code(op: str) -> int:
+    """The integer code of ``op`` ('relu', 'add', ...), as a kernel argument."""
+    return int(Op[op.upper()])
 
 Array = Any  # a backend's array type: numpy.ndarray on the CPU, a device array on CUDA
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import numba_loops as loops
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, check_relu_grad,
-                      dot_shape, unary_dtype)
+                      dot_shape, op_code, unary_dtype)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 from .numba_gemm import gemm
 
@@ -33,10 +33,6 @@ POOL_MIN_BYTES = 1 << 22
 #: The most memory the pool of result buffers keeps alive.
 POOL_MAX_BYTES = 1 << 30
 
-_UNARY_CODES = {"relu": loops.RELU, "sigmoid": loops.SIGMOID, "tanh": loops.TANH,
-                "exp": loops.EXP, "log": loops.LOG, "sqrt": loops.SQRT, "abs": loops.ABS}
-_BINARY_CODES = {"add": loops.ADD, "sub": loops.SUB, "mul": loops.MUL, "div": loops.DIV,
-                 "maximum": loops.MAXIMUM, "minimum": loops.MINIMUM}
 _NO_OFFSETS = np.empty(0, np.int64)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _pool: list[np.ndarray] = []
@@ -74,51 +70,32 @@ def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return x
 
 
-def _unary(op: str, x) -> np.ndarray:
-    x = np.asarray(x)
-    dtype = unary_dtype(op, x)
-    x = _contiguous(x, dtype)
-    out = _empty(x.shape, dtype)
-    if out.size >= PARALLEL_MIN:
-        loops.unary_parallel(_UNARY_CODES[op], x.reshape(-1), out.reshape(-1))
-    elif out.size:
-        loops.unary_serial(_UNARY_CODES[op], x.reshape(-1), out.reshape(-1))
-    return out
+def _unary_op(op: str, doc: str):
+    """The backend function of a unary op: one compiled kernel, chosen by the op's code."""
+    code = op_code(op)
+
+    def apply(x):
+        x = np.asarray(x)
+        dtype = unary_dtype(op, x)
+        x = _contiguous(x, dtype)
+        out = _empty(x.shape, dtype)
+        if out.size >= PARALLEL_MIN:
+            loops.unary_parallel(code, x.reshape(-1), out.reshape(-1))
+        elif out.size:
+            loops.unary_serial(code, x.reshape(-1), out.reshape(-1))
+        return out
+    apply.__name__ = apply.__qualname__ = op
+    apply.__doc__ = doc
+    return apply
 
 
-def relu(x):
-    """max(x, 0) elementwise; relu(nan) is nan."""
-    return _unary("relu", x)
-
-
-def sigmoid(x):
-    """1 / (1 + exp(-x)), written so that exp never overflows."""
-    return _unary("sigmoid", x)
-
-
-def tanh(x):
-    """tanh elementwise."""
-    return _unary("tanh", x)
-
-
-def exp(x):
-    """e^x elementwise."""
-    return _unary("exp", x)
-
-
-def log(x):
-    """Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy)."""
-    return _unary("log", x)
-
-
-def sqrt(x):
-    """Square root elementwise (NaN below 0, as NumPy)."""
-    return _unary("sqrt", x)
-
-
-def abs(x):  # noqa: A001 - the protocol's name
-    """|x| elementwise."""
-    return _unary("abs", x)
+relu = _unary_op("relu", "max(x, 0) elementwise; relu(nan) is nan.")
+sigmoid = _unary_op("sigmoid", "1 / (1 + exp(-x)), written so that exp never overflows.")
+tanh = _unary_op("tanh", "tanh elementwise.")
+exp = _unary_op("exp", "e^x elementwise.")
+log = _unary_op("log", "Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy).")
+sqrt = _unary_op("sqrt", "Square root elementwise (NaN below 0, as NumPy).")
+abs = _unary_op("abs", "|x| elementwise.")  # noqa: A001 - the protocol's name
 
 
 def relu_grad(x, grad):
@@ -190,7 +167,7 @@ def _plan(op: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]):
     return _plans[a_shape, b_shape]
 
 
-def _binary(op: str, a, b) -> np.ndarray:
+def _binary(op: str, code: int, a, b) -> np.ndarray:
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
             and a.dtype in _FLOATS):
         dtype = a.dtype  # the common case, decided without binary_dtype's general rules
@@ -210,39 +187,32 @@ def _binary(op: str, a, b) -> np.ndarray:
         return out
     a_off, a_row, ca, b_off, b_row, cb, outer, inner = plan
     kernel = loops.binary_parallel if out.size >= PARALLEL_MIN else loops.binary_serial
-    kernel(_BINARY_CODES[op], a.reshape(-1), a_off, a_row, ca, b.reshape(-1), b_off, b_row, cb,
+    kernel(code, a.reshape(-1), a_off, a_row, ca, b.reshape(-1), b_off, b_row, cb,
            out.reshape(-1), outer, inner)
     return out
 
 
-def add(a, b):
-    """a + b with NumPy broadcasting (any ranks; Python scalars are weakly typed)."""
-    return _binary("add", a, b)
+def _binary_op(op: str, doc: str):
+    """The backend function of a binary op with NumPy broadcasting."""
+    code = op_code(op)
+
+    def apply(a, b):
+        return _binary(op, code, a, b)
+    apply.__name__ = apply.__qualname__ = op
+    apply.__doc__ = doc
+    return apply
 
 
-def sub(a, b):
-    """a - b with broadcasting."""
-    return _binary("sub", a, b)
-
-
-def mul(a, b):
-    """a * b with broadcasting."""
-    return _binary("mul", a, b)
-
-
-def div(a, b):
-    """a / b with broadcasting (integers divide to float64, as NumPy's true division)."""
-    return _binary("div", a, b)
-
-
-def maximum(a, b):
-    """The elementwise maximum with broadcasting; NaN on either side gives NaN."""
-    return _binary("maximum", a, b)
-
-
-def minimum(a, b):
-    """The elementwise minimum with broadcasting; NaN on either side gives NaN."""
-    return _binary("minimum", a, b)
+add = _binary_op("add", "a + b with NumPy broadcasting (any ranks; Python scalars are weakly "
+                        "typed).")
+sub = _binary_op("sub", "a - b with broadcasting.")
+mul = _binary_op("mul", "a * b with broadcasting.")
+div = _binary_op("div", "a / b with broadcasting (integers divide to float64, as NumPy's true "
+                        "division).")
+maximum = _binary_op("maximum", "The elementwise maximum with broadcasting; NaN on either side "
+                                "gives NaN.")
+minimum = _binary_op("minimum", "The elementwise minimum with broadcasting; NaN on either side "
+                                "gives NaN.")
 
 
 def dot(a, b, trans_a: bool = False, trans_b: bool = False):

@@ -1,7 +1,7 @@
 """The compiled loops behind the numba backend: elementwise ops, broadcasting binary ops, relu_grad,
 softmax and sum, each as a serial kernel (small inputs) and a ``prange`` kernel (large ones).
 
-Ops are chosen by an integer code rather than one compiled function per op, so a process compiles
+Ops are chosen by their integer code (backend.Op) rather than one compiled function per op, so a process compiles
 (or loads from the on-disk cache) one kernel per dtype, not one per op and dtype. The code is a
 loop invariant: LLVM unswitches the branch out of the loop, and each copy of the loop vectorizes.
 Each branch stores its own result, so an integer loop never goes through a float (results keep
@@ -15,10 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-#: Unary op codes.
-RELU, ABS, SIGMOID, TANH, EXP, LOG, SQRT = range(7)
-#: Binary op codes.
-ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM = range(6)
+from .backend import Op
+
 #: Elements per parallel task: large enough to hide the scheduling, small enough to balance.
 BLOCK = 1 << 15
 
@@ -32,21 +30,21 @@ _parallel = dict(_jit, parallel=True)
 @njit(error_model="numpy")
 def _put_unary(op, out, i, x):
     """out[i] = op(x); NaN stays NaN (relu(nan) is nan: nan < 0 is false)."""
-    if op == RELU:
+    if op == Op.RELU:
         out[i] = 0 if x < 0 else x
-    elif op == ABS:
+    elif op == Op.ABS:
         out[i] = -x if x < 0 else x
-    elif op == SIGMOID:
+    elif op == Op.SIGMOID:
         e = np.exp(-np.abs(x))  # never overflows
         out[i] = 1 / (1 + e) if x >= 0 else e / (1 + e)
-    elif op == TANH:
+    elif op == Op.TANH:
         # from expm1, accurate near 0 as well, and several times faster than libm's tanh
         t = np.expm1(-2 * np.abs(x))
         r = -t / (2 + t)
         out[i] = r if x >= 0 else -r
-    elif op == EXP:
+    elif op == Op.EXP:
         out[i] = np.exp(x)
-    elif op == LOG:
+    elif op == Op.LOG:
         out[i] = np.log(x)
     else:
         out[i] = np.sqrt(x)
@@ -55,15 +53,15 @@ def _put_unary(op, out, i, x):
 @njit(error_model="numpy")
 def _put_binary(op, out, i, x, y):
     """out[i] = x op y; maximum and minimum return NaN when either side is NaN, as NumPy's."""
-    if op == ADD:
+    if op == Op.ADD:
         out[i] = x + y
-    elif op == SUB:
+    elif op == Op.SUB:
         out[i] = x - y
-    elif op == MUL:
+    elif op == Op.MUL:
         out[i] = x * y
-    elif op == DIV:
+    elif op == Op.DIV:
         out[i] = x / y
-    elif op == MAXIMUM:
+    elif op == Op.MAXIMUM:
         out[i] = x if (x > y or x != x) else y
     else:
         out[i] = x if (x < y or x != x) else y
@@ -129,8 +127,8 @@ def _binary_tasks(op, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_ro
     """_binary_rows, with add (a Dense layer's bias, the book's broadcast) as a constant: LLVM
     inlines that call and folds the op switch out of its loops, which saves a tenth to a fifth
     per row over unswitching. Every op so specialized would cost seconds of compile time."""
-    if op == ADD:
-        _binary_rows(ADD, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_row, cb, out,
+    if op == Op.ADD:
+        _binary_rows(Op.ADD, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_row, cb, out,
                      inner)
     else:
         _binary_rows(op, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_row, cb, out,
