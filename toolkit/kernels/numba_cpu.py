@@ -17,6 +17,7 @@ import threading
 import numpy as np
 
 from . import numba_loops as loops
+from . import vmath
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, check_relu_grad,
                       dot_shape, op_code, unary_dtype)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
@@ -80,9 +81,9 @@ def _unary_op(op: str, doc: str):
         x = _contiguous(x, dtype)
         out = _empty(x.shape, dtype)
         if out.size >= PARALLEL_MIN:
-            loops.unary_parallel(code, x.reshape(-1), out.reshape(-1))
+            loops.unary_parallel(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
         elif out.size:
-            loops.unary_serial(code, x.reshape(-1), out.reshape(-1))
+            loops.unary_serial(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
         return out
     apply.__name__ = apply.__qualname__ = op
     apply.__doc__ = doc
@@ -90,9 +91,10 @@ def _unary_op(op: str, doc: str):
 
 
 relu = _unary_op("relu", "max(x, 0) elementwise; relu(nan) is nan.")
-sigmoid = _unary_op("sigmoid", "1 / (1 + exp(-x)), written so that exp never overflows.")
-tanh = _unary_op("tanh", "tanh elementwise.")
-exp = _unary_op("exp", "e^x elementwise.")
+sigmoid = _unary_op("sigmoid", "1 / (1 + exp(-x)) elementwise (vector exp; an overflow to inf "
+                               "gives the correct 0).")
+tanh = _unary_op("tanh", "tanh elementwise (a vector routine).")
+exp = _unary_op("exp", "e^x elementwise (a vector routine).")
 log = _unary_op("log", "Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy).")
 sqrt = _unary_op("sqrt", "Square root elementwise (NaN below 0, as NumPy).")
 abs = _unary_op("abs", "|x| elementwise.")  # noqa: A001 - the protocol's name
@@ -238,7 +240,7 @@ def softmax(x):
         return out
     rows = x.reshape(-1, x.shape[-1])
     kernel = loops.softmax_parallel if x.size >= PARALLEL_MIN else loops.softmax_serial
-    kernel(rows, out.reshape(rows.shape))
+    kernel(rows, out.reshape(rows.shape), vmath.TAG)
     return out
 
 

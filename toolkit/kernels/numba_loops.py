@@ -1,13 +1,14 @@
 """The compiled loops behind the numba backend: elementwise ops, broadcasting binary ops, relu_grad,
 softmax and sum, each as a serial kernel (small inputs) and a ``prange`` kernel (large ones).
 
-Ops are chosen by their integer code (backend.Op) rather than one compiled function per op, so a process compiles
-(or loads from the on-disk cache) one kernel per dtype, not one per op and dtype. The code is a
-loop invariant: LLVM unswitches the branch out of the loop, and each copy of the loop vectorizes.
-Each branch stores its own result, so an integer loop never goes through a float (results keep
-all 64 bits). ``error_model="numpy"`` makes x / 0 give inf or NaN as in NumPy instead of raising.
-Only the sums allow fastmath, and only reassociation (rounding differences in a float64
-accumulator); every kernel propagates NaN as NumPy does.
+Ops are chosen by their integer code (backend.Op) rather than one compiled function per op, so
+a process compiles (or loads from the on-disk cache) one kernel per dtype, not one per op and
+dtype. The code is a loop invariant: LLVM unswitches the branch out of the loop, and each copy of
+the loop vectorizes. Each branch stores its own result, so an integer loop never goes through a
+float (results keep all 64 bits). exp, tanh and sigmoid go through vmath's vector routines, chosen
+by the ``tag`` argument. ``error_model="numpy"`` makes x / 0 give inf or NaN as in NumPy instead
+of raising. Only the sums allow fastmath, and only reassociation (rounding differences in a
+float64 accumulator); every kernel propagates NaN as NumPy does.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from .backend import Op
+from .vmath import exp_span, sigmoid_span, tanh_span
 
 #: Elements per parallel task: large enough to hide the scheduling, small enough to balance.
 BLOCK = 1 << 15
@@ -29,21 +31,12 @@ _parallel = dict(_jit, parallel=True)
 
 @njit(error_model="numpy")
 def _put_unary(op, out, i, x):
-    """out[i] = op(x); NaN stays NaN (relu(nan) is nan: nan < 0 is false)."""
+    """out[i] = op(x) for the ops without a vector routine; NaN stays NaN (relu(nan) is nan:
+    nan < 0 is false)."""
     if op == Op.RELU:
         out[i] = 0 if x < 0 else x
     elif op == Op.ABS:
         out[i] = -x if x < 0 else x
-    elif op == Op.SIGMOID:
-        e = np.exp(-np.abs(x))  # never overflows
-        out[i] = 1 / (1 + e) if x >= 0 else e / (1 + e)
-    elif op == Op.TANH:
-        # from expm1, accurate near 0 as well, and several times faster than libm's tanh
-        t = np.expm1(-2 * np.abs(x))
-        r = -t / (2 + t)
-        out[i] = r if x >= 0 else -r
-    elif op == Op.EXP:
-        out[i] = np.exp(x)
     elif op == Op.LOG:
         out[i] = np.log(x)
     else:
@@ -68,26 +61,35 @@ def _put_binary(op, out, i, x, y):
 
 
 @njit(error_model="numpy")
-def _unary_span(op, x, out, lo, hi):
-    """out[lo:hi] = op(x[lo:hi]). Loops index views from 0 (here and below): an index that is
-    provably non-negative spares the negative-index wraparound, which would stop vectorization."""
-    xs, outs = x[lo:hi], out[lo:hi]
-    for i in range(hi - lo):
-        _put_unary(op, outs, i, xs[i])
+def _unary_span(op, x, out, lo, hi, tag):
+    """out[lo:hi] = op(x[lo:hi]): exp, tanh and sigmoid by the vector math library ``tag``
+    names (vmath), the others elementwise. Loops index views from 0 (here and below): an index
+    that is provably non-negative spares the negative-index wraparound, which would stop
+    vectorization."""
+    if op == Op.EXP:
+        exp_span(x, out, lo, hi, tag)
+    elif op == Op.TANH:
+        tanh_span(x, out, lo, hi, tag)
+    elif op == Op.SIGMOID:
+        sigmoid_span(x, out, lo, hi, tag)
+    else:
+        xs, outs = x[lo:hi], out[lo:hi]
+        for i in range(hi - lo):
+            _put_unary(op, outs, i, xs[i])
 
 
 @njit(**_serial)
-def unary_serial(op, x, out):
+def unary_serial(op, x, out, tag):
     """out = op(x) over flat contiguous arrays."""
-    _unary_span(op, x, out, 0, out.size)
+    _unary_span(op, x, out, 0, out.size, tag)
 
 
 @njit(**_parallel)
-def unary_parallel(op, x, out):
+def unary_parallel(op, x, out, tag):
     """out = op(x) over flat contiguous arrays, in BLOCK-sized tasks across threads."""
     n = out.size
     for t in prange((n + BLOCK - 1) // BLOCK):
-        _unary_span(op, x, out, t * BLOCK, min(n, (t + 1) * BLOCK))
+        _unary_span(op, x, out, t * BLOCK, min(n, (t + 1) * BLOCK), tag)
 
 
 @njit(error_model="numpy")
@@ -172,41 +174,6 @@ def relu_grad_parallel(x, grad, out):
         _relu_grad_span(x, grad, out, t * BLOCK, min(n, (t + 1) * BLOCK))
 
 
-@njit(error_model="numpy")
-def _softmax_row(x, out, r):
-    """Softmax of row r: the maximum subtracted first, the sum in float64. A NaN anywhere in the
-    row makes the row's maximum NaN, so the whole row comes out NaN, as NumPy's does."""
-    xr, outr = x[r], out[r]
-    m = xr[0]
-    for j in range(xr.size):
-        v = xr[j]
-        if v > m or v != v:
-            m = v
-            if v != v:
-                break
-    total = 0.0
-    for j in range(xr.size):
-        e = np.exp(xr[j] - m)
-        outr[j] = e
-        total += e
-    for j in range(xr.size):
-        outr[j] = outr[j] / total
-
-
-@njit(**_serial)
-def softmax_serial(x, out):
-    """Row-wise softmax of a contiguous 2-D array."""
-    for r in range(x.shape[0]):
-        _softmax_row(x, out, r)
-
-
-@njit(**_parallel)
-def softmax_parallel(x, out):
-    """Row-wise softmax, rows across threads."""
-    for r in prange(x.shape[0]):
-        _softmax_row(x, out, r)
-
-
 @njit(error_model="numpy", fastmath={"reassoc"})
 def _sum_flat(xs, s):
     """s + the sum of the 1-D xs. Reassociation lets LLVM keep vector partial sums: the result
@@ -214,6 +181,54 @@ def _sum_flat(xs, s):
     for i in range(xs.size):
         s += xs[i]
     return s
+
+
+@njit(error_model="numpy")
+def _row_max(xs):
+    """The largest of xs, NaN ignored: 16 running maxima, one per lane of a vector (a loop
+    LLVM vectorizes, which a single running maximum is not), then the largest of those. A NaN
+    row still comes out of softmax as NaN, through its sum."""
+    part = np.full(16, xs[0])
+    whole = xs.size // 16 * 16
+    for j in range(0, whole, 16):
+        for lane in range(16):
+            v = xs[j + lane]
+            part[lane] = v if v > part[lane] else part[lane]
+    m = part[0]
+    for lane in range(16):
+        m = part[lane] if part[lane] > m else m
+    for j in range(whole, xs.size):
+        m = xs[j] if xs[j] > m else m
+    return m
+
+
+@njit(error_model="numpy")
+def _softmax_row(x, out, r, tag):
+    """Softmax of row r: the maximum subtracted first, exp by the vector math library, the sum
+    in float64. A NaN anywhere in the row (or an inf, whose x - max is NaN) makes the sum NaN,
+    so the whole row comes out NaN, as NumPy's does."""
+    xr, outr = x[r], out[r]
+    m = _row_max(xr)
+    for j in range(xr.size):
+        outr[j] = xr[j] - m
+    exp_span(outr, outr, 0, outr.size, tag)
+    scale = 1.0 / _sum_flat(outr, 0.0)
+    for j in range(outr.size):
+        outr[j] = outr[j] * scale
+
+
+@njit(**_serial)
+def softmax_serial(x, out, tag):
+    """Row-wise softmax of a contiguous 2-D array."""
+    for r in range(x.shape[0]):
+        _softmax_row(x, out, r, tag)
+
+
+@njit(**_parallel)
+def softmax_parallel(x, out, tag):
+    """Row-wise softmax, rows across threads."""
+    for r in prange(x.shape[0]):
+        _softmax_row(x, out, r, tag)
 
 
 @njit(**_serial)

@@ -102,3 +102,27 @@ def microkernel(mr: int, nv: int, a_by_rows: bool):
         return sig, codegen
 
     return micro
+
+
+@intrinsic
+def lanes_of(typingctx, x):
+    """The number of ``x``'s elements in one of the target's vectors, as a constant."""
+    if not isinstance(x, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return context.get_constant(types.intp, target().lanes(x.dtype.bitwidth // 8))
+
+    return types.intp(x), codegen
+
+
+@intrinsic
+def float64_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bits are the int64 ``bits`` (vectorizes, unlike a view)."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen

@@ -1,0 +1,216 @@
+"""exp, tanh and sigmoid over spans of arrays for the numba kernels, at the CPU's full vector width:
+Intel's short vector math library (SVML, from the ``intel-cmplr-lib-rt`` package) where it is
+installed, else polynomials that LLVM vectorizes.
+
+Numba stopped routing ``np.exp`` through SVML in 0.62 (its LLVM no longer carries the patch), so a
+loop of ``np.exp`` calls libm once per element, 10 to 50 times slower than a vector routine. The
+SVML routines are called here directly: ``__svml_expf16`` takes and returns 16 float32 in one
+AVX-512 register (``__svml_expf8`` eight with AVX2). Without SVML, or with
+``NUMBA_DISABLE_INTEL_SVML=1``, the polynomials below serve: exp by reduction to
+2^n * exp(r), |r| <= ln2/2, and tanh through expm1, both in float64 (accurate to a few ulp of it)
+with only arithmetic, floor and bit casts, which LLVM turns into vector code.
+
+Which one serves is fixed at import (``LIBRARY``). The kernels take ``TAG``, a zero-length array
+whose dtype names the library, as an argument: the two builds then differ in their signature, and
+Numba's on-disk cache never hands a process a build that calls a library it has not loaded.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import importlib.metadata
+from pathlib import Path
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+from .cpu import target
+from .simd import float64_from_bits, lanes_of
+
+#: The tags: which vector math library a kernel is compiled against.
+SVML_TAG = np.empty(0, np.uint8)
+FALLBACK_TAG = np.empty(0, np.int8)
+
+_LOG2E = 1.4426950408889634
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+#: 1/k! for k = 13 down to 2: the Taylor series of exp(r) - 1 - r, to float64 rounding for
+#: |r| <= ln2/2.
+_TAYLOR = tuple(1.0 / np.prod(np.arange(1.0, k + 1)) for k in range(13, 1, -1))
+#: Beyond these exp(x) is inf or 0 in float64; clamping keeps the 2^n scale finite.
+_EXP_LO, _EXP_HI = -745.2, 709.8
+
+
+def _svml_paths() -> list[Path]:
+    """Where libsvml.so may be: the intel-cmplr-lib-rt wheel's files, then the system's."""
+    paths = []
+    try:
+        files = importlib.metadata.distribution("intel-cmplr-lib-rt").files or []
+        paths += [Path(f.locate()).resolve() for f in files if f.name == "libsvml.so"]
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    found = ctypes.util.find_library("svml")
+    return paths + ([Path(found)] if found else [])
+
+
+def _load_svml() -> bool:
+    """Load SVML (and libintlc, which it needs, from beside it) for Numba's JIT linker."""
+    from numba.core import config
+    import llvmlite.binding as llvm
+
+    if config.DISABLE_INTEL_SVML or target().vector_bytes < 16:
+        return False
+    for path in _svml_paths():
+        try:
+            for helper in sorted(path.parent.glob("libintlc.so.[0-9]*")):
+                llvm.load_library_permanently(str(helper))
+            llvm.load_library_permanently(str(path))
+            return True
+        except (RuntimeError, OSError):
+            continue
+    return False
+
+
+LIBRARY = "svml" if _load_svml() else "fallback"
+TAG = SVML_TAG if LIBRARY == "svml" else FALLBACK_TAG
+
+
+def _svml(name: str, logistic: bool = False):
+    """An intrinsic ``f(src, dst, i)``: dst[i:i+W] = name(src[i:i+W]) by SVML's routine for W
+    elements (W = lanes_of(src)), e.g. __svml_tanhf16 for float32 with AVX-512; with
+    ``logistic``, 1 / (1 + exp(-src)) around SVML's exp, all in registers."""
+
+    @intrinsic
+    def apply(typingctx, src, dst, i):
+        if not (isinstance(src, types.Array) and isinstance(dst, types.Array)
+                and src.dtype in (types.float32, types.float64) and dst.dtype == src.dtype):
+            return None
+
+        def codegen(context, builder, signature, args):
+            dtype = signature.args[0].dtype
+            element = context.get_value_type(dtype)
+            lanes = target().lanes(dtype.bitwidth // 8)
+            vector = ir.VectorType(element, lanes)
+            suffix = "f" if dtype == types.float32 else ""
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector]),
+                                                f"__svml_{name}{suffix}{lanes}")
+            where = [builder.bitcast(builder.gep(context.make_array(t)(context, builder, a).data,
+                                                 [args[2]]), vector.as_pointer())
+                     for t, a in zip(signature.args[:2], args[:2])]
+            value = builder.load(where[0], align=dtype.bitwidth // 8)
+            if logistic:
+                one = ir.Constant(vector, [ir.Constant(element, 1.0)] * lanes)
+                e = builder.call(fn, [builder.fneg(value)])
+                result = builder.fdiv(one, builder.fadd(one, e))
+            else:
+                result = builder.call(fn, [value])
+            builder.store(result, where[1], align=dtype.bitwidth // 8)
+            return context.get_dummy_value()
+
+        return types.void(src, dst, types.intp), codegen
+
+    return apply
+
+
+_svml_exp, _svml_tanh, _svml_sigmoid = _svml("exp"), _svml("tanh"), _svml("exp", logistic=True)
+
+
+@njit(error_model="numpy")
+def _pow2(k):
+    """2.0 ** k for an integer k with -1022 <= k <= 1023, built from its bits."""
+    return float64_from_bits((k + 1023) << 52)
+
+
+@njit(error_model="numpy")
+def _reduce(x):
+    """(k, r) with x = k ln2 + r, |r| <= ln2/2 (ln2 in two parts, so r is exact); k is 0 for a
+    NaN x, whose r stays NaN (converting NaN to an integer would give LLVM poison)."""
+    n = np.floor(x * _LOG2E + 0.5)
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    return np.int64(n if n == n else 0.0), r
+
+
+@njit(error_model="numpy")
+def _expm1_small(r):
+    """exp(r) - 1 for |r| <= ln2/2, by its Taylor series (Horner)."""
+    q = _TAYLOR[0]
+    for c in _TAYLOR[1:]:
+        q = q * r + c
+    return r + r * r * q
+
+
+@njit(error_model="numpy")
+def exp64(x):
+    """e^x in float64 from arithmetic alone: 2^n (1 + expm1(r)), the scale in two halves so that
+    results down to the smallest subnormal come out right. NaN stays NaN."""
+    clamped = _EXP_LO if x < _EXP_LO else (_EXP_HI if x > _EXP_HI else x)  # NaN passes
+    k, r = _reduce(clamped)
+    half = k >> 1
+    return (1.0 + _expm1_small(r)) * _pow2(half) * _pow2(k - half)
+
+
+@njit(error_model="numpy")
+def tanh64(x):
+    """tanh(x) = -expm1(-2|x|) / (2 + expm1(-2|x|)) with the sign of x; expm1(y) as
+    2^n expm1(r) + (2^n - 1), exact near 0 where 1 - e^y would cancel."""
+    y = -2.0 * abs(x)
+    k, r = _reduce(-40.0 if y < -40.0 else y)  # tanh(20) is 1 in float64; NaN passes
+    scale = _pow2(k)
+    e = scale * _expm1_small(r) + (scale - 1.0)
+    return np.copysign(-e / (2.0 + e), x)
+
+
+def exp_span(src, dst, lo, hi, tag):
+    """dst[lo:hi] = exp(src[lo:hi]) (src may be dst) with the library ``tag`` names."""
+
+
+def tanh_span(src, dst, lo, hi, tag):
+    """dst[lo:hi] = tanh(src[lo:hi]) (src may be dst) with the library ``tag`` names."""
+
+
+@njit(error_model="numpy")
+def sigmoid64(x):
+    """1 / (1 + e^-x): exp(-x) is inf for very negative x, and 1 / (1 + inf) the correct 0."""
+    return 1.0 / (1.0 + exp64(-x))
+
+
+@njit(error_model="numpy")
+def _sigmoid_scalar(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def sigmoid_span(src, dst, lo, hi, tag):
+    """dst[lo:hi] = 1 / (1 + exp(-src[lo:hi])) (src may be dst), with the library ``tag``
+    names."""
+
+
+def _spans(svml_apply, scalar, fallback):
+    """The @overload body of exp_span or tanh_span: SVML a vector at a time, with ``scalar``
+    (libm) for the last few elements; or the vectorizable ``fallback``."""
+
+    def choose(src, dst, lo, hi, tag):
+        if tag.dtype == types.uint8 and src.dtype in (types.float32, types.float64):
+            def with_svml(src, dst, lo, hi, tag):
+                width = lanes_of(src)
+                i = lo
+                while i + width <= hi:
+                    svml_apply(src, dst, i)
+                    i += width
+                for j in range(i, hi):
+                    dst[j] = scalar(src[j])
+            return with_svml
+
+        def with_fallback(src, dst, lo, hi, tag):
+            xs, out = src[lo:hi], dst[lo:hi]
+            for j in range(hi - lo):
+                out[j] = fallback(np.float64(xs[j]))
+        return with_fallback
+
+    return choose
+
+
+overload(exp_span)(_spans(_svml_exp, np.exp, exp64))
+overload(tanh_span)(_spans(_svml_tanh, np.tanh, tanh64))
+overload(sigmoid_span)(_spans(_svml_sigmoid, _sigmoid_scalar, sigmoid64))
