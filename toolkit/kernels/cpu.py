@@ -52,11 +52,11 @@ class Target:
                 "cache_bytes": dict(self.caches)}
 
     def summary(self) -> str:
-        """One line: 'AVX-512 (512-bit vectors, 32 registers); SIMD sse4.2 ...; caches ...'."""
-        caches = ", ".join(f"{name} {_size(size)}" for name, size in self.caches.items())
-        return (f"numba compiles for {self.cpu}: {8 * self.vector_bytes}-bit vectors, "
-                f"{self.vector_registers} registers; SIMD {' '.join(self.simd) or 'none'}; "
-                f"caches {caches}")
+        """One line: 'emeraldrapids: 512-bit vectors, 32 registers; SIMD sse4.2 avx ...;
+        caches L1d 48 KiB, L2 2 MiB, L3 300 MiB'."""
+        caches = ", ".join(f"{name} {size_text(size)}" for name, size in self.caches.items())
+        return (f"{self.cpu}: {8 * self.vector_bytes}-bit vectors, {self.vector_registers} "
+                f"registers; SIMD {' '.join(self.simd) or 'none'}; caches {caches}")
 
 
 def parse_features(text: str) -> frozenset[str]:
@@ -114,7 +114,16 @@ def target() -> Target:
                   registers, cache_sizes())
 
 
-def _size(nbytes: int) -> str:
+def host_simd() -> list[str]:
+    """The notable SIMD features of the CPU itself (whatever Numba is told to compile for)."""
+    import llvmlite.binding as llvm
+
+    return [name for name in NOTABLE
+            if name in parse_features(llvm.get_host_cpu_features().flatten())]
+
+
+def size_text(nbytes: int) -> str:
+    """``48 KiB``, ``2 MiB``."""
     for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
         if nbytes >= scale and nbytes % scale == 0:
             return f"{nbytes // scale} {unit}"
