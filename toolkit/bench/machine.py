@@ -102,7 +102,8 @@ def numba_target() -> dict[str, Any] | None:
 def simd_summary(info: dict[str, Any]) -> str:
     """One line: the CPU's SIMD features and caches, and what numba compiles for when it is
     not all of them (an AVX2 target on an AVX-512 machine, say)."""
-    caches = ", ".join(f"{name} {cpu.size_text(size)}" for name, size in info["cache_bytes"].items())
+    caches = ", ".join(f"{name} {cpu.size_text(size)}"
+                       for name, size in info["cache_bytes"].items())
     line = f"SIMD {' '.join(info['simd']) or 'none'}; caches {caches}"
     target = info.get("numba_target")
     if target:

@@ -21,6 +21,9 @@ OPS = (
 )
 #: Moving data in and out of a backend's own array type.
 MEMORY = ("asarray", "to_numpy", "zeros")
+#: Optional fused optimizer steps a backend may offer: one pass instead of an op per term, the
+#: same arithmetic in the same order. The optimizers use them where present, else the ops.
+FUSED = ("rmsprop_step",)
 
 UNARY = ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs")
 BINARY = ("add", "sub", "mul", "div", "maximum", "minimum")
@@ -81,7 +84,8 @@ class Backend(Protocol):
 
     def dot(self, a: Array, b: Array, trans_a: bool = False, trans_b: bool = False) -> Array:
         """The 2-D matrix product op(a) @ op(b), where op transposes when asked (the backward
-        pass of Dense needs x.T @ grad and grad @ w.T)."""
+        pass of Dense needs x.T @ grad and grad @ w.T). Backends with ``accepts_sparse`` also
+        take a scipy.sparse CSR ``a``, in time proportional to its nonzeros (sparse.py)."""
 
     def softmax(self, x: Array) -> Array:
         """Softmax over the last axis, computed stably (the row maximum subtracted first)."""

@@ -22,6 +22,7 @@ import numpy as np
 from . import cuda_runtime as rt
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_relu_grad, dot_shape,
                       op_code, unary_dtype)
+from .sparse import is_sparse, refuse
 
 name = "cuda"
 is_available = rt.is_available
@@ -378,6 +379,8 @@ minimum = _binary("minimum")
 def dot(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False) -> Any:
     """op(a) @ op(b) with the tiled, register-blocked kernel; a transposed operand is read in
     place through swapped strides, never copied."""
+    if is_sparse(a) or is_sparse(b):
+        raise refuse("cuda")
     a, b = rt.device_array("dot", a), rt.device_array("dot", b)
     dtype = _binary_dtype("dot", a.dtype, b.dtype)
     m, k, n = dot_shape(a.shape, b.shape, trans_a, trans_b)

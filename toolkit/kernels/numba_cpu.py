@@ -17,13 +17,16 @@ import threading
 import numpy as np
 
 from . import numba_loops as loops
-from . import vmath
+from . import numba_sparse, vmath
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, check_relu_grad,
                       dot_shape, op_code, unary_dtype)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 from .numba_gemm import gemm
+from .sparse import is_sparse
 
 name = "numba"
+#: dot takes a scipy.sparse CSR first operand (numba_sparse).
+accepts_sparse = True
 
 #: Inputs with at least this many elements run on every core; smaller ones on one. Waking the
 #: thread pool costs little on an idle machine but up to a scheduler time slice (milliseconds)
@@ -170,11 +173,15 @@ def _plan(op: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]):
 
 
 def _binary(op: str, code: int, a, b) -> np.ndarray:
-    if (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
-            and a.dtype in _FLOATS):
-        dtype = a.dtype  # the common case, decided without binary_dtype's general rules
+    ta, tb = type(a), type(b)
+    if ta is np.ndarray and a.dtype in _FLOATS and (
+            (tb is np.ndarray and b.dtype == a.dtype) or tb is float or tb is int):
+        dtype = a.dtype  # the common cases (a Python scalar is weak), decided without
+    elif tb is np.ndarray and b.dtype in _FLOATS and (ta is float or ta is int):
+        dtype = b.dtype  # binary_dtype's general rules
     else:
         dtype = binary_dtype(op, a, b)
+    if ta is not np.ndarray or tb is not np.ndarray:
         # a Python scalar takes the result dtype (OverflowError if it does not fit, as NumPy)
         a, b = (np.asarray(v, dtype) if isinstance(v, (int, float)) else np.asarray(v)
                 for v in (a, b))
@@ -219,7 +226,10 @@ minimum = _binary_op("minimum", "The elementwise minimum with broadcasting; NaN 
 
 def dot(a, b, trans_a: bool = False, trans_b: bool = False):
     """op(a) @ op(b) by a blocked, packed, multithreaded matrix product (numba_gemm); a
-    transposed operand is read where it lies, not transposed first."""
+    transposed operand is read where it lies, not transposed first. A scipy.sparse ``a`` takes
+    time proportional to its nonzeros (numba_sparse)."""
+    if is_sparse(a):
+        return numba_sparse.dot(a, b, trans_a, trans_b, _empty)
     a, b = np.asarray(a), np.asarray(b)
     if a.dtype != b.dtype or a.dtype not in _FLOATS:
         dtype = binary_dtype("dot", a, b)
@@ -242,6 +252,25 @@ def softmax(x):
     kernel = loops.softmax_parallel if x.size >= PARALLEL_MIN else loops.softmax_serial
     kernel(rows, out.reshape(rows.shape), vmath.TAG)
     return out
+
+
+def rmsprop_step(w, g, velocity, learning_rate: float, rho: float, epsilon: float):
+    """One RMSprop step fused into one pass, (new w, new velocity): the same arithmetic, in the
+    same order and dtype, as optimizers.RMSprop's ops, which would make nine passes over the
+    weights and nine result arrays (a fused step, backend.FUSED)."""
+    w, g, velocity = np.asarray(w), np.asarray(g), np.asarray(velocity)
+    if not (w.shape == g.shape == velocity.shape and w.dtype == g.dtype == velocity.dtype
+            and w.dtype in _FLOATS):
+        raise ValueError(f"rmsprop_step: w, g and velocity must be float arrays of one shape "
+                         f"and dtype, got {w.shape} {w.dtype}, {g.shape} {g.dtype}, "
+                         f"{velocity.shape} {velocity.dtype}")
+    w, g, velocity = (_contiguous(x, w.dtype) for x in (w, g, velocity))
+    w_out, v_out = _empty(w.shape, w.dtype), _empty(w.shape, w.dtype)
+    scalars = [w.dtype.type(s) for s in (learning_rate, rho, 1.0 - rho, epsilon)]
+    kernel = loops.rmsprop_parallel if w.size >= PARALLEL_MIN else loops.rmsprop_serial
+    kernel(w.reshape(-1), g.reshape(-1), velocity.reshape(-1), *scalars, w_out.reshape(-1),
+           v_out.reshape(-1))
+    return w_out, v_out
 
 
 def _sum_dtype(dtype: np.dtype) -> tuple[np.dtype, np.dtype]:

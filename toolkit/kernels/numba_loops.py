@@ -174,6 +174,31 @@ def relu_grad_parallel(x, grad, out):
         _relu_grad_span(x, grad, out, t * BLOCK, min(n, (t + 1) * BLOCK))
 
 
+@njit(error_model="numpy")
+def _rmsprop_span(w, g, v, lr, rho, decay, eps, w_out, v_out, lo, hi):
+    """RMSprop on elements lo..hi-1, in the order and precision of the optimizer's ops:
+    v' = v rho + g g decay (decay = 1 - rho), w' = w - g lr / sqrt(v' + eps)."""
+    for i in range(lo, hi):
+        a = v[i] * rho + g[i] * g[i] * decay
+        v_out[i] = a
+        w_out[i] = w[i] - g[i] * lr / np.sqrt(a + eps)
+
+
+@njit(**_serial)
+def rmsprop_serial(w, g, v, lr, rho, decay, eps, w_out, v_out):
+    """One RMSprop step over flat arrays; the scalars in the arrays' dtype."""
+    _rmsprop_span(w, g, v, lr, rho, decay, eps, w_out, v_out, 0, w.size)
+
+
+@njit(**_parallel)
+def rmsprop_parallel(w, g, v, lr, rho, decay, eps, w_out, v_out):
+    """rmsprop_serial in BLOCK-sized tasks across threads."""
+    n = w.size
+    for t in prange((n + BLOCK - 1) // BLOCK):
+        _rmsprop_span(w, g, v, lr, rho, decay, eps, w_out, v_out, t * BLOCK,
+                      min(n, (t + 1) * BLOCK))
+
+
 @njit(error_model="numpy", fastmath={"reassoc"})
 def _sum_flat(xs, s):
     """s + the sum of the 1-D xs. Reassociation lets LLVM keep vector partial sums: the result
