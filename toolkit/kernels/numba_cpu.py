@@ -228,7 +228,7 @@ def dot(a, b, trans_a: bool = False, trans_b: bool = False):
     """op(a) @ op(b) by a blocked, packed, multithreaded matrix product (numba_gemm); a
     transposed operand is read where it lies, not transposed first. A scipy.sparse ``a`` takes
     time proportional to its nonzeros (numba_sparse)."""
-    if is_sparse(a):
+    if is_sparse(a) or is_sparse(b):
         return numba_sparse.dot(a, b, trans_a, trans_b, _empty)
     a, b = np.asarray(a), np.asarray(b)
     if a.dtype != b.dtype or a.dtype not in _FLOATS:

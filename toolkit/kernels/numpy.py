@@ -85,7 +85,7 @@ minimum = _binary("minimum", np.minimum)
 
 def dot(a, b, trans_a: bool = False, trans_b: bool = False):
     """op(a) @ op(b) through NumPy's BLAS; a scipy.sparse ``a`` through scipy's sparse product."""
-    if is_sparse(a):
+    if is_sparse(a) or is_sparse(b):
         a, b, dtype, _ = sparse_operands(a, b, trans_a, trans_b)
         return np.asarray((a.T if trans_a else a) @ b).astype(dtype, copy=False)
     a, b = np.asarray(a), np.asarray(b)
