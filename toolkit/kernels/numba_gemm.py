@@ -4,19 +4,21 @@ a register tile of explicit SIMD (simd.microkernel) sized for the CPU it runs on
 Register tile. MR rows of C by NV vectors of columns stay in vector registers while k runs; each
 step loads NV vectors of a row of B, broadcasts MR numbers of a column of A and does MR * NV
 fused multiply-adds. MR and NV fill the register file: 14 x 2 vectors (14 x 32 float32) with
-AVX-512's 32 registers, 6 x 2 (6 x 16) with AVX2's 16. A C only one vector wide takes a taller
-tile of one vector (28 x 16 float32 with AVX-512, 14 x 8 with AVX2).
+AVX-512's 32 registers, 6 x 2 (6 x 16) with AVX2's 16.
 
-Blocking, from the cache sizes. Wide products cut k into slabs of KC, chosen so that a B
-micro-panel (KC x NR) fills half of L1, and the rows of C into blocks whose A panels (MC x KC)
-fit in half of L2. Each slab packs the panels of B and A (zero-padded at the edges), then the
-blocks of C run across threads, each sweeping B's micro-panels over its A panels.
+Wide products (C more than two vectors wide) cut k into slabs of KC, chosen so that an A
+micro-panel (MR x KC) stays in a quarter of L1, and the columns into blocks whose slab of B
+(KC x NC) fits in half of L2. B is packed once into micro-panels (zero-padded at the edges);
+then the blocks of C run across threads, each packing its own A micro-panels slab by slab and
+sweeping each over the block's B micro-panels. The first slab writes C, later ones add to it.
 
-Skinny products, where C is one tile of columns wide (the first Dense layer's x @ W and
-x.T @ grad), skip the packing of A: the tile reads A where it lies, along its rows (a row-major
-operand) or its columns (a transposed one), so every element of the big operand is read once,
-straight from memory; B is read in place when its rows are the tile's width.
-
+Narrow products (C at most two vectors wide: a Dense layer of 16 units) skip most packing, so
+that the big operand is read once, straight from memory:
+- op(A) row-major (the first layer's x @ W): the tile reads A's rows where they lie, one pointer
+  per row (at most MAX_ROW_POINTERS of them), over the whole of k;
+- op(A) transposed (its gradient x.T @ g): C^T = op(B)^T op(A)^T, so that the rows of x are the
+  tile's vectors of B, read in place in runs of contiguous memory; the small op(B)^T is packed,
+  and each block of C^T is written back transposed into C.
 Partial tiles at the edges go through a small scratch tile. ``fastmath`` is not used: sums are
 formed in order along k (each tile's FMA chain), and NaN and inf propagate as in BLAS.
 """
@@ -54,10 +56,18 @@ MR_WIDE, MR_NARROW = tile_rows(2, _REGISTERS), tile_rows(1, _REGISTERS)
 #: ... and reading the rows of A in place.
 MR_ROWS_WIDE = min(MR_WIDE, MAX_ROW_POINTERS)
 MR_ROWS_NARROW = min(MR_NARROW, MAX_ROW_POINTERS)
+#: Tile rows of C^T in a transposed narrow product: a divisor of 16 (a Dense layer's usual
+#: width), so that C^T's 16 rows take whole tiles.
+MR_SWAP = 8 if MR_WIDE >= 8 else 4
 _micro_wide = simd.microkernel(MR_WIDE, 2, a_by_rows=False)
 _micro_narrow = simd.microkernel(MR_NARROW, 1, a_by_rows=False)
 _micro_rows_wide = simd.microkernel(MR_ROWS_WIDE, 2, a_by_rows=True)
 _micro_rows_narrow = simd.microkernel(MR_ROWS_NARROW, 1, a_by_rows=True)
+_micro_swap = simd.microkernel(MR_SWAP, 2, a_by_rows=False)
+#: Columns of C^T per task of a transposed narrow product, and rows of op(A)^T per block: a
+#: block of op(A)^T (SWAP_DEPTH x SWAP_COLUMNS) fits in L2, and each of its rows is a run of
+#: contiguous memory the hardware prefetcher follows.
+SWAP_COLUMNS, SWAP_DEPTH = 512, 128
 
 _jit = dict(cache=True, error_model="numpy")
 #: Serial kernels release the GIL; parallel ones keep it (the workqueue pool is not reentrant).
@@ -66,17 +76,17 @@ _parallel = dict(_jit, parallel=True)
 
 
 @njit(error_model="numpy")
-def _micro(nv, by_rows, a, a0, rs, b, b0, ldb, kc, c, c0, ldc):
+def _micro(nv, by_rows, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate):
     """The register tile for ``nv`` vectors of columns, reading A by rows or by columns."""
     if nv == 1:
         if by_rows:
-            _micro_rows_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc)
+            _micro_rows_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
         else:
-            _micro_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc)
+            _micro_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
     elif by_rows:
-        _micro_rows_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc)
+        _micro_rows_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
     else:
-        _micro_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc)
+        _micro_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
 
 
 @njit(error_model="numpy")
@@ -97,12 +107,12 @@ def _pack(x, along_k, r0, rows, pc, kc, width, out):
 
 
 @njit(error_model="numpy")
-def _add_tile(tile, nr, c, i0, j0, rows, cols):
-    """c[i0:i0+rows, j0:j0+cols] += the top-left corner of a scratch tile (rows of nr)."""
+def _put_tile(tile, nr, c, i0, j0, rows, cols, accumulate):
+    """c[i0:i0+rows, j0:j0+cols] (+)= the top-left corner of a scratch tile (rows of nr)."""
     for i in range(rows):
         src, dst = tile[i * nr:i * nr + cols], c[i0 + i, j0:j0 + cols]
         for j in range(cols):
-            dst[j] += src[j]
+            dst[j] = dst[j] + src[j] if accumulate else src[j]
 
 
 @njit(error_model="numpy")
@@ -133,7 +143,7 @@ def _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, t):
     ap = np.empty((i_hi - i_lo + MR_WIDE) * min(kc, k), c.dtype)
     tile = np.empty(MR_WIDE * nr, c.dtype)
     for pc in range(0, k, kc):
-        depth = min(kc, k - pc)
+        depth, later = min(kc, k - pc), pc > 0
         for i0 in range(i_lo, i_hi, MR_WIDE):
             at = (i0 - i_lo) * depth
             _pack(xa, a_rows, i0, min(MR_WIDE, m - i0), pc, depth, MR_WIDE,
@@ -143,18 +153,18 @@ def _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, t):
             for j0 in range(j_lo, j_hi, nr):
                 cols, b0 = min(nr, n - j0), pc * n_pad + j0 * depth
                 if rows == MR_WIDE and cols == nr:
-                    _micro(2, False, ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n)
+                    _micro(2, False, ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n,
+                           later)
                 else:
-                    tile[:] = 0
-                    _micro(2, False, ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr)
-                    _add_tile(tile, nr, c, i0, j0, rows, cols)
+                    _micro(2, False, ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr, False)
+                    _put_tile(tile, nr, c, i0, j0, rows, cols, later)
 
 
 @njit(**_serial)
 def wide_serial(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr):
-    """c += op(A) @ op(B) with packed panels, on one thread. Row i of op(A) is xa[i] if a_rows
+    """c = op(A) @ op(B) with packed panels, on one thread. Row i of op(A) is xa[i] if a_rows
     else xa[:, i]; column j of op(B) is xb[j] if b_rows else xb[:, j]; bp has room for all
-    of B packed (k by n rounded up to nr); c is (m, n) zeros."""
+    of B packed (k by n rounded up to nr)."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     for t in range(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
@@ -177,46 +187,95 @@ def wide_parallel(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr):
 
 
 @njit(error_model="numpy")
-def _skinny_task(xa, a_rows, b, b0, ldb, c, direct_c, nv, mr, nr, t):
-    """Rows t*mr.. of C (all its columns) = op(A) @ B over the whole of k, A read in place. B's
-    row p is b[b0 + p*ldb:][:nr]. The last, partial tile packs its rows of A, zero-padded."""
+def _rows_task(xa, b, ldb, c, nv, mr, nr, t):
+    """Rows t*mr.. of C (all its columns) = A @ B over the whole of k, A's rows read in place
+    (xa[i] is row i); B's row p is b[p*ldb:][:nr]. The last, partial tile packs its rows of A,
+    zero-padded, for the by-columns tile."""
     m, n = c.shape
-    k = xa.shape[1] if a_rows else xa.shape[0]
-    lda = xa.shape[1]
+    k, lda = xa.shape[1], xa.shape[1]
     af, cf = xa.reshape(-1), c.reshape(-1)
     i0 = t * mr
     rows = min(mr, m - i0)
-    if rows == mr and direct_c:
-        if a_rows:
-            _micro(nv, True, af, i0 * lda, lda, b, b0, ldb, k, cf, i0 * n, n)
-        else:
-            _micro(nv, False, af, i0, lda, b, b0, ldb, k, cf, i0 * n, n)
+    if rows == mr and n == nr:
+        _micro(nv, True, af, i0 * lda, lda, b, 0, ldb, k, cf, i0 * n, n, False)
         return
     width = MR_NARROW if nv == 1 else MR_WIDE  # the by-columns tile, at least mr rows
-    tile = np.zeros(width * nr, c.dtype)
-    if rows == mr and not a_rows:
-        _micro(nv, False, af, i0, lda, b, b0, ldb, k, tile, 0, nr)
-    elif rows == mr:
-        _micro(nv, True, af, i0 * lda, lda, b, b0, ldb, k, tile, 0, nr)
+    tile = np.empty(width * nr, c.dtype)
+    if rows == mr:
+        _micro(nv, True, af, i0 * lda, lda, b, 0, ldb, k, tile, 0, nr, False)
     else:
         edge = np.empty(k * width, c.dtype)
-        _pack(xa, a_rows, i0, rows, 0, k, width, edge)
-        _micro(nv, False, edge, 0, width, b, b0, ldb, k, tile, 0, nr)
-    _add_tile(tile, nr, c, i0, 0, rows, n)
+        _pack(xa, True, i0, rows, 0, k, width, edge)
+        _micro(nv, False, edge, 0, width, b, 0, ldb, k, tile, 0, nr, False)
+    _put_tile(tile, nr, c, i0, 0, rows, n, False)
 
 
 @njit(**_serial)
-def skinny_serial(xa, a_rows, b, b0, ldb, c, direct_c, nv, mr, nr):
-    """c += op(A) @ B for a C at most nr columns wide, on one thread (see _skinny_task)."""
+def rows_serial(xa, b, ldb, c, nv, mr, nr):
+    """c = A @ B for a C at most nr columns wide, on one thread (see _rows_task)."""
     for t in range((c.shape[0] + mr - 1) // mr):
-        _skinny_task(xa, a_rows, b, b0, ldb, c, direct_c, nv, mr, nr, t)
+        _rows_task(xa, b, ldb, c, nv, mr, nr, t)
 
 
 @njit(**_parallel)
-def skinny_parallel(xa, a_rows, b, b0, ldb, c, direct_c, nv, mr, nr):
-    """skinny_serial with the row tiles across threads."""
+def rows_parallel(xa, b, ldb, c, nv, mr, nr):
+    """rows_serial with the row tiles across threads."""
     for t in prange((c.shape[0] + mr - 1) // mr):
-        _skinny_task(xa, a_rows, b, b0, ldb, c, direct_c, nv, mr, nr, t)
+        _rows_task(xa, b, ldb, c, nv, mr, nr, t)
+
+
+@njit(error_model="numpy")
+def _swap_task(xa, ap, c, nr, t):
+    """Rows t*SWAP_COLUMNS.. of C = those columns of C^T = op(B)^T @ op(A)^T. The rows of xa
+    (op(A)^T, k x m) are the tile's B, read in place a block of SWAP_DEPTH rows at a time, each
+    row's stretch of SWAP_COLUMNS contiguous (so the hardware prefetches it); ap holds op(B)^T
+    packed in panels of MR_SWAP rows (k x MR_SWAP each). C^T's block is summed in a scratch
+    buffer, then written into C transposed. A partial last panel (past m) is packed first."""
+    m, n = c.shape
+    k = xa.shape[0]
+    xf = xa.reshape(-1)
+    j_lo = t * SWAP_COLUMNS
+    j_hi = min(m, j_lo + SWAP_COLUMNS)
+    whole = j_lo + (j_hi - j_lo) // nr * nr
+    width = (j_hi - j_lo + nr - 1) // nr * nr
+    block = np.empty((n + MR_SWAP - 1) // MR_SWAP * MR_SWAP * width, c.dtype)
+    edge = np.empty(k * nr if whole < j_hi else 0, c.dtype)
+    if whole < j_hi:
+        _pack(xa, False, whole, j_hi - whole, 0, k, nr, edge)
+    for p0 in range(0, k, SWAP_DEPTH):
+        depth = min(SWAP_DEPTH, k - p0)
+        for j0 in range(j_lo, j_hi, nr):
+            source, b0, ldb = (xf, p0 * m + j0, m) if j0 < whole else (edge, p0 * nr, nr)
+            for i0 in range(0, n, MR_SWAP):
+                _micro_swap(ap, i0 * k + p0 * MR_SWAP, MR_SWAP, source, b0, ldb, depth, block,
+                            i0 * width + j0 - j_lo, width, p0 > 0)
+    for j in range(j_hi - j_lo):
+        row = c[j_lo + j]
+        for i in range(n):
+            row[i] = block[i * width + j]
+
+
+@njit(**_serial)
+def swap_serial(xa, xb, b_rows, ap, c, nr):
+    """c = op(A) @ op(B) as (op(B)^T op(A)^T)^T for a C at most nr columns wide and op(A)
+    transposed (xa[:, i] is row i of op(A)), on one thread; ap has room for op(B)^T packed."""
+    m, n = c.shape
+    k = xa.shape[0]
+    for i0 in range(0, n, MR_SWAP):
+        _pack(xb, b_rows, i0, min(MR_SWAP, n - i0), 0, k, MR_SWAP, ap[i0 * k:(i0 + MR_SWAP) * k])
+    for t in range((m + SWAP_COLUMNS - 1) // SWAP_COLUMNS):
+        _swap_task(xa, ap, c, nr, t)
+
+
+@njit(**_parallel)
+def swap_parallel(xa, xb, b_rows, ap, c, nr):
+    """swap_serial with the column panels of C^T across threads."""
+    m, n = c.shape
+    k = xa.shape[0]
+    for i0 in range(0, n, MR_SWAP):
+        _pack(xb, b_rows, i0, min(MR_SWAP, n - i0), 0, k, MR_SWAP, ap[i0 * k:(i0 + MR_SWAP) * k])
+    for t in prange((m + SWAP_COLUMNS - 1) // SWAP_COLUMNS):
+        _swap_task(xa, ap, c, nr, t)
 
 
 @njit(**_serial)
@@ -270,30 +329,29 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
          empty: Callable[[tuple[int, ...], np.dtype], np.ndarray] = np.empty) -> np.ndarray:
     """op(a) @ op(b), given as the (m, k) and (k, n) views ``a`` and ``b`` (transposed or not)
     in the result dtype. ``empty(shape, dtype)`` allocates the result (the backend passes its
-    pool of reusable buffers)."""
+    pool of reusable buffers); every path writes all of it."""
     dtype = a.dtype
-    c = empty((m, n), dtype)
-    c.fill(0)
     if m == 0 or n == 0 or k == 0:
-        return c
+        return np.zeros((m, n), dtype)
+    c = empty((m, n), dtype)
     parallel = m * n * k >= PARALLEL_MIN
     lanes = target().lanes(dtype.itemsize)
     xa, a_rows = _rows_of(a)     # row i of op(a): xa[i] if a_rows else xa[:, i]
     xb, b_rows = _rows_of(b.T)   # column j of op(b): xb[j] if b_rows else xb[:, j]
-    if n <= 2 * lanes:
+    if n <= 2 * lanes and not a_rows:  # x.T @ g: C^T = g^T x, x's rows read in place
+        ap = _buffer(-(-n // MR_SWAP) * MR_SWAP * k, dtype)
+        (swap_parallel if parallel else swap_serial)(xa, xb, b_rows, ap, c, 2 * lanes)
+        return c
+    if n <= 2 * lanes:  # x @ W: x's rows read in place
         nv = 1 if n <= lanes else 2
         nr = nv * lanes
-        if a_rows:
-            mr = MR_ROWS_NARROW if nv == 1 else MR_ROWS_WIDE
-        else:
-            mr = MR_NARROW if nv == 1 else MR_WIDE
         if not b_rows and n == nr:  # B's rows are the tile's width: read in place
             bf, ldb = xb.reshape(-1), n
         else:
             bf, ldb = _buffer(k * nr, dtype), nr
             pack_serial(xb, b_rows, n, k, nr, bf)
-        run = skinny_parallel if parallel else skinny_serial
-        run(xa, a_rows, bf, 0, ldb, c, n == nr, nv, mr, nr)
+        mr = MR_ROWS_NARROW if nv == 1 else MR_ROWS_WIDE
+        (rows_parallel if parallel else rows_serial)(xa, bf, ldb, c, nv, mr, nr)
         return c
     threads = get_num_threads() if parallel else 1
     kc, mc, nc = blocking(m, n, dtype.itemsize, threads)

@@ -35,27 +35,29 @@ def _multiply_add(builder: ir.IRBuilder, dtype, vector: ir.VectorType):
 
 
 def microkernel(mr: int, nv: int, a_by_rows: bool):
-    """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc)`` that adds an ``mr`` x
-    ``nv * lanes`` tile of products to C, all operands flat 1-D arrays of one dtype:
+    """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)`` that computes
+    an ``mr`` x ``nv * lanes`` tile of products, all operands flat 1-D arrays of one dtype:
 
-        c[c0 + i*ldc + j] += sum over p < kc of A(i, p) * b[b0 + p*ldb + j]
+        C(i, j) (+)= sum over p < kc of A(i, p) * b[b0 + p*ldb + j]
 
     where A(i, p) is ``a[a0 + i*rs + p]`` when ``a_by_rows`` (rows of A where they lie) and
-    ``a[a0 + p*rs + i]`` otherwise (a packed panel, or the columns of a transposed operand).
-    The mr x nv vector accumulators stay in registers for the whole loop over p; each step
-    loads nv vectors of B's row p, broadcasts mr numbers of A's column p, and does mr * nv FMAs.
+    ``a[a0 + p*rs + i]`` otherwise (a packed panel, or the columns of a transposed operand), and
+    C(i, j) is ``c[c0 + i*ldc + j]``. ``accumulate`` adds to C; otherwise the tile overwrites
+    it, so C need not be cleared first. The mr x nv vector accumulators stay in
+    registers for the whole loop over p; each step loads nv vectors of B's row p, broadcasts mr
+    numbers of A's column p, and does mr * nv FMAs.
     """
 
     @intrinsic
-    def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc):
+    def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate):
         if not all(isinstance(x, types.Array) and x.ndim == 1 and x.dtype == a.dtype
                    for x in (a, b, c)):
             return None
         sig = types.void(a, types.intp, types.intp, b, types.intp, types.intp, types.intp, c,
-                         types.intp, types.intp)
+                         types.intp, types.intp, types.boolean)
 
         def codegen(context, builder, signature, args):
-            a_arg, a0_, rs_, b_arg, b0_, ldb_, kc_, c_arg, c0_, ldc_ = args
+            a_arg, a0_, rs_, b_arg, b0_, ldb_, kc_, c_arg, c0_, ldc_, accumulate_ = args
             dtype = signature.args[0].dtype
             element, vector, lanes = _vector_type(context, dtype)
             itemsize = dtype.bitwidth // 8
@@ -91,12 +93,17 @@ def microkernel(mr: int, nv: int, a_by_rows: bool):
                     for v in range(nv):
                         builder.store(madd(broadcast, bs[v], builder.load(acc[i][v])), acc[i][v])
             add = builder.fadd if isinstance(dtype, types.Float) else builder.add
-            for i in range(mr):
-                c_row = builder.add(c0_, builder.mul(ldc_, const(i)))
-                for v in range(nv):
-                    where = vector_at(pc, builder.add(c_row, const(v * lanes)))
-                    total = add(builder.load(where, align=itemsize), builder.load(acc[i][v]))
-                    builder.store(total, where, align=itemsize)
+            with builder.if_else(accumulate_) as (then, otherwise):
+                for adding in (True, False):
+                    with (then if adding else otherwise):
+                        for i in range(mr):
+                            c_row = builder.add(c0_, builder.mul(ldc_, const(i)))
+                            for v in range(nv):
+                                where = vector_at(pc, builder.add(c_row, const(v * lanes)))
+                                value = builder.load(acc[i][v])
+                                if adding:
+                                    value = add(builder.load(where, align=itemsize), value)
+                                builder.store(value, where, align=itemsize)
             return context.get_dummy_value()
 
         return sig, codegen
