@@ -256,32 +256,27 @@ def _swap_task(xa, ap, c, nr, t):
 
 
 @njit(**_serial)
-def swap_serial(xa, xb, b_rows, ap, c, nr):
+def swap_serial(xa, ap, c, nr):
     """c = op(A) @ op(B) as (op(B)^T op(A)^T)^T for a C at most nr columns wide and op(A)
-    transposed (xa[:, i] is row i of op(A)), on one thread; ap has room for op(B)^T packed."""
-    m, n = c.shape
-    k = xa.shape[0]
-    for i0 in range(0, n, MR_SWAP):
-        _pack(xb, b_rows, i0, min(MR_SWAP, n - i0), 0, k, MR_SWAP, ap[i0 * k:(i0 + MR_SWAP) * k])
-    for t in range((m + SWAP_COLUMNS - 1) // SWAP_COLUMNS):
+    transposed (xa[:, i] is row i of op(A)), on one thread; ap holds op(B)^T packed in panels
+    of MR_SWAP rows (pack_panels)."""
+    for t in range((c.shape[0] + SWAP_COLUMNS - 1) // SWAP_COLUMNS):
         _swap_task(xa, ap, c, nr, t)
 
 
 @njit(**_parallel)
-def swap_parallel(xa, xb, b_rows, ap, c, nr):
-    """swap_serial with the column panels of C^T across threads."""
-    m, n = c.shape
-    k = xa.shape[0]
-    for i0 in range(0, n, MR_SWAP):
-        _pack(xb, b_rows, i0, min(MR_SWAP, n - i0), 0, k, MR_SWAP, ap[i0 * k:(i0 + MR_SWAP) * k])
-    for t in prange((m + SWAP_COLUMNS - 1) // SWAP_COLUMNS):
+def swap_parallel(xa, ap, c, nr):
+    """swap_serial with blocks of C^T's columns across threads."""
+    for t in prange((c.shape[0] + SWAP_COLUMNS - 1) // SWAP_COLUMNS):
         _swap_task(xa, ap, c, nr, t)
 
 
 @njit(**_serial)
-def pack_serial(x, along_k, cols, k, width, out):
-    """out (k rows of width) = the first ``cols`` columns of op(B), zero-padded (see _pack)."""
-    _pack(x, along_k, 0, cols, 0, k, width, out)
+def pack_panels(x, along_k, rows, k, width, out):
+    """out = X's first ``rows`` rows over all of k in panels of ``width`` rows (each k x
+    width, zero-padded), where X(r, p) = x[r, p] if along_k else x[p, r] (see _pack)."""
+    for r0 in range(0, rows, width):
+        _pack(x, along_k, r0, min(width, rows - r0), 0, k, width, out[r0 * k:(r0 + width) * k])
 
 
 _scratch = threading.local()
@@ -340,7 +335,8 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
     xb, b_rows = _rows_of(b.T)   # column j of op(b): xb[j] if b_rows else xb[:, j]
     if n <= 2 * lanes and not a_rows:  # x.T @ g: C^T = g^T x, x's rows read in place
         ap = _buffer(-(-n // MR_SWAP) * MR_SWAP * k, dtype)
-        (swap_parallel if parallel else swap_serial)(xa, xb, b_rows, ap, c, 2 * lanes)
+        pack_panels(xb, b_rows, n, k, MR_SWAP, ap)
+        (swap_parallel if parallel else swap_serial)(xa, ap, c, 2 * lanes)
         return c
     if n <= 2 * lanes:  # x @ W: x's rows read in place
         nv = 1 if n <= lanes else 2
@@ -349,7 +345,7 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
             bf, ldb = xb.reshape(-1), n
         else:
             bf, ldb = _buffer(k * nr, dtype), nr
-            pack_serial(xb, b_rows, n, k, nr, bf)
+            pack_panels(xb, b_rows, n, k, nr, bf)
         mr = MR_ROWS_NARROW if nv == 1 else MR_ROWS_WIDE
         (rows_parallel if parallel else rows_serial)(xa, bf, ldb, c, nv, mr, nr)
         return c
