@@ -17,8 +17,9 @@ that the big operand is read once, straight from memory:
 - op(A) row-major (the first layer's x @ W): the tile reads A's rows where they lie, one pointer
   per row (at most MAX_ROW_POINTERS of them), over the whole of k;
 - op(A) transposed (its gradient x.T @ g): C^T = op(B)^T op(A)^T, so that the rows of x are the
-  tile's vectors of B, read in place in runs of contiguous memory; the small op(B)^T is packed,
-  and each block of C^T is written back transposed into C.
+  tile's vectors of B, read in place block by block, each block prefetched while the one before
+  it computes; the small op(B)^T is packed, and each block of C^T is written back transposed
+  into C.
 Partial tiles at the edges go through a small scratch tile. ``fastmath`` is not used: sums are
 formed in order along k (each tile's FMA chain), and NaN and inf propagate as in BLAS.
 """
@@ -63,7 +64,7 @@ _micro_wide = simd.microkernel(MR_WIDE, 2, a_by_rows=False)
 _micro_narrow = simd.microkernel(MR_NARROW, 1, a_by_rows=False)
 _micro_rows_wide = simd.microkernel(MR_ROWS_WIDE, 2, a_by_rows=True)
 _micro_rows_narrow = simd.microkernel(MR_ROWS_NARROW, 1, a_by_rows=True)
-_micro_swap = simd.microkernel(MR_SWAP, 2, a_by_rows=False)
+_micro_swap = simd.microkernel(MR_SWAP, 2, a_by_rows=False, prefetch=True)
 #: Columns of C^T per task of a transposed narrow product, and rows of op(A)^T per block: a
 #: block of op(A)^T (SWAP_DEPTH x SWAP_COLUMNS) fits in L2, and each of its rows is a run of
 #: contiguous memory the hardware prefetcher follows.
@@ -226,11 +227,12 @@ def rows_parallel(xa, b, ldb, c, nv, mr, nr):
 
 @njit(error_model="numpy")
 def _swap_task(xa, ap, c, nr, t):
-    """Rows t*SWAP_COLUMNS.. of C = those columns of C^T = op(B)^T @ op(A)^T. The rows of xa
-    (op(A)^T, k x m) are the tile's B, read in place a block of SWAP_DEPTH rows at a time, each
-    row's stretch of SWAP_COLUMNS contiguous (so the hardware prefetches it); ap holds op(B)^T
-    packed in panels of MR_SWAP rows (k x MR_SWAP each). C^T's block is summed in a scratch
-    buffer, then written into C transposed. A partial last panel (past m) is packed first."""
+    """Rows t*SWAP_COLUMNS.. of C = those columns of C^T = op(B)^T @ op(A)^T, where op(A)^T
+    is xa (k x m) and ap holds op(B)^T packed in panels of MR_SWAP rows (k x MR_SWAP each).
+    The rows of xa are the tile's B, read in place a block of SWAP_DEPTH rows at a time, the
+    first tile of each panel prefetching the same columns of the next block. C^T's block is
+    summed in a scratch buffer, then written into C transposed. A partial last panel (past m)
+    is packed first."""
     m, n = c.shape
     k = xa.shape[0]
     xf = xa.reshape(-1)
@@ -244,11 +246,13 @@ def _swap_task(xa, ap, c, nr, t):
         _pack(xa, False, whole, j_hi - whole, 0, k, nr, edge)
     for p0 in range(0, k, SWAP_DEPTH):
         depth = min(SWAP_DEPTH, k - p0)
+        ahead = min(p0 + SWAP_DEPTH, k - depth)  # the next block, or this one at the end
         for j0 in range(j_lo, j_hi, nr):
             source, b0, ldb = (xf, p0 * m + j0, m) if j0 < whole else (edge, p0 * nr, nr)
             for i0 in range(0, n, MR_SWAP):
                 _micro_swap(ap, i0 * k + p0 * MR_SWAP, MR_SWAP, source, b0, ldb, depth, block,
-                            i0 * width + j0 - j_lo, width, p0 > 0)
+                            i0 * width + j0 - j_lo, width, p0 > 0, xf, ahead * m + j0,
+                            m if i0 == 0 else 0)
     for j in range(j_hi - j_lo):
         row = c[j_lo + j]
         for i in range(n):

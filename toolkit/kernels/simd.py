@@ -4,7 +4,11 @@ target's full width (cpu.target), where LLVM's loop vectorizer would not.
 LLVM's vectorizer keeps accumulators only as vectors of partial sums along a loop, and on recent
 Intel cores it prefers 256-bit vectors even where AVX-512 doubles the arithmetic. A register tile
 of a matrix product wants the opposite arrangement: vectors across the columns of C, held in
-registers for the whole k loop. The intrinsic below writes that loop in LLVM IR directly.
+registers for the whole k loop. The intrinsics below write such loops in LLVM IR directly.
+
+Numba's on-disk cache checks only the source file of each cached kernel, not the modules it
+calls into: after editing this file (or vmath.py), delete the ``*.nbi``/``*.nbc`` files under
+``toolkit/kernels/__pycache__`` so that the kernels built on it are compiled again.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def _multiply_add(builder: ir.IRBuilder, dtype, vector: ir.VectorType):
     return lambda x, y, acc: builder.add(acc, builder.mul(x, y))
 
 
-def microkernel(mr: int, nv: int, a_by_rows: bool):
+def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
     """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)`` that computes
     an ``mr`` x ``nv * lanes`` tile of products, all operands flat 1-D arrays of one dtype:
 
@@ -43,72 +47,119 @@ def microkernel(mr: int, nv: int, a_by_rows: bool):
     where A(i, p) is ``a[a0 + i*rs + p]`` when ``a_by_rows`` (rows of A where they lie) and
     ``a[a0 + p*rs + i]`` otherwise (a packed panel, or the columns of a transposed operand), and
     C(i, j) is ``c[c0 + i*ldc + j]``. ``accumulate`` adds to C; otherwise the tile overwrites
-    it, so C need not be cleared first. The mr x nv vector accumulators stay in
+    it, so C need not be cleared first. Reading A's rows in place, the tile prefetches each
+    row ROW_AHEAD elements ahead, one row per step. With ``prefetch`` the intrinsic takes three more
+    arguments ``(f, f0, ldf)`` and, at each step p, asks the cache for the nv vectors at
+    ``f[f0 + p*ldf:]``: the next block of a B read in place, fetched while this one computes. The mr x nv vector accumulators stay in
     registers for the whole loop over p; each step loads nv vectors of B's row p, broadcasts mr
     numbers of A's column p, and does mr * nv FMAs.
     """
 
-    @intrinsic
-    def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate):
+    def typer(a, b, c, fetched=None):
         if not all(isinstance(x, types.Array) and x.ndim == 1 and x.dtype == a.dtype
-                   for x in (a, b, c)):
+                   for x in (a, b, c) + ((fetched,) if prefetch else ())):
             return None
-        sig = types.void(a, types.intp, types.intp, b, types.intp, types.intp, types.intp, c,
-                         types.intp, types.intp, types.boolean)
+        return types.void(a, types.intp, types.intp, b, types.intp, types.intp, types.intp, c,
+                          types.intp, types.intp, types.boolean,
+                          *((fetched, types.intp, types.intp) if prefetch else ()))
 
-        def codegen(context, builder, signature, args):
-            a_arg, a0_, rs_, b_arg, b0_, ldb_, kc_, c_arg, c0_, ldc_, accumulate_ = args
-            dtype = signature.args[0].dtype
-            element, vector, lanes = _vector_type(context, dtype)
-            itemsize = dtype.bitwidth // 8
-            pa, pb, pc = (context.make_array(signature.args[i])(context, builder, arr).data
-                          for i, arr in ((0, a_arg), (3, b_arg), (7, c_arg)))
-            madd = _multiply_add(builder, dtype, vector)
-            const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
+    def codegen(context, builder, signature, args):
+        a_arg, a0_, rs_, b_arg, b0_, ldb_, kc_, c_arg, c0_, ldc_, accumulate_ = args[:11]
+        dtype = signature.args[0].dtype
+        element, vector, lanes = _vector_type(context, dtype)
+        itemsize = dtype.bitwidth // 8
+        pa, pb, pc = (context.make_array(signature.args[i])(context, builder, arr).data
+                      for i, arr in ((0, a_arg), (3, b_arg), (7, c_arg)))
+        madd = _multiply_add(builder, dtype, vector)
+        const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
 
-            def vector_at(base, offset):
-                address = builder.gep(base, [offset])
-                return builder.bitcast(address, vector.as_pointer())
+        def vector_at(base, offset):
+            address = builder.gep(base, [offset])
+            return builder.bitcast(address, vector.as_pointer())
 
-            zero = ir.Constant(vector, None)
-            acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)]
-                   for _ in range(mr)]
-            lane0 = ir.Constant(ir.IntType(32), 0)
-            splat_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
-            undef = ir.Constant(vector, ir.Undefined)
-            if a_by_rows:  # one pointer per row of A, each read along k
-                rows = [builder.gep(pa, [builder.add(a0_, builder.mul(rs_, const(i)))])
-                        for i in range(mr)]
-            with cgutils.for_range(builder, kc_) as loop:
-                p = loop.index
-                b_row = builder.add(b0_, builder.mul(p, ldb_))
-                bs = [builder.load(vector_at(pb, builder.add(b_row, const(v * lanes))),
-                                   align=itemsize) for v in range(nv)]
-                column = None if a_by_rows else builder.add(a0_, builder.mul(p, rs_))
+        zero = ir.Constant(vector, None)
+        acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)]
+               for _ in range(mr)]
+        lane0 = ir.Constant(ir.IntType(32), 0)
+        splat_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+        undef = ir.Constant(vector, ir.Undefined)
+        if a_by_rows:  # one pointer per row of A, each read along k
+            rows = [builder.gep(pa, [builder.add(a0_, builder.mul(rs_, const(i)))])
+                    for i in range(mr)]
+        if prefetch:
+            pf = context.make_array(signature.args[11])(context, builder, args[11]).data
+        fetch = _prefetcher(builder)
+
+        def step(p, fetch_row=None):
+            """One step of k: loads of B's row p, broadcasts of A's column p, the FMAs; with
+            ``fetch_row``, a prefetch of that row of A ROW_AHEAD elements ahead."""
+            if prefetch:
+                ahead_row = builder.add(args[12], builder.mul(p, args[13]))
+                for v in range(nv):
+                    fetch(builder.gep(pf, [builder.add(ahead_row, const(v * lanes))]))
+            if fetch_row is not None:
+                fetch(builder.gep(rows[fetch_row], [builder.add(p, const(ROW_AHEAD))]))
+            b_row = builder.add(b0_, builder.mul(p, ldb_))
+            bs = [builder.load(vector_at(pb, builder.add(b_row, const(v * lanes))),
+                               align=itemsize) for v in range(nv)]
+            column = None if a_by_rows else builder.add(a0_, builder.mul(p, rs_))
+            for i in range(mr):
+                address = (builder.gep(rows[i], [p]) if a_by_rows
+                           else builder.gep(pa, [builder.add(column, const(i))]))
+                scalar = builder.insert_element(undef, builder.load(address), lane0)
+                broadcast = builder.shuffle_vector(scalar, undef, splat_mask)
+                for v in range(nv):
+                    builder.store(madd(broadcast, bs[v], builder.load(acc[i][v])), acc[i][v])
+
+        done = const(0)
+        if a_by_rows:  # mr steps at a time, each prefetching one row of A: a line per row
+            groups = builder.udiv(kc_, const(mr))  # every mr steps covers its 16 elements
+            with cgutils.for_range(builder, groups) as loop:
+                first = builder.mul(loop.index, const(mr))
                 for i in range(mr):
-                    address = (builder.gep(rows[i], [p]) if a_by_rows
-                               else builder.gep(pa, [builder.add(column, const(i))]))
-                    scalar = builder.insert_element(undef, builder.load(address), lane0)
-                    broadcast = builder.shuffle_vector(scalar, undef, splat_mask)
-                    for v in range(nv):
-                        builder.store(madd(broadcast, bs[v], builder.load(acc[i][v])), acc[i][v])
-            add = builder.fadd if isinstance(dtype, types.Float) else builder.add
-            with builder.if_else(accumulate_) as (then, otherwise):
-                for adding in (True, False):
-                    with (then if adding else otherwise):
-                        for i in range(mr):
-                            c_row = builder.add(c0_, builder.mul(ldc_, const(i)))
-                            for v in range(nv):
-                                where = vector_at(pc, builder.add(c_row, const(v * lanes)))
-                                value = builder.load(acc[i][v])
-                                if adding:
-                                    value = add(builder.load(where, align=itemsize), value)
-                                builder.store(value, where, align=itemsize)
-            return context.get_dummy_value()
+                    step(builder.add(first, const(i)), i)
+            done = builder.mul(groups, const(mr))
+        with cgutils.for_range_slice(builder, done, kc_, const(1)) as (p, _):
+            step(p)
+        add = builder.fadd if isinstance(dtype, types.Float) else builder.add
+        with builder.if_else(accumulate_) as (then, otherwise):
+            for adding in (True, False):
+                with (then if adding else otherwise):
+                    for i in range(mr):
+                        c_row = builder.add(c0_, builder.mul(ldc_, const(i)))
+                        for v in range(nv):
+                            where = vector_at(pc, builder.add(c_row, const(v * lanes)))
+                            value = builder.load(acc[i][v])
+                            if adding:
+                                value = add(builder.load(where, align=itemsize), value)
+                            builder.store(value, where, align=itemsize)
+        return context.get_dummy_value()
 
-        return sig, codegen
-
+    if prefetch:
+        @intrinsic
+        def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate, f, f0, ldf):
+            sig = typer(a, b, c, f)
+            return (sig, codegen) if sig is not None else None
+    else:
+        @intrinsic
+        def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate):
+            sig = typer(a, b, c)
+            return (sig, codegen) if sig is not None else None
     return micro
+
+
+#: How far ahead (in elements) a tile reading A's rows in place prefetches each row.
+ROW_AHEAD = 256
+
+
+def _prefetcher(builder: ir.IRBuilder):
+    """A function that asks the cache to fetch the line holding a pointer (llvm.prefetch: a
+    read, kept in all levels; never faults)."""
+    i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+        ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
+    flags = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+    return lambda pointer: builder.call(fn, [builder.bitcast(pointer, i8p), *flags])
 
 
 @intrinsic
