@@ -128,7 +128,7 @@ def test_dot_tile_edges(trans_a, trans_b):
     full and partial tiles of rows, columns and vectors."""
     for dtype in (np.float32, np.float64):
         lanes = target().lanes(np.dtype(dtype).itemsize)
-        for mr in {numba_gemm.MR_NARROW, numba_gemm.MR_ROWS_NARROW, numba_gemm.MR_WIDE,
+        for mr in {numba_gemm.MR_SWAP, numba_gemm.MR_ROWS_NARROW, numba_gemm.MR_WIDE,
                    numba_gemm.MR_ROWS_WIDE}:
             for m in (1, mr - 1, mr, mr + 1, 2 * mr + 3):
                 for n in (1, lanes - 1, lanes, lanes + 1, 2 * lanes, 2 * lanes + 1, 4 * lanes + 3):

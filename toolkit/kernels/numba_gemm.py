@@ -52,16 +52,15 @@ def tile_rows(nv: int, registers: int) -> int:
 
 
 _REGISTERS = target().vector_registers
-#: Tile rows for (a wide tile, a narrow one), reading packed or transposed A ...
-MR_WIDE, MR_NARROW = tile_rows(2, _REGISTERS), tile_rows(1, _REGISTERS)
-#: ... and reading the rows of A in place.
+#: Tile rows of a wide product (packed A) ...
+MR_WIDE = tile_rows(2, _REGISTERS)
+#: ... and of a narrow one reading the rows of A in place, two vectors or one wide.
 MR_ROWS_WIDE = min(MR_WIDE, MAX_ROW_POINTERS)
-MR_ROWS_NARROW = min(MR_NARROW, MAX_ROW_POINTERS)
+MR_ROWS_NARROW = min(tile_rows(1, _REGISTERS), MAX_ROW_POINTERS)
 #: Tile rows of C^T in a transposed narrow product: a divisor of 16 (a Dense layer's usual
 #: width), so that C^T's 16 rows take whole tiles.
 MR_SWAP = 8 if MR_WIDE >= 8 else 4
 _micro_wide = simd.microkernel(MR_WIDE, 2, a_by_rows=False)
-_micro_narrow = simd.microkernel(MR_NARROW, 1, a_by_rows=False)
 _micro_rows_wide = simd.microkernel(MR_ROWS_WIDE, 2, a_by_rows=True)
 _micro_rows_narrow = simd.microkernel(MR_ROWS_NARROW, 1, a_by_rows=True)
 _micro_swap = simd.microkernel(MR_SWAP, 2, a_by_rows=False, prefetch=True)
@@ -77,17 +76,12 @@ _parallel = dict(_jit, parallel=True)
 
 
 @njit(error_model="numpy")
-def _micro(nv, by_rows, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate):
-    """The register tile for ``nv`` vectors of columns, reading A by rows or by columns."""
+def _micro_rows(nv, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate):
+    """The tile reading A's rows in place, ``nv`` vectors of columns wide."""
     if nv == 1:
-        if by_rows:
-            _micro_rows_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
-        else:
-            _micro_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
-    elif by_rows:
-        _micro_rows_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
+        _micro_rows_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
     else:
-        _micro_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
+        _micro_rows_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
 
 
 @njit(error_model="numpy")
@@ -154,10 +148,10 @@ def _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, t):
             for j0 in range(j_lo, j_hi, nr):
                 cols, b0 = min(nr, n - j0), pc * n_pad + j0 * depth
                 if rows == MR_WIDE and cols == nr:
-                    _micro(2, False, ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n,
-                           later)
+                    _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n,
+                                later)
                 else:
-                    _micro(2, False, ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr, False)
+                    _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr, False)
                     _put_tile(tile, nr, c, i0, j0, rows, cols, later)
 
 
@@ -190,24 +184,23 @@ def wide_parallel(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr):
 @njit(error_model="numpy")
 def _rows_task(xa, b, ldb, c, nv, mr, nr, t):
     """Rows t*mr.. of C (all its columns) = A @ B over the whole of k, A's rows read in place
-    (xa[i] is row i); B's row p is b[p*ldb:][:nr]. The last, partial tile packs its rows of A,
-    zero-padded, for the by-columns tile."""
+    (xa[i] is row i); B's row p is b[p*ldb:][:nr]. A partial tile (past m, or C narrower than
+    nr) goes through a scratch tile, the last rows of A copied and zero-padded first."""
     m, n = c.shape
-    k, lda = xa.shape[1], xa.shape[1]
+    k = xa.shape[1]
     af, cf = xa.reshape(-1), c.reshape(-1)
     i0 = t * mr
     rows = min(mr, m - i0)
     if rows == mr and n == nr:
-        _micro(nv, True, af, i0 * lda, lda, b, 0, ldb, k, cf, i0 * n, n, False)
+        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, cf, i0 * n, n, False)
         return
-    width = MR_NARROW if nv == 1 else MR_WIDE  # the by-columns tile, at least mr rows
-    tile = np.empty(width * nr, c.dtype)
+    tile = np.empty(mr * nr, c.dtype)
     if rows == mr:
-        _micro(nv, True, af, i0 * lda, lda, b, 0, ldb, k, tile, 0, nr, False)
+        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, tile, 0, nr, False)
     else:
-        edge = np.empty(k * width, c.dtype)
-        _pack(xa, True, i0, rows, 0, k, width, edge)
-        _micro(nv, False, edge, 0, width, b, 0, ldb, k, tile, 0, nr, False)
+        edge = np.zeros(mr * k, c.dtype)
+        edge[:rows * k] = af[i0 * k:(i0 + rows) * k]
+        _micro_rows(nv, edge, 0, k, b, 0, ldb, k, tile, 0, nr, False)
     _put_tile(tile, nr, c, i0, 0, rows, n, False)
 
 
@@ -276,6 +269,24 @@ def swap_parallel(xa, ap, c, nr):
 
 
 @njit(**_serial)
+def integer_product(xa, a_rows, xb, b_rows, c):
+    """c = op(A) @ op(B) for integer dtypes (exact, wrapping as NumPy's): C's rows built as
+    sums of B's rows, a loop LLVM vectorizes; the SIMD tiles serve the floats."""
+    m, n = c.shape
+    k = xa.shape[1] if a_rows else xa.shape[0]
+    row_b = np.empty(n, c.dtype)
+    for i in range(m):
+        out = c[i]
+        out[:] = 0
+        for p in range(k):
+            s = xa[i, p] if a_rows else xa[p, i]
+            for j in range(n):
+                row_b[j] = xb[j, p] if b_rows else xb[p, j]
+            for j in range(n):
+                out[j] += s * row_b[j]
+
+
+@njit(**_serial)
 def pack_panels(x, along_k, rows, k, width, out):
     """out = X's first ``rows`` rows over all of k in panels of ``width`` rows (each k x
     width, zero-padded), where X(r, p) = x[r, p] if along_k else x[p, r] (see _pack)."""
@@ -337,6 +348,9 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
     lanes = target().lanes(dtype.itemsize)
     xa, a_rows = _rows_of(a)     # row i of op(a): xa[i] if a_rows else xa[:, i]
     xb, b_rows = _rows_of(b.T)   # column j of op(b): xb[j] if b_rows else xb[:, j]
+    if dtype.kind != "f":
+        integer_product(xa, a_rows, xb, b_rows, c)
+        return c
     if n <= 2 * lanes and not a_rows:  # x.T @ g: C^T = g^T x, x's rows read in place
         ap = _buffer(-(-n // MR_SWAP) * MR_SWAP * k, dtype)
         pack_panels(xb, b_rows, n, k, MR_SWAP, ap)
