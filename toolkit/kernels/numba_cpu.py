@@ -36,6 +36,8 @@ PARALLEL_MIN = 1 << 21
 POOL_MIN_BYTES = 1 << 22
 #: The most memory the pool of result buffers keeps alive.
 POOL_MAX_BYTES = 1 << 30
+#: Bytes of a cache line: where pooled results start.
+LINE = 64
 
 _NO_OFFSETS = np.empty(0, np.int64)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -46,9 +48,10 @@ _plans: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], tup
 
 def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """np.empty, except that a large result reuses the memory of an earlier result that the
-    caller has dropped (only the pool still refers to it). Fresh memory from the OS costs a page
-    fault per 4 KiB at its first write, which halves the speed of a memory-bound op; a training
-    loop asks for the same sizes every step. The pool is bounded by POOL_MAX_BYTES."""
+    caller has dropped (only the pool still refers to it), and starts on a cache line (so that
+    the matrix product may stream its rows past the caches). Fresh memory from the OS costs a
+    page fault per 4 KiB at its first write, which halves the speed of a memory-bound op; a
+    training loop asks for the same sizes every step. The pool is bounded by POOL_MAX_BYTES."""
     nbytes = dtype.itemsize * math.prod(shape)
     if nbytes < POOL_MIN_BYTES:
         return np.empty(shape, dtype)
@@ -57,14 +60,20 @@ def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
             buf = _pool[i]
             # the references: the pool's, ``buf`` and getrefcount's argument; a view of ``buf``
             # that the caller still holds refers to it as its base, so it is not reused
-            if buf.nbytes == nbytes and sys.getrefcount(buf) == 3:
+            if buf.nbytes == nbytes + LINE and sys.getrefcount(buf) == 3:
                 _pool.append(_pool.pop(i))
-                return buf.view(dtype).reshape(shape)
-        buf = np.empty(nbytes, np.uint8)
+                return _line_aligned(buf, nbytes).view(dtype).reshape(shape)
+        buf = np.empty(nbytes + LINE, np.uint8)
         _pool.append(buf)
         while builtins.sum(b.nbytes for b in _pool) > POOL_MAX_BYTES:
             _pool.pop(0)
-        return buf.view(dtype).reshape(shape)
+        return _line_aligned(buf, nbytes).view(dtype).reshape(shape)
+
+
+def _line_aligned(buf: np.ndarray, nbytes: int) -> np.ndarray:
+    """The ``nbytes`` of ``buf`` (LINE bytes longer) that start on a LINE boundary."""
+    start = -buf.ctypes.data % LINE
+    return buf[start:start + nbytes]
 
 
 def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:

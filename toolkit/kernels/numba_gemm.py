@@ -34,6 +34,7 @@ from numba import get_num_threads, njit, prange
 
 from . import simd
 from .cpu import target
+from .simd import ADD, OVERWRITE, STREAM
 
 #: Below this many multiply-adds (about a millisecond of one core) one thread does it all.
 PARALLEL_MIN = 1 << 23
@@ -76,12 +77,12 @@ _parallel = dict(_jit, parallel=True)
 
 
 @njit(error_model="numpy")
-def _micro_rows(nv, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate):
+def _micro_rows(nv, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode):
     """The tile reading A's rows in place, ``nv`` vectors of columns wide."""
     if nv == 1:
-        _micro_rows_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
+        _micro_rows_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode)
     else:
-        _micro_rows_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)
+        _micro_rows_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode)
 
 
 @njit(error_model="numpy")
@@ -124,9 +125,10 @@ def _pack_b_task(xb, b_rows, bp, kc, nr, t):
 
 
 @njit(error_model="numpy")
-def _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, t):
+def _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, first, t):
     """Block t of C (mc rows by nc columns, row-block major), slab by slab: pack the block's
-    A micro-panels, then sweep each (kept in L1) over the block's B micro-panels (in L2)."""
+    A micro-panels, then sweep each (kept in L1) over the block's B micro-panels (in L2).
+    The first slab writes C in mode ``first`` (OVERWRITE or STREAM), later ones ADD."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     cf = c.reshape(-1)
@@ -138,7 +140,8 @@ def _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, t):
     ap = np.empty((i_hi - i_lo + MR_WIDE) * min(kc, k), c.dtype)
     tile = np.empty(MR_WIDE * nr, c.dtype)
     for pc in range(0, k, kc):
-        depth, later = min(kc, k - pc), pc > 0
+        depth = min(kc, k - pc)
+        mode = ADD if pc > 0 else first
         for i0 in range(i_lo, i_hi, MR_WIDE):
             at = (i0 - i_lo) * depth
             _pack(xa, a_rows, i0, min(MR_WIDE, m - i0), pc, depth, MR_WIDE,
@@ -148,28 +151,27 @@ def _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, t):
             for j0 in range(j_lo, j_hi, nr):
                 cols, b0 = min(nr, n - j0), pc * n_pad + j0 * depth
                 if rows == MR_WIDE and cols == nr:
-                    _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n,
-                                later)
+                    _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n, mode)
                 else:
-                    _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr, False)
-                    _put_tile(tile, nr, c, i0, j0, rows, cols, later)
+                    _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr, OVERWRITE)
+                    _put_tile(tile, nr, c, i0, j0, rows, cols, pc > 0)
 
 
 @njit(**_serial)
-def wide_serial(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr):
+def wide_serial(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr, first):
     """c = op(A) @ op(B) with packed panels, on one thread. Row i of op(A) is xa[i] if a_rows
     else xa[:, i]; column j of op(B) is xb[j] if b_rows else xb[:, j]; bp has room for all
-    of B packed (k by n rounded up to nr)."""
+    of B packed (k by n rounded up to nr); ``first`` is the first slab's mode (_wide_task)."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     for t in range(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
         _pack_b_task(xb, b_rows, bp, kc, nr, t)
     for t in range(((m + mc - 1) // mc) * ((n + nc - 1) // nc)):
-        _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, t)
+        _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, first, t)
 
 
 @njit(**_parallel)
-def wide_parallel(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr):
+def wide_parallel(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr, first):
     """wide_serial with the packing of B, then the blocks of C, spread across threads: two
     parallel steps per product, so that a thread delayed by another process holds up the
     others only twice."""
@@ -178,7 +180,7 @@ def wide_parallel(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr):
     for t in prange(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
         _pack_b_task(xb, b_rows, bp, kc, nr, t)
     for t in prange(((m + mc - 1) // mc) * ((n + nc - 1) // nc)):
-        _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, t)
+        _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, first, t)
 
 
 @njit(error_model="numpy")
@@ -192,15 +194,15 @@ def _rows_task(xa, b, ldb, c, nv, mr, nr, t):
     i0 = t * mr
     rows = min(mr, m - i0)
     if rows == mr and n == nr:
-        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, cf, i0 * n, n, False)
+        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, cf, i0 * n, n, OVERWRITE)
         return
     tile = np.empty(mr * nr, c.dtype)
     if rows == mr:
-        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, tile, 0, nr, False)
+        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, tile, 0, nr, OVERWRITE)
     else:
         edge = np.zeros(mr * k, c.dtype)
         edge[:rows * k] = af[i0 * k:(i0 + rows) * k]
-        _micro_rows(nv, edge, 0, k, b, 0, ldb, k, tile, 0, nr, False)
+        _micro_rows(nv, edge, 0, k, b, 0, ldb, k, tile, 0, nr, OVERWRITE)
     _put_tile(tile, nr, c, i0, 0, rows, n, False)
 
 
@@ -244,8 +246,8 @@ def _swap_task(xa, ap, c, nr, t):
             source, b0, ldb = (xf, p0 * m + j0, m) if j0 < whole else (edge, p0 * nr, nr)
             for i0 in range(0, n, MR_SWAP):
                 _micro_swap(ap, i0 * k + p0 * MR_SWAP, MR_SWAP, source, b0, ldb, depth, block,
-                            i0 * width + j0 - j_lo, width, p0 > 0, xf, ahead * m + j0,
-                            m if i0 == 0 else 0)
+                            i0 * width + j0 - j_lo, width, ADD if p0 > 0 else OVERWRITE, xf,
+                            ahead * m + j0, m if i0 == 0 else 0)
     for j in range(j_hi - j_lo):
         row = c[j_lo + j]
         for i in range(n):
@@ -371,5 +373,7 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
     kc, mc, nc = blocking(m, n, dtype.itemsize, threads)
     nr = 2 * lanes
     bp = _buffer(k * -(-n // nr) * nr, dtype)
-    (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr)
+    first = STREAM if c.nbytes > target().caches["L2"] * threads else OVERWRITE
+    (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr,
+                                                 first)
     return c

@@ -39,15 +39,16 @@ def _multiply_add(builder: ir.IRBuilder, dtype, vector: ir.VectorType):
 
 
 def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
-    """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate)`` that computes
+    """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode)`` that computes
     an ``mr`` x ``nv * lanes`` tile of products, all operands flat 1-D arrays of one dtype:
 
         C(i, j) (+)= sum over p < kc of A(i, p) * b[b0 + p*ldb + j]
 
     where A(i, p) is ``a[a0 + i*rs + p]`` when ``a_by_rows`` (rows of A where they lie) and
     ``a[a0 + p*rs + i]`` otherwise (a packed panel, or the columns of a transposed operand), and
-    C(i, j) is ``c[c0 + i*ldc + j]``. ``accumulate`` adds to C; otherwise the tile overwrites
-    it, so C need not be cleared first. Reading A's rows in place, the tile prefetches each
+    C(i, j) is ``c[c0 + i*ldc + j]``. ``mode`` ADD adds to C; OVERWRITE writes the tile, so C
+    need not be cleared first; STREAM writes it with non-temporal stores where its rows are
+    aligned to the vector size (a C far larger than the caches: its lines are not read first). Reading A's rows in place, the tile prefetches each
     row ROW_AHEAD elements ahead, one row per step. With ``prefetch`` the intrinsic takes three more
     arguments ``(f, f0, ldf)`` and, at each step p, asks the cache for the nv vectors at
     ``f[f0 + p*ldf:]``: the next block of a B read in place, fetched while this one computes. The mr x nv vector accumulators stay in
@@ -60,11 +61,11 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
                    for x in (a, b, c) + ((fetched,) if prefetch else ())):
             return None
         return types.void(a, types.intp, types.intp, b, types.intp, types.intp, types.intp, c,
-                          types.intp, types.intp, types.boolean,
+                          types.intp, types.intp, types.intp,
                           *((fetched, types.intp, types.intp) if prefetch else ()))
 
     def codegen(context, builder, signature, args):
-        a_arg, a0_, rs_, b_arg, b0_, ldb_, kc_, c_arg, c0_, ldc_, accumulate_ = args[:11]
+        a_arg, a0_, rs_, b_arg, b0_, ldb_, kc_, c_arg, c0_, ldc_, mode_ = args[:11]
         dtype = signature.args[0].dtype
         element, vector, lanes = _vector_type(context, dtype)
         itemsize = dtype.bitwidth // 8
@@ -122,17 +123,23 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
         with cgutils.for_range_slice(builder, done, kc_, const(1)) as (p, _):
             step(p)
         add = builder.fadd if isinstance(dtype, types.Float) else builder.add
-        with builder.if_else(accumulate_) as (then, otherwise):
-            for adding in (True, False):
-                with (then if adding else otherwise):
-                    for i in range(mr):
-                        c_row = builder.add(c0_, builder.mul(ldc_, const(i)))
-                        for v in range(nv):
-                            where = vector_at(pc, builder.add(c_row, const(v * lanes)))
-                            value = builder.load(acc[i][v])
-                            if adding:
-                                value = add(builder.load(where, align=itemsize), value)
-                            builder.store(value, where, align=itemsize)
+        vector_bytes = lanes * itemsize
+        address = builder.ptrtoint(builder.gep(pc, [c0_]), ir.IntType(64))
+        aligned = builder.icmp_unsigned("==", builder.and_(builder.or_(
+            address, builder.mul(ldc_, const(itemsize))), const(vector_bytes - 1)), const(0))
+        streaming = builder.and_(builder.icmp_signed("==", mode_, const(STREAM)), aligned)
+        adding = builder.icmp_signed("==", mode_, const(ADD))
+        with builder.if_else(adding) as (then, otherwise):
+            with then:
+                _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, add, "add")
+            with otherwise:
+                with builder.if_else(streaming) as (stream, plain):
+                    with stream:
+                        _write_tile(builder, acc, pc, c0_, ldc_, vector_at, vector_bytes, add,
+                                    "stream")
+                    with plain:
+                        _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, add,
+                                    "write")
         return context.get_dummy_value()
 
     if prefetch:
@@ -150,6 +157,25 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
 
 #: How far ahead (in elements) a tile reading A's rows in place prefetches each row.
 ROW_AHEAD = 256
+#: The microkernel's modes: write its tile over C, add it to C, or write it past the caches.
+OVERWRITE, ADD, STREAM = 0, 1, 2
+
+
+def _write_tile(builder, acc, pc, c0, ldc, vector_at, align, add, how):
+    """C's tile from the accumulators: written, added to ("add") or written with non-temporal
+    stores ("stream", C's rows aligned to ``align`` bytes)."""
+    const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
+    for i, row in enumerate(acc):
+        c_row = builder.add(c0, builder.mul(ldc, const(i)))
+        for v, slot in enumerate(row):
+            value = builder.load(slot)
+            where = vector_at(pc, builder.add(c_row, const(v * value.type.count)))
+            if how == "add":
+                value = add(builder.load(where, align=align), value)
+            store = builder.store(value, where, align=align)
+            if how == "stream":
+                store.set_metadata("nontemporal", builder.module.add_metadata(
+                    [ir.Constant(ir.IntType(32), 1)]))
 
 
 def _prefetcher(builder: ir.IRBuilder):
