@@ -46,14 +46,17 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
 
     where A(i, p) is ``a[a0 + i*rs + p]`` when ``a_by_rows`` (rows of A where they lie) and
     ``a[a0 + p*rs + i]`` otherwise (a packed panel, or the columns of a transposed operand), and
-    C(i, j) is ``c[c0 + i*ldc + j]``. ``mode`` ADD adds to C; OVERWRITE writes the tile, so C
-    need not be cleared first; STREAM writes it with non-temporal stores where its rows are
-    aligned to the vector size (a C far larger than the caches: its lines are not read first). Reading A's rows in place, the tile prefetches each
-    row ROW_AHEAD elements ahead, one row per step. With ``prefetch`` the intrinsic takes three more
-    arguments ``(f, f0, ldf)`` and, at each step p, asks the cache for the nv vectors at
-    ``f[f0 + p*ldf:]``: the next block of a B read in place, fetched while this one computes. The mr x nv vector accumulators stay in
-    registers for the whole loop over p; each step loads nv vectors of B's row p, broadcasts mr
-    numbers of A's column p, and does mr * nv FMAs.
+    C(i, j) is ``c[c0 + i*ldc + j]``. The mr x nv vector accumulators stay in registers for
+    the whole loop over p; each step loads nv vectors of B's row p, broadcasts mr numbers of
+    A's column p, and does mr * nv FMAs.
+
+    ``mode`` ADD adds the tile to C; OVERWRITE writes it, so C need not be cleared first;
+    STREAM writes it with non-temporal stores where C's rows are aligned to the vector size (a
+    C far larger than the caches: its lines are not read first). Reading A's rows in place, the
+    tile prefetches each row ROW_AHEAD elements ahead, one row per step. With ``prefetch`` the
+    intrinsic takes three more arguments ``(f, f0, ldf)`` and at each step p asks the cache for
+    the nv vectors at ``f[f0 + p*ldf:]``: the next block of a B read in place, fetched while
+    this one computes.
     """
 
     def typer(a, b, c, fetched=None):

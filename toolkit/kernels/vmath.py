@@ -77,10 +77,11 @@ LIBRARY = "svml" if _load_svml() else "fallback"
 TAG = SVML_TAG if LIBRARY == "svml" else FALLBACK_TAG
 
 
-def _svml(name: str, logistic: bool = False):
+def _svml(name: str, around=None):
     """An intrinsic ``f(src, dst, i)``: dst[i:i+W] = name(src[i:i+W]) by SVML's routine for W
-    elements (W = lanes_of(src)), e.g. __svml_tanhf16 for float32 with AVX-512; with
-    ``logistic``, 1 / (1 + exp(-src)) around SVML's exp, all in registers."""
+    elements (W = lanes_of(src)), e.g. __svml_expf16 for float32 with AVX-512; with ``around``
+    a function (builder, routine, x vector) -> result vector that builds more arithmetic around
+    the routine, all in registers."""
 
     @intrinsic
     def apply(typingctx, src, dst, i):
@@ -100,12 +101,8 @@ def _svml(name: str, logistic: bool = False):
                                                  [args[2]]), vector.as_pointer())
                      for t, a in zip(signature.args[:2], args[:2])]
             value = builder.load(where[0], align=dtype.bitwidth // 8)
-            if logistic:
-                one = ir.Constant(vector, [ir.Constant(element, 1.0)] * lanes)
-                e = builder.call(fn, [builder.fneg(value)])
-                result = builder.fdiv(one, builder.fadd(one, e))
-            else:
-                result = builder.call(fn, [value])
+            routine = lambda v: builder.call(fn, [v])  # noqa: E731
+            result = around(builder, routine, value) if around else routine(value)
             builder.store(result, where[1], align=dtype.bitwidth // 8)
             return context.get_dummy_value()
 
@@ -114,7 +111,33 @@ def _svml(name: str, logistic: bool = False):
     return apply
 
 
-_svml_exp, _svml_tanh, _svml_sigmoid = _svml("exp"), _svml("tanh"), _svml("exp", logistic=True)
+def _splat(vector: ir.VectorType, number: float) -> ir.Constant:
+    return ir.Constant(vector, [ir.Constant(vector.element, number)] * vector.count)
+
+
+def _logistic(builder, exp, x):
+    """1 / (1 + exp(-x)): exp(-x) is inf for very negative x, and 1 / (1 + inf) the correct 0."""
+    one = _splat(x.type, 1.0)
+    return builder.fdiv(one, builder.fadd(one, exp(builder.fneg(x))))
+
+
+def _tanh_from_expm1(builder, expm1, x):
+    """tanh(x) = -t / (t + 2) with t = expm1(-2|x|), the sign of x put back: exact near 0, and
+    at SVML's exp speed (its own tanh routine is slower than NumPy's)."""
+    module, vector = builder.module, x.type
+    kind = f"v{vector.count}f{32 if isinstance(vector.element, ir.FloatType) else 64}"
+    fabs = cgutils.get_or_insert_function(module, ir.FunctionType(vector, [vector]),
+                                          f"llvm.fabs.{kind}")
+    copysign = cgutils.get_or_insert_function(module, ir.FunctionType(vector, [vector] * 2),
+                                              f"llvm.copysign.{kind}")
+    t = expm1(builder.fmul(builder.call(fabs, [x]), _splat(vector, -2.0)))
+    magnitude = builder.fdiv(builder.fneg(t), builder.fadd(t, _splat(vector, 2.0)))
+    return builder.call(copysign, [magnitude, x])
+
+
+_svml_exp = _svml("exp")
+_svml_sigmoid = _svml("exp", _logistic)
+_svml_tanh = _svml("expm1", _tanh_from_expm1)
 
 
 @njit(error_model="numpy")
