@@ -17,7 +17,8 @@ import numpy as np
 from numba import njit, prange
 
 from .backend import Op
-from .vmath import exp_span, sigmoid_span, tanh_span
+from .simd import vector_max
+from .vmath import exp_shifted_span, exp_span, sigmoid_span, tanh_span
 
 #: Elements per parallel task: large enough to hide the scheduling, small enough to balance.
 BLOCK = 1 << 15
@@ -209,37 +210,18 @@ def _sum_flat(xs, s):
 
 
 @njit(error_model="numpy")
-def _row_max(xs):
-    """The largest of xs, NaN ignored: 16 running maxima, one per lane of a vector (a loop
-    LLVM vectorizes, which a single running maximum is not), then the largest of those. A NaN
-    row still comes out of softmax as NaN, through its sum."""
-    part = np.full(16, xs[0])
-    whole = xs.size // 16 * 16
-    for j in range(0, whole, 16):
-        for lane in range(16):
-            v = xs[j + lane]
-            part[lane] = v if v > part[lane] else part[lane]
-    m = part[0]
-    for lane in range(16):
-        m = part[lane] if part[lane] > m else m
-    for j in range(whole, xs.size):
-        m = xs[j] if xs[j] > m else m
-    return m
-
-
-@njit(error_model="numpy")
 def _softmax_row(x, out, r, tag):
-    """Softmax of row r: the maximum subtracted first, exp by the vector math library, the sum
-    in float64. A NaN anywhere in the row (or an inf, whose x - max is NaN) makes the sum NaN,
-    so the whole row comes out NaN, as NumPy's does."""
+    """Softmax of row r: the row's maximum (NaN ignored), subtracted as exp's argument is
+    formed, the sum in float64, then one multiply by its inverse in the row's dtype. A NaN
+    anywhere in the row (or an inf, whose x - max is NaN) makes the sum NaN, so the whole row
+    comes out NaN, as NumPy's does."""
     xr, outr = x[r], out[r]
-    m = _row_max(xr)
-    for j in range(xr.size):
-        outr[j] = xr[j] - m
-    exp_span(outr, outr, 0, outr.size, tag)
-    scale = 1.0 / _sum_flat(outr, 0.0)
+    exp_shifted_span(xr, outr, 0, outr.size, vector_max(xr), tag)
+    scale = np.empty(1, outr.dtype)  # the inverse in the row's dtype: float32 stays float32
+    scale[0] = 1.0 / _sum_flat(outr, 0.0)
+    s = scale[0]
     for j in range(outr.size):
-        outr[j] = outr[j] * scale
+        outr[j] = outr[j] * s
 
 
 @njit(**_serial)

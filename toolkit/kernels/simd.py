@@ -299,3 +299,46 @@ def scatter_rows_add(typingctx, indices, data, p0, p1, dense, d0, out, ld, j0):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def vector_max(typingctx, xs):
+    """The largest element of the 1-D float array xs (at least one element), NaN ignored
+    (llvm.maxnum), a vector of running maxima at a time; what is left past the last whole
+    vector one element at a time."""
+    if not (isinstance(xs, types.Array) and xs.ndim == 1 and isinstance(xs.dtype, types.Float)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        dtype = signature.args[0].dtype
+        element, vector, lanes = _vector_type(context, dtype)
+        kind = f"f{dtype.bitwidth}"
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        data, n = array.data, builder.extract_value(array.shape, 0)
+        vmax = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            vector, [vector] * 2), f"llvm.maxnum.v{lanes}{kind}")
+        smax = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            element, [element] * 2), f"llvm.maxnum.{kind}")
+        reduce = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            element, [vector]), f"llvm.vector.reduce.fmax.v{lanes}{kind}")
+        first = builder.load(data)
+        best = cgutils.alloca_once_value(builder, builder.shuffle_vector(
+            builder.insert_element(ir.Constant(vector, ir.Undefined), first,
+                                   ir.Constant(ir.IntType(32), 0)),
+            ir.Constant(vector, ir.Undefined),
+            ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)))
+        i64 = ir.IntType(64)
+        whole = builder.udiv(n, ir.Constant(i64, lanes))
+        with cgutils.for_range(builder, whole) as loop:
+            where = builder.gep(data, [builder.mul(loop.index, ir.Constant(i64, lanes))])
+            value = builder.load(builder.bitcast(where, vector.as_pointer()),
+                                 align=dtype.bitwidth // 8)
+            builder.store(builder.call(vmax, [builder.load(best), value]), best)
+        result = cgutils.alloca_once_value(builder, builder.call(reduce, [builder.load(best)]))
+        start = builder.mul(whole, ir.Constant(i64, lanes))
+        with cgutils.for_range_slice(builder, start, n, ir.Constant(i64, 1)) as (i, _):
+            builder.store(builder.call(smax, [builder.load(result),
+                                              builder.load(builder.gep(data, [i]))]), result)
+        return builder.load(result)
+
+    return xs.dtype(xs), codegen

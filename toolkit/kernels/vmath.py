@@ -77,37 +77,53 @@ LIBRARY = "svml" if _load_svml() else "fallback"
 TAG = SVML_TAG if LIBRARY == "svml" else FALLBACK_TAG
 
 
-def _svml(name: str, around=None):
+def _svml(name: str, around=None, shifted: bool = False):
     """An intrinsic ``f(src, dst, i)``: dst[i:i+W] = name(src[i:i+W]) by SVML's routine for W
     elements (W = lanes_of(src)), e.g. __svml_expf16 for float32 with AVX-512; with ``around``
     a function (builder, routine, x vector) -> result vector that builds more arithmetic around
-    the routine, all in registers."""
+    the routine, all in registers; ``shifted`` takes a fourth argument s and applies the
+    routine to src - s (softmax's exp(x - max))."""
 
-    @intrinsic
-    def apply(typingctx, src, dst, i):
-        if not (isinstance(src, types.Array) and isinstance(dst, types.Array)
-                and src.dtype in (types.float32, types.float64) and dst.dtype == src.dtype):
+    def check(src, dst):
+        return (isinstance(src, types.Array) and isinstance(dst, types.Array)
+                and src.dtype in (types.float32, types.float64) and dst.dtype == src.dtype)
+
+    def codegen(context, builder, signature, args):
+        dtype = signature.args[0].dtype
+        element = context.get_value_type(dtype)
+        lanes = target().lanes(dtype.bitwidth // 8)
+        vector = ir.VectorType(element, lanes)
+        suffix = "f" if dtype == types.float32 else ""
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector]),
+                                            f"__svml_{name}{suffix}{lanes}")
+        where = [builder.bitcast(builder.gep(context.make_array(t)(context, builder, a).data,
+                                             [args[2]]), vector.as_pointer())
+                 for t, a in zip(signature.args[:2], args[:2])]
+        value = builder.load(where[0], align=dtype.bitwidth // 8)
+        if shifted:
+            shift = context.cast(builder, args[3], signature.args[3], dtype)
+            value = builder.fsub(value, builder.shuffle_vector(
+                builder.insert_element(ir.Constant(vector, ir.Undefined), shift,
+                                       ir.Constant(ir.IntType(32), 0)),
+                ir.Constant(vector, ir.Undefined),
+                ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)))
+        routine = lambda v: builder.call(fn, [v])  # noqa: E731
+        result = around(builder, routine, value) if around else routine(value)
+        builder.store(result, where[1], align=dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    if shifted:
+        @intrinsic
+        def apply(typingctx, src, dst, i, shift):
+            if check(src, dst) and isinstance(shift, types.Float):
+                return types.void(src, dst, types.intp, shift), codegen
             return None
-
-        def codegen(context, builder, signature, args):
-            dtype = signature.args[0].dtype
-            element = context.get_value_type(dtype)
-            lanes = target().lanes(dtype.bitwidth // 8)
-            vector = ir.VectorType(element, lanes)
-            suffix = "f" if dtype == types.float32 else ""
-            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector]),
-                                                f"__svml_{name}{suffix}{lanes}")
-            where = [builder.bitcast(builder.gep(context.make_array(t)(context, builder, a).data,
-                                                 [args[2]]), vector.as_pointer())
-                     for t, a in zip(signature.args[:2], args[:2])]
-            value = builder.load(where[0], align=dtype.bitwidth // 8)
-            routine = lambda v: builder.call(fn, [v])  # noqa: E731
-            result = around(builder, routine, value) if around else routine(value)
-            builder.store(result, where[1], align=dtype.bitwidth // 8)
-            return context.get_dummy_value()
-
-        return types.void(src, dst, types.intp), codegen
-
+    else:
+        @intrinsic
+        def apply(typingctx, src, dst, i):
+            if check(src, dst):
+                return types.void(src, dst, types.intp), codegen
+            return None
     return apply
 
 
@@ -121,23 +137,9 @@ def _logistic(builder, exp, x):
     return builder.fdiv(one, builder.fadd(one, exp(builder.fneg(x))))
 
 
-def _tanh_from_expm1(builder, expm1, x):
-    """tanh(x) = -t / (t + 2) with t = expm1(-2|x|), the sign of x put back: exact near 0, and
-    at SVML's exp speed (its own tanh routine is slower than NumPy's)."""
-    module, vector = builder.module, x.type
-    kind = f"v{vector.count}f{32 if isinstance(vector.element, ir.FloatType) else 64}"
-    fabs = cgutils.get_or_insert_function(module, ir.FunctionType(vector, [vector]),
-                                          f"llvm.fabs.{kind}")
-    copysign = cgutils.get_or_insert_function(module, ir.FunctionType(vector, [vector] * 2),
-                                              f"llvm.copysign.{kind}")
-    t = expm1(builder.fmul(builder.call(fabs, [x]), _splat(vector, -2.0)))
-    magnitude = builder.fdiv(builder.fneg(t), builder.fadd(t, _splat(vector, 2.0)))
-    return builder.call(copysign, [magnitude, x])
-
-
-_svml_exp = _svml("exp")
+_svml_exp, _svml_tanh = _svml("exp"), _svml("tanh")
 _svml_sigmoid = _svml("exp", _logistic)
-_svml_tanh = _svml("expm1", _tanh_from_expm1)
+_svml_exp_shifted = _svml("exp", shifted=True)
 
 
 @njit(error_model="numpy")
@@ -202,6 +204,30 @@ def sigmoid64(x):
 @njit(error_model="numpy")
 def _sigmoid_scalar(x):
     return 1 / (1 + np.exp(-x))
+
+
+def exp_shifted_span(src, dst, lo, hi, shift, tag):
+    """dst[lo:hi] = exp(src[lo:hi] - shift) (src may be dst) with the library ``tag`` names."""
+
+
+@overload(exp_shifted_span)
+def _exp_shifted_span(src, dst, lo, hi, shift, tag):
+    if tag.dtype == types.uint8 and src.dtype in (types.float32, types.float64):
+        def with_svml(src, dst, lo, hi, shift, tag):
+            width = lanes_of(src)
+            i = lo
+            while i + width <= hi:
+                _svml_exp_shifted(src, dst, i, shift)
+                i += width
+            for j in range(i, hi):
+                dst[j] = np.exp(src[j] - shift)
+        return with_svml
+
+    def with_fallback(src, dst, lo, hi, shift, tag):
+        xs, out = src[lo:hi], dst[lo:hi]
+        for j in range(hi - lo):
+            out[j] = exp64(np.float64(xs[j]) - np.float64(shift))
+    return with_fallback
 
 
 def sigmoid_span(src, dst, lo, hi, tag):
