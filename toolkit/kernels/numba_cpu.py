@@ -41,7 +41,7 @@ LINE = 64
 
 _NO_OFFSETS = np.empty(0, np.int64)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_pool: list[np.ndarray] = []
+_pool: list[tuple[np.ndarray, int]] = []  # buffers, and where their first cache line starts
 _pool_lock = threading.Lock()
 _plans: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], tuple]] = {}
 
@@ -57,23 +57,18 @@ def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return np.empty(shape, dtype)
     with _pool_lock:
         for i in range(len(_pool) - 1, -1, -1):  # the most recently used first
-            buf = _pool[i]
+            buf, start = _pool[i]
             # the references: the pool's, ``buf`` and getrefcount's argument; a view of ``buf``
             # that the caller still holds refers to it as its base, so it is not reused
             if buf.nbytes == nbytes + LINE and sys.getrefcount(buf) == 3:
                 _pool.append(_pool.pop(i))
-                return _line_aligned(buf, nbytes).view(dtype).reshape(shape)
+                return buf[start:start + nbytes].view(dtype).reshape(shape)
         buf = np.empty(nbytes + LINE, np.uint8)
-        _pool.append(buf)
-        while builtins.sum(b.nbytes for b in _pool) > POOL_MAX_BYTES:
+        start = -buf.__array_interface__["data"][0] % LINE
+        _pool.append((buf, start))
+        while builtins.sum(b.nbytes for b, _ in _pool) > POOL_MAX_BYTES:
             _pool.pop(0)
-        return _line_aligned(buf, nbytes).view(dtype).reshape(shape)
-
-
-def _line_aligned(buf: np.ndarray, nbytes: int) -> np.ndarray:
-    """The ``nbytes`` of ``buf`` (LINE bytes longer) that start on a LINE boundary."""
-    start = -buf.ctypes.data % LINE
-    return buf[start:start + nbytes]
+        return buf[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:

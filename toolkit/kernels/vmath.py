@@ -1,6 +1,7 @@
 """exp, tanh and sigmoid over spans of arrays for the numba kernels, at the CPU's full vector width:
 Intel's short vector math library (SVML, from the ``intel-cmplr-lib-rt`` package) where it is
-installed, else polynomials that LLVM vectorizes.
+installed, else polynomials that LLVM vectorizes. float32 tanh is a rational function everywhere
+(tanh32): it is faster than SVML's routine.
 
 Numba stopped routing ``np.exp`` through SVML in 0.62 (its LLVM no longer carries the patch), so a
 loop of ``np.exp`` calls libm once per element, 10 to 50 times slower than a vector routine. The
@@ -187,6 +188,27 @@ def tanh64(x):
     return np.copysign(-e / (2.0 + e), x)
 
 
+#: Eigen's rational approximation of tanh in float32: x P(x^2) / Q(x^2) on |x| <= _TANH_CLAMP,
+#: where it reaches 1.0; within 3e-7 of tanh (2 ulp) everywhere, and vectorized by LLVM.
+_P13, _P11, _P9, _P7, _P5, _P3, _P1 = (np.float32(c) for c in (
+    -2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
+    1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03))
+_Q6, _Q4, _Q2, _Q0 = (np.float32(c) for c in (
+    1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03))
+_TANH_CLAMP = np.float32(7.90531110763549805)
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def tanh32(x):
+    """tanh of a float32 by the rational function above: on a single core faster than SVML's
+    routine and NumPy's (two short polynomials and a division). NaN stays NaN, -0 stays -0."""
+    c = _TANH_CLAMP if x > _TANH_CLAMP else (-_TANH_CLAMP if x < -_TANH_CLAMP else x)
+    x2 = c * c
+    p = (((((_P13 * x2 + _P11) * x2 + _P9) * x2 + _P7) * x2 + _P5) * x2 + _P3) * x2 + _P1
+    q = ((_Q6 * x2 + _Q4) * x2 + _Q2) * x2 + _Q0
+    return c * p / q
+
+
 def exp_span(src, dst, lo, hi, tag):
     """dst[lo:hi] = exp(src[lo:hi]) (src may be dst) with the library ``tag`` names."""
 
@@ -261,5 +283,13 @@ def _spans(svml_apply, scalar, fallback):
 
 
 overload(exp_span)(_spans(_svml_exp, np.exp, exp64))
-overload(tanh_span)(_spans(_svml_tanh, np.tanh, tanh64))
+@overload(tanh_span)
+def _tanh_span(src, dst, lo, hi, tag):
+    if src.dtype == types.float32:
+        def rational(src, dst, lo, hi, tag):
+            xs, out = src[lo:hi], dst[lo:hi]
+            for j in range(hi - lo):
+                out[j] = tanh32(xs[j])
+        return rational
+    return _spans(_svml_tanh, np.tanh, tanh64)(src, dst, lo, hi, tag)
 overload(sigmoid_span)(_spans(_svml_sigmoid, _sigmoid_scalar, sigmoid64))
