@@ -10,7 +10,8 @@ Wide products (C more than two vectors wide) cut k into slabs of KC, chosen so t
 micro-panel (MR x KC) stays in a quarter of L1, and the columns into blocks whose slab of B
 (KC x NC) fits in half of L2. B is packed once into micro-panels (zero-padded at the edges);
 then the blocks of C run across threads, each packing its own A micro-panels slab by slab and
-sweeping each over the block's B micro-panels. The first slab writes C, later ones add to it.
+sweeping each over the block's B micro-panels. The first slab writes C, later ones add to it;
+a C far larger than the caches is written with non-temporal stores.
 
 Narrow products (C at most two vectors wide: a Dense layer of 16 units) skip most packing, so
 that the big operand is read once, straight from memory:
@@ -21,7 +22,8 @@ that the big operand is read once, straight from memory:
   it computes; the small op(B)^T is packed, and each block of C^T is written back transposed
   into C.
 Partial tiles at the edges go through a small scratch tile. ``fastmath`` is not used: sums are
-formed in order along k (each tile's FMA chain), and NaN and inf propagate as in BLAS.
+formed in order along k (each tile's FMA chain), and NaN and inf propagate as in BLAS. Integer
+products take a plain loop (exact, wrapping as NumPy's), which compiles in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ _micro_rows_wide = simd.microkernel(MR_ROWS_WIDE, 2, a_by_rows=True)
 _micro_rows_narrow = simd.microkernel(MR_ROWS_NARROW, 1, a_by_rows=True)
 _micro_swap = simd.microkernel(MR_SWAP, 2, a_by_rows=False, prefetch=True)
 #: Columns of C^T per task of a transposed narrow product, and rows of op(A)^T per block: a
-#: block of op(A)^T (SWAP_DEPTH x SWAP_COLUMNS) fits in L2, and each of its rows is a run of
-#: contiguous memory the hardware prefetcher follows.
+#: block of op(A)^T (SWAP_DEPTH x SWAP_COLUMNS, 256 KiB of float32) fits in L2 while the
+#: next one is prefetched.
 SWAP_COLUMNS, SWAP_DEPTH = 512, 128
 
 _jit = dict(cache=True, error_model="numpy")
