@@ -60,9 +60,9 @@ MR_WIDE = tile_rows(2, _REGISTERS)
 #: ... and of a narrow one reading the rows of A in place, two vectors or one wide.
 MR_ROWS_WIDE = min(MR_WIDE, MAX_ROW_POINTERS)
 MR_ROWS_NARROW = min(tile_rows(1, _REGISTERS), MAX_ROW_POINTERS)
-#: Tile rows of C^T in a transposed narrow product: a divisor of 16 (a Dense layer's usual
-#: width), so that C^T's 16 rows take whole tiles.
-MR_SWAP = 8 if MR_WIDE >= 8 else 4
+#: Tile rows of C^T in a transposed narrow product: 8 where the registers allow (C^T's 16 rows,
+#: a Dense layer's usual width, in two whole tiles), else the wide tile's.
+MR_SWAP = min(8, MR_WIDE)
 _micro_wide = simd.microkernel(MR_WIDE, 2, a_by_rows=False)
 _micro_rows_wide = simd.microkernel(MR_ROWS_WIDE, 2, a_by_rows=True)
 _micro_rows_narrow = simd.microkernel(MR_ROWS_NARROW, 1, a_by_rows=True)
