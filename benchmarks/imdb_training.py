@@ -257,6 +257,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--backend", default="numba")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for numba and torch alike [default: numba's count]; 1 "
+                             "keeps a shared machine's other work from stalling either")
     args = parser.parse_args()
     try:
         import torch
@@ -286,7 +289,8 @@ def main() -> None:
           f"reviews ({time.perf_counter() - start:.1f}s to prepare)")
 
     import numba
-    threads = numba.get_num_threads()
+    threads = args.threads or numba.get_num_threads()
+    numba.set_num_threads(threads)
     torch.set_num_threads(threads)
     warm = slice(0, 2 * args.batch_size)
     for warm_x in (x, x_csr):  # compile the backend's kernels for both paths

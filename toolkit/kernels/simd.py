@@ -92,7 +92,8 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
                     for i in range(mr)]
         if prefetch:
             pf = context.make_array(signature.args[11])(context, builder, args[11]).data
-        fetch = _prefetcher(builder)
+        fetch_block = _prefetcher(builder, 2)      # the next block: into L2, L1 is busy
+        fetch_row_ahead = _prefetcher(builder, 3)  # a row's next lines, needed soon
 
         def step(p, fetch_row=None):
             """One step of k: loads of B's row p, broadcasts of A's column p, the FMAs; with
@@ -100,9 +101,9 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
             if prefetch:
                 ahead_row = builder.add(args[12], builder.mul(p, args[13]))
                 for v in range(nv):
-                    fetch(builder.gep(pf, [builder.add(ahead_row, const(v * lanes))]))
+                    fetch_block(builder.gep(pf, [builder.add(ahead_row, const(v * lanes))]))
             if fetch_row is not None:
-                fetch(builder.gep(rows[fetch_row], [builder.add(p, const(ROW_AHEAD))]))
+                fetch_row_ahead(builder.gep(rows[fetch_row], [builder.add(p, const(ROW_AHEAD))]))
             b_row = builder.add(b0_, builder.mul(p, ldb_))
             bs = [builder.load(vector_at(pb, builder.add(b_row, const(v * lanes))),
                                align=itemsize) for v in range(nv)]
@@ -181,13 +182,13 @@ def _write_tile(builder, acc, pc, c0, ldc, vector_at, align, add, how):
                     [ir.Constant(ir.IntType(32), 1)]))
 
 
-def _prefetcher(builder: ir.IRBuilder):
-    """A function that asks the cache to fetch the line holding a pointer (llvm.prefetch: a
-    read, kept in all levels; never faults)."""
+def _prefetcher(builder: ir.IRBuilder, locality: int):
+    """A function that asks the cache to fetch the line holding a pointer (llvm.prefetch, a
+    read that never faults): into every level with locality 3, all but L1 with 2."""
     i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
         ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
-    flags = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
+    flags = [ir.Constant(i32, 0), ir.Constant(i32, locality), ir.Constant(i32, 1)]
     return lambda pointer: builder.call(fn, [builder.bitcast(pointer, i8p), *flags])
 
 
