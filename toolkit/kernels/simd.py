@@ -205,6 +205,18 @@ def lanes_of(typingctx, x):
 
 
 @intrinsic
+def bits_of_float64(typingctx, x):
+    """The IEEE-754 bits of the float64 ``x`` as an int64 (vectorizes, unlike a view)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
 def float64_from_bits(typingctx, bits):
     """The float64 whose IEEE-754 bits are the int64 ``bits`` (vectorizes, unlike a view)."""
     if bits != types.int64:

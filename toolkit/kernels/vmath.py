@@ -29,7 +29,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from .cpu import target
-from .simd import float64_from_bits, lanes_of
+from .simd import bits_of_float64, float64_from_bits, lanes_of
 
 #: The tags: which vector math library a kernel is compiled against.
 SVML_TAG = np.empty(0, np.uint8)
@@ -40,6 +40,9 @@ _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 #: 1/k! for k = 13 down to 2: the Taylor series of exp(r) - 1 - r, to float64 rounding for
 #: |r| <= ln2/2.
 _TAYLOR = tuple(1.0 / np.prod(np.arange(1.0, k + 1)) for k in range(13, 1, -1))
+#: 1.5 * 2^52: adding it to an integer-valued float64 leaves the integer in the low bits.
+_ROUNDER = 6755399441055744.0
+_ROUNDER_BITS = np.int64(np.float64(_ROUNDER).view(np.int64))
 #: Beyond these exp(x) is inf or 0 in float64; clamping keeps the 2^n scale finite.
 _EXP_LO, _EXP_HI = -745.2, 709.8
 
@@ -152,10 +155,11 @@ def _pow2(k):
 @njit(error_model="numpy")
 def _reduce(x):
     """(k, r) with x = k ln2 + r, |r| <= ln2/2 (ln2 in two parts, so r is exact); k is 0 for a
-    NaN x, whose r stays NaN (converting NaN to an integer would give LLVM poison)."""
+    NaN x, whose r stays NaN. k is read from the bits of n + 1.5 * 2^52, whose low bits hold
+    the integer n: AVX2 has no vector conversion from float64 to int64 (AVX-512 has)."""
     n = np.floor(x * _LOG2E + 0.5)
     r = (x - n * _LN2_HI) - n * _LN2_LO
-    return np.int64(n if n == n else 0.0), r
+    return bits_of_float64((n if n == n else 0.0) + _ROUNDER) - _ROUNDER_BITS, r
 
 
 @njit(error_model="numpy")
