@@ -250,3 +250,20 @@ def test_a_second_process_loads_the_kernels_from_the_disk_cache(tmp_path):
     assert first["misses"] == 2 and second == {"threads_started_at_import": False,
                                                "compiled_at_import": False, "hits": 2, "misses": 0}
     assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*")), "no cache index was written"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_take_rows_gathers_a_batch_as_float32(dtype, monkeypatch):
+    """The host helper behind fit's batches (backend.HOST), on both paths, with negative rows
+    and repeated ones, against NumPy's indexing; bad arguments name the problem."""
+    x = values((300, 37), dtype)
+    rows = np.array([5, -1, 0, 5, 299, 17])
+    for parallel_min in (nb.PARALLEL_MIN, 1):
+        monkeypatch.setattr(nb, "PARALLEL_MIN", parallel_min)
+        got = nb.take_rows(x, rows)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, x[rows].astype(np.float32))
+    with pytest.raises(IndexError, match="out of range for 300 rows"):
+        nb.take_rows(x, np.array([300]))
+    with pytest.raises(ValueError, match="2-D array and a 1-D array of row indices"):
+        nb.take_rows(x, np.array([[1]]))

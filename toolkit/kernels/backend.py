@@ -24,6 +24,9 @@ MEMORY = ("asarray", "to_numpy", "zeros")
 #: Optional fused optimizer steps a backend may offer: one pass instead of an op per term, the
 #: same arithmetic in the same order. The optimizers use them where present, else the ops.
 FUSED = ("rmsprop_step",)
+#: Optional host-side helpers of a CPU backend: ``take_rows(x, rows)`` gathers a training batch
+#: (x[rows] as float32) on every core; the network uses it where present, else NumPy's indexing.
+HOST = ("take_rows",)
 
 UNARY = ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs")
 BINARY = ("add", "sub", "mul", "div", "maximum", "minimum")

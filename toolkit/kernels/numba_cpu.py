@@ -32,6 +32,9 @@ accepts_sparse = True
 #: thread pool costs little on an idle machine but up to a scheduler time slice (milliseconds)
 #: on a busy one, so only work of a millisecond or more is split.
 PARALLEL_MIN = 1 << 21
+#: The same for exp, tanh, sigmoid and softmax, which do several times the work of a copy per
+#: element (a vector routine, a division): at 2^19 elements, half a millisecond of one core.
+MATH_PARALLEL_MIN = 1 << 19
 #: Results of at least this many bytes reuse the memory of dropped results (see ``_empty``).
 POOL_MIN_BYTES = 1 << 22
 #: The most memory the pool of result buffers keeps alive.
@@ -78,8 +81,9 @@ def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return x
 
 
-def _unary_op(op: str, doc: str):
-    """The backend function of a unary op: one compiled kernel, chosen by the op's code."""
+def _unary_op(op: str, doc: str, parallel_min: int = PARALLEL_MIN):
+    """The backend function of a unary op: one compiled kernel, chosen by the op's code; on
+    every core from ``parallel_min`` elements."""
     code = op_code(op)
 
     def apply(x):
@@ -87,7 +91,7 @@ def _unary_op(op: str, doc: str):
         dtype = unary_dtype(op, x)
         x = _contiguous(x, dtype)
         out = _empty(x.shape, dtype)
-        if out.size >= PARALLEL_MIN:
+        if out.size >= parallel_min:
             loops.unary_parallel(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
         elif out.size:
             loops.unary_serial(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
@@ -99,9 +103,10 @@ def _unary_op(op: str, doc: str):
 
 relu = _unary_op("relu", "max(x, 0) elementwise; relu(nan) is nan.")
 sigmoid = _unary_op("sigmoid", "1 / (1 + exp(-x)) elementwise (vector exp; an overflow to inf "
-                               "gives the correct 0).")
-tanh = _unary_op("tanh", "tanh elementwise (a vector routine).")
-exp = _unary_op("exp", "e^x elementwise (a vector routine).")
+                               "gives the correct 0).", MATH_PARALLEL_MIN)
+tanh = _unary_op("tanh", "tanh elementwise (a rational function for float32, else a vector "
+                         "routine).", MATH_PARALLEL_MIN)
+exp = _unary_op("exp", "e^x elementwise (a vector routine).", MATH_PARALLEL_MIN)
 log = _unary_op("log", "Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy).")
 sqrt = _unary_op("sqrt", "Square root elementwise (NaN below 0, as NumPy).")
 abs = _unary_op("abs", "|x| elementwise.")  # noqa: A001 - the protocol's name
@@ -253,8 +258,26 @@ def softmax(x):
     if out.size == 0:
         return out
     rows = x.reshape(-1, x.shape[-1])
-    kernel = loops.softmax_parallel if x.size >= PARALLEL_MIN else loops.softmax_serial
+    kernel = loops.softmax_parallel if x.size >= MATH_PARALLEL_MIN else loops.softmax_serial
     kernel(rows, out.reshape(rows.shape), vmath.TAG)
+    return out
+
+
+def take_rows(x, rows, dtype=np.float32):
+    """x[rows] in ``dtype`` for a 2-D array and an integer array of row indices: a training
+    batch, gathered on every core into a pooled buffer (a host helper, backend.HOST)."""
+    x, rows = np.asarray(x), np.asarray(rows)
+    dtype = np.dtype(dtype)
+    if x.ndim != 2 or rows.ndim != 1 or rows.dtype.kind not in "iu":
+        raise ValueError(f"take_rows: needs a 2-D array and a 1-D array of row indices, got "
+                         f"shapes {x.shape} and {rows.shape} ({rows.dtype})")
+    if rows.size and (rows.min() < -x.shape[0] or rows.max() >= x.shape[0]):
+        raise IndexError(f"take_rows: row index out of range for {x.shape[0]} rows")
+    x = _contiguous(x, x.dtype)
+    out = _empty((rows.size, x.shape[1]), dtype)
+    rows = rows % max(1, x.shape[0])  # NumPy's negative indices
+    kernel = loops.take_rows_parallel if out.size >= PARALLEL_MIN else loops.take_rows_serial
+    kernel(x, rows, out)
     return out
 
 

@@ -176,6 +176,28 @@ def relu_grad_parallel(x, grad, out):
 
 
 @njit(error_model="numpy")
+def _take_span(x, rows, out, lo, hi):
+    """out[i] = x[rows[i]] for lo <= i < hi (converted to out's dtype)."""
+    for i in range(lo, hi):
+        src, dst = x[rows[i]], out[i]
+        for j in range(dst.size):
+            dst[j] = src[j]
+
+
+@njit(**_serial)
+def take_rows_serial(x, rows, out):
+    """out = x[rows] for a C-contiguous 2-D x."""
+    _take_span(x, rows, out, 0, rows.size)
+
+
+@njit(**_parallel)
+def take_rows_parallel(x, rows, out):
+    """take_rows_serial with blocks of 16 rows across threads."""
+    for t in prange((rows.size + 15) // 16):
+        _take_span(x, rows, out, t * 16, min(rows.size, t * 16 + 16))
+
+
+@njit(error_model="numpy")
 def _rmsprop_span(w, g, v, lr, rho, decay, eps, w_out, v_out, lo, hi):
     """RMSprop on elements lo..hi-1, in the order and precision of the optimizer's ops:
     v' = v rho + g g decay (decay = 1 - rho), w' = w - g lr / sqrt(v' + eps)."""

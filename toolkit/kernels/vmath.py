@@ -18,7 +18,6 @@ Numba's on-disk cache never hands a process a build that calls a library it has 
 
 from __future__ import annotations
 
-import ctypes.util
 import importlib.metadata
 from pathlib import Path
 
@@ -47,32 +46,34 @@ _ROUNDER_BITS = np.int64(np.float64(_ROUNDER).view(np.int64))
 _EXP_LO, _EXP_HI = -745.2, 709.8
 
 
-def _svml_paths() -> list[Path]:
-    """Where libsvml.so may be: the intel-cmplr-lib-rt wheel's files, then the system's."""
-    paths = []
+def _svml_paths() -> list[str]:
+    """Where libsvml.so may be: the intel-cmplr-lib-rt wheel's files, then wherever the dynamic
+    loader finds it (an oneAPI install on LD_LIBRARY_PATH)."""
     try:
         files = importlib.metadata.distribution("intel-cmplr-lib-rt").files or []
-        paths += [Path(f.locate()).resolve() for f in files if f.name == "libsvml.so"]
     except importlib.metadata.PackageNotFoundError:
-        pass
-    found = ctypes.util.find_library("svml")
-    return paths + ([Path(found)] if found else [])
+        files = []
+    return [str(Path(f.locate()).resolve()) for f in files if f.name == "libsvml.so"] + [
+        "libsvml.so"]
 
 
 def _load_svml() -> bool:
-    """Load SVML (and libintlc, which it needs, from beside it) for Numba's JIT linker."""
+    """Load SVML for Numba's JIT linker (a wheel's copy after the libintlc beside it, which it
+    needs and which the loader would not find); False where it cannot be loaded or is disabled
+    (NUMBA_DISABLE_INTEL_SVML=1)."""
     from numba.core import config
     import llvmlite.binding as llvm
 
-    if config.DISABLE_INTEL_SVML or target().vector_bytes < 16:
+    if config.DISABLE_INTEL_SVML:
         return False
     for path in _svml_paths():
         try:
-            for helper in sorted(path.parent.glob("libintlc.so.[0-9]*")):
-                llvm.load_library_permanently(str(helper))
-            llvm.load_library_permanently(str(path))
+            if Path(path).is_absolute():
+                for helper in sorted(Path(path).parent.glob("libintlc.so.[0-9]*")):
+                    llvm.load_library_permanently(str(helper))
+            llvm.load_library_permanently(path)
             return True
-        except (RuntimeError, OSError):
+        except RuntimeError:
             continue
     return False
 

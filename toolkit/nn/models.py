@@ -259,6 +259,9 @@ class Sequential:
         CSR matrix of its rows when x is sparse."""
         if is_sparse(x):
             return x[index]
+        take = getattr(self.backend, "take_rows", None)  # backend.HOST: a parallel gather
+        if take is not None and isinstance(index, np.ndarray) and isinstance(x, np.ndarray):
+            return take(x, index)
         return self.backend.asarray(np.asarray(x[index], dtype=np.float32))
 
     def _forward(self, x: Any, training: bool) -> Any:
