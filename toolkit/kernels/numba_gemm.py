@@ -127,18 +127,20 @@ def _pack_b_task(xb, b_rows, bp, kc, nr, t):
 
 
 @njit(error_model="numpy")
-def _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, first, t):
-    """Block t of C (mc rows by nc columns, row-block major), slab by slab: pack the block's
-    A micro-panels, then sweep each (kept in L1) over the block's B micro-panels (in L2).
-    The first slab writes C in mode ``first`` (OVERWRITE or STREAM), later ones ADD."""
+def _wide_task(xa, a_rows, bp, c, kc, row_blocks, nc, nr, first, t):
+    """Block t of C (row-block major: row_blocks shares of the MR-row panels, as even as can
+    be, by nc columns), slab by slab: pack the block's A micro-panels, then sweep each (kept in
+    L1) over the block's B micro-panels (in L2). The first slab writes C in mode ``first``
+    (OVERWRITE or STREAM), later ones ADD."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     cf = c.reshape(-1)
     n_pad = (n + nr - 1) // nr * nr
     blocks_n = (n + nc - 1) // nc
     ib = t // blocks_n
-    i_lo, j_lo = ib * mc, (t - ib * blocks_n) * nc
-    i_hi, j_hi = min(m, i_lo + mc), min(n, j_lo + nc)
+    panels = (m + MR_WIDE - 1) // MR_WIDE
+    i_lo, j_lo = ib * panels // row_blocks * MR_WIDE, (t - ib * blocks_n) * nc
+    i_hi, j_hi = min(m, (ib + 1) * panels // row_blocks * MR_WIDE), min(n, j_lo + nc)
     ap = np.empty((i_hi - i_lo + MR_WIDE) * min(kc, k), c.dtype)
     tile = np.empty(MR_WIDE * nr, c.dtype)
     for pc in range(0, k, kc):
@@ -160,7 +162,7 @@ def _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, first, t):
 
 
 @njit(**_serial)
-def wide_serial(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr, first):
+def wide_serial(xa, a_rows, xb, b_rows, bp, c, kc, row_blocks, nc, nr, first):
     """c = op(A) @ op(B) with packed panels, on one thread. Row i of op(A) is xa[i] if a_rows
     else xa[:, i]; column j of op(B) is xb[j] if b_rows else xb[:, j]; bp has room for all
     of B packed (k by n rounded up to nr); ``first`` is the first slab's mode (_wide_task)."""
@@ -168,12 +170,12 @@ def wide_serial(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr, first):
     k = xa.shape[1] if a_rows else xa.shape[0]
     for t in range(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
         _pack_b_task(xb, b_rows, bp, kc, nr, t)
-    for t in range(((m + mc - 1) // mc) * ((n + nc - 1) // nc)):
-        _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, first, t)
+    for t in range(row_blocks * ((n + nc - 1) // nc)):
+        _wide_task(xa, a_rows, bp, c, kc, row_blocks, nc, nr, first, t)
 
 
 @njit(**_parallel)
-def wide_parallel(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr, first):
+def wide_parallel(xa, a_rows, xb, b_rows, bp, c, kc, row_blocks, nc, nr, first):
     """wide_serial with the packing of B, then the blocks of C, spread across threads: two
     parallel steps per product, so that a thread delayed by another process holds up the
     others only twice."""
@@ -181,8 +183,8 @@ def wide_parallel(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr, first):
     k = xa.shape[1] if a_rows else xa.shape[0]
     for t in prange(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
         _pack_b_task(xb, b_rows, bp, kc, nr, t)
-    for t in prange(((m + mc - 1) // mc) * ((n + nc - 1) // nc)):
-        _wide_task(xa, a_rows, bp, c, kc, mc, nc, nr, first, t)
+    for t in prange(row_blocks * ((n + nc - 1) // nc)):
+        _wide_task(xa, a_rows, bp, c, kc, row_blocks, nc, nr, first, t)
 
 
 @njit(error_model="numpy")
@@ -324,19 +326,19 @@ def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def blocking(m: int, n: int, itemsize: int, threads: int) -> tuple[int, int, int]:
-    """(KC, MC, NC) of a wide product: KC keeps an A micro-panel (MR x KC) within a quarter of
-    L1; NC keeps a slab of B (KC x NC) within half of L2; MC makes at least TASKS_PER_THREAD
-    blocks of C per thread (NC shrinks too when the rows alone are too few)."""
+    """(KC, row blocks, NC) of a wide product: KC keeps an A micro-panel (MR x KC) within a
+    quarter of L1; NC keeps a slab of B (KC x NC) within half of L2; the rows are shared into
+    blocks so that there are at least TASKS_PER_THREAD blocks of C per thread (NC shrinks
+    too when the rows alone are too few)."""
     caches, nr = target().caches, 2 * target().lanes(itemsize)
     kc = max(64, min(512, caches["L1d"] // (4 * MR_WIDE * itemsize)) // 8 * 8)
     nc = max(nr, caches["L2"] // (2 * kc * itemsize) // nr * nr)
     tasks = TASKS_PER_THREAD * threads
     col_blocks = -(-n // nc)
     row_blocks = max(1, min(-(-m // MR_WIDE), -(-tasks // col_blocks)))
-    mc = -(-m // row_blocks // MR_WIDE) * MR_WIDE
     if row_blocks * col_blocks < tasks:  # too few rows: split the columns further
         nc = max(nr, -(-n // -(-tasks // row_blocks) // nr) * nr)
-    return kc, mc, nc
+    return kc, row_blocks, nc
 
 
 def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
@@ -372,10 +374,10 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
         (rows_parallel if parallel else rows_serial)(xa, bf, ldb, c, nv, mr, nr)
         return c
     threads = get_num_threads() if parallel else 1
-    kc, mc, nc = blocking(m, n, dtype.itemsize, threads)
+    kc, row_blocks, nc = blocking(m, n, dtype.itemsize, threads)
     nr = 2 * lanes
     bp = _buffer(k * -(-n // nr) * nr, dtype)
     first = STREAM if c.nbytes > target().caches["L2"] * threads else OVERWRITE
-    (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, bp, c, kc, mc, nc, nr,
-                                                 first)
+    (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, bp, c, kc, row_blocks,
+                                                 nc, nr, first)
     return c
