@@ -32,9 +32,6 @@ accepts_sparse = True
 #: thread pool costs little on an idle machine but up to a scheduler time slice (milliseconds)
 #: on a busy one, so only work of a millisecond or more is split.
 PARALLEL_MIN = 1 << 21
-#: The same for exp, tanh, sigmoid and softmax, which do several times the work of a copy per
-#: element (a vector routine, a division): at 2^19 elements, half a millisecond of one core.
-MATH_PARALLEL_MIN = 1 << 19
 #: Results of at least this many bytes reuse the memory of dropped results (see ``_empty``).
 POOL_MIN_BYTES = 1 << 22
 #: The most memory the pool of result buffers keeps alive.
@@ -81,9 +78,8 @@ def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return x
 
 
-def _unary_op(op: str, doc: str, parallel_min: int = PARALLEL_MIN):
-    """The backend function of a unary op: one compiled kernel, chosen by the op's code; on
-    every core from ``parallel_min`` elements."""
+def _unary_op(op: str, doc: str):
+    """The backend function of a unary op: one compiled kernel, chosen by the op's code."""
     code = op_code(op)
 
     def apply(x):
@@ -91,7 +87,7 @@ def _unary_op(op: str, doc: str, parallel_min: int = PARALLEL_MIN):
         dtype = unary_dtype(op, x)
         x = _contiguous(x, dtype)
         out = _empty(x.shape, dtype)
-        if out.size >= parallel_min:
+        if out.size >= PARALLEL_MIN:
             loops.unary_parallel(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
         elif out.size:
             loops.unary_serial(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
@@ -103,10 +99,10 @@ def _unary_op(op: str, doc: str, parallel_min: int = PARALLEL_MIN):
 
 relu = _unary_op("relu", "max(x, 0) elementwise; relu(nan) is nan.")
 sigmoid = _unary_op("sigmoid", "1 / (1 + exp(-x)) elementwise (vector exp; an overflow to inf "
-                               "gives the correct 0).", MATH_PARALLEL_MIN)
+                               "gives the correct 0).")
 tanh = _unary_op("tanh", "tanh elementwise (a rational function for float32, else a vector "
-                         "routine).", MATH_PARALLEL_MIN)
-exp = _unary_op("exp", "e^x elementwise (a vector routine).", MATH_PARALLEL_MIN)
+                         "routine).")
+exp = _unary_op("exp", "e^x elementwise (a vector routine).")
 log = _unary_op("log", "Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy).")
 sqrt = _unary_op("sqrt", "Square root elementwise (NaN below 0, as NumPy).")
 abs = _unary_op("abs", "|x| elementwise.")  # noqa: A001 - the protocol's name
@@ -254,11 +250,11 @@ def softmax(x):
     if x.ndim == 0:
         raise ValueError("softmax: needs an array of at least 1 dimension, got a scalar")
     x = _contiguous(x, dtype)
-    out = np.empty(x.shape, dtype)
+    out = _empty(x.shape, dtype)
     if out.size == 0:
         return out
     rows = x.reshape(-1, x.shape[-1])
-    kernel = loops.softmax_parallel if x.size >= MATH_PARALLEL_MIN else loops.softmax_serial
+    kernel = loops.softmax_parallel if x.size >= PARALLEL_MIN else loops.softmax_serial
     kernel(rows, out.reshape(rows.shape), vmath.TAG)
     return out
 

@@ -239,9 +239,9 @@ def _softmax_row(x, out, r, tag):
     comes out NaN, as NumPy's does."""
     xr, outr = x[r], out[r]
     exp_shifted_span(xr, outr, 0, outr.size, vector_max(xr), tag)
-    scale = np.empty(1, outr.dtype)  # the inverse in the row's dtype: float32 stays float32
-    scale[0] = 1.0 / _sum_flat(outr, 0.0)
-    s = scale[0]
+    factor = np.empty(1, outr.dtype)  # the inverse in the row's dtype: float32 stays float32
+    factor[0] = 1.0 / _sum_flat(outr, 0.0)
+    s = factor[0]
     for j in range(outr.size):
         outr[j] = outr[j] * s
 

@@ -355,3 +355,4 @@ def vector_max(typingctx, xs):
         return builder.load(result)
 
     return xs.dtype(xs), codegen
+
