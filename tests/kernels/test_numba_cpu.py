@@ -139,13 +139,17 @@ def test_dot_tile_edges(trans_a, trans_b):
 @pytest.mark.parametrize("trans_b", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dot_blocks_and_slabs(trans_a, trans_b, dtype):
-    """The parallel path of a wide product, over more than one k slab and more than one block
-    of C in each direction, with ragged edges everywhere."""
+    """The parallel path of a wide product, over more than one k slab, row block and stretch
+    of columns, then with too few rows for the tasks (the columns split too); ragged edges
+    everywhere."""
     itemsize = np.dtype(dtype).itemsize
-    kc, _, nc_cache = numba_gemm.blocking(1, 1 << 20, itemsize, 1)
-    m, k, n = 17 * numba_gemm.MR_WIDE + 5, kc + 45, nc_cache + 5
-    kc, row_blocks, nc = numba_gemm.blocking(m, n, itemsize, 2)
+    kc, _, _, nc = numba_gemm.blocking(1, 1 << 20, itemsize, 1)
+    m, k, n = 17 * numba_gemm.MR_WIDE + 5, kc + 45, nc + 5
+    kc, row_blocks, _, nc = numba_gemm.blocking(m, n, itemsize, 2)
     assert k > kc and row_blocks > 1 and n > nc
+    check_dot(m, k, n, dtype, trans_a, trans_b)
+    m = 3 * numba_gemm.MR_WIDE - 1  # too few rows for the tasks: the columns split as well
+    assert numba_gemm.blocking(m, n, itemsize, 2)[2] > 1
     check_dot(m, k, n, dtype, trans_a, trans_b)
 
 

@@ -127,21 +127,23 @@ def _pack_b_task(xb, b_rows, bp, kc, nr, t):
 
 
 @njit(error_model="numpy")
-def _wide_task(xa, a_rows, bp, c, kc, row_blocks, nc, nr, first, t):
+def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, first, ap, t):
     """Block t of C (row-block major: row_blocks shares of the MR-row panels, as even as can
-    be, by nc columns), slab by slab: pack the block's A micro-panels, then sweep each (kept in
-    L1) over the block's B micro-panels (in L2). The first slab writes C in mode ``first``
-    (OVERWRITE or STREAM), later ones ADD."""
+    be, by col_blocks shares of the columns), slab by slab: pack the block's A micro-panels
+    into ap (L2), then, for each stretch of nc columns (whose slab of B stays in L2), sweep
+    each A micro-panel (kept in L1) over the stretch's B micro-panels. The first slab writes C
+    in mode ``first`` (OVERWRITE or STREAM), later ones ADD."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     cf = c.reshape(-1)
     n_pad = (n + nr - 1) // nr * nr
-    blocks_n = (n + nc - 1) // nc
-    ib = t // blocks_n
-    panels = (m + MR_WIDE - 1) // MR_WIDE
-    i_lo, j_lo = ib * panels // row_blocks * MR_WIDE, (t - ib * blocks_n) * nc
-    i_hi, j_hi = min(m, (ib + 1) * panels // row_blocks * MR_WIDE), min(n, j_lo + nc)
-    ap = np.empty((i_hi - i_lo + MR_WIDE) * min(kc, k), c.dtype)
+    ib = t // col_blocks
+    panels, col_panels = (m + MR_WIDE - 1) // MR_WIDE, n_pad // nr
+    i_lo = ib * panels // row_blocks * MR_WIDE
+    i_hi = min(m, (ib + 1) * panels // row_blocks * MR_WIDE)
+    jb = t - ib * col_blocks
+    j_lo = jb * col_panels // col_blocks * nr
+    j_hi = min(n, (jb + 1) * col_panels // col_blocks * nr)
     tile = np.empty(MR_WIDE * nr, c.dtype)
     for pc in range(0, k, kc):
         depth = min(kc, k - pc)
@@ -150,41 +152,49 @@ def _wide_task(xa, a_rows, bp, c, kc, row_blocks, nc, nr, first, t):
             at = (i0 - i_lo) * depth
             _pack(xa, a_rows, i0, min(MR_WIDE, m - i0), pc, depth, MR_WIDE,
                   ap[at:at + MR_WIDE * depth])
-        for i0 in range(i_lo, i_hi, MR_WIDE):
-            rows, a0 = min(MR_WIDE, m - i0), (i0 - i_lo) * depth
-            for j0 in range(j_lo, j_hi, nr):
-                cols, b0 = min(nr, n - j0), pc * n_pad + j0 * depth
-                if rows == MR_WIDE and cols == nr:
-                    _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n, mode)
-                else:
-                    _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr, OVERWRITE)
-                    _put_tile(tile, nr, c, i0, j0, rows, cols, pc > 0)
+        for jc in range(j_lo, j_hi, nc):
+            for i0 in range(i_lo, i_hi, MR_WIDE):
+                rows, a0 = min(MR_WIDE, m - i0), (i0 - i_lo) * depth
+                for j0 in range(jc, min(j_hi, jc + nc), nr):
+                    cols, b0 = min(nr, n - j0), pc * n_pad + j0 * depth
+                    if rows == MR_WIDE and cols == nr:
+                        _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n,
+                                    mode)
+                    else:
+                        _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr,
+                                    OVERWRITE)
+                        _put_tile(tile, nr, c, i0, j0, rows, cols, pc > 0)
 
 
 @njit(**_serial)
-def wide_serial(xa, a_rows, xb, b_rows, bp, c, kc, row_blocks, nc, nr, first):
+def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr, first):
     """c = op(A) @ op(B) with packed panels, on one thread. Row i of op(A) is xa[i] if a_rows
     else xa[:, i]; column j of op(B) is xb[j] if b_rows else xb[:, j]; bp has room for all
-    of B packed (k by n rounded up to nr); ``first`` is the first slab's mode (_wide_task)."""
+    of B packed (k by n rounded up to nr), ap for each task's A panels (ap_size); ``first``
+    is the first slab's mode (_wide_task)."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
+    size = ap.size // (row_blocks * col_blocks)
     for t in range(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
         _pack_b_task(xb, b_rows, bp, kc, nr, t)
-    for t in range(row_blocks * ((n + nc - 1) // nc)):
-        _wide_task(xa, a_rows, bp, c, kc, row_blocks, nc, nr, first, t)
+    for t in range(row_blocks * col_blocks):
+        _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, first,
+                   ap[t * size:(t + 1) * size], t)
 
 
 @njit(**_parallel)
-def wide_parallel(xa, a_rows, xb, b_rows, bp, c, kc, row_blocks, nc, nr, first):
+def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr, first):
     """wide_serial with the packing of B, then the blocks of C, spread across threads: two
     parallel steps per product, so that a thread delayed by another process holds up the
     others only twice."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
+    size = ap.size // (row_blocks * col_blocks)
     for t in prange(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
         _pack_b_task(xb, b_rows, bp, kc, nr, t)
-    for t in prange(row_blocks * ((n + nc - 1) // nc)):
-        _wide_task(xa, a_rows, bp, c, kc, row_blocks, nc, nr, first, t)
+    for t in prange(row_blocks * col_blocks):
+        _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, first,
+                   ap[t * size:(t + 1) * size], t)
 
 
 @njit(error_model="numpy")
@@ -325,20 +335,24 @@ def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(x), True
 
 
-def blocking(m: int, n: int, itemsize: int, threads: int) -> tuple[int, int, int]:
-    """(KC, row blocks, NC) of a wide product: KC keeps an A micro-panel (MR x KC) within a
-    quarter of L1; NC keeps a slab of B (KC x NC) within half of L2; the rows are shared into
-    blocks so that there are at least TASKS_PER_THREAD blocks of C per thread (NC shrinks
-    too when the rows alone are too few)."""
+def blocking(m: int, n: int, itemsize: int, threads: int) -> tuple[int, int, int, int]:
+    """(KC, row blocks, column blocks, NC) of a wide product: KC keeps an A micro-panel
+    (MR x KC) within a quarter of L1; NC keeps a slab of B (KC x NC) within half of L2. The
+    blocks of C are tasks: at least TASKS_PER_THREAD per thread, by rows where there are
+    enough, the columns split only when the rows alone are too few."""
     caches, nr = target().caches, 2 * target().lanes(itemsize)
     kc = max(64, min(512, caches["L1d"] // (4 * MR_WIDE * itemsize)) // 8 * 8)
     nc = max(nr, caches["L2"] // (2 * kc * itemsize) // nr * nr)
     tasks = TASKS_PER_THREAD * threads
-    col_blocks = -(-n // nc)
-    row_blocks = max(1, min(-(-m // MR_WIDE), -(-tasks // col_blocks)))
-    if row_blocks * col_blocks < tasks:  # too few rows: split the columns further
-        nc = max(nr, -(-n // -(-tasks // row_blocks) // nr) * nr)
-    return kc, row_blocks, nc
+    row_blocks = max(1, min(-(-m // MR_WIDE), tasks))
+    col_blocks = max(1, min(-(-n // nr), -(-tasks // row_blocks)))
+    return kc, row_blocks, col_blocks, nc
+
+
+def ap_size(m: int, k: int, kc: int, row_blocks: int, col_blocks: int) -> int:
+    """Elements of packing memory for every wide task's A panels (one slab of its rows)."""
+    block_rows = (-(-m // MR_WIDE) // row_blocks + 1) * MR_WIDE
+    return row_blocks * col_blocks * block_rows * min(kc, k)
 
 
 def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
@@ -374,10 +388,12 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
         (rows_parallel if parallel else rows_serial)(xa, bf, ldb, c, nv, mr, nr)
         return c
     threads = get_num_threads() if parallel else 1
-    kc, row_blocks, nc = blocking(m, n, dtype.itemsize, threads)
+    kc, row_blocks, col_blocks, nc = blocking(m, n, dtype.itemsize, threads)
     nr = 2 * lanes
-    bp = _buffer(k * -(-n // nr) * nr, dtype)
+    b_size = k * -(-n // nr) * nr
+    buf = _buffer(b_size + ap_size(m, k, kc, row_blocks, col_blocks), dtype)
     first = STREAM if c.nbytes > target().caches["L2"] * threads else OVERWRITE
-    (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, bp, c, kc, row_blocks,
+    (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, buf[:b_size],
+                                                 buf[b_size:], c, kc, row_blocks, col_blocks,
                                                  nc, nr, first)
     return c
