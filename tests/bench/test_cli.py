@@ -66,11 +66,15 @@ def test_table_json_and_plot(tmp_path):
     assert record["ceilings"]["cpu"]["memory"]["unit"] == "GB/s"
     assert record["ceilings"]["cpu"]["compute"]["unit"] == "GFLOP/s"
     assert record["machine"]["cores"] >= 1 and record["machine"]["blas"]
+    assert set(record["machine"]["cache_bytes"]) == {"L1d", "L2", "L3"}
+    assert "sse4.2" in record["machine"]["simd"] or "neon" in record["machine"]["simd"]
     assert record["gpu"]["present"] is False
 
     png = (out / "b.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
-    assert (out / "b.txt").read_text().startswith("op ")
+    machine_line, blas_line, _, table_header = (out / "b.txt").read_text().splitlines()[:4]
+    assert "SIMD " in machine_line and "caches L1d" in machine_line
+    assert blas_line.startswith("BLAS: ") and table_header.startswith("op ")
 
 
 def test_naive_over_budget_is_skipped_and_shown():

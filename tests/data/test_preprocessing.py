@@ -37,6 +37,25 @@ def test_vectorize_matches_the_books_loop(seqs):
         np.testing.assert_array_equal(vectorize_sequences(seqs, dimension=50), out)
 
 
+@given(sequences)
+def test_sparse_vectorize_holds_the_same_ones(seqs):
+    """A CSR matrix of the dense result's ones: sorted columns, no duplicates, float32."""
+    dense = book_vectorize(seqs, 50)
+    for block in (preprocessing._BLOCK_ELEMENTS, 4):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(preprocessing, "_BLOCK_ELEMENTS", block)
+            out = vectorize_sequences(seqs, dimension=50, sparse=True)
+        assert out.format == "csr" and out.dtype == np.float32 and out.shape == (len(seqs), 50)
+        assert out.nnz == int(dense.sum()) and out.has_sorted_indices
+        np.testing.assert_array_equal(out.toarray(), dense)
+
+
+@pytest.mark.parametrize("bad", [[[0, 10]], [[-1]]])
+def test_sparse_vectorize_rejects_what_dense_rejects(bad):
+    with pytest.raises(ValueError, match=r"outside \[0, 10\)"):
+        vectorize_sequences(bad, dimension=10, sparse=True)
+
+
 def test_vectorize_takes_keras_object_arrays_and_numpy_rows():
     seqs = np.empty(3, dtype=object)
     seqs[:] = [[1, 3, 3], [], [0, 9]]

@@ -16,6 +16,7 @@ import pytest
 
 from toolkit.kernels import numba_cpu as nb
 from toolkit.kernels import numba_gemm
+from toolkit.kernels.cpu import target
 
 RNG = np.random.default_rng(7)
 BIG = nb.PARALLEL_MIN + 37  # just above the cut-over, and not a multiple of the task size
@@ -122,23 +123,34 @@ def check_dot(m, k, n, dtype, trans_a, trans_b):
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
 def test_dot_tile_edges(trans_a, trans_b):
-    """Sizes around the 4 x 4 tile on the serial path, in the dot form (k above SHORT_K) and in
-    the axpy form (k up to SHORT_K)."""
-    short = numba_gemm.SHORT_K
-    for m, k, n in [(1, 1, 1), (3, 5, 3), (5, short, 7), (1, short + 1, 1), (3, short + 3, 5),
-                    (4, short + 4, 4), (5, short + 9, 3), (7, 2 * short + 1, 6)]:
-        for dtype in (np.float32, np.float64):
-            check_dot(m, k, n, dtype, trans_a, trans_b)
+    """Sizes around the register tiles on the serial path: C one vector wide (the narrow tile),
+    two vectors wide (the wide tile, A read in place), and wider (packed panels), each with
+    full and partial tiles of rows, columns and vectors."""
+    for dtype in (np.float32, np.float64):
+        lanes = target().lanes(np.dtype(dtype).itemsize)
+        for mr in {numba_gemm.MR_SWAP, numba_gemm.MR_ROWS_NARROW, numba_gemm.MR_WIDE,
+                   numba_gemm.MR_ROWS_WIDE}:
+            for m in (1, mr - 1, mr, mr + 1, 2 * mr + 3):
+                for n in (1, lanes - 1, lanes, lanes + 1, 2 * lanes, 2 * lanes + 1, 4 * lanes + 3):
+                    check_dot(m, 7 + m % 5, n, dtype, trans_a, trans_b)
 
 
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dot_blocks_and_slabs(trans_a, trans_b, dtype):
-    """The parallel path, over more than one MC x NC block and more than one k slab, with
-    ragged edges everywhere."""
-    kc = numba_gemm.SLAB_BYTES // np.dtype(dtype).itemsize
-    check_dot(2 * numba_gemm.MC + 7, kc + 45, numba_gemm.NC + 5, dtype, trans_a, trans_b)
+    """The parallel path of a wide product, over more than one k slab, row block and stretch
+    of columns, then with too few rows for the tasks (the columns split too); ragged edges
+    everywhere."""
+    itemsize = np.dtype(dtype).itemsize
+    kc, _, _, nc = numba_gemm.blocking(1, 1 << 20, itemsize, 1)
+    m, k, n = 17 * numba_gemm.MR_WIDE + 5, kc + 45, nc + 5
+    kc, row_blocks, _, nc = numba_gemm.blocking(m, n, itemsize, 2)
+    assert k > kc and row_blocks > 1 and n > nc
+    check_dot(m, k, n, dtype, trans_a, trans_b)
+    m = 3 * numba_gemm.MR_WIDE - 1  # too few rows for the tasks: the columns split as well
+    assert numba_gemm.blocking(m, n, itemsize, 2)[2] > 1
+    check_dot(m, k, n, dtype, trans_a, trans_b)
 
 
 @pytest.mark.parametrize("trans_a", [False, True])
@@ -151,7 +163,7 @@ def test_dot_skinny_shapes(trans_a, trans_b):
         check_dot(m, k, n, np.float32, trans_a, trans_b)
 
 
-@pytest.mark.parametrize("k", [61, 97])  # the axpy form, the dot form
+@pytest.mark.parametrize("k", [3, 97])
 def test_dot_integers(k):
     a, b = RNG.integers(-50, 50, (37, k)), RNG.integers(-50, 50, (k, 29))
     for dtype in (np.int32, np.int64):
@@ -242,3 +254,20 @@ def test_a_second_process_loads_the_kernels_from_the_disk_cache(tmp_path):
     assert first["misses"] == 2 and second == {"threads_started_at_import": False,
                                                "compiled_at_import": False, "hits": 2, "misses": 0}
     assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*")), "no cache index was written"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_take_rows_gathers_a_batch_as_float32(dtype, monkeypatch):
+    """The host helper behind fit's batches (backend.HOST), on both paths, with negative rows
+    and repeated ones, against NumPy's indexing; bad arguments name the problem."""
+    x = values((300, 37), dtype)
+    rows = np.array([5, -1, 0, 5, 299, 17])
+    for parallel_min in (nb.PARALLEL_MIN, 1):
+        monkeypatch.setattr(nb, "PARALLEL_MIN", parallel_min)
+        got = nb.take_rows(x, rows)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, x[rows].astype(np.float32))
+    with pytest.raises(IndexError, match="out of range for 300 rows"):
+        nb.take_rows(x, np.array([300]))
+    with pytest.raises(ValueError, match="2-D array and a 1-D array of row indices"):
+        nb.take_rows(x, np.array([[1]]))

@@ -157,3 +157,21 @@ def test_object_is_kept_and_unknown_name_suggests():
         optimizers.get("rmsprp")
     with pytest.raises(ValueError, match="learning_rate"):
         optimizers.SGD(learning_rate=-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_rmsprop_step_equals_the_ops(dtype):
+    """The numba backend's fused step (backend.FUSED) gives the ops' results bit for bit."""
+    nb = get_backend("numba")
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(300, 7)).astype(dtype)
+    grads = [rng.normal(size=w.shape).astype(dtype) for _ in range(3)]
+    fused, plain = optimizers.RMSprop(0.01), optimizers.RMSprop(0.01)
+    wf = wp = w
+    for g in grads:
+        (wf,) = fused.apply(nb, [wf], [g])
+        (wp,) = plain.apply(B, [wp], [g])
+    np.testing.assert_array_equal(wf, wp)
+    np.testing.assert_array_equal(fused.state[0]["velocity"], plain.state[0]["velocity"])
+    with pytest.raises(ValueError, match="one shape and dtype"):
+        nb.rmsprop_step(w, w[:2], w, 0.1, 0.9, 1e-7)

@@ -4,11 +4,11 @@ a percentage of the roof that bounds it."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 import numpy as np
+
+from toolkit.kernels.cpu import cache_sizes
 
 from .timing import timed
 
@@ -30,22 +30,8 @@ class Ceiling:
 
 
 def last_level_cache_bytes() -> int:
-    """Size of the largest CPU cache one core sees (sysfs, else sysconf), 0 when unknown."""
-    sizes = []
-    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
-        try:
-            text = (index / "size").read_text().strip().upper()
-        except OSError:
-            continue
-        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
-        sizes.append(int(text.rstrip("KMG")) * scale)
-    if not sizes and hasattr(os, "sysconf"):
-        for name in ("SC_LEVEL3_CACHE_SIZE", "SC_LEVEL2_CACHE_SIZE"):
-            try:
-                sizes.append(max(0, os.sysconf(name)))
-            except (ValueError, OSError):
-                pass
-    return max(sizes, default=0)
+    """Size of the largest CPU cache one core sees."""
+    return max(cache_sizes().values())
 
 
 def copy_bytes() -> int:

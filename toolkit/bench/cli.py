@@ -179,6 +179,7 @@ def bench(ops, backends, sizes, repeats, dtype, naive_budget, json_path, plot_pa
     click.echo(f"machine: {info['cpu']}, {info['cores']} cores; numpy {np.__version__}, "
                f"numba {info['versions'].get('numba', 'absent')}")
     click.echo(f"BLAS: {machine.blas_summary(info)}")
+    click.echo(f"CPU: {machine.simd_summary(info)}")
     warning = machine.load_warning(info)
     if warning:
         click.echo(warning)
@@ -200,7 +201,8 @@ def bench(ops, backends, sizes, repeats, dtype, naive_budget, json_path, plot_pa
     for note in roof_notes:
         click.echo(note)
 
-    text = table.render(rows)
+    text = (f"{info['cpu']}, {info['cores']} cores: {machine.simd_summary(info)}\n"
+            f"BLAS: {machine.blas_summary(info)}\n\n{table.render(rows)}")
     click.echo(f"\n{dtype}, median of {repeats} repeats (fewer for naive rows that would outlast "
                f"the {budget:g} s budget).\nspeedup: over naive at the same op and size (over "
                f"numpy where naive was skipped).\n% of ceiling: memory-bound ops against copy, "
@@ -221,7 +223,7 @@ def bench(ops, backends, sizes, repeats, dtype, naive_budget, json_path, plot_pa
     click.echo("")
     if table_path:
         files.write_text(table_path, text + "\n")
-        click.echo(f"table: {table_path} (as printed above)")
+        click.echo(f"table: {table_path} (as printed above, the machine named above it)")
     if json_path:
         files.write_json(json_path, record)
         click.echo(f"JSON:  {json_path}")

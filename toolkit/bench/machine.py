@@ -1,5 +1,6 @@
-"""What the numbers were measured on: CPU model and cores, library versions, and the BLAS NumPy
-calls (with OpenBLAS's core type, which environment variables can force to a slower one)."""
+"""What the numbers were measured on: CPU model, cores, SIMD features and cache sizes (and what
+Numba compiles for, which NUMBA_CPU_NAME/FEATURES can change), library versions, and the BLAS
+NumPy calls (with OpenBLAS's core type, which environment variables can force to a slower one)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
+
+from toolkit.kernels import cpu
 
 from .ceilings import last_level_cache_bytes
 
@@ -72,6 +75,9 @@ def describe() -> dict[str, Any]:
         "versions": versions,
         "blas": blas(),
         "blas_environment": blas_environment(),
+        "simd": cpu.host_simd(),
+        "cache_bytes": cpu.cache_sizes(),
+        "numba_target": numba_target(),
     }
     if hasattr(os, "getloadavg"):
         info["load_average"] = round(os.getloadavg()[0], 2)
@@ -81,6 +87,29 @@ def describe() -> dict[str, Any]:
     except ImportError:
         pass
     return info
+
+
+def numba_target() -> dict[str, Any] | None:
+    """What the numba kernels are compiled for (cpu.Target), and the vector math library they
+    call; None where the numba backend cannot be imported."""
+    try:
+        from toolkit.kernels import vmath
+    except ImportError:
+        return None
+    return dict(cpu.target().describe(), vector_math=vmath.LIBRARY)
+
+
+def simd_summary(info: dict[str, Any]) -> str:
+    """One line: the CPU's SIMD features and caches, and what numba compiles for when it is
+    not all of them (an AVX2 target on an AVX-512 machine, say)."""
+    caches = ", ".join(f"{name} {cpu.size_text(size)}"
+                       for name, size in info["cache_bytes"].items())
+    line = f"SIMD {' '.join(info['simd']) or 'none'}; caches {caches}"
+    target = info.get("numba_target")
+    if target:
+        line += (f"; numba compiles for {target['compiled_for']} ({target['vector_bits']}-bit "
+                 f"vectors, {' '.join(target['simd'])}), vector math {target['vector_math']}")
+    return line
 
 
 def blas_summary(info: dict[str, Any]) -> str:

@@ -186,6 +186,7 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
     Workload("sigmoid", "sigmoid", "memory", 1, _ELEMENTWISE, _ELEMENTWISE_QUICK, "2^12",
              _vector),
     Workload("tanh", "tanh", "memory", 1, _ELEMENTWISE, _ELEMENTWISE_QUICK, "2^12", _vector),
+    Workload("exp", "exp", "memory", 1, _ELEMENTWISE, _ELEMENTWISE_QUICK, "2^12", _vector),
     Workload("softmax", "softmax", "memory", 1, _ELEMENTWISE, _ELEMENTWISE_QUICK, "2^12",
              _rows(1024)),
     Workload("sum", "sum", "memory", 1, _ELEMENTWISE, _ELEMENTWISE_QUICK, "2^12", _vector),

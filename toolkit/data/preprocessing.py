@@ -29,20 +29,35 @@ import numpy as np
 
 
 def vectorize_sequences(sequences: Sequence[Sequence[int]], dimension: int = 10000,
-                        dtype: Any = np.float32) -> np.ndarray:
+                        dtype: Any = np.float32, sparse: bool = False) -> Any:
     """Multi-hot encode integer sequences: row i has 1.0 at each index in ``sequences[i]``.
 
     The book's loop (``results[i, sequence] = 1.``) done as one vectorized scatter per block of
     rows: the flat positions ``i * dimension + index`` of a block's words are computed at once,
     and the small temporaries stay in cache while the result is written in order. Indices must
     lie in ``[0, dimension)``: load the data with ``num_words=dimension``.
+
+    With ``sparse=True`` the result is a scipy.sparse CSR matrix holding only the ones (IMDB's
+    reviews set 1.3% of 10,000 words: 26 MB instead of 1 GB for the training set), which
+    ``Sequential.fit``, ``evaluate`` and ``predict`` take as they take the dense array.
     """
     if not isinstance(dimension, (int, np.integer)) or dimension < 1:
         raise ValueError(f"vectorize_sequences: dimension must be a positive int, got {dimension!r}")
     n = len(sequences)
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
+    if sparse:
+        return _multi_hot_csr(n, _word_positions(sequences, dimension), dimension, dtype)
     results = np.zeros((n, dimension), dtype=dtype)
     flat_results = results.reshape(-1)
+    for positions in _word_positions(sequences, dimension):
+        flat_results[positions] = 1
+    return results
+
+
+def _word_positions(sequences: Sequence[Sequence[int]], dimension: int):
+    """The flat positions ``row * dimension + index`` of every word, a block of rows at a time
+    (in row order), after checking that every index lies in [0, dimension)."""
+    n = len(sequences)
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
     block = max(1, _BLOCK_ELEMENTS // max(1, int(lengths.mean()) if n else 1))
     for start in range(0, n, block):
         stop = min(n, start + block)
@@ -62,9 +77,22 @@ def vectorize_sequences(sequences: Sequence[Sequence[int]], dimension: int = 100
                 f"with num_words={dimension} or pass dimension={high + 1} (or more)"
             )
         positions = np.repeat(np.arange(start, stop, dtype=np.int64) * dimension, lengths[start:stop])
-        positions += indices
-        flat_results[positions] = 1
-    return results
+        yield positions + indices
+
+
+def _multi_hot_csr(n: int, blocks, dimension: int, dtype: Any):
+    """The CSR matrix with a one at each distinct position (rows' columns sorted)."""
+    import scipy.sparse
+
+    distinct = [np.unique(positions) for positions in blocks]
+    positions = np.concatenate(distinct) if distinct else np.zeros(0, np.int64)
+    rows, columns = np.divmod(positions, dimension)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    index_type = np.int32 if max(dimension, len(positions)) < 2**31 else np.int64
+    return scipy.sparse.csr_matrix(
+        (np.ones(len(positions), dtype), columns.astype(index_type), indptr.astype(index_type)),
+        shape=(n, dimension))
 
 
 #: About how many word indices one block of vectorize_sequences handles (temporaries of ~2 MB).

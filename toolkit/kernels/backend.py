@@ -8,6 +8,7 @@ the same error messages for the same mistakes.
 
 from __future__ import annotations
 
+import enum
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,11 +21,27 @@ OPS = (
 )
 #: Moving data in and out of a backend's own array type.
 MEMORY = ("asarray", "to_numpy", "zeros")
+#: Optional fused optimizer steps a backend may offer: one pass instead of an op per term, the
+#: same arithmetic in the same order. The optimizers use them where present, else the ops.
+FUSED = ("rmsprop_step",)
+#: Optional host-side helpers of a CPU backend: ``take_rows(x, rows)`` gathers a training batch
+#: (x[rows] as float32) on every core; the network uses it where present, else NumPy's indexing.
+HOST = ("take_rows",)
 
 UNARY = ("relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs")
 BINARY = ("add", "sub", "mul", "div", "maximum", "minimum")
 #: Unary ops whose result is floating point even for integer input (as NumPy's ufuncs).
 FLOATING = ("sigmoid", "tanh", "exp", "log", "sqrt", "softmax")
+
+#: One integer code per op, for compiled kernels that take the op as an argument (numba_loops,
+#: cuda_elementwise): ``Op.RELU``, ``Op["add".upper()]``. Numba treats the members of an IntEnum
+#: as constants, so ``op == Op.RELU`` in a kernel folds as a literal would.
+Op = enum.IntEnum("Op", [(name.upper(), code) for code, name in enumerate(OPS)])
+
+
+def op_code(op: str) -> int:
+    """The integer code of ``op`` ('relu', 'add', ...), as a kernel argument."""
+    return int(Op[op.upper()])
 
 Array = Any  # a backend's array type: numpy.ndarray on the CPU, a device array on CUDA
 
@@ -70,7 +87,8 @@ class Backend(Protocol):
 
     def dot(self, a: Array, b: Array, trans_a: bool = False, trans_b: bool = False) -> Array:
         """The 2-D matrix product op(a) @ op(b), where op transposes when asked (the backward
-        pass of Dense needs x.T @ grad and grad @ w.T)."""
+        pass of Dense needs x.T @ grad and grad @ w.T). Backends with ``accepts_sparse`` also
+        take a scipy.sparse CSR ``a``, in time proportional to its nonzeros (sparse.py)."""
 
     def softmax(self, x: Array) -> Array:
         """Softmax over the last axis, computed stably (the row maximum subtracted first)."""

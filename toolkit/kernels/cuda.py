@@ -21,7 +21,8 @@ import numpy as np
 
 from . import cuda_runtime as rt
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_relu_grad, dot_shape,
-                      unary_dtype)
+                      op_code, unary_dtype)
+from .sparse import is_sparse, refuse
 
 name = "cuda"
 is_available = rt.is_available
@@ -229,7 +230,9 @@ def abs(x: Any) -> Any:  # noqa: A001 - the protocol's name
     return out
 
 
-def _floating(op: str, code_name: str):
+def _floating(op: str):
+    code = op_code(op)
+
     def apply(x: Any) -> Any:
         x = rt.device_array(op, x)
         dtype = _unary_dtype(op, x.dtype)
@@ -241,7 +244,7 @@ def _floating(op: str, code_name: str):
             k = rt.kernel(ew.float_kernel, dtype, dtype, "int", scalar, scalar, scalar)
             blocks, threads = _grid(out.size)
             one, inf, nan = _SPECIALS[dtype]
-            k.launch(blocks, threads, 0, (x, out, getattr(ew, code_name), one, inf, nan))
+            k.launch(blocks, threads, 0, (x, out, code, one, inf, nan))
         return out
     apply.__name__ = apply.__qualname__ = op
     apply.__doc__ = f"{op} elementwise (float32 stays float32; integers give float64)."
@@ -250,12 +253,12 @@ def _floating(op: str, code_name: str):
 
 _SPECIALS = {np.dtype(t): (t(1), t(np.inf), t(np.nan)) for t in (np.float32, np.float64)}
 
-sigmoid = _floating("sigmoid", "SIGMOID")
+sigmoid = _floating("sigmoid")
 sigmoid.__doc__ = "1 / (1 + exp(-x)) elementwise, through exp(-|x|) so that it never overflows."
-tanh = _floating("tanh", "TANH")
-exp = _floating("exp", "EXP")
-log = _floating("log", "LOG")
-sqrt = _floating("sqrt", "SQRT")
+tanh = _floating("tanh")
+exp = _floating("exp")
+log = _floating("log")
+sqrt = _floating("sqrt")
 
 
 # --- binary ops ----------------------------------------------------------------------------------
@@ -308,7 +311,7 @@ def _binary_recipe(op: str, a_shape: tuple, b_shape: tuple, a_type: Any, b_type:
     scalar's "shape" is None and its type int or float."""
     dtype = _binary_dtype(op, a_type, b_type)
     ew = _kernels()[0]
-    code = getattr(ew, op.upper())
+    code = op_code(op)
     if a_shape is None or b_shape is None:
         swap = int(a_shape is None)
         shape, array_type = (b_shape, b_type) if swap else (a_shape, a_type)
@@ -376,6 +379,8 @@ minimum = _binary("minimum")
 def dot(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False) -> Any:
     """op(a) @ op(b) with the tiled, register-blocked kernel; a transposed operand is read in
     place through swapped strides, never copied."""
+    if is_sparse(a) or is_sparse(b):
+        raise refuse("cuda")
     a, b = rt.device_array("dot", a), rt.device_array("dot", b)
     dtype = _binary_dtype("dot", a.dtype, b.dtype)
     m, k, n = dot_shape(a.shape, b.shape, trans_a, trans_b)

@@ -14,8 +14,8 @@ import math
 
 from numba import cuda
 
-RELU, SIGMOID, TANH, EXP, LOG, SQRT, ABS = range(7)
-ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM = range(6)
+from .backend import Op
+
 #: Above this, exp overflows float64 (and float32 long before): the answer is inf.
 EXP_MAX = 709.0
 
@@ -80,20 +80,20 @@ def float_kernel(x, out, op, one, inf, nan):
     stride = cuda.gridsize(1)
     while i < out.size:
         v = x[i]
-        if op == SIGMOID:
+        if op == Op.SIGMOID:
             e = math.exp(-abs(v))
             if v >= 0:
                 out[i] = one / (one + e)
             else:
                 out[i] = e / (one + e)
-        elif op == TANH:
+        elif op == Op.TANH:
             out[i] = math.tanh(v)
-        elif op == EXP:
+        elif op == Op.EXP:
             if v > EXP_MAX:
                 out[i] = inf
             else:
                 out[i] = math.exp(v)
-        elif op == LOG:
+        elif op == Op.LOG:
             if v > 0 or v != v:
                 out[i] = math.log(v)
             elif v == 0:
@@ -143,17 +143,17 @@ def gather_kernel(base, out, shape, strides):
 
 @cuda.jit(device=True)
 def _binary_store(out, i, op, u, v):
-    if op == ADD:
+    if op == Op.ADD:
         out[i] = u + v
-    elif op == SUB:
+    elif op == Op.SUB:
         out[i] = u - v
-    elif op == MUL:
+    elif op == Op.MUL:
         out[i] = u * v
-    elif op == DIV:
+    elif op == Op.DIV:
         out[i] = u / v
     elif u != u or v != v:  # maximum and minimum: NaN wins, as in NumPy
         out[i] = u + v
-    elif op == MAXIMUM:
+    elif op == Op.MAXIMUM:
         if u >= v:
             out[i] = u
         else:

@@ -10,6 +10,7 @@ import numpy as np
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, check_relu_grad,
                       dot_shape, unary_dtype)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
+from .sparse import is_sparse, refuse
 
 name = "naive"
 
@@ -148,6 +149,8 @@ def naive_vector_dot(x, y, dtype):
 
 def dot(a, b, trans_a: bool = False, trans_b: bool = False):
     """The book's naive_dot: each output element is the vector dot of a row and a column."""
+    if is_sparse(a) or is_sparse(b):
+        raise refuse("naive")
     a, b = np.asarray(a), np.asarray(b)
     dtype = binary_dtype("dot", a, b)
     m, _, n = dot_shape(a.shape, b.shape, trans_a, trans_b)

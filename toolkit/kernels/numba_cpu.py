@@ -17,12 +17,16 @@ import threading
 import numpy as np
 
 from . import numba_loops as loops
+from . import numba_sparse, vmath
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, check_relu_grad,
-                      dot_shape, unary_dtype)
+                      dot_shape, op_code, unary_dtype)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 from .numba_gemm import gemm
+from .sparse import is_sparse
 
 name = "numba"
+#: dot takes a scipy.sparse CSR first operand (numba_sparse).
+accepts_sparse = True
 
 #: Inputs with at least this many elements run on every core; smaller ones on one. Waking the
 #: thread pool costs little on an idle machine but up to a scheduler time slice (milliseconds)
@@ -32,39 +36,39 @@ PARALLEL_MIN = 1 << 21
 POOL_MIN_BYTES = 1 << 22
 #: The most memory the pool of result buffers keeps alive.
 POOL_MAX_BYTES = 1 << 30
+#: Bytes of a cache line: where pooled results start.
+LINE = 64
 
-_UNARY_CODES = {"relu": loops.RELU, "sigmoid": loops.SIGMOID, "tanh": loops.TANH,
-                "exp": loops.EXP, "log": loops.LOG, "sqrt": loops.SQRT, "abs": loops.ABS}
-_BINARY_CODES = {"add": loops.ADD, "sub": loops.SUB, "mul": loops.MUL, "div": loops.DIV,
-                 "maximum": loops.MAXIMUM, "minimum": loops.MINIMUM}
 _NO_OFFSETS = np.empty(0, np.int64)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_pool: list[np.ndarray] = []
+_pool: list[tuple[np.ndarray, int]] = []  # buffers, and where their first cache line starts
 _pool_lock = threading.Lock()
 _plans: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], tuple]] = {}
 
 
 def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """np.empty, except that a large result reuses the memory of an earlier result that the
-    caller has dropped (only the pool still refers to it). Fresh memory from the OS costs a page
-    fault per 4 KiB at its first write, which halves the speed of a memory-bound op; a training
-    loop asks for the same sizes every step. The pool is bounded by POOL_MAX_BYTES."""
+    caller has dropped (only the pool still refers to it), and starts on a cache line (so that
+    the matrix product may stream its rows past the caches). Fresh memory from the OS costs a
+    page fault per 4 KiB at its first write, which halves the speed of a memory-bound op; a
+    training loop asks for the same sizes every step. The pool is bounded by POOL_MAX_BYTES."""
     nbytes = dtype.itemsize * math.prod(shape)
     if nbytes < POOL_MIN_BYTES:
         return np.empty(shape, dtype)
     with _pool_lock:
         for i in range(len(_pool) - 1, -1, -1):  # the most recently used first
-            buf = _pool[i]
+            buf, start = _pool[i]
             # the references: the pool's, ``buf`` and getrefcount's argument; a view of ``buf``
             # that the caller still holds refers to it as its base, so it is not reused
-            if buf.nbytes == nbytes and sys.getrefcount(buf) == 3:
+            if buf.nbytes == nbytes + LINE and sys.getrefcount(buf) == 3:
                 _pool.append(_pool.pop(i))
-                return buf.view(dtype).reshape(shape)
-        buf = np.empty(nbytes, np.uint8)
-        _pool.append(buf)
-        while builtins.sum(b.nbytes for b in _pool) > POOL_MAX_BYTES:
+                return buf[start:start + nbytes].view(dtype).reshape(shape)
+        buf = np.empty(nbytes + LINE, np.uint8)
+        start = -buf.__array_interface__["data"][0] % LINE
+        _pool.append((buf, start))
+        while builtins.sum(b.nbytes for b, _ in _pool) > POOL_MAX_BYTES:
             _pool.pop(0)
-        return buf.view(dtype).reshape(shape)
+        return buf[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -74,51 +78,34 @@ def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return x
 
 
-def _unary(op: str, x) -> np.ndarray:
-    x = np.asarray(x)
-    dtype = unary_dtype(op, x)
-    x = _contiguous(x, dtype)
-    out = _empty(x.shape, dtype)
-    if out.size >= PARALLEL_MIN:
-        loops.unary_parallel(_UNARY_CODES[op], x.reshape(-1), out.reshape(-1))
-    elif out.size:
-        loops.unary_serial(_UNARY_CODES[op], x.reshape(-1), out.reshape(-1))
-    return out
+def _unary_op(op: str, doc: str):
+    """The backend function of a unary op: one compiled kernel, chosen by the op's code."""
+    code = op_code(op)
+
+    def apply(x):
+        x = np.asarray(x)
+        dtype = unary_dtype(op, x)
+        x = _contiguous(x, dtype)
+        out = _empty(x.shape, dtype)
+        if out.size >= PARALLEL_MIN:
+            loops.unary_parallel(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
+        elif out.size:
+            loops.unary_serial(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
+        return out
+    apply.__name__ = apply.__qualname__ = op
+    apply.__doc__ = doc
+    return apply
 
 
-def relu(x):
-    """max(x, 0) elementwise; relu(nan) is nan."""
-    return _unary("relu", x)
-
-
-def sigmoid(x):
-    """1 / (1 + exp(-x)), written so that exp never overflows."""
-    return _unary("sigmoid", x)
-
-
-def tanh(x):
-    """tanh elementwise."""
-    return _unary("tanh", x)
-
-
-def exp(x):
-    """e^x elementwise."""
-    return _unary("exp", x)
-
-
-def log(x):
-    """Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy)."""
-    return _unary("log", x)
-
-
-def sqrt(x):
-    """Square root elementwise (NaN below 0, as NumPy)."""
-    return _unary("sqrt", x)
-
-
-def abs(x):  # noqa: A001 - the protocol's name
-    """|x| elementwise."""
-    return _unary("abs", x)
+relu = _unary_op("relu", "max(x, 0) elementwise; relu(nan) is nan.")
+sigmoid = _unary_op("sigmoid", "1 / (1 + exp(-x)) elementwise (vector exp; an overflow to inf "
+                               "gives the correct 0).")
+tanh = _unary_op("tanh", "tanh elementwise (a rational function for float32, else a vector "
+                         "routine).")
+exp = _unary_op("exp", "e^x elementwise (a vector routine).")
+log = _unary_op("log", "Natural logarithm elementwise (NaN below 0, -inf at 0, as NumPy).")
+sqrt = _unary_op("sqrt", "Square root elementwise (NaN below 0, as NumPy).")
+abs = _unary_op("abs", "|x| elementwise.")  # noqa: A001 - the protocol's name
 
 
 def relu_grad(x, grad):
@@ -190,12 +177,16 @@ def _plan(op: str, a_shape: tuple[int, ...], b_shape: tuple[int, ...]):
     return _plans[a_shape, b_shape]
 
 
-def _binary(op: str, a, b) -> np.ndarray:
-    if (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
-            and a.dtype in _FLOATS):
-        dtype = a.dtype  # the common case, decided without binary_dtype's general rules
+def _binary(op: str, code: int, a, b) -> np.ndarray:
+    ta, tb = type(a), type(b)
+    if ta is np.ndarray and a.dtype in _FLOATS and (
+            (tb is np.ndarray and b.dtype == a.dtype) or tb is float or tb is int):
+        dtype = a.dtype  # the common cases (a Python scalar is weak), decided without
+    elif tb is np.ndarray and b.dtype in _FLOATS and (ta is float or ta is int):
+        dtype = b.dtype  # binary_dtype's general rules
     else:
         dtype = binary_dtype(op, a, b)
+    if ta is not np.ndarray or tb is not np.ndarray:
         # a Python scalar takes the result dtype (OverflowError if it does not fit, as NumPy)
         a, b = (np.asarray(v, dtype) if isinstance(v, (int, float)) else np.asarray(v)
                 for v in (a, b))
@@ -210,44 +201,40 @@ def _binary(op: str, a, b) -> np.ndarray:
         return out
     a_off, a_row, ca, b_off, b_row, cb, outer, inner = plan
     kernel = loops.binary_parallel if out.size >= PARALLEL_MIN else loops.binary_serial
-    kernel(_BINARY_CODES[op], a.reshape(-1), a_off, a_row, ca, b.reshape(-1), b_off, b_row, cb,
+    kernel(code, a.reshape(-1), a_off, a_row, ca, b.reshape(-1), b_off, b_row, cb,
            out.reshape(-1), outer, inner)
     return out
 
 
-def add(a, b):
-    """a + b with NumPy broadcasting (any ranks; Python scalars are weakly typed)."""
-    return _binary("add", a, b)
+def _binary_op(op: str, doc: str):
+    """The backend function of a binary op with NumPy broadcasting."""
+    code = op_code(op)
+
+    def apply(a, b):
+        return _binary(op, code, a, b)
+    apply.__name__ = apply.__qualname__ = op
+    apply.__doc__ = doc
+    return apply
 
 
-def sub(a, b):
-    """a - b with broadcasting."""
-    return _binary("sub", a, b)
-
-
-def mul(a, b):
-    """a * b with broadcasting."""
-    return _binary("mul", a, b)
-
-
-def div(a, b):
-    """a / b with broadcasting (integers divide to float64, as NumPy's true division)."""
-    return _binary("div", a, b)
-
-
-def maximum(a, b):
-    """The elementwise maximum with broadcasting; NaN on either side gives NaN."""
-    return _binary("maximum", a, b)
-
-
-def minimum(a, b):
-    """The elementwise minimum with broadcasting; NaN on either side gives NaN."""
-    return _binary("minimum", a, b)
+add = _binary_op("add", "a + b with NumPy broadcasting (any ranks; Python scalars are weakly "
+                        "typed).")
+sub = _binary_op("sub", "a - b with broadcasting.")
+mul = _binary_op("mul", "a * b with broadcasting.")
+div = _binary_op("div", "a / b with broadcasting (integers divide to float64, as NumPy's true "
+                        "division).")
+maximum = _binary_op("maximum", "The elementwise maximum with broadcasting; NaN on either side "
+                                "gives NaN.")
+minimum = _binary_op("minimum", "The elementwise minimum with broadcasting; NaN on either side "
+                                "gives NaN.")
 
 
 def dot(a, b, trans_a: bool = False, trans_b: bool = False):
     """op(a) @ op(b) by a blocked, packed, multithreaded matrix product (numba_gemm); a
-    transposed operand is read where it lies, not transposed first."""
+    transposed operand is read where it lies, not transposed first. A scipy.sparse ``a`` takes
+    time proportional to its nonzeros (numba_sparse)."""
+    if is_sparse(a) or is_sparse(b):
+        return numba_sparse.dot(a, b, trans_a, trans_b, _empty)
     a, b = np.asarray(a), np.asarray(b)
     if a.dtype != b.dtype or a.dtype not in _FLOATS:
         dtype = binary_dtype("dot", a, b)
@@ -263,13 +250,50 @@ def softmax(x):
     if x.ndim == 0:
         raise ValueError("softmax: needs an array of at least 1 dimension, got a scalar")
     x = _contiguous(x, dtype)
-    out = np.empty(x.shape, dtype)
+    out = _empty(x.shape, dtype)
     if out.size == 0:
         return out
     rows = x.reshape(-1, x.shape[-1])
     kernel = loops.softmax_parallel if x.size >= PARALLEL_MIN else loops.softmax_serial
-    kernel(rows, out.reshape(rows.shape))
+    kernel(rows, out.reshape(rows.shape), vmath.TAG)
     return out
+
+
+def take_rows(x, rows, dtype=np.float32):
+    """x[rows] in ``dtype`` for a 2-D array and an integer array of row indices: a training
+    batch, gathered on every core into a pooled buffer (a host helper, backend.HOST)."""
+    x, rows = np.asarray(x), np.asarray(rows)
+    dtype = np.dtype(dtype)
+    if x.ndim != 2 or rows.ndim != 1 or rows.dtype.kind not in "iu":
+        raise ValueError(f"take_rows: needs a 2-D array and a 1-D array of row indices, got "
+                         f"shapes {x.shape} and {rows.shape} ({rows.dtype})")
+    if rows.size and (rows.min() < -x.shape[0] or rows.max() >= x.shape[0]):
+        raise IndexError(f"take_rows: row index out of range for {x.shape[0]} rows")
+    x = _contiguous(x, x.dtype)
+    out = _empty((rows.size, x.shape[1]), dtype)
+    rows = rows % max(1, x.shape[0])  # NumPy's negative indices
+    kernel = loops.take_rows_parallel if out.size >= PARALLEL_MIN else loops.take_rows_serial
+    kernel(x, rows, out)
+    return out
+
+
+def rmsprop_step(w, g, velocity, learning_rate: float, rho: float, epsilon: float):
+    """One RMSprop step fused into one pass, (new w, new velocity): the same arithmetic, in the
+    same order and dtype, as optimizers.RMSprop's ops, which would make nine passes over the
+    weights and nine result arrays (a fused step, backend.FUSED)."""
+    w, g, velocity = np.asarray(w), np.asarray(g), np.asarray(velocity)
+    if not (w.shape == g.shape == velocity.shape and w.dtype == g.dtype == velocity.dtype
+            and w.dtype in _FLOATS):
+        raise ValueError(f"rmsprop_step: w, g and velocity must be float arrays of one shape "
+                         f"and dtype, got {w.shape} {w.dtype}, {g.shape} {g.dtype}, "
+                         f"{velocity.shape} {velocity.dtype}")
+    w, g, velocity = (_contiguous(x, w.dtype) for x in (w, g, velocity))
+    w_out, v_out = _empty(w.shape, w.dtype), _empty(w.shape, w.dtype)
+    scalars = [w.dtype.type(s) for s in (learning_rate, rho, 1.0 - rho, epsilon)]
+    kernel = loops.rmsprop_parallel if w.size >= PARALLEL_MIN else loops.rmsprop_serial
+    kernel(w.reshape(-1), g.reshape(-1), velocity.reshape(-1), *scalars, w_out.reshape(-1),
+           v_out.reshape(-1))
+    return w_out, v_out
 
 
 def _sum_dtype(dtype: np.dtype) -> tuple[np.dtype, np.dtype]:

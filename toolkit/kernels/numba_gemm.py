@@ -1,22 +1,29 @@
-"""The matrix product of the numba backend, C = op(A) @ op(B), in two forms.
+"""The matrix product of the numba backend, C = op(A) @ op(B), as BLIS does it: packed panels and
+a register tile of explicit SIMD (simd.microkernel) sized for the CPU it runs on (cpu.target).
 
-Dot form (the general case). The k axis is cut into slabs of ``kc``. The columns of op(B), and
-the rows of op(A) when they are not contiguous already, are packed once, slab by slab, into
-contiguous rows of ``kc`` numbers (from whichever layout the operand lies in: a transposed
-operand is never transposed as a whole). Each task then owns an ``MC`` x ``NC`` block of C and,
-slab after slab, runs a 4 x 4 register tile over it: 4 rows of A and 4 of B, 16 running dot
-products over the slab. With reassociation allowed LLVM turns each into a vector of partial
-sums, so the inner loop is 8 vector loads and 16 vector FMAs. The 4 rows of A stay in L1 while
-the block's B rows, reused by every row of the block, stay in L2.
+Register tile. MR rows of C by NV vectors of columns stay in vector registers while k runs; each
+step loads NV vectors of a row of B, broadcasts MR numbers of a column of A and does MR * NV
+fused multiply-adds. MR and NV fill the register file: 14 x 2 vectors (14 x 32 float32) with
+AVX-512's 32 registers, 6 x 2 (6 x 16) with AVX2's 16.
 
-Axpy form (a short k, or a long op(A) given transposed against a narrow op(B)). There a dot
-product of k terms is too short to pay for the vector reduction, so C's rows are built as sums
-of k scaled rows of op(B): c[i, :] += A[i, p] * B[p, :], vectorized along the row, in chunks
-that stay in L1. For op(A) = a.T with a long and op(B) narrow (the backward pass of a Dense
-layer, x.T @ grad) the same loop builds C.T from a's contiguous rows.
+Wide products (C more than two vectors wide) cut k into slabs of KC, chosen so that an A
+micro-panel (MR x KC) stays in a quarter of L1, and the columns into blocks whose slab of B
+(KC x NC) fits in half of L2. B is packed once into micro-panels (zero-padded at the edges);
+then the blocks of C run across threads, each packing its own A micro-panels slab by slab and
+sweeping each over the block's B micro-panels. The first slab writes C, later ones add to it;
+a C far larger than the caches is written with non-temporal stores.
 
-``fastmath`` is limited to reassociation and FMA contraction: the result differs from a serial
-sum only by rounding, within the usual k * eps bound, and NaN and inf propagate as in BLAS.
+Narrow products (C at most two vectors wide: a Dense layer of 16 units) skip most packing, so
+that the big operand is read once, straight from memory:
+- op(A) row-major (the first layer's x @ W): the tile reads A's rows where they lie, one pointer
+  per row (at most MAX_ROW_POINTERS of them), over the whole of k;
+- op(A) transposed (its gradient x.T @ g): C^T = op(B)^T op(A)^T, so that the rows of x are the
+  tile's vectors of B, read in place block by block, each block prefetched while the one before
+  it computes; the small op(B)^T is packed, and each block of C^T is written back transposed
+  into C.
+Partial tiles at the edges go through a small scratch tile. ``fastmath`` is not used: sums are
+formed in order along k (each tile's FMA chain), and NaN and inf propagate as in BLAS. Integer
+products take a plain loop (exact, wrapping as NumPy's), which compiles in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -25,232 +32,297 @@ import threading
 from typing import Callable
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
-#: Rows of A, rows of B (columns of C), per task block.
-MC, NC = 64, 128
-#: Bytes of one packed row slab: 1024 float32 or 512 float64. A longer slab spreads the vector
-#: reductions that end each tile over more FMAs; a block's NC rows of B (512 KiB) stay in L2.
-SLAB_BYTES = 4096
+from . import simd
+from .cpu import target
+from .simd import ADD, OVERWRITE, STREAM
+
 #: Below this many multiply-adds (about a millisecond of one core) one thread does it all.
 PARALLEL_MIN = 1 << 23
 #: The most packing memory a thread keeps between products.
 SCRATCH_MAX_BYTES = 1 << 28
-#: Products with k at most this use the axpy form, as do a.T @ b with op(b) this narrow.
-SHORT_K, NARROW_N = 64, 32
-#: Columns of C per axpy task: 16 rows of this many stay in L1.
-CB = 256
+#: Blocks of C per thread in a wide product, for balance when a core is busy elsewhere.
+TASKS_PER_THREAD = 4
+#: Rows of A read in place by one tile: each needs a general-purpose register for its pointer.
+MAX_ROW_POINTERS = 8
 
-_FAST = {"reassoc", "contract"}
+
+def tile_rows(nv: int, registers: int) -> int:
+    """MR for a tile NV vectors wide: the accumulators, NV vectors of B and a broadcast of A
+    fill the register file (at most 28 rows: beyond that the tile gains nothing)."""
+    return min(28, (registers - nv - 1) // nv)
+
+
+_REGISTERS = target().vector_registers
+#: Tile rows of a wide product (packed A) ...
+MR_WIDE = tile_rows(2, _REGISTERS)
+#: ... and of a narrow one reading the rows of A in place, two vectors or one wide.
+MR_ROWS_WIDE = min(MR_WIDE, MAX_ROW_POINTERS)
+MR_ROWS_NARROW = min(tile_rows(1, _REGISTERS), MAX_ROW_POINTERS)
+#: Tile rows of C^T in a transposed narrow product: 8 where the registers allow (C^T's 16 rows,
+#: a Dense layer's usual width, in two whole tiles), else the wide tile's.
+MR_SWAP = min(8, MR_WIDE)
+_micro_wide = simd.microkernel(MR_WIDE, 2, a_by_rows=False)
+_micro_rows_wide = simd.microkernel(MR_ROWS_WIDE, 2, a_by_rows=True)
+_micro_rows_narrow = simd.microkernel(MR_ROWS_NARROW, 1, a_by_rows=True)
+_micro_swap = simd.microkernel(MR_SWAP, 2, a_by_rows=False, prefetch=True)
+#: Columns of C^T per task of a transposed narrow product, and rows of op(A)^T per block: a
+#: block of op(A)^T (SWAP_DEPTH x SWAP_COLUMNS, 256 KiB of float32) fits in L2 while the
+#: next one is prefetched.
+SWAP_COLUMNS, SWAP_DEPTH = 512, 128
+
+_jit = dict(cache=True, error_model="numpy")
 #: Serial kernels release the GIL; parallel ones keep it (the workqueue pool is not reentrant).
-_jit = dict(cache=True, error_model="numpy", fastmath=_FAST)
 _serial = dict(_jit, nogil=True)
 _parallel = dict(_jit, parallel=True)
 
 
 @njit(error_model="numpy")
-def _pack_rows(x, by_rows, r0, r1, kb, ke, p):
-    """p[r - r0, :ke-kb] = row r of X restricted to columns kb:ke, for r0 <= r < r1, where
-    X = x if by_rows, else x.T. The transposing copy goes 16 columns of p at a time, so that
-    both the 16 rows of x it reads and the rows of p it writes stay in L1."""
-    if by_rows:
-        for r in range(r0, r1):
-            src, dst = x[r, kb:ke], p[r - r0]
-            for q in range(ke - kb):
-                dst[q] = src[q]
+def _micro_rows(nv, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode):
+    """The tile reading A's rows in place, ``nv`` vectors of columns wide."""
+    if nv == 1:
+        _micro_rows_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode)
     else:
-        for q0 in range(kb, ke, 16):
-            q1 = min(ke, q0 + 16)
-            for r in range(r1 - r0):
-                src, dst = x[q0:q1, r0 + r], p[r, q0 - kb:q1 - kb]
-                for q in range(q1 - q0):
-                    dst[q] = src[q]
-
-
-@njit(fastmath=_FAST, error_model="numpy")
-def _tile(ap, q0, bp, c, i, j, kc, zero):
-    """c[i:i+4, j:j+4] += the 4 x 4 dot products of rows ap[i:i+4, q0:q0+kc] and bp[j:j+4, :kc]
-    (both C-contiguous 2-D arrays, so that each row slice is known to be contiguous)."""
-    a0, a1 = ap[i, q0:q0 + kc], ap[i + 1, q0:q0 + kc]
-    a2, a3 = ap[i + 2, q0:q0 + kc], ap[i + 3, q0:q0 + kc]
-    b0, b1, b2, b3 = bp[j, :kc], bp[j + 1, :kc], bp[j + 2, :kc], bp[j + 3, :kc]
-    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
-    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
-    for q in range(kc):
-        x0, x1, x2, x3 = a0[q], a1[q], a2[q], a3[q]
-        y0, y1, y2, y3 = b0[q], b1[q], b2[q], b3[q]
-        s00 += x0 * y0
-        s01 += x0 * y1
-        s02 += x0 * y2
-        s03 += x0 * y3
-        s10 += x1 * y0
-        s11 += x1 * y1
-        s12 += x1 * y2
-        s13 += x1 * y3
-        s20 += x2 * y0
-        s21 += x2 * y1
-        s22 += x2 * y2
-        s23 += x2 * y3
-        s30 += x3 * y0
-        s31 += x3 * y1
-        s32 += x3 * y2
-        s33 += x3 * y3
-    c0, c1, c2, c3 = c[i], c[i + 1], c[i + 2], c[i + 3]
-    c0[j] += s00
-    c0[j + 1] += s01
-    c0[j + 2] += s02
-    c0[j + 3] += s03
-    c1[j] += s10
-    c1[j + 1] += s11
-    c1[j + 2] += s12
-    c1[j + 3] += s13
-    c2[j] += s20
-    c2[j + 1] += s21
-    c2[j + 2] += s22
-    c2[j + 3] += s23
-    c3[j] += s30
-    c3[j + 1] += s31
-    c3[j + 2] += s32
-    c3[j + 3] += s33
-
-
-@njit(fastmath=_FAST, error_model="numpy")
-def _single(ap, q0, bp, c, i, j, kc, zero):
-    """c[i, j] += one dot product of rows (the edges that do not fill a 4 x 4 tile)."""
-    x, y = ap[i, q0:q0 + kc], bp[j, :kc]
-    s = zero
-    for q in range(kc):
-        s += x[q] * y[q]
-    c[i, j] += s
+        _micro_rows_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode)
 
 
 @njit(error_model="numpy")
-def _pack_task(x, by_rows, packed, kc, t):
-    """Task t of packing an operand: 16 of its rows (of op(A), or columns of op(B)) in one slab
-    of ``packed`` (slabs, rows, kc)."""
-    groups = (packed.shape[1] + 15) // 16
-    slab = t // groups
-    r0 = (t - slab * groups) * 16
-    r1 = min(packed.shape[1], r0 + 16)
-    k = x.shape[1] if by_rows else x.shape[0]
-    _pack_rows(x, by_rows, r0, r1, slab * kc, min(k, slab * kc + kc), packed[slab, r0:r1])
+def _pack(x, along_k, r0, rows, pc, kc, width, out):
+    """out[p * width + r] = X(r0 + r, pc + p) for r < rows (0 for rows <= r < width), p < kc,
+    where X(r, p) = x[r, p] if along_k (x's rows run along k) else x[p, r]."""
+    for p in range(kc):
+        dst = out[p * width:(p + 1) * width]
+        if along_k:
+            for r in range(rows):
+                dst[r] = x[r0 + r, pc + p]
+        else:
+            src = x[pc + p, r0:r0 + rows]
+            for r in range(rows):
+                dst[r] = src[r]
+        for r in range(rows, width):
+            dst[r] = 0
 
 
 @njit(error_model="numpy")
-def _block_task(x_a, a_rows, ap, bp, c, k, kc, t, zero):
-    """Block t of C (MC rows by NC columns, row-block major), slab by slab: the full 4 x 4 tiles,
-    then the ragged edges. op(A)'s rows are read in place when a_rows, else from ``ap``."""
+def _put_tile(tile, nr, c, i0, j0, rows, cols, accumulate):
+    """c[i0:i0+rows, j0:j0+cols] (+)= the top-left corner of a scratch tile (rows of nr)."""
+    for i in range(rows):
+        src, dst = tile[i * nr:i * nr + cols], c[i0 + i, j0:j0 + cols]
+        for j in range(cols):
+            dst[j] = dst[j] + src[j] if accumulate else src[j]
+
+
+@njit(error_model="numpy")
+def _pack_b_task(xb, b_rows, bp, kc, nr, t):
+    """Task t of packing B: micro-panel t % panels of slab t // panels, at that slab's place
+    in bp (slabs of kc rows, each all of B's columns rounded up to nr)."""
+    n, k = (xb.shape[0], xb.shape[1]) if b_rows else (xb.shape[1], xb.shape[0])
+    panels = (n + nr - 1) // nr
+    slab = t // panels
+    j0, pc = (t - slab * panels) * nr, slab * kc
+    depth = min(kc, k - pc)
+    at = pc * panels * nr + j0 * depth
+    _pack(xb, b_rows, j0, min(nr, n - j0), pc, depth, nr, bp[at:at + nr * depth])
+
+
+@njit(error_model="numpy")
+def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, first, ap, t):
+    """Block t of C (row-block major: row_blocks shares of the MR-row panels, as even as can
+    be, by col_blocks shares of the columns), slab by slab: pack the block's A micro-panels
+    into ap (L2), then, for each stretch of nc columns (whose slab of B stays in L2), sweep
+    each A micro-panel (kept in L1) over the stretch's B micro-panels. The first slab writes C
+    in mode ``first`` (OVERWRITE or STREAM), later ones ADD."""
     m, n = c.shape
-    nblocks = (n + NC - 1) // NC
-    ib = t // nblocks
-    i0, j0 = ib * MC, (t - ib * nblocks) * NC
-    i1, j1 = min(m, i0 + MC), min(n, j0 + NC)
-    i4, j4 = i0 + (i1 - i0) // 4 * 4, j0 + (j1 - j0) // 4 * 4
-    for slab in range(bp.shape[0]):
-        kb = slab * kc
-        depth = min(kc, k - kb)
-        a, q0 = (x_a, kb) if a_rows else (ap[slab], 0)
-        b = bp[slab]
-        for i in range(i0, i4, 4):
-            for j in range(j0, j4, 4):
-                _tile(a, q0, b, c, i, j, depth, zero)
-        for i in range(i0, i1):
-            for j in range(j4 if i < i4 else j0, j1):
-                _single(a, q0, b, c, i, j, depth, zero)
+    k = xa.shape[1] if a_rows else xa.shape[0]
+    cf = c.reshape(-1)
+    n_pad = (n + nr - 1) // nr * nr
+    ib = t // col_blocks
+    panels, col_panels = (m + MR_WIDE - 1) // MR_WIDE, n_pad // nr
+    i_lo = ib * panels // row_blocks * MR_WIDE
+    i_hi = min(m, (ib + 1) * panels // row_blocks * MR_WIDE)
+    jb = t - ib * col_blocks
+    j_lo = jb * col_panels // col_blocks * nr
+    j_hi = min(n, (jb + 1) * col_panels // col_blocks * nr)
+    tile = np.empty(MR_WIDE * nr, c.dtype)
+    for pc in range(0, k, kc):
+        depth = min(kc, k - pc)
+        mode = ADD if pc > 0 else first
+        for i0 in range(i_lo, i_hi, MR_WIDE):
+            at = (i0 - i_lo) * depth
+            _pack(xa, a_rows, i0, min(MR_WIDE, m - i0), pc, depth, MR_WIDE,
+                  ap[at:at + MR_WIDE * depth])
+        for jc in range(j_lo, j_hi, nc):
+            for i0 in range(i_lo, i_hi, MR_WIDE):
+                rows, a0 = min(MR_WIDE, m - i0), (i0 - i_lo) * depth
+                for j0 in range(jc, min(j_hi, jc + nc), nr):
+                    cols, b0 = min(nr, n - j0), pc * n_pad + j0 * depth
+                    if rows == MR_WIDE and cols == nr:
+                        _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n,
+                                    mode)
+                    else:
+                        _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr,
+                                    OVERWRITE)
+                        _put_tile(tile, nr, c, i0, j0, rows, cols, pc > 0)
 
 
 @njit(**_serial)
-def dot_serial(x_a, a_rows, x_b, b_rows, ap, bp, c, kc, zero):
-    """c += op(A) @ op(B) in dot form on one thread. Row r of op(A) is x_a[r] if a_rows (read
-    in place) else x_a[:, r] (packed into ap, (slabs, m, >= kc)); column j of op(B) is x_b[j]
-    if b_rows else x_b[:, j] (packed into bp, (slabs, n, >= kc)); c is (m, n) zeros; k is cut
-    into slabs of kc."""
+def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr, first):
+    """c = op(A) @ op(B) with packed panels, on one thread. Row i of op(A) is xa[i] if a_rows
+    else xa[:, i]; column j of op(B) is xb[j] if b_rows else xb[:, j]; bp has room for all
+    of B packed (k by n rounded up to nr), ap for each task's A panels (ap_size); ``first``
+    is the first slab's mode (_wide_task)."""
     m, n = c.shape
-    k = x_a.shape[1] if a_rows else x_a.shape[0]
-    slabs = bp.shape[0]
-    a_tasks = 0 if a_rows else slabs * ((m + 15) // 16)
-    for t in range(a_tasks + slabs * ((n + 15) // 16)):
-        if t < a_tasks:
-            _pack_task(x_a, a_rows, ap, kc, t)
-        else:
-            _pack_task(x_b, b_rows, bp, kc, t - a_tasks)
-    for t in range(((m + MC - 1) // MC) * ((n + NC - 1) // NC)):
-        _block_task(x_a, a_rows, ap, bp, c, k, kc, t, zero)
+    k = xa.shape[1] if a_rows else xa.shape[0]
+    size = ap.size // (row_blocks * col_blocks)
+    for t in range(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
+        _pack_b_task(xb, b_rows, bp, kc, nr, t)
+    for t in range(row_blocks * col_blocks):
+        _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, first,
+                   ap[t * size:(t + 1) * size], t)
 
 
 @njit(**_parallel)
-def dot_parallel(x_a, a_rows, x_b, b_rows, ap, bp, c, kc, zero):
-    """dot_serial with the packing, then the blocks of C, spread across threads."""
+def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr, first):
+    """wide_serial with the packing of B, then the blocks of C, spread across threads: two
+    parallel steps per product, so that a thread delayed by another process holds up the
+    others only twice."""
     m, n = c.shape
-    k = x_a.shape[1] if a_rows else x_a.shape[0]
-    slabs = bp.shape[0]
-    a_tasks = 0 if a_rows else slabs * ((m + 15) // 16)
-    for t in prange(a_tasks + slabs * ((n + 15) // 16)):
-        if t < a_tasks:
-            _pack_task(x_a, a_rows, ap, kc, t)
-        else:
-            _pack_task(x_b, b_rows, bp, kc, t - a_tasks)
-    for t in prange(((m + MC - 1) // MC) * ((n + NC - 1) // NC)):
-        _block_task(x_a, a_rows, ap, bp, c, k, kc, t, zero)
+    k = xa.shape[1] if a_rows else xa.shape[0]
+    size = ap.size // (row_blocks * col_blocks)
+    for t in prange(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
+        _pack_b_task(xb, b_rows, bp, kc, nr, t)
+    for t in prange(row_blocks * col_blocks):
+        _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, first,
+                   ap[t * size:(t + 1) * size], t)
 
 
-@njit(fastmath=_FAST, error_model="numpy")
-def _axpy_task(x_a, a_rows, b, c, t):
-    """Rows 16i.. and columns CB*j.. of c (task t, row-block major) = the sum over p of A[i, p]
-    * b[p, cols], where A[i, p] is x_a[i, p] if a_rows else x_a[p, i]. For each p the row piece
-    of b is read once and added into the block's 16 rows, summed in a small buffer that stays
-    in L1; c is written once at the end (so it need not start as zeros, nor be read)."""
+@njit(error_model="numpy")
+def _rows_task(xa, b, ldb, c, nv, mr, nr, t):
+    """Rows t*mr.. of C (all its columns) = A @ B over the whole of k, A's rows read in place
+    (xa[i] is row i); B's row p is b[p*ldb:][:nr]. A partial tile (past m, or C narrower than
+    nr) goes through a scratch tile, the last rows of A copied and zero-padded first."""
     m, n = c.shape
-    nblocks = (n + CB - 1) // CB
-    ib = t // nblocks
-    i0, j0 = ib * 16, (t - ib * nblocks) * CB
-    i1, j1 = min(m, i0 + 16), min(n, j0 + CB)
-    acc = np.zeros((i1 - i0, j1 - j0), c.dtype)
-    for p in range(b.shape[0]):
-        src = b[p, j0:j1]
-        for i in range(i1 - i0):
-            s = x_a[i0 + i, p] if a_rows else x_a[p, i0 + i]
-            row = acc[i]
-            for j in range(j1 - j0):
-                row[j] += s * src[j]
-    for i in range(i1 - i0):
-        row, dst = acc[i], c[i0 + i, j0:j1]
-        for j in range(j1 - j0):
-            dst[j] = row[j]
+    k = xa.shape[1]
+    af, cf = xa.reshape(-1), c.reshape(-1)
+    i0 = t * mr
+    rows = min(mr, m - i0)
+    if rows == mr and n == nr:
+        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, cf, i0 * n, n, OVERWRITE)
+        return
+    tile = np.empty(mr * nr, c.dtype)
+    if rows == mr:
+        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, tile, 0, nr, OVERWRITE)
+    else:
+        edge = np.zeros(mr * k, c.dtype)
+        edge[:rows * k] = af[i0 * k:(i0 + rows) * k]
+        _micro_rows(nv, edge, 0, k, b, 0, ldb, k, tile, 0, nr, OVERWRITE)
+    _put_tile(tile, nr, c, i0, 0, rows, n, False)
 
 
 @njit(**_serial)
-def axpy_serial(x_a, a_rows, b, c):
-    """c = A @ b in axpy form on one thread; b is (k, n) with contiguous rows."""
-    m, n = c.shape
-    for t in range(((m + 15) // 16) * ((n + CB - 1) // CB)):
-        _axpy_task(x_a, a_rows, b, c, t)
+def rows_serial(xa, b, ldb, c, nv, mr, nr):
+    """c = A @ B for a C at most nr columns wide, on one thread (see _rows_task)."""
+    for t in range((c.shape[0] + mr - 1) // mr):
+        _rows_task(xa, b, ldb, c, nv, mr, nr, t)
 
 
 @njit(**_parallel)
-def axpy_parallel(x_a, a_rows, b, c):
-    """axpy_serial across threads."""
+def rows_parallel(xa, b, ldb, c, nv, mr, nr):
+    """rows_serial with the row tiles across threads."""
+    for t in prange((c.shape[0] + mr - 1) // mr):
+        _rows_task(xa, b, ldb, c, nv, mr, nr, t)
+
+
+@njit(error_model="numpy")
+def _swap_task(xa, ap, c, nr, t):
+    """Rows t*SWAP_COLUMNS.. of C = those columns of C^T = op(B)^T @ op(A)^T, where op(A)^T
+    is xa (k x m) and ap holds op(B)^T packed in panels of MR_SWAP rows (k x MR_SWAP each).
+    The rows of xa are the tile's B, read in place a block of SWAP_DEPTH rows at a time, the
+    first tile of each panel prefetching the same columns of the next block. C^T's block is
+    summed in a scratch buffer, then written into C transposed. A partial last panel (past m)
+    is packed first."""
     m, n = c.shape
-    for t in prange(((m + 15) // 16) * ((n + CB - 1) // CB)):
-        _axpy_task(x_a, a_rows, b, c, t)
+    k = xa.shape[0]
+    xf = xa.reshape(-1)
+    j_lo = t * SWAP_COLUMNS
+    j_hi = min(m, j_lo + SWAP_COLUMNS)
+    whole = j_lo + (j_hi - j_lo) // nr * nr
+    width = (j_hi - j_lo + nr - 1) // nr * nr
+    block = np.empty((n + MR_SWAP - 1) // MR_SWAP * MR_SWAP * width, c.dtype)
+    edge = np.empty(k * nr if whole < j_hi else 0, c.dtype)
+    if whole < j_hi:
+        _pack(xa, False, whole, j_hi - whole, 0, k, nr, edge)
+    for p0 in range(0, k, SWAP_DEPTH):
+        depth = min(SWAP_DEPTH, k - p0)
+        ahead = min(p0 + SWAP_DEPTH, k - depth)  # the next block, or this one at the end
+        for j0 in range(j_lo, j_hi, nr):
+            source, b0, ldb = (xf, p0 * m + j0, m) if j0 < whole else (edge, p0 * nr, nr)
+            for i0 in range(0, n, MR_SWAP):
+                _micro_swap(ap, i0 * k + p0 * MR_SWAP, MR_SWAP, source, b0, ldb, depth, block,
+                            i0 * width + j0 - j_lo, width, ADD if p0 > 0 else OVERWRITE, xf,
+                            ahead * m + j0, m if i0 == 0 else 0)
+    for j in range(j_hi - j_lo):
+        row = c[j_lo + j]
+        for i in range(n):
+            row[i] = block[i * width + j]
+
+
+@njit(**_serial)
+def swap_serial(xa, ap, c, nr):
+    """c = op(A) @ op(B) as (op(B)^T op(A)^T)^T for a C at most nr columns wide and op(A)
+    transposed (xa[:, i] is row i of op(A)), on one thread; ap holds op(B)^T packed in panels
+    of MR_SWAP rows (pack_panels)."""
+    for t in range((c.shape[0] + SWAP_COLUMNS - 1) // SWAP_COLUMNS):
+        _swap_task(xa, ap, c, nr, t)
+
+
+@njit(**_parallel)
+def swap_parallel(xa, ap, c, nr):
+    """swap_serial with blocks of C^T's columns across threads."""
+    for t in prange((c.shape[0] + SWAP_COLUMNS - 1) // SWAP_COLUMNS):
+        _swap_task(xa, ap, c, nr, t)
+
+
+@njit(**_serial)
+def integer_product(xa, a_rows, xb, b_rows, c):
+    """c = op(A) @ op(B) for integer dtypes (exact, wrapping as NumPy's): C's rows built as
+    sums of B's rows, a loop LLVM vectorizes; the SIMD tiles serve the floats."""
+    m, n = c.shape
+    k = xa.shape[1] if a_rows else xa.shape[0]
+    row_b = np.empty(n, c.dtype)
+    for i in range(m):
+        out = c[i]
+        out[:] = 0
+        for p in range(k):
+            s = xa[i, p] if a_rows else xa[p, i]
+            for j in range(n):
+                row_b[j] = xb[j, p] if b_rows else xb[p, j]
+            for j in range(n):
+                out[j] += s * row_b[j]
+
+
+@njit(**_serial)
+def pack_panels(x, along_k, rows, k, width, out):
+    """out = X's first ``rows`` rows over all of k in panels of ``width`` rows (each k x
+    width, zero-padded), where X(r, p) = x[r, p] if along_k else x[p, r] (see _pack)."""
+    for r0 in range(0, rows, width):
+        _pack(x, along_k, r0, min(width, rows - r0), 0, k, width, out[r0 * k:(r0 + width) * k])
 
 
 _scratch = threading.local()
 
 
-def _packing_buffers(slabs: int, rows_a: int, n: int, width: int, dtype: np.dtype):
-    """Zero-copy views (slabs, rows_a, width) and (slabs, n, width) into packing memory that
-    this thread keeps between products: fresh memory would cost a page fault per 4 KiB."""
-    size_a, size_b = slabs * rows_a * width, slabs * n * width
-    nbytes = (size_a + size_b) * dtype.itemsize
+def _buffer(size: int, dtype: np.dtype) -> np.ndarray:
+    """``size`` elements of packing memory that this thread keeps between products: fresh
+    memory would cost a page fault per 4 KiB."""
+    nbytes = size * dtype.itemsize
     buf = getattr(_scratch, "buf", None)
     if buf is None or buf.nbytes < nbytes:
         buf = np.empty(nbytes, np.uint8)
         if nbytes <= SCRATCH_MAX_BYTES:
             _scratch.buf = buf
-    flat = buf[:nbytes].view(dtype)
-    return (flat[:size_a].reshape(slabs, rows_a, width),
-            flat[size_a:].reshape(slabs, n, width))
+    return buf[:nbytes].view(dtype)
 
 
 def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -263,33 +335,65 @@ def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(x), True
 
 
+def blocking(m: int, n: int, itemsize: int, threads: int) -> tuple[int, int, int, int]:
+    """(KC, row blocks, column blocks, NC) of a wide product: KC keeps an A micro-panel
+    (MR x KC) within a quarter of L1; NC keeps a slab of B (KC x NC) within half of L2. The
+    blocks of C are tasks: at least TASKS_PER_THREAD per thread, by rows where there are
+    enough, the columns split only when the rows alone are too few."""
+    caches, nr = target().caches, 2 * target().lanes(itemsize)
+    kc = max(64, min(512, caches["L1d"] // (4 * MR_WIDE * itemsize)) // 8 * 8)
+    nc = max(nr, caches["L2"] // (2 * kc * itemsize) // nr * nr)
+    tasks = TASKS_PER_THREAD * threads
+    row_blocks = max(1, min(-(-m // MR_WIDE), tasks))
+    col_blocks = max(1, min(-(-n // nr), -(-tasks // row_blocks)))
+    return kc, row_blocks, col_blocks, nc
+
+
+def ap_size(m: int, k: int, kc: int, row_blocks: int, col_blocks: int) -> int:
+    """Elements of packing memory for every wide task's A panels (one slab of its rows)."""
+    block_rows = (-(-m // MR_WIDE) // row_blocks + 1) * MR_WIDE
+    return row_blocks * col_blocks * block_rows * min(kc, k)
+
+
 def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
          empty: Callable[[tuple[int, ...], np.dtype], np.ndarray] = np.empty) -> np.ndarray:
     """op(a) @ op(b), given as the (m, k) and (k, n) views ``a`` and ``b`` (transposed or not)
-    in the result dtype, in whichever form suits the shapes and layouts. ``empty(shape, dtype)``
-    allocates the result (the backend passes its pool of reusable buffers)."""
+    in the result dtype. ``empty(shape, dtype)`` allocates the result (the backend passes its
+    pool of reusable buffers); every path writes all of it."""
     dtype = a.dtype
     if m == 0 or n == 0 or k == 0:
         return np.zeros((m, n), dtype)
-    parallel = m * n * k >= PARALLEL_MIN
-    x_a, a_rows = _rows_of(a)     # row r of op(a): x_a[r] if a_rows else x_a[:, r]
-    x_bt, b_rows = _rows_of(b.T)  # column j of op(b): x_bt[j] if b_rows else x_bt[:, j]
     c = empty((m, n), dtype)
-    if k <= SHORT_K or (not a_rows and n <= NARROW_N < m):
-        axpy = axpy_parallel if parallel else axpy_serial
-        if n >= m:  # build C's rows from the rows of op(b), copied if they are not contiguous
-            axpy(x_a, a_rows, np.ascontiguousarray(b) if b_rows else x_bt, c)
-            return c
-        # build the longer rows of C.T from the rows of op(a).T (a's own when trans_a)
-        ct = empty((n, m), dtype)
-        axpy(x_bt, b_rows, np.ascontiguousarray(a.T) if a_rows else x_a, ct)
-        c[...] = ct.T
+    parallel = m * n * k >= PARALLEL_MIN
+    lanes = target().lanes(dtype.itemsize)
+    xa, a_rows = _rows_of(a)     # row i of op(a): xa[i] if a_rows else xa[:, i]
+    xb, b_rows = _rows_of(b.T)   # column j of op(b): xb[j] if b_rows else xb[:, j]
+    if dtype.kind != "f":
+        integer_product(xa, a_rows, xb, b_rows, c)
         return c
-    c.fill(0)
-    kc = SLAB_BYTES // a.itemsize
-    slabs = (k + kc - 1) // kc
-    # rows padded by a cache line, so that packed rows kc apart do not share L1 sets
-    ap, bp = _packing_buffers(slabs, 0 if a_rows else m, n, kc + 64 // a.itemsize, dtype)
-    (dot_parallel if parallel else dot_serial)(x_a, a_rows, x_bt, b_rows, ap, bp, c, kc,
-                                               dtype.type(0))
+    if n <= 2 * lanes and not a_rows:  # x.T @ g: C^T = g^T x, x's rows read in place
+        ap = _buffer(-(-n // MR_SWAP) * MR_SWAP * k, dtype)
+        pack_panels(xb, b_rows, n, k, MR_SWAP, ap)
+        (swap_parallel if parallel else swap_serial)(xa, ap, c, 2 * lanes)
+        return c
+    if n <= 2 * lanes:  # x @ W: x's rows read in place
+        nv = 1 if n <= lanes else 2
+        nr = nv * lanes
+        if not b_rows and n == nr:  # B's rows are the tile's width: read in place
+            bf, ldb = xb.reshape(-1), n
+        else:
+            bf, ldb = _buffer(k * nr, dtype), nr
+            pack_panels(xb, b_rows, n, k, nr, bf)
+        mr = MR_ROWS_NARROW if nv == 1 else MR_ROWS_WIDE
+        (rows_parallel if parallel else rows_serial)(xa, bf, ldb, c, nv, mr, nr)
+        return c
+    threads = get_num_threads() if parallel else 1
+    kc, row_blocks, col_blocks, nc = blocking(m, n, dtype.itemsize, threads)
+    nr = 2 * lanes
+    b_size = k * -(-n // nr) * nr
+    buf = _buffer(b_size + ap_size(m, k, kc, row_blocks, col_blocks), dtype)
+    first = STREAM if c.nbytes > target().caches["L2"] * threads else OVERWRITE
+    (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, buf[:b_size],
+                                                 buf[b_size:], c, kc, row_blocks, col_blocks,
+                                                 nc, nr, first)
     return c

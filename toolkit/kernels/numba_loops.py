@@ -1,13 +1,14 @@
 """The compiled loops behind the numba backend: elementwise ops, broadcasting binary ops, relu_grad,
 softmax and sum, each as a serial kernel (small inputs) and a ``prange`` kernel (large ones).
 
-Ops are chosen by an integer code rather than one compiled function per op, so a process compiles
-(or loads from the on-disk cache) one kernel per dtype, not one per op and dtype. The code is a
-loop invariant: LLVM unswitches the branch out of the loop, and each copy of the loop vectorizes.
-Each branch stores its own result, so an integer loop never goes through a float (results keep
-all 64 bits). ``error_model="numpy"`` makes x / 0 give inf or NaN as in NumPy instead of raising.
-Only the sums allow fastmath, and only reassociation (rounding differences in a float64
-accumulator); every kernel propagates NaN as NumPy does.
+Ops are chosen by their integer code (backend.Op) rather than one compiled function per op, so
+a process compiles (or loads from the on-disk cache) one kernel per dtype, not one per op and
+dtype. The code is a loop invariant: LLVM unswitches the branch out of the loop, and each copy of
+the loop vectorizes. Each branch stores its own result, so an integer loop never goes through a
+float (results keep all 64 bits). exp, tanh and sigmoid go through vmath's vector routines, chosen
+by the ``tag`` argument. ``error_model="numpy"`` makes x / 0 give inf or NaN as in NumPy instead
+of raising. Only the sums allow fastmath, and only reassociation (rounding differences in a
+float64 accumulator); every kernel propagates NaN as NumPy does.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-#: Unary op codes.
-RELU, ABS, SIGMOID, TANH, EXP, LOG, SQRT = range(7)
-#: Binary op codes.
-ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM = range(6)
+from .backend import Op
+from .simd import vector_max
+from .vmath import exp_shifted_span, exp_span, sigmoid_span, tanh_span
+
 #: Elements per parallel task: large enough to hide the scheduling, small enough to balance.
 BLOCK = 1 << 15
 
@@ -31,22 +32,13 @@ _parallel = dict(_jit, parallel=True)
 
 @njit(error_model="numpy")
 def _put_unary(op, out, i, x):
-    """out[i] = op(x); NaN stays NaN (relu(nan) is nan: nan < 0 is false)."""
-    if op == RELU:
+    """out[i] = op(x) for the ops without a vector routine; NaN stays NaN (relu(nan) is nan:
+    nan < 0 is false)."""
+    if op == Op.RELU:
         out[i] = 0 if x < 0 else x
-    elif op == ABS:
+    elif op == Op.ABS:
         out[i] = -x if x < 0 else x
-    elif op == SIGMOID:
-        e = np.exp(-np.abs(x))  # never overflows
-        out[i] = 1 / (1 + e) if x >= 0 else e / (1 + e)
-    elif op == TANH:
-        # from expm1, accurate near 0 as well, and several times faster than libm's tanh
-        t = np.expm1(-2 * np.abs(x))
-        r = -t / (2 + t)
-        out[i] = r if x >= 0 else -r
-    elif op == EXP:
-        out[i] = np.exp(x)
-    elif op == LOG:
+    elif op == Op.LOG:
         out[i] = np.log(x)
     else:
         out[i] = np.sqrt(x)
@@ -55,41 +47,50 @@ def _put_unary(op, out, i, x):
 @njit(error_model="numpy")
 def _put_binary(op, out, i, x, y):
     """out[i] = x op y; maximum and minimum return NaN when either side is NaN, as NumPy's."""
-    if op == ADD:
+    if op == Op.ADD:
         out[i] = x + y
-    elif op == SUB:
+    elif op == Op.SUB:
         out[i] = x - y
-    elif op == MUL:
+    elif op == Op.MUL:
         out[i] = x * y
-    elif op == DIV:
+    elif op == Op.DIV:
         out[i] = x / y
-    elif op == MAXIMUM:
+    elif op == Op.MAXIMUM:
         out[i] = x if (x > y or x != x) else y
     else:
         out[i] = x if (x < y or x != x) else y
 
 
 @njit(error_model="numpy")
-def _unary_span(op, x, out, lo, hi):
-    """out[lo:hi] = op(x[lo:hi]). Loops index views from 0 (here and below): an index that is
-    provably non-negative spares the negative-index wraparound, which would stop vectorization."""
-    xs, outs = x[lo:hi], out[lo:hi]
-    for i in range(hi - lo):
-        _put_unary(op, outs, i, xs[i])
+def _unary_span(op, x, out, lo, hi, tag):
+    """out[lo:hi] = op(x[lo:hi]): exp, tanh and sigmoid by the vector math library ``tag``
+    names (vmath), the others elementwise. Loops index views from 0 (here and below): an index
+    that is provably non-negative spares the negative-index wraparound, which would stop
+    vectorization."""
+    if op == Op.EXP:
+        exp_span(x, out, lo, hi, tag)
+    elif op == Op.TANH:
+        tanh_span(x, out, lo, hi, tag)
+    elif op == Op.SIGMOID:
+        sigmoid_span(x, out, lo, hi, tag)
+    else:
+        xs, outs = x[lo:hi], out[lo:hi]
+        for i in range(hi - lo):
+            _put_unary(op, outs, i, xs[i])
 
 
 @njit(**_serial)
-def unary_serial(op, x, out):
+def unary_serial(op, x, out, tag):
     """out = op(x) over flat contiguous arrays."""
-    _unary_span(op, x, out, 0, out.size)
+    _unary_span(op, x, out, 0, out.size, tag)
 
 
 @njit(**_parallel)
-def unary_parallel(op, x, out):
+def unary_parallel(op, x, out, tag):
     """out = op(x) over flat contiguous arrays, in BLOCK-sized tasks across threads."""
     n = out.size
     for t in prange((n + BLOCK - 1) // BLOCK):
-        _unary_span(op, x, out, t * BLOCK, min(n, (t + 1) * BLOCK))
+        _unary_span(op, x, out, t * BLOCK, min(n, (t + 1) * BLOCK), tag)
 
 
 @njit(error_model="numpy")
@@ -129,8 +130,8 @@ def _binary_tasks(op, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_ro
     """_binary_rows, with add (a Dense layer's bias, the book's broadcast) as a constant: LLVM
     inlines that call and folds the op switch out of its loops, which saves a tenth to a fifth
     per row over unswitching. Every op so specialized would cost seconds of compile time."""
-    if op == ADD:
-        _binary_rows(ADD, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_row, cb, out,
+    if op == Op.ADD:
+        _binary_rows(Op.ADD, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_row, cb, out,
                      inner)
     else:
         _binary_rows(op, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_row, cb, out,
@@ -175,38 +176,50 @@ def relu_grad_parallel(x, grad, out):
 
 
 @njit(error_model="numpy")
-def _softmax_row(x, out, r):
-    """Softmax of row r: the maximum subtracted first, the sum in float64. A NaN anywhere in the
-    row makes the row's maximum NaN, so the whole row comes out NaN, as NumPy's does."""
-    xr, outr = x[r], out[r]
-    m = xr[0]
-    for j in range(xr.size):
-        v = xr[j]
-        if v > m or v != v:
-            m = v
-            if v != v:
-                break
-    total = 0.0
-    for j in range(xr.size):
-        e = np.exp(xr[j] - m)
-        outr[j] = e
-        total += e
-    for j in range(xr.size):
-        outr[j] = outr[j] / total
+def _take_span(x, rows, out, lo, hi):
+    """out[i] = x[rows[i]] for lo <= i < hi (converted to out's dtype)."""
+    for i in range(lo, hi):
+        src, dst = x[rows[i]], out[i]
+        for j in range(dst.size):
+            dst[j] = src[j]
 
 
 @njit(**_serial)
-def softmax_serial(x, out):
-    """Row-wise softmax of a contiguous 2-D array."""
-    for r in range(x.shape[0]):
-        _softmax_row(x, out, r)
+def take_rows_serial(x, rows, out):
+    """out = x[rows] for a C-contiguous 2-D x."""
+    _take_span(x, rows, out, 0, rows.size)
 
 
 @njit(**_parallel)
-def softmax_parallel(x, out):
-    """Row-wise softmax, rows across threads."""
-    for r in prange(x.shape[0]):
-        _softmax_row(x, out, r)
+def take_rows_parallel(x, rows, out):
+    """take_rows_serial with blocks of 16 rows across threads."""
+    for t in prange((rows.size + 15) // 16):
+        _take_span(x, rows, out, t * 16, min(rows.size, t * 16 + 16))
+
+
+@njit(error_model="numpy")
+def _rmsprop_span(w, g, v, lr, rho, decay, eps, w_out, v_out, lo, hi):
+    """RMSprop on elements lo..hi-1, in the order and precision of the optimizer's ops:
+    v' = v rho + g g decay (decay = 1 - rho), w' = w - g lr / sqrt(v' + eps)."""
+    for i in range(lo, hi):
+        a = v[i] * rho + g[i] * g[i] * decay
+        v_out[i] = a
+        w_out[i] = w[i] - g[i] * lr / np.sqrt(a + eps)
+
+
+@njit(**_serial)
+def rmsprop_serial(w, g, v, lr, rho, decay, eps, w_out, v_out):
+    """One RMSprop step over flat arrays; the scalars in the arrays' dtype."""
+    _rmsprop_span(w, g, v, lr, rho, decay, eps, w_out, v_out, 0, w.size)
+
+
+@njit(**_parallel)
+def rmsprop_parallel(w, g, v, lr, rho, decay, eps, w_out, v_out):
+    """rmsprop_serial in BLOCK-sized tasks across threads."""
+    n = w.size
+    for t in prange((n + BLOCK - 1) // BLOCK):
+        _rmsprop_span(w, g, v, lr, rho, decay, eps, w_out, v_out, t * BLOCK,
+                      min(n, (t + 1) * BLOCK))
 
 
 @njit(error_model="numpy", fastmath={"reassoc"})
@@ -216,6 +229,35 @@ def _sum_flat(xs, s):
     for i in range(xs.size):
         s += xs[i]
     return s
+
+
+@njit(error_model="numpy")
+def _softmax_row(x, out, r, tag):
+    """Softmax of row r: the row's maximum (NaN ignored), subtracted as exp's argument is
+    formed, the sum in float64, then one multiply by its inverse in the row's dtype. A NaN
+    anywhere in the row (or an inf, whose x - max is NaN) makes the sum NaN, so the whole row
+    comes out NaN, as NumPy's does."""
+    xr, outr = x[r], out[r]
+    exp_shifted_span(xr, outr, 0, outr.size, vector_max(xr), tag)
+    factor = np.empty(1, outr.dtype)  # the inverse in the row's dtype: float32 stays float32
+    factor[0] = 1.0 / _sum_flat(outr, 0.0)
+    s = factor[0]
+    for j in range(outr.size):
+        outr[j] = outr[j] * s
+
+
+@njit(**_serial)
+def softmax_serial(x, out, tag):
+    """Row-wise softmax of a contiguous 2-D array."""
+    for r in range(x.shape[0]):
+        _softmax_row(x, out, r, tag)
+
+
+@njit(**_parallel)
+def softmax_parallel(x, out, tag):
+    """Row-wise softmax, rows across threads."""
+    for r in prange(x.shape[0]):
+        _softmax_row(x, out, r, tag)
 
 
 @njit(**_serial)

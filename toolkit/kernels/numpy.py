@@ -8,8 +8,11 @@ import numpy as np
 from .backend import (binary_dtype, broadcast_shape, check_axis, check_relu_grad, dot_shape,
                       unary_dtype)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
+from .sparse import is_sparse, sparse_operands
 
 name = "numpy"
+#: dot takes a scipy.sparse CSR first operand (scipy multiplies it).
+accepts_sparse = True
 
 
 def _unary(op: str, x) -> tuple[np.ndarray, np.dtype]:
@@ -81,7 +84,10 @@ minimum = _binary("minimum", np.minimum)
 
 
 def dot(a, b, trans_a: bool = False, trans_b: bool = False):
-    """op(a) @ op(b) through NumPy's BLAS."""
+    """op(a) @ op(b) through NumPy's BLAS; a scipy.sparse ``a`` through scipy's sparse product."""
+    if is_sparse(a) or is_sparse(b):
+        a, b, dtype, _ = sparse_operands(a, b, trans_a, trans_b)
+        return np.asarray((a.T if trans_a else a) @ b).astype(dtype, copy=False)
     a, b = np.asarray(a), np.asarray(b)
     dtype = binary_dtype("dot", a, b)
     dot_shape(a.shape, b.shape, trans_a, trans_b)

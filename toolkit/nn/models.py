@@ -5,6 +5,11 @@ weights and optimizer state live as that backend's arrays, data moves to it one 
 and only the loss, the predictions and the metrics come back to the host. fit never copies the
 whole dataset: it shuffles an index permutation and gathers one batch at a time, and
 validation_split takes views.
+
+x may also be a scipy.sparse matrix (multi-hot text: ``vectorize_sequences(..., sparse=True)``)
+on a backend that ``accepts_sparse``. It stays sparse: each batch is a CSR matrix of its rows,
+and the first Dense layer multiplies it in time proportional to its nonzeros, so memory and time
+follow the nonzeros rather than the dense size.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import numpy as np
 
 from toolkit.files import atomic_file
 from toolkit.kernels import get_backend
+from toolkit.kernels.sparse import as_csr, is_sparse
 
 from . import losses, metrics as metrics_module, optimizers
 from .callbacks import Callback, History
-from .layers import Layer
+from .layers import Dense, Layer
 
 
 class Sequential:
@@ -202,16 +208,16 @@ class Sequential:
             raise RuntimeError(f"{what}: the model must be compiled first; call "
                                f"model.compile(optimizer='rmsprop', loss='binary_crossentropy')")
 
-    def _check_data(self, what: str, x: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """``x`` as a 2-D array of the model's input width (building the model if needed), and
-        ``y`` prepared by the loss as (samples, units) float32."""
-        x = np.asarray(x)
+    def _check_data(self, what: str, x: Any, y: Any = None) -> tuple[Any, np.ndarray | None]:
+        """``x`` as a 2-D array (or CSR matrix) of the model's input width (building the model if
+        needed), and ``y`` prepared by the loss as (samples, units) float32."""
+        x = self._check_sparse(what, x) if is_sparse(x) else np.asarray(x)
         if x.dtype.kind not in "fiub":
             raise TypeError(f"{what}: x must hold numbers, got dtype {x.dtype}")
         if x.ndim != 2:
             raise ValueError(f"{what}: x must be 2-D (samples, features), got shape {x.shape}; "
                              f"flatten each sample first, e.g. x.reshape(len(x), -1)")
-        if len(x) == 0:
+        if x.shape[0] == 0:
             raise ValueError(f"{what}: x has no samples")
         if not self.built:
             self.build(x.shape)
@@ -224,10 +230,21 @@ class Sequential:
         if y is None:
             return x, None
         y = np.asarray(y)
-        if len(y) != len(x):
-            raise ValueError(f"{what}: x has {len(x)} samples but y has {len(y)}; give one label "
-                             f"per sample")
+        if len(y) != x.shape[0]:
+            raise ValueError(f"{what}: x has {x.shape[0]} samples but y has {len(y)}; give one "
+                             f"label per sample")
         return x, self.loss.targets(y, self.output_units)
+
+    def _check_sparse(self, what: str, x: Any) -> Any:
+        """A sparse ``x`` as a float32 CSR matrix, or an error saying why it cannot be used."""
+        if not getattr(self.backend, "accepts_sparse", False):
+            raise TypeError(f"{what}: the {self.backend.name} backend takes dense arrays; train "
+                            f"on sparse x with backend='numpy' or 'numba', or pass x.toarray()")
+        if self.layers and not isinstance(self.layers[0], Dense):
+            raise ValueError(f"{what}: sparse x needs a Dense first layer (it multiplies the "
+                             f"sparse rows); the first layer is {type(self.layers[0]).__name__}")
+        x = as_csr(what, x)
+        return x if x.dtype == np.float32 else x.astype(np.float32)
 
     def _batches(self, n: int, batch_size: int, order: np.ndarray | None) -> Iterator[Any]:
         """Index slices (in order) or sorted index arrays (a shuffled epoch), one per batch."""
@@ -237,8 +254,14 @@ class Sequential:
             else:
                 yield np.sort(order[start:start + batch_size])
 
-    def _to_backend(self, x: np.ndarray, index: Any) -> Any:
-        """One batch of ``x`` (a view for a slice, a gathered copy otherwise) on the backend."""
+    def _to_backend(self, x: Any, index: Any) -> Any:
+        """One batch of ``x`` (a view for a slice, a gathered copy otherwise) on the backend; a
+        CSR matrix of its rows when x is sparse."""
+        if is_sparse(x):
+            return x[index]
+        take = getattr(self.backend, "take_rows", None)  # backend.HOST: a parallel gather
+        if take is not None and isinstance(index, np.ndarray) and isinstance(x, np.ndarray):
+            return take(x, index)
         return self.backend.asarray(np.asarray(x[index], dtype=np.float32))
 
     def _forward(self, x: Any, training: bool) -> Any:
@@ -298,10 +321,10 @@ class Sequential:
                 raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
             val = self._check_data("fit (validation_data)", *validation_data)
         elif validation_split:
-            split_at = int(math.floor(len(x) * (1.0 - validation_split)))
-            if split_at in (0, len(x)):
-                raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples "
-                                 f"leaves an empty training or validation set")
+            split_at = int(math.floor(x.shape[0] * (1.0 - validation_split)))
+            if split_at in (0, x.shape[0]):
+                raise ValueError(f"fit: validation_split={validation_split} of {x.shape[0]} "
+                                 f"samples leaves an empty training or validation set")
             val = (x[split_at:], y_all[split_at:])
             x, y_all = x[:split_at], y_all[:split_at]
 
@@ -311,7 +334,7 @@ class Sequential:
             cb.set_model(self)
             cb.on_train_begin()
         self.stop_training = False
-        b, n = self.backend, len(x)
+        b, n = self.backend, x.shape[0]
         steps = math.ceil(n / batch_size)
         metric_fns = self._metric_fns()
         for epoch in range(epochs):
@@ -351,14 +374,14 @@ class Sequential:
         b = self.backend
         metric_fns = self._metric_fns()
         totals = np.zeros(1 + len(metric_fns))
-        for index in self._batches(len(x), batch_size, None):
+        for index in self._batches(x.shape[0], batch_size, None):
             yb = y[index]
             out = self._forward(self._to_backend(x, index), training=False)
             totals[0] += float(b.to_numpy(self.loss.value(b, b.asarray(yb), out))) * len(yb)
             if metric_fns:
                 pred = b.to_numpy(out)
                 totals[1:] += [fn(yb, pred) * len(yb) for fn in metric_fns]
-        values = (totals / len(x)).tolist()
+        values = (totals / x.shape[0]).tolist()
         values[0] += self._penalty()
         return values
 
@@ -370,7 +393,7 @@ class Sequential:
         start = time.perf_counter()
         values = self._evaluate(x, y, batch_size or 32)
         if verbose:
-            steps = math.ceil(len(x) / (batch_size or 32))
+            steps = math.ceil(x.shape[0] / (batch_size or 32))
             print(f"{steps}/{steps} - {time.perf_counter() - start:.1f}s - "
                   + " - ".join(f"{k}: {v:.4f}" for k, v in zip(["loss", *self.metrics], values)))
         return values if self.metrics else values[0]
@@ -378,11 +401,11 @@ class Sequential:
     def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """The model's outputs for ``x``, shape (samples, units), computed batch by batch."""
         x, _ = self._check_data("predict", x)
-        out = np.empty((len(x), self.output_units), np.float32)
+        out = np.empty((x.shape[0], self.output_units), np.float32)
         start = time.perf_counter()
-        for index in self._batches(len(x), batch_size or 32, None):
+        for index in self._batches(x.shape[0], batch_size or 32, None):
             out[index] = self.backend.to_numpy(self._forward(self._to_backend(x, index), False))
         if verbose:
-            steps = math.ceil(len(x) / (batch_size or 32))
+            steps = math.ceil(x.shape[0] / (batch_size or 32))
             print(f"{steps}/{steps} - {time.perf_counter() - start:.1f}s")
         return out

@@ -94,6 +94,11 @@ class RMSprop(Optimizer):
         self.slots = ("velocity", "momentum") if self.momentum else ("velocity",)
 
     def update(self, b, w, g, state):
+        fused = getattr(b, "rmsprop_step", None)  # backend.FUSED: one pass, same arithmetic
+        if fused is not None and not self.momentum:
+            w, state["velocity"] = fused(w, g, state["velocity"], self.learning_rate, self.rho,
+                                         self.epsilon)
+            return w
         a = state["velocity"] = b.add(b.mul(state["velocity"], self.rho),
                                       b.mul(b.mul(g, g), 1.0 - self.rho))
         step = b.div(b.mul(g, self.learning_rate), b.sqrt(b.add(a, self.epsilon)))

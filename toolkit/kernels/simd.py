@@ -1,0 +1,358 @@
+"""Explicit SIMD for the numba kernels: Numba intrinsics that emit LLVM vector instructions of the
+target's full width (cpu.target), where LLVM's loop vectorizer would not.
+
+LLVM's vectorizer keeps accumulators only as vectors of partial sums along a loop, and on recent
+Intel cores it prefers 256-bit vectors even where AVX-512 doubles the arithmetic. A register tile
+of a matrix product wants the opposite arrangement: vectors across the columns of C, held in
+registers for the whole k loop. The intrinsics below write such loops in LLVM IR directly.
+
+Numba's on-disk cache checks only the source file of each cached kernel, not the modules it
+calls into: after editing this file (or vmath.py), delete the ``*.nbi``/``*.nbc`` files under
+``toolkit/kernels/__pycache__`` so that the kernels built on it are compiled again.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .cpu import target
+
+
+def _vector_type(context, dtype) -> tuple[ir.Type, ir.VectorType, int]:
+    """(element type, vector type, lanes) of the target's vectors of ``dtype``."""
+    element = context.get_value_type(dtype)
+    lanes = target().lanes(dtype.bitwidth // 8)
+    return element, ir.VectorType(element, lanes), lanes
+
+
+def _multiply_add(builder: ir.IRBuilder, dtype, vector: ir.VectorType):
+    """A function (x, y, acc) -> acc + x * y on vectors: fused where the CPU has FMA."""
+    if isinstance(dtype, types.Float):
+        suffix = f"v{vector.count}f{dtype.bitwidth}"
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
+                                             f"llvm.fmuladd.{suffix}")
+        return lambda x, y, acc: builder.call(fma, [x, y, acc])
+    return lambda x, y, acc: builder.add(acc, builder.mul(x, y))
+
+
+def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
+    """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode)`` that computes
+    an ``mr`` x ``nv * lanes`` tile of products, all operands flat 1-D arrays of one dtype:
+
+        C(i, j) (+)= sum over p < kc of A(i, p) * b[b0 + p*ldb + j]
+
+    where A(i, p) is ``a[a0 + i*rs + p]`` when ``a_by_rows`` (rows of A where they lie) and
+    ``a[a0 + p*rs + i]`` otherwise (a packed panel, or the columns of a transposed operand), and
+    C(i, j) is ``c[c0 + i*ldc + j]``. The mr x nv vector accumulators stay in registers for
+    the whole loop over p; each step loads nv vectors of B's row p, broadcasts mr numbers of
+    A's column p, and does mr * nv FMAs.
+
+    ``mode`` ADD adds the tile to C; OVERWRITE writes it, so C need not be cleared first;
+    STREAM writes it with non-temporal stores where C's rows are aligned to the vector size (a
+    C far larger than the caches: its lines are not read first). Reading A's rows in place, the
+    tile prefetches each row ROW_AHEAD elements ahead, one row per step. With ``prefetch`` the
+    intrinsic takes three more arguments ``(f, f0, ldf)`` and at each step p asks the cache for
+    the nv vectors at ``f[f0 + p*ldf:]``: the next block of a B read in place, fetched while
+    this one computes.
+    """
+
+    def typer(a, b, c, fetched=None):
+        if not all(isinstance(x, types.Array) and x.ndim == 1 and x.dtype == a.dtype
+                   for x in (a, b, c) + ((fetched,) if prefetch else ())):
+            return None
+        return types.void(a, types.intp, types.intp, b, types.intp, types.intp, types.intp, c,
+                          types.intp, types.intp, types.intp,
+                          *((fetched, types.intp, types.intp) if prefetch else ()))
+
+    def codegen(context, builder, signature, args):
+        a_arg, a0_, rs_, b_arg, b0_, ldb_, kc_, c_arg, c0_, ldc_, mode_ = args[:11]
+        dtype = signature.args[0].dtype
+        element, vector, lanes = _vector_type(context, dtype)
+        itemsize = dtype.bitwidth // 8
+        pa, pb, pc = (context.make_array(signature.args[i])(context, builder, arr).data
+                      for i, arr in ((0, a_arg), (3, b_arg), (7, c_arg)))
+        madd = _multiply_add(builder, dtype, vector)
+        const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
+
+        def vector_at(base, offset):
+            address = builder.gep(base, [offset])
+            return builder.bitcast(address, vector.as_pointer())
+
+        zero = ir.Constant(vector, None)
+        acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)]
+               for _ in range(mr)]
+        lane0 = ir.Constant(ir.IntType(32), 0)
+        splat_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+        undef = ir.Constant(vector, ir.Undefined)
+        if a_by_rows:  # one pointer per row of A, each read along k
+            rows = [builder.gep(pa, [builder.add(a0_, builder.mul(rs_, const(i)))])
+                    for i in range(mr)]
+        if prefetch:
+            pf = context.make_array(signature.args[11])(context, builder, args[11]).data
+        fetch_block = _prefetcher(builder, 2)      # the next block: into L2, L1 is busy
+        fetch_row_ahead = _prefetcher(builder, 3)  # a row's next lines, needed soon
+
+        def step(p, fetch_row=None):
+            """One step of k: loads of B's row p, broadcasts of A's column p, the FMAs; with
+            ``fetch_row``, a prefetch of that row of A ROW_AHEAD elements ahead."""
+            if prefetch:
+                ahead_row = builder.add(args[12], builder.mul(p, args[13]))
+                for v in range(nv):
+                    fetch_block(builder.gep(pf, [builder.add(ahead_row, const(v * lanes))]))
+            if fetch_row is not None:
+                fetch_row_ahead(builder.gep(rows[fetch_row], [builder.add(p, const(ROW_AHEAD))]))
+            b_row = builder.add(b0_, builder.mul(p, ldb_))
+            bs = [builder.load(vector_at(pb, builder.add(b_row, const(v * lanes))),
+                               align=itemsize) for v in range(nv)]
+            column = None if a_by_rows else builder.add(a0_, builder.mul(p, rs_))
+            for i in range(mr):
+                address = (builder.gep(rows[i], [p]) if a_by_rows
+                           else builder.gep(pa, [builder.add(column, const(i))]))
+                scalar = builder.insert_element(undef, builder.load(address), lane0)
+                broadcast = builder.shuffle_vector(scalar, undef, splat_mask)
+                for v in range(nv):
+                    builder.store(madd(broadcast, bs[v], builder.load(acc[i][v])), acc[i][v])
+
+        done = const(0)
+        if a_by_rows:  # mr steps at a time, each prefetching one row of A: a line per row
+            groups = builder.udiv(kc_, const(mr))  # every mr steps covers its 16 elements
+            with cgutils.for_range(builder, groups) as loop:
+                first = builder.mul(loop.index, const(mr))
+                for i in range(mr):
+                    step(builder.add(first, const(i)), i)
+            done = builder.mul(groups, const(mr))
+        with cgutils.for_range_slice(builder, done, kc_, const(1)) as (p, _):
+            step(p)
+        add = builder.fadd if isinstance(dtype, types.Float) else builder.add
+        vector_bytes = lanes * itemsize
+        address = builder.ptrtoint(builder.gep(pc, [c0_]), ir.IntType(64))
+        aligned = builder.icmp_unsigned("==", builder.and_(builder.or_(
+            address, builder.mul(ldc_, const(itemsize))), const(vector_bytes - 1)), const(0))
+        streaming = builder.and_(builder.icmp_signed("==", mode_, const(STREAM)), aligned)
+        adding = builder.icmp_signed("==", mode_, const(ADD))
+        with builder.if_else(adding) as (then, otherwise):
+            with then:
+                _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, add, "add")
+            with otherwise:
+                with builder.if_else(streaming) as (stream, plain):
+                    with stream:
+                        _write_tile(builder, acc, pc, c0_, ldc_, vector_at, vector_bytes, add,
+                                    "stream")
+                    with plain:
+                        _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, add,
+                                    "write")
+        return context.get_dummy_value()
+
+    if prefetch:
+        @intrinsic
+        def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate, f, f0, ldf):
+            sig = typer(a, b, c, f)
+            return (sig, codegen) if sig is not None else None
+    else:
+        @intrinsic
+        def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate):
+            sig = typer(a, b, c)
+            return (sig, codegen) if sig is not None else None
+    return micro
+
+
+#: How far ahead (in elements) a tile reading A's rows in place prefetches each row.
+ROW_AHEAD = 256
+#: The microkernel's modes: write its tile over C, add it to C, or write it past the caches.
+OVERWRITE, ADD, STREAM = 0, 1, 2
+
+
+def _write_tile(builder, acc, pc, c0, ldc, vector_at, align, add, how):
+    """C's tile from the accumulators: written, added to ("add") or written with non-temporal
+    stores ("stream", C's rows aligned to ``align`` bytes)."""
+    const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
+    for i, row in enumerate(acc):
+        c_row = builder.add(c0, builder.mul(ldc, const(i)))
+        for v, slot in enumerate(row):
+            value = builder.load(slot)
+            where = vector_at(pc, builder.add(c_row, const(v * value.type.count)))
+            if how == "add":
+                value = add(builder.load(where, align=align), value)
+            store = builder.store(value, where, align=align)
+            if how == "stream":
+                store.set_metadata("nontemporal", builder.module.add_metadata(
+                    [ir.Constant(ir.IntType(32), 1)]))
+
+
+def _prefetcher(builder: ir.IRBuilder, locality: int):
+    """A function that asks the cache to fetch the line holding a pointer (llvm.prefetch, a
+    read that never faults): into every level with locality 3, all but L1 with 2."""
+    i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+        ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
+    flags = [ir.Constant(i32, 0), ir.Constant(i32, locality), ir.Constant(i32, 1)]
+    return lambda pointer: builder.call(fn, [builder.bitcast(pointer, i8p), *flags])
+
+
+@intrinsic
+def lanes_of(typingctx, x):
+    """The number of ``x``'s elements in one of the target's vectors, as a constant."""
+    if not isinstance(x, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return context.get_constant(types.intp, target().lanes(x.dtype.bitwidth // 8))
+
+    return types.intp(x), codegen
+
+
+@intrinsic
+def bits_of_float64(typingctx, x):
+    """The IEEE-754 bits of the float64 ``x`` as an int64 (vectorizes, unlike a view)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def float64_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bits are the int64 ``bits`` (vectorizes, unlike a view)."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+def _sparse_setup(context, builder, signature, args, dense_at):
+    """Pointers and types shared by the sparse-row intrinsics: (indices, data, dense, out data
+    pointers), the vector type, lanes, itemsize and a splat helper."""
+    dtype = signature.args[dense_at].dtype
+    element, vector, lanes = _vector_type(context, dtype)
+    pointers = [context.make_array(signature.args[i])(context, builder, args[i]).data
+                for i in range(len(args)) if isinstance(signature.args[i], types.Array)]
+    undef = ir.Constant(vector, ir.Undefined)
+    mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+
+    def splat(value):
+        one = builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(one, undef, mask)
+
+    return pointers, vector, dtype.bitwidth // 8, splat
+
+
+def _vector_pointer(builder, base, offset, vector):
+    return builder.bitcast(builder.gep(base, [offset]), vector.as_pointer())
+
+
+def _sparse_signature(indices, data, dense, out):
+    return (isinstance(indices, types.Array) and isinstance(indices.dtype, types.Integer)
+            and all(isinstance(x, types.Array) and x.dtype == data.dtype
+                    for x in (data, dense, out)) and isinstance(data.dtype, types.Float))
+
+
+@intrinsic
+def gather_rows_sum(typingctx, indices, data, p0, p1, dense, ld, j0, out, o0):
+    """out[o0:o0+W] = the sum over p0 <= p < p1 of data[p] * dense[indices[p]*ld + j0:][:W]
+    (flat arrays, W = lanes_of(dense)): one vector of a CSR row times a dense matrix, the sum
+    kept in a register."""
+    if not _sparse_signature(indices, data, dense, out):
+        return None
+    sig = types.void(indices, data, types.intp, types.intp, dense, types.intp, types.intp, out,
+                     types.intp)
+
+    def codegen(context, builder, signature, args):
+        (pi, pd, pdense, pout), vector, itemsize, splat = _sparse_setup(
+            context, builder, signature, args, 4)
+        madd = _multiply_add(builder, signature.args[1].dtype, vector)
+        acc = cgutils.alloca_once_value(builder, ir.Constant(vector, None))
+        i64 = ir.IntType(64)
+        with cgutils.for_range_slice(builder, args[2], args[3], ir.Constant(i64, 1)) as (p, _):
+            column = builder.sext(builder.load(builder.gep(pi, [p])), i64) \
+                if signature.args[0].dtype.bitwidth < 64 else builder.load(builder.gep(pi, [p]))
+            at = builder.add(builder.mul(column, args[5]), args[6])
+            row = builder.load(_vector_pointer(builder, pdense, at, vector), align=itemsize)
+            value = splat(builder.load(builder.gep(pd, [p])))
+            builder.store(madd(value, row, builder.load(acc)), acc)
+        builder.store(builder.load(acc), _vector_pointer(builder, pout, args[8], vector),
+                      align=itemsize)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def scatter_rows_add(typingctx, indices, data, p0, p1, dense, d0, out, ld, j0):
+    """out[indices[p]*ld + j0:][:W] += data[p] * dense[d0:d0+W] for p0 <= p < p1 (flat arrays,
+    W = lanes_of(dense)): one vector of a dense row spread into the rows of out that a CSR row
+    names (the rows differ within a CSR row, so the updates are independent)."""
+    if not _sparse_signature(indices, data, dense, out):
+        return None
+    sig = types.void(indices, data, types.intp, types.intp, dense, types.intp, out, types.intp,
+                     types.intp)
+
+    def codegen(context, builder, signature, args):
+        (pi, pd, pdense, pout), vector, itemsize, splat = _sparse_setup(
+            context, builder, signature, args, 4)
+        madd = _multiply_add(builder, signature.args[1].dtype, vector)
+        source = builder.load(_vector_pointer(builder, pdense, args[5], vector), align=itemsize)
+        i64 = ir.IntType(64)
+        with cgutils.for_range_slice(builder, args[2], args[3], ir.Constant(i64, 1)) as (p, _):
+            column = builder.sext(builder.load(builder.gep(pi, [p])), i64) \
+                if signature.args[0].dtype.bitwidth < 64 else builder.load(builder.gep(pi, [p]))
+            where = _vector_pointer(builder, pout, builder.add(builder.mul(column, args[7]),
+                                                               args[8]), vector)
+            value = splat(builder.load(builder.gep(pd, [p])))
+            builder.store(madd(value, source, builder.load(where, align=itemsize)), where,
+                          align=itemsize)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def vector_max(typingctx, xs):
+    """The largest element of the 1-D float array xs (at least one element), NaN ignored
+    (llvm.maxnum), a vector of running maxima at a time; what is left past the last whole
+    vector one element at a time."""
+    if not (isinstance(xs, types.Array) and xs.ndim == 1 and isinstance(xs.dtype, types.Float)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        dtype = signature.args[0].dtype
+        element, vector, lanes = _vector_type(context, dtype)
+        kind = f"f{dtype.bitwidth}"
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        data, n = array.data, builder.extract_value(array.shape, 0)
+        vmax = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            vector, [vector] * 2), f"llvm.maxnum.v{lanes}{kind}")
+        smax = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            element, [element] * 2), f"llvm.maxnum.{kind}")
+        reduce = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            element, [vector]), f"llvm.vector.reduce.fmax.v{lanes}{kind}")
+        first = builder.load(data)
+        best = cgutils.alloca_once_value(builder, builder.shuffle_vector(
+            builder.insert_element(ir.Constant(vector, ir.Undefined), first,
+                                   ir.Constant(ir.IntType(32), 0)),
+            ir.Constant(vector, ir.Undefined),
+            ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)))
+        i64 = ir.IntType(64)
+        whole = builder.udiv(n, ir.Constant(i64, lanes))
+        with cgutils.for_range(builder, whole) as loop:
+            where = builder.gep(data, [builder.mul(loop.index, ir.Constant(i64, lanes))])
+            value = builder.load(builder.bitcast(where, vector.as_pointer()),
+                                 align=dtype.bitwidth // 8)
+            builder.store(builder.call(vmax, [builder.load(best), value]), best)
+        result = cgutils.alloca_once_value(builder, builder.call(reduce, [builder.load(best)]))
+        start = builder.mul(whole, ir.Constant(i64, lanes))
+        with cgutils.for_range_slice(builder, start, n, ir.Constant(i64, 1)) as (i, _):
+            builder.store(builder.call(smax, [builder.load(result),
+                                              builder.load(builder.gep(data, [i]))]), result)
+        return builder.load(result)
+
+    return xs.dtype(xs), codegen
+
