@@ -420,8 +420,8 @@ def ptx_report(directory: str) -> int:
         return 1
     with open(specs_file) as file:
         specs = json.load(file)
-    from numba import cuda
     import numba.cuda.dispatcher as dispatcher
+    from numba import cuda
 
     class Hopper:  # device functions ask the current device for its compute capability
         compute_capability = (9, 0)

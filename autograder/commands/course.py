@@ -13,6 +13,7 @@ from autograder.commands import options
 from autograder.commands.options import COURSE_OPTION, GRADEBOOK_OPTION, ROSTER_OPTION
 from autograder.deadlines import load_deadlines
 
+
 @click.command()
 @click.argument("assignment")
 @COURSE_OPTION
@@ -202,7 +203,8 @@ def _show_history(earlier: list, current: dict) -> None:
 def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str | None,
            gradebook_path: str | None, course_path: str | None) -> None:
     """Export the grades of ASSIGNMENT from the gradebook to --out DIR."""
-    from autograder.export import export as write_export, grades_for
+    from autograder.export import export as write_export
+    from autograder.export import grades_for
 
     course = options.course(course_path)
     wanted = [f.strip() for spec in formats for f in spec.split(",") if f.strip()]

@@ -27,8 +27,15 @@ from typing import Any
 
 from autograder import asserts
 from autograder.engine import magics, protocol, sandbox, wire
-from autograder.engine.notebook import (NotebookError, Step, StudentCell, TestCell, grading_plan,
-                                        read_notebook, test_cells)
+from autograder.engine.notebook import (
+    NotebookError,
+    Step,
+    StudentCell,
+    TestCell,
+    grading_plan,
+    read_notebook,
+    test_cells,
+)
 from autograder.engine.proxies import make_proxy
 from autograder.engine.session import ChildSession, SandboxFailure
 from autograder.engine.worker import Worker

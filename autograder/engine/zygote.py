@@ -138,17 +138,19 @@ def main(argv: list[str]) -> None:
     started = time.perf_counter()
     workdir = os.getcwd()
     _seed_matplotlib_cache()
-    import numpy  # noqa: F401  (warm imports, the point of the zygote)
-    import numba  # noqa: F401
+    # warm imports, the point of the zygote
     import matplotlib
+    import numba  # noqa: F401
+    import numpy  # noqa: F401
 
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
     import numba.core.event  # noqa: F401
-    import toolkit  # noqa: F401
-    import toolkit.kernels  # noqa: F401
+
     import autograder.asserts  # noqa: F401
     import autograder.engine.magics  # noqa: F401
+    import toolkit  # noqa: F401
+    import toolkit.kernels  # noqa: F401
     from autograder.engine.servant import watch_snapshot
 
     _warm_numba()

@@ -13,9 +13,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.asserts import (REFERENCE_CALLS, assert_close, assert_does_not_call, assert_faster_than,
-                                assert_launches, assert_no_array_math, assert_no_loops, assert_not_toolkit,
-                                assert_numba_jit, assert_tiles_synchronized, measure_speed, source_of)
+from autograder.asserts import (
+    REFERENCE_CALLS,
+    assert_close,
+    assert_does_not_call,
+    assert_faster_than,
+    assert_launches,
+    assert_no_array_math,
+    assert_no_loops,
+    assert_not_toolkit,
+    assert_numba_jit,
+    assert_tiles_synchronized,
+    measure_speed,
+    source_of,
+)
 
 
 def cell_function(source: str, name: str, namespace: dict | None = None):

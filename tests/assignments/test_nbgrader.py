@@ -106,9 +106,9 @@ def graded(tmp_path_factory):
     """{assignment: {student: {"scores": {grade_id: (score, max)}, "errors": {cell id: (ename, evalue)},
     "seconds": autograde time}}} from one nbgrader run over the whole course (in "course")."""
     pytest.importorskip("nbgrader")
+    from ipykernel.kernelspec import install as install_kernel_spec
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
-    from ipykernel.kernelspec import install as install_kernel_spec
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from autograder.gradebook import FILENAME, Gradebook, course_id
 from autograder import results as records
+from autograder.gradebook import FILENAME, Gradebook, course_id
 from autograder.results import SubmissionResult
 from tests.autograder import notebooks as nbs
 

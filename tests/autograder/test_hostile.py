@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.engine.pipeline import grade_submission
 from autograder.engine import sandbox
+from autograder.engine.pipeline import grade_submission
 from autograder.engine.sandbox import Limits
 from autograder.engine.worker import Worker
 from tests.autograder import notebooks as nbs

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from autograder.engine.magics import transform
-from autograder.engine.notebook import (NotebookError, StudentCell, TestCell, grading_plan, read_notebook,
-                                        strip_hidden, visible_plan)
+from autograder.engine.notebook import (
+    NotebookError,
+    StudentCell,
+    TestCell,
+    grading_plan,
+    read_notebook,
+    strip_hidden,
+    visible_plan,
+)
 from tests.autograder import notebooks as nbs
 
 

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from nbgrader.utils import compute_checksum
 
 from autograder.cli import main
-from autograder.samples import HOSTILE_CELL, main as samples_main
+from autograder.samples import HOSTILE_CELL
+from autograder.samples import main as samples_main
 
 from .conftest import ASSIGNMENT
 

@@ -10,10 +10,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from toolkit.data import preprocessing
 from toolkit.data import (
-    MeanNormalization, MeanNormalizer, MinMaxScaler, Rescaling, StandardScaler, Standardization,
-    to_categorical, vectorize_sequences,
+    MeanNormalization,
+    MeanNormalizer,
+    MinMaxScaler,
+    Rescaling,
+    Standardization,
+    StandardScaler,
+    preprocessing,
+    to_categorical,
+    vectorize_sequences,
 )
 
 sequences = st.lists(st.lists(st.integers(0, 49), max_size=12), max_size=8)

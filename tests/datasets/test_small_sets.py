@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolkit.datasets import DatasetError, DatasetNotFoundError, boston_housing, digits, pima_indians_diabetes
-from toolkit.datasets import _files
+from toolkit.datasets import (
+    DatasetError,
+    DatasetNotFoundError,
+    _files,
+    boston_housing,
+    digits,
+    pima_indians_diabetes,
+)
 
 
 def test_boston_matches_keras_split():

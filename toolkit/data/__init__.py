@@ -4,11 +4,22 @@
 """
 
 from .preprocessing import (
-    MeanNormalization, MeanNormalizer, MinMaxScaler, Rescaling, StandardScaler, Standardization,
-    to_categorical, vectorize_sequences,
+    MeanNormalization,
+    MeanNormalizer,
+    MinMaxScaler,
+    Rescaling,
+    Standardization,
+    StandardScaler,
+    to_categorical,
+    vectorize_sequences,
 )
 from .protocols import (
-    IteratedKFold, KFold, LeakReport, hold_out_split, redundancy_leak, temporal_split,
+    IteratedKFold,
+    KFold,
+    LeakReport,
+    hold_out_split,
+    redundancy_leak,
+    temporal_split,
 )
 
 __all__ = [
