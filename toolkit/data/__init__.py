@@ -24,6 +24,7 @@ from .protocols import (
 
 __all__ = [
     "vectorize_sequences", "to_categorical",
-    "StandardScaler", "MinMaxScaler", "MeanNormalizer", "Standardization", "Rescaling", "MeanNormalization",
+    "StandardScaler", "MinMaxScaler", "MeanNormalizer", "Standardization", "Rescaling",
+    "MeanNormalization",
     "hold_out_split", "KFold", "IteratedKFold", "temporal_split", "redundancy_leak", "LeakReport",
 ]
