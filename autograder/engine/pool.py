@@ -89,8 +89,9 @@ def grade_job(job: Job, worker: Worker) -> dict:
     from autograder.engine.pipeline import grade_submission
 
     try:
-        result = grade_submission(job.assignment, job.student, job.source_dir, job.submission_dir, worker,
-                                  job.release_dir, job.seed, job.forbidden)
+        result = grade_submission(job.assignment, job.student, job.source_dir,
+                                  job.submission_dir, worker, job.release_dir, job.seed,
+                                  job.forbidden)
     except Exception as error:
         result = failed(job, f"{type(error).__name__}: {error}")
     return result.to_dict()
@@ -124,10 +125,11 @@ class LocalPool:
 
     def __enter__(self) -> "LocalPool":
         if self.workers > 1:
-            references = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="autograder-references-"))
+            references = self._stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="autograder-references-"))
             self._pool = self._stack.enter_context(ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
-                initargs=(self.limits, self.mode, references)))
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init, initargs=(self.limits, self.mode, references)))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -150,7 +152,8 @@ class LocalPool:
         return future
 
 
-def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = None, mode: str | None = None,
+def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = None,
+              mode: str | None = None,
               on_result: Callable[[Job, SubmissionResult], None] = lambda job, result: None,
               pool: Any = None) -> None:
     """Grade ``jobs`` on ``pool`` (entered by the caller; default: a ``LocalPool`` of ``workers``

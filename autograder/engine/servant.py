@@ -59,9 +59,11 @@ def _suspicions(cls: type) -> list[str]:
 def _error(exc: BaseException, cell_files: set[str]) -> dict[str, Any]:
     """An exception as an error record, its traceback limited to the student's own cells."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in cell_files]
-    text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(exc), exc))
+    text = ("".join(traceback.format_list(frames))
+            + "".join(traceback.format_exception_only(type(exc), exc)))
     return protocol.error_record(type(exc).__name__, str(exc), text, getattr(exc, "errno", None),
-                                 [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"])
+                                 [c.__name__ for c in type(exc).__mro__
+                                  if c.__module__ == "builtins"])
 
 
 def _compile_timer() -> Any:
@@ -76,7 +78,8 @@ def _compile_timer() -> Any:
 class Servant:
     """Runs student cells and answers requests about their names, in the sandboxed child."""
 
-    def __init__(self, sock: socket.socket, job_dir: str, limits: Limits, watched: dict[str, int]) -> None:
+    def __init__(self, sock: socket.socket, job_dir: str, limits: Limits,
+                 watched: dict[str, int]) -> None:
         from autograder.engine.magics import MagicShell
 
         self.sock, self.job_dir, self.limits, self.watched = sock, job_dir, limits, watched
@@ -198,7 +201,8 @@ class Servant:
         self.flagged.update(found)
         return found
 
-    def op_names(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    def op_names(self, msg: dict[str, Any],
+                 blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         entries, out_blobs = {}, []
         budget = self.limits.transfer_mb * 2**20 // 2  # values past it stay here, behind proxies
         for name, obj in list(self.namespace.items()):
@@ -209,7 +213,8 @@ class Servant:
                 if type(top) is str and top.split(".")[0] in protocol.TRUSTED_MODULES:
                     entries[name] = {"kind": "module", "module": top}
                 continue
-            if id(obj) == self.sent_ids.get(name) and type(obj) is _np().ndarray and obj.nbytes > 1 << 20:
+            if (id(obj) == self.sent_ids.get(name) and type(obj) is _np().ndarray
+                    and obj.nbytes > 1 << 20):
                 entries[name] = {"kind": "same"}
                 continue
             self.sent_ids[name] = id(obj)
@@ -233,19 +238,22 @@ class Servant:
         try:
             tree, blobs = self._value(result, objects)
         except wire.Unencodable as exc:
-            return {"ok": False, "error": protocol.error_record("TypeError", str(exc), bases=["TypeError"])}, []
+            return {"ok": False,
+                    "error": protocol.error_record("TypeError", str(exc), bases=["TypeError"])}, []
         return {"ok": True, "value": tree, "objects": objects}, blobs
 
     def _args(self, tree: Any, blobs: list[bytes]) -> Any:
         return wire.decode(tree, blobs, handle=self._lookup, cache=self.cache)
 
-    def op_call(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    def op_call(self, msg: dict[str, Any],
+                blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         target = self._lookup(msg["h"])
         args = self._args(msg["args"], blobs)
         kwargs = self._args(msg["kwargs"], blobs)
         return self._invoke(lambda: target(*args, **kwargs))
 
-    def op_getattr(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    def op_getattr(self, msg: dict[str, Any],
+                   blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         target = self._lookup(msg["h"])
         return self._invoke(lambda: getattr(target, msg["name"]))
 
@@ -256,7 +264,8 @@ class Servant:
         if not 0 < copies <= 100:
             raise ValueError(f"between 1 and 100 copies, not {copies}")
         self.staged = (self._lookup(msg["h"]),
-                       [(self._args(msg["args"], blobs), self._args(msg["kwargs"], blobs)) for _ in range(copies)])
+                       [(self._args(msg["args"], blobs), self._args(msg["kwargs"], blobs))
+                        for _ in range(copies)])
         return {"ok": True}
 
     def op_timed(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
@@ -303,7 +312,8 @@ class Servant:
             try:
                 data = wire.pack(reply, out)
             except (TypeError, ValueError) as exc:
-                data = wire.pack({"ok": False, "error": protocol.error_record("TypeError", str(exc))})
+                data = wire.pack({"ok": False,
+                                  "error": protocol.error_record("TypeError", str(exc))})
             try:
                 wire.write_all(fd, data)
             except OSError:

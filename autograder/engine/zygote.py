@@ -63,7 +63,8 @@ def _reap(child: int) -> None:
             break
 
 
-def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str, watched: dict[str, int]) -> None:
+def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
+              watched: dict[str, int]) -> None:
     """In the forked child: isolate, limit, seed, serve; never returns."""
     from autograder.engine.servant import Servant
 
@@ -73,7 +74,8 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str, watched: d
         os.setsid()
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         _prctl(_PR_SET_DUMPABLE, 1)
-        _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphaned descendants stay its children: the grader sees them
+        # orphaned descendants stay its children: the grader sees them
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
         limits = Limits(**job["limits"])
         os.makedirs(job_dir, mode=0o700, exist_ok=True)
         sys.path.insert(0, os.getcwd())
@@ -177,7 +179,8 @@ def main(argv: list[str]) -> None:
         protocol.write_entries(workdir, job.get("files") or [], blobs)
         del blobs
         parent_end, child_end = socket.socketpair()
-        parent_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # the grader learns the child's pid
+        # the grader learns the child's pid
+        parent_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         for end in (parent_end, child_end):  # big buffers: an array crosses in one go
             for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
                 end.setsockopt(socket.SOL_SOCKET, option, protocol.BUFFER)
