@@ -189,7 +189,7 @@ def _as_array(value: Any, what: str, label: str) -> np.ndarray:
         return value
     try:
         return np.asarray(value)
-    except Exception as err:  # any failure of a student's object to convert is a failed test
+    except Exception as err:  # noqa: BLE001 - a student's object may raise anything: a failed test
         raise AssertionError(
             f"{label}: the {what} ({type(value).__name__}) could not be converted to an array: "
             f"{err}"

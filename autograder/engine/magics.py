@@ -29,8 +29,8 @@ def transform(source: str) -> str:
 
     try:
         return TransformerManager().transform_cell(source)
-    except Exception:  # a cell IPython cannot read either fails later with its own SyntaxError
-        return source
+    except Exception:  # noqa: BLE001 - IPython may raise anything on a cell it cannot read
+        return source  # which then fails with its own SyntaxError
 
 
 class MagicShell:

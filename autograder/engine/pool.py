@@ -92,7 +92,7 @@ def grade_job(job: Job, worker: Worker) -> dict:
         result = grade_submission(job.assignment, job.student, job.source_dir,
                                   job.submission_dir, worker, job.release_dir, job.seed,
                                   job.forbidden)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - whatever went wrong is this submission's result
         result = failed(job, f"{type(error).__name__}: {error}")
     return result.to_dict()
 
@@ -174,6 +174,6 @@ def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = Non
             job = pending.pop(future)
             try:
                 result = SubmissionResult.from_dict(future.result())
-            except Exception as error:  # a grader process died: record it, keep going
+            except Exception as error:  # noqa: BLE001 - a grader process died: record it, go on
                 result = failed(job, f"grader process failed: {error}")
             on_result(job, result)

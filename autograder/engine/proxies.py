@@ -31,7 +31,7 @@ def _raise_remote(error: dict[str, Any]) -> None:
             and builtin.__module__ == "builtins"):
         try:
             exc = builtin(message)
-        except Exception:  # exception types with special constructors (UnicodeError, ...)
+        except TypeError:  # exception types with other constructors (UnicodeDecodeError, ...)
             exc = StudentError(f"{name}: {message}")
     else:
         bases = [b for b in error.get("bases", ()) if isinstance(b, str)]

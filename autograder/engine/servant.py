@@ -108,7 +108,7 @@ class Servant:
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             try:
                 stream.flush()
-            except Exception:  # a student may have replaced or closed the streams
+            except Exception:  # noqa: BLE001 - a student may have replaced or closed the streams
                 pass
         cap = self.limits.output_kb * 1024
         result = {}
@@ -187,7 +187,7 @@ class Servant:
         reply: dict[str, Any] = {"ok": True}
         try:
             exec(compile(source, path, "exec"), self.namespace)
-        except BaseException as exc:  # a student cell may raise anything, SystemExit included
+        except BaseException as exc:  # noqa: BLE001 - a cell may raise anything, SystemExit too
             reply = {"ok": False, "error": _error(exc, self.cell_files)}
         reply["notes"] = self.shell.notes
         reply["patched"] = self._patched()
@@ -232,7 +232,7 @@ class Servant:
     def _invoke(self, fn: Any) -> tuple[dict[str, Any], list[bytes]]:
         try:
             result = fn()
-        except BaseException as exc:  # the student's code may raise anything
+        except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}, []
         objects: dict[str, Any] = {}
         try:
@@ -276,7 +276,7 @@ class Servant:
         target, (args, kwargs) = self.staged[0], self.staged[1].pop(0)
         try:
             target(*args, **kwargs)
-        except BaseException as exc:  # the student's code may raise anything
+        except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}
         return {"ok": True}
 
@@ -303,7 +303,7 @@ class Servant:
                 if handler is None:
                     raise ValueError(f"unknown request {op!r}")
                 answer = handler(msg, blobs)
-            except Exception as exc:  # a malformed request or an object that breaks the encoder
+            except Exception as exc:  # noqa: BLE001 - bad requests, objects that break the encoder
                 answer = {"ok": False, "error": _error(exc, self.cell_files)}
             reply, out = answer if isinstance(answer, tuple) else (answer, [])
             if op != "timed":

@@ -42,7 +42,7 @@ class Handle:
 
     __slots__ = ("id",)
 
-    def __init__(self, id: int) -> None:
+    def __init__(self, id: int) -> None:  # noqa: A002 - the field's name
         self.id = id
 
 
@@ -153,7 +153,7 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
             raise WireError(f"bad blob index {index!r}")
         try:
             a = np.load(io.BytesIO(blobs[index]), allow_pickle=False)
-        except Exception as error:  # any malformed .npy is the peer's fault
+        except Exception as error:  # noqa: BLE001 - np.load may raise anything on bad bytes
             raise WireError(f"blob {index} is not a valid .npy array: {error}") from None
         if type(a) is not np.ndarray or a.dtype.hasobject:
             raise WireError("blob is not a plain array")

@@ -85,10 +85,10 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
 
         numpy.random.seed(job["seed"])
         Servant(sock, job_dir, limits, watched).serve()
-    except BaseException:  # the child must never fall back into the zygote's loop
+    except BaseException:  # noqa: BLE001 - the child must never fall back into the zygote's loop
         try:
             os.write(log, traceback.format_exc().encode(errors="replace"))
-        except BaseException:  # nothing more to do in a dying child
+        except BaseException:  # noqa: BLE001 - nothing more to do in a dying child
             pass
         code = 70
     finally:
