@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grading_throughput import REPO, build, nbgrader  # noqa: E402
+from grading_throughput import REPO, build, nbgrader
 
 
 def timed_run(jobs: list, pool) -> tuple[float, dict]:

@@ -53,11 +53,11 @@ def _init(limits: Limits, mode: str | None, references: str | None = None) -> No
     atexit.register(_worker.close)
     # a pool process ends through multiprocessing, which skips atexit but runs its finalizers
     multiprocessing.util.Finalize(None, _worker.close, exitpriority=10)
-    import IPython.core.inputtransformer2  # noqa: F401  (magics in cells; slow to import)
+    import IPython.core.inputtransformer2  # magics in cells; slow to import
     import IPython.lib.pretty  # noqa: F401  (partial credit reads values as IPython shows them)
 
     import autograder.asserts
-    import autograder.engine.pipeline  # noqa: F401
+    import autograder.engine.pipeline
 
     autograder.asserts.share_reference_times(references)
 

@@ -239,7 +239,7 @@ def _leave_font_cache(folder: Path) -> None:
     import matplotlib
 
     if not any(Path(matplotlib.get_cachedir()).glob("fontlist-*.json")):
-        import matplotlib.font_manager  # noqa: F401  (builds the font list)
+        import matplotlib.font_manager  # builds the font list
     folder.mkdir(exist_ok=True)
     for path in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
         shutil.copyfile(path, folder / path.name)

@@ -142,16 +142,16 @@ def main(argv: list[str]) -> None:
     _seed_matplotlib_cache()
     # warm imports, the point of the zygote
     import matplotlib
-    import numba  # noqa: F401
-    import numpy  # noqa: F401
+    import numba
+    import numpy
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
-    import numba.core.event  # noqa: F401
+    import matplotlib.pyplot
+    import numba.core.event
 
-    import autograder.asserts  # noqa: F401
+    import autograder.asserts
     import autograder.engine.magics  # noqa: F401
-    import toolkit  # noqa: F401
+    import toolkit
     import toolkit.kernels  # noqa: F401
     from autograder.engine.servant import watch_snapshot
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the Agg backend
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt  # after choosing the Agg backend
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_history(history: Mapping[str, Sequence[float]], metric: str, path: str | Path,
