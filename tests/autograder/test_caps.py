@@ -19,7 +19,7 @@ from autograder.engine import sandbox
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.sandbox import Limits
 from autograder.engine.worker import Worker
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 FULL = {"test_relu": 2.0, "test_add": 3.0, "test_mean": 2.0}
 #: A student cell that writes up to 40 files of 2 MB into each writable place, stopping at the

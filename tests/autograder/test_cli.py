@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from autograder.cli import main
 from autograder.gradebook import FILENAME, Gradebook
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 
 def test_grade_a_course_in_parallel_then_skip_what_is_done(tmp_path):

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from autograder.cli import main
 from autograder.engine.pool import Job, LocalPool, grade_all
 from autograder.gradebook import FILENAME, Gradebook
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 distributed = pytest.importorskip("distributed")
 from autograder.engine.cluster import DaskPool  # noqa: E402  (needs distributed)

@@ -14,7 +14,7 @@ import pytest
 from autograder import results as records
 from autograder.gradebook import FILENAME, Gradebook, course_id
 from autograder.results import SubmissionResult
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 
 def result(student: str, points: float, assignment: str = "ps1") -> SubmissionResult:

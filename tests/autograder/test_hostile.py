@@ -16,7 +16,7 @@ from autograder.engine import sandbox
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.sandbox import Limits
 from autograder.engine.worker import Worker
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 LIMITS = Limits(memory_mb=400, cpu_s=60, nproc=24, cell_timeout_s=6, call_timeout_s=6, output_kb=16)
 

@@ -13,7 +13,7 @@ import pytest
 
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.worker import Worker
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from autograder.engine.notebook import (
     strip_hidden,
     visible_plan,
 )
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 
 def load(tmp_path, cells, name="nb.ipynb"):

@@ -15,7 +15,7 @@ import time
 
 from autograder.engine import cgroups, sandbox
 from autograder.engine.procfs import children
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 NAP = "import subprocess, time\nhelper = subprocess.Popen(['sleep', '30'])\ntime.sleep(30)\n"
 

@@ -14,7 +14,7 @@ import pytest
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.sandbox import Limits
 from autograder.engine.worker import Worker
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 SPEED = """import numpy as np
 from autograder.asserts import assert_faster_than, measure_speed

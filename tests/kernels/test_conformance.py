@@ -13,10 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tests.helpers.backends import BACKEND_LIMITS, available_backends
 from toolkit.kernels import OPS, get_backend
 from toolkit.kernels.backend import BINARY, UNARY
-
-from .backends import BACKEND_LIMITS, available_backends
 
 BACKENDS = available_backends()
 FLOATS = (np.float32, np.float64)
