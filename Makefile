@@ -9,7 +9,7 @@ OUT    ?= out
 # (any of assignments/source/, which the demo lists: `make demo DEMO_ASSIGNMENT=05_gpu_kernels`).
 DEMO_ASSIGNMENT ?= 01_tensors_vectorization
 
-.PHONY: demo test venv sandbox browser clean
+.PHONY: demo test lint venv sandbox browser clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,11 @@ browser:
 	  && (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1)) ; } \
 	  || echo "note: chromium not installed; the browser check of the HTML feedback is skipped"
 
-test: $(STAMP) sandbox browser
+# ruff, configured in pyproject.toml; `make test` lints before it tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) lint sandbox browser
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -46,7 +46,8 @@ def parse(text: str, origin: str) -> list[tuple[list[str], str]]:
             arity = {"markdown": 1, "code": 1, "solution": 2, "tests": 3}.get(kind)
             if arity != len(words):
                 raise ValueError(f"{origin}:{number}: bad cell marker {line!r}; expected one of "
-                                 f"'%%% markdown', '%%% code', '%%% solution ID', '%%% tests ID POINTS'")
+                                 "'%%% markdown', '%%% code', '%%% solution ID', "
+                                 "'%%% tests ID POINTS'")
             cells.append((words, []))
         elif cells:
             cells[-1][1].append(line)

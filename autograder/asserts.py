@@ -189,9 +189,10 @@ def _as_array(value: Any, what: str, label: str) -> np.ndarray:
         return value
     try:
         return np.asarray(value)
-    except Exception as err:  # any failure of a student's object to convert is a failed test
+    except Exception as err:  # noqa: BLE001 - a student's object may raise anything: a failed test
         raise AssertionError(
-            f"{label}: the {what} ({type(value).__name__}) could not be converted to an array: {err}"
+            f"{label}: the {what} ({type(value).__name__}) could not be converted to an array: "
+            f"{err}"
         ) from None
 
 
@@ -211,7 +212,8 @@ def assert_close(actual: Any, expected: Any, rtol: float = 1e-7, atol: float = 0
     if check_dtype and got.dtype != want.dtype:
         raise AssertionError(f"{name}: dtype {got.dtype}, expected dtype {want.dtype}{tail}")
     if want.dtype.kind not in "biuf":
-        raise ValueError(f"assert_close compares numbers; the expected value has dtype {want.dtype}")
+        raise ValueError("assert_close compares numbers; the expected value has dtype "
+                         f"{want.dtype}")
     if got.dtype.kind not in "biuf":
         raise AssertionError(f"{name}: dtype {got.dtype} is not a number array, expected numbers "
                              f"of dtype {want.dtype}{tail}")
@@ -255,9 +257,10 @@ def assert_no_loops(fn: Any, name: str | None = None) -> None:
                 what = f"{_called_name(node.func)}(), a Python loop in disguise"
             if what is not None:
                 raise AssertionError(
-                    f"{label} must be vectorized but has {what} on {_where(definition, label, node)}"
-                    f"\n  hint: express the whole computation with NumPy array operations "
-                    f"(arithmetic on arrays, np.maximum, broadcasting, np.dot, ...)"
+                    f"{label} must be vectorized but has {what} on "
+                    f"{_where(definition, label, node)}\n  hint: express the whole computation "
+                    "with NumPy array operations (arithmetic on arrays, np.maximum, broadcasting, "
+                    "np.dot, ...)"
                 )
 
 
@@ -388,7 +391,8 @@ def _best_time(fn: Any, args: tuple, repeats: int) -> tuple[float, str]:
 
 
 def _cpu_times(fn: Callable[..., Any], args: tuple, calls: int) -> list[float]:
-    """CPU seconds of ``calls`` calls of ``fn`` in this process, each on fresh copies of ``args``."""
+    """CPU seconds of ``calls`` calls of ``fn`` in this process, each on fresh copies of
+    ``args``."""
     times = []
     for _ in range(calls):
         fresh = _fresh(args)
@@ -474,7 +478,8 @@ def _reference_key(reference: Any, args: tuple) -> str | None:
     else (a global value, a student's object)."""
     if not inspect.isfunction(reference):
         return None
-    digest = hashlib.sha256(marshal.dumps(reference.__code__) + repr(reference.__defaults__).encode())
+    digest = hashlib.sha256(marshal.dumps(reference.__code__)
+                            + repr(reference.__defaults__).encode())
     for global_name in sorted(_global_names(reference)):
         value = reference.__globals__.get(global_name)
         if inspect.isfunction(value):
@@ -483,7 +488,8 @@ def _reference_key(reference: Any, args: tuple) -> str | None:
             return None
     for arg in args:
         if type(arg) is np.ndarray and not arg.dtype.hasobject:
-            digest.update(f"{arg.dtype.str}{arg.shape}".encode() + np.ascontiguousarray(arg).tobytes())
+            digest.update(f"{arg.dtype.str}{arg.shape}".encode()
+                          + np.ascontiguousarray(arg).tobytes())
         elif type(arg) in (int, float, bool, str) or arg is None:
             digest.update(repr(arg).encode())
         else:
@@ -508,7 +514,8 @@ def assert_numba_jit(fn: Any, name: str | None = None) -> None:
 #: NumPy functions that host code may call around a kernel launch: they make, convert or describe
 #: arrays (as do NumPy's scalar types, np.float32 ...); the arithmetic itself is the kernel's.
 ARRAY_MAKERS = frozenset({"asarray", "ascontiguousarray", "array", "empty", "zeros", "empty_like",
-                          "zeros_like", "result_type", "promote_types", "dtype", "shape", "ndim", "size"})
+                          "zeros_like", "result_type", "promote_types", "dtype", "shape",
+                          "ndim", "size"})
 #: What code may read of an array argument named as a whole: its description and layout.
 ARRAY_ATTRIBUTES = frozenset({"shape", "size", "ndim", "dtype", "itemsize", "nbytes", "strides",
                               "reshape", "ravel", "flatten", "astype", "copy"})
@@ -599,7 +606,8 @@ def _numpy_name(func: ast.Attribute) -> str:
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
-    return ".".join(reversed(parts)) if isinstance(node, ast.Name) and node.id in ("np", "numpy") else ""
+    return (".".join(reversed(parts)) if isinstance(node, ast.Name) and node.id in ("np", "numpy")
+            else "")
 
 
 def _computes(dotted: str) -> bool:
@@ -638,7 +646,8 @@ def assert_tiles_synchronized(fn: Any, name: str | None = None) -> None:
             f"{label} does not write its shared tiles ({', '.join(sorted(shared))}) and read them "
             f"back in a loop over the tiles\n  hint: for each tile along the inner dimension: "
             f"copy it into shared memory, cuda.syncthreads(), multiply, cuda.syncthreads()")
-    events = _tile_events(loops[0].body, shared)  # the outermost such loop (ast.walk is breadth-first)
+    # the outermost such loop (ast.walk is breadth-first)
+    events = _tile_events(loops[0].body, shared)
     last, synced = None, False
     for kind, node in events + events:  # twice round: the next round's writes follow the reads
         if kind == "sync":
@@ -694,9 +703,9 @@ def assert_not_toolkit(fn: Any, name: str | None = None,
     name it or a helper it calls refers to is a toolkit module or object (modules under
     ``allowed``, the data loaders, are fine)."""
     label = _label(fn, name)
-    message = (f"{label} uses the course toolkit's own implementation ({{}}); this part asks you to "
-               f"write it yourself\n  hint: remove the toolkit import and implement {label} with "
-               f"NumPy (only toolkit.datasets may be used, to load data)")
+    message = (f"{label} uses the course toolkit's own implementation ({{}}); this part asks you "
+               f"to write it yourself\n  hint: remove the toolkit import and implement {label} "
+               f"with NumPy (only toolkit.datasets may be used, to load data)")
 
     def forbidden(module: Any) -> bool:
         return (type(module) is str and (module == "toolkit" or module.startswith("toolkit."))
@@ -711,7 +720,8 @@ def assert_not_toolkit(fn: Any, name: str | None = None,
         if target is not None:
             module = _module_of(target)
             if forbidden(module):
-                raise AssertionError(message.format(f"{definition.name} comes from module {module}"))
+                raise AssertionError(message.format(f"{definition.name} comes from module "
+                                                    f"{module}"))
             try:
                 path = os.path.abspath(inspect.getsourcefile(target) or "")
             except TypeError:
@@ -725,7 +735,8 @@ def assert_not_toolkit(fn: Any, name: str | None = None,
                         raise AssertionError(message.format(f"`{global_name}` is {module}"))
         for node in ast.walk(definition.node):
             if isinstance(node, ast.Name) and node.id == "toolkit":
-                raise AssertionError(message.format(f"`toolkit` on {_where(definition, label, node)}"))
+                raise AssertionError(message.format("`toolkit` on "
+                                                    f"{_where(definition, label, node)}"))
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 modules = ([node.module or ""] if isinstance(node, ast.ImportFrom)
                            else [a.name for a in node.names])

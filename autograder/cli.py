@@ -1,4 +1,5 @@
-"""`autograder ...`: generate, collect, grade, validate and export an nbgrader course's assignments."""
+"""`autograder ...`: generate, collect, grade, validate and export an nbgrader course's
+assignments."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ Two sources are understood:
 
 Each collected submission gets a ``timestamp.txt`` in nbgrader's format, which the grader records as
 the submission time and the late policy (autograder.deadlines) reads. Duplicates (several files for
-one notebook of one student: the latest is kept) and late files are reported. Every check runs before
-anything is written, so a roster that lacks a student leaves the course untouched.
+one notebook of one student: the latest is kept) and late files are reported. Every check runs
+before anything is written, so a roster that lacks a student leaves the course untouched.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def expected_notebooks(course_dir: Path, assignment: str) -> set[str]:
             if names:
                 return names
     known = sorted(p.name for p in (course_dir / "source").glob("*") if p.is_dir())
-    raise ValueError(f"unknown assignment {assignment!r}: {course_dir / 'source'} has no such folder "
-                     f"with notebooks (known: {', '.join(known) or 'none'})")
+    raise ValueError(f"unknown assignment {assignment!r}: {course_dir / 'source'} has no such "
+                     f"folder with notebooks (known: {', '.join(known) or 'none'})")
 
 
 def _notebook_name(file_name: str, expected: set[str]) -> str | None:
@@ -111,13 +111,15 @@ def _read_entries(source: Path) -> list[tuple[str, datetime, bytes]]:
                 ts = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
             entries.append((rel, ts, path.read_bytes()))
     else:
-        raise ValueError(f"{source} does not exist: give a Canvas download .zip or a folder of submissions")
+        raise ValueError(f"{source} does not exist: give a Canvas download .zip or a folder of "
+                         "submissions")
     return entries
 
 
 def find_submissions(source: Path, expected: set[str], roster: Roster | None
                      ) -> tuple[list[Found], dict[tuple[str, str], bytes], CollectReport]:
-    """Match every file of `source` to a student and a notebook; raise ValueError on unknown students."""
+    """Match every file of `source` to a student and a notebook; raise ValueError on unknown
+    students."""
     report = CollectReport()
     found: list[Found] = []
     content: dict[Found, bytes] = {}
@@ -130,13 +132,14 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None
         m = CANVAS_NAME.match(name)
         if m:
             if roster is None:
-                raise ValueError(f"{name} is a Canvas download name: pass --roster roster.csv with a "
-                                 "canvas_id column to map Canvas user ids to students")
+                raise ValueError(f"{name} is a Canvas download name: pass --roster roster.csv with "
+                                 "a canvas_id column to map Canvas user ids to students")
             student = roster.by_canvas_id(m["user"])
             if student is None:
                 unknown.append(f"canvas user {m['user']} ({m['name']}, file {name})")
                 continue
-            student_id, file_name, late, order = student.id, m["file"], bool(m["late"]), int(m["submission"])
+            student_id, file_name, late, order = (student.id, m["file"], bool(m["late"]),
+                                                  int(m["submission"]))
         elif len(parts) >= 2:
             student_id, file_name, late, order = parts[0], name, False, position
             try:
@@ -148,18 +151,21 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None
                 unknown.append(f"student {student_id} (folder {parts[0]})")
                 continue
         else:
-            report.skipped.append((rel, "neither a Canvas download name nor inside a student's folder"))
+            report.skipped.append((rel,
+                                   "neither a Canvas download name nor inside a student's folder"))
             continue
         notebook = _notebook_name(file_name, expected)
         if notebook is None:
-            report.skipped.append((rel, f"not a notebook of this assignment ({', '.join(sorted(expected))})"))
+            report.skipped.append((rel, "not a notebook of this assignment "
+                                        f"({', '.join(sorted(expected))})"))
             continue
         f = Found(student_id, notebook, rel, ts, late, order)
         found.append(f)
         content[f] = data
     if unknown:
-        raise ValueError(f"the roster is missing {len(unknown)} submitter(s): {'; '.join(unknown)}. "
-                         "Add them to the roster (id and canvas_id) and collect again; nothing was written")
+        raise ValueError(f"the roster is missing {len(unknown)} submitter(s): "
+                         f"{'; '.join(unknown)}. Add them to the roster (id and canvas_id) and "
+                         "collect again; nothing was written")
     keep: dict[tuple[str, str], Found] = {}
     for f in sorted(found, key=lambda f: (f.timestamp, f.order)):
         key = (f.student, f.notebook)
@@ -175,9 +181,10 @@ def nbgrader_timestamp(ts: datetime) -> str:
     return ts.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
-def collect(source: str | Path, course_dir: str | Path, assignment: str, *, roster: Roster | None = None,
-            deadline: Deadline | None = None) -> CollectReport:
-    """Copy the submissions in `source` into `course_dir`/submitted and report duplicates and late work."""
+def collect(source: str | Path, course_dir: str | Path, assignment: str, *,
+            roster: Roster | None = None, deadline: Deadline | None = None) -> CollectReport:
+    """Copy the submissions in `source` into `course_dir`/submitted and report duplicates and late
+    work."""
     source, course_dir = Path(source), Path(course_dir)
     expected = expected_notebooks(course_dir, assignment)
     collected, content, report = find_submissions(source, expected, roster)
@@ -187,8 +194,9 @@ def collect(source: str | Path, course_dir: str | Path, assignment: str, *, rost
     for f in collected:
         days = deadline.days_late(f.timestamp) if deadline else 0
         if f.marked_late and deadline is not None and days == 0:
-            report.warnings.append(f"{f.source}: Canvas marks it LATE but its time {f.timestamp.isoformat()} "
-                                   "is within the due date; it is graded by its time")
+            report.warnings.append(f"{f.source}: Canvas marks it LATE but its time "
+                                   f"{f.timestamp.isoformat()} is within the due date; it is "
+                                   "graded by its time")
         if days or f.marked_late:
             report.late.append((f, days))
     for student in report.students:
@@ -196,5 +204,6 @@ def collect(source: str | Path, course_dir: str | Path, assignment: str, *, rost
         with atomic_dir(course_dir / "submitted" / student / assignment) as tmp:
             for f in mine:
                 (tmp / f.notebook).write_bytes(content[(f.student, f.notebook)])
-            (tmp / "timestamp.txt").write_text(nbgrader_timestamp(max(f.timestamp for f in mine)) + "\n")
+            (tmp / "timestamp.txt").write_text(nbgrader_timestamp(max(f.timestamp for f in mine))
+                                               + "\n")
     return report

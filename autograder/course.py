@@ -33,7 +33,8 @@ CONFIG = "nbgrader_config.py"
 
 
 def find_course(path: str | Path | None = None) -> Path:
-    """The course directory: `path`, else $AUTOGRADER_COURSE, else the current folder or ./assignments."""
+    """The course directory: `path`, else $AUTOGRADER_COURSE, else the current folder or
+    ./assignments."""
     candidates = [Path(path)] if path else (
         [Path(os.environ["AUTOGRADER_COURSE"])] if os.environ.get("AUTOGRADER_COURSE")
         else [Path.cwd(), Path.cwd() / "assignments"])

@@ -68,7 +68,8 @@ class Deadline:
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
-            raise ValueError(f"late policy {self.policy!r} is unknown: use one of {', '.join(POLICIES)}")
+            raise ValueError(f"late policy {self.policy!r} is unknown: use one of "
+                             f"{', '.join(POLICIES)}")
         if self.policy == "per_day" and not 0 < self.per_day <= 1:
             raise ValueError(f"per_day = {self.per_day} must be a fraction of the maximum score "
                              "in (0, 1], e.g. 0.1 for 10% per day")
@@ -80,8 +81,10 @@ class Deadline:
             return 0
         return math.ceil(late / timedelta(days=1))
 
-    def penalty(self, submitted_at: datetime | str | None, raw_score: float, max_score: float) -> float:
-        """Points to take off a submission with `raw_score` of `max_score` handed in at `submitted_at`."""
+    def penalty(self, submitted_at: datetime | str | None, raw_score: float,
+                max_score: float) -> float:
+        """Points to take off a submission with `raw_score` of `max_score` handed in at
+        `submitted_at`."""
         if submitted_at in (None, ""):
             return 0.0
         days = self.days_late(parse_time(submitted_at))
@@ -104,11 +107,13 @@ def load_deadlines(course_dir: str | Path) -> dict[str, Deadline]:
     deadlines = {}
     for assignment, entry in data.items():
         if not isinstance(entry, dict) or "due" not in entry:
-            raise ValueError(f"{path}: [{assignment}] needs a 'due' date, e.g. due = 2026-12-01T23:59:00Z")
+            raise ValueError(f"{path}: [{assignment}] needs a 'due' date, e.g. due = "
+                             "2026-12-01T23:59:00Z")
         unknown = set(entry) - {"due", "policy", "per_day", "grace_minutes"}
         if unknown:
-            raise ValueError(f"{path}: [{assignment}] has unknown key(s) {', '.join(sorted(unknown))}; "
-                             "allowed: due, policy, per_day, grace_minutes")
+            raise ValueError(f"{path}: [{assignment}] has unknown key(s) "
+                             f"{', '.join(sorted(unknown))}; allowed: due, policy, per_day, "
+                             "grace_minutes")
         try:
             deadlines[assignment] = Deadline(
                 due=parse_time(entry["due"]), policy=entry.get("policy", "none"),

@@ -3,9 +3,9 @@
 Each result is written in its own transaction, replacing any earlier one for the same student and
 assignment, so re-grading never duplicates and a run killed at any point loses at most the
 submission it was grading. The result it replaces moves to the history table in the same
-transaction: a re-grade that changed a score can always be seen, and undone by hand. A fingerprint of what was graded (the submission's and the source's
-notebooks) lets a restarted run skip what is already done. The gradebook belongs to one course:
-opening it for another raises ValueError.
+transaction: a re-grade that changed a score can always be seen, and undone by hand. A fingerprint
+of what was graded (the submission's and the source's notebooks) lets a restarted run skip what is
+already done. The gradebook belongs to one course: opening it for another raises ValueError.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def course_id(course_dir: str | Path) -> str:
     if config.is_file():
         import re
 
-        found = re.search(r"course_id\s*=\s*['\"]([^'\"]+)['\"]", config.read_text(errors="replace"))
+        found = re.search(r"course_id\s*=\s*['\"]([^'\"]+)['\"]",
+                          config.read_text(errors="replace"))
         if found:
             return found.group(1)
     return course_dir.name
@@ -69,7 +70,8 @@ class Gradebook:
         if self.path.is_dir():
             self.path = self.path / FILENAME
         if not self.path.parent.is_dir():
-            raise ValueError(f"cannot create the gradebook {self.path}: folder {self.path.parent} does not exist")
+            raise ValueError(f"cannot create the gradebook {self.path}: folder {self.path.parent} "
+                             "does not exist")
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -102,8 +104,8 @@ class Gradebook:
         key = (self.course, result.assignment, result.student)
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            row = self._db.execute("SELECT * FROM results WHERE course=? AND assignment=? AND student=?",
-                                   key).fetchone()
+            row = self._db.execute("SELECT * FROM results WHERE course=? AND assignment=? "
+                                   "AND student=?", key).fetchone()
             if row is not None:
                 self._db.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                  (*row, _now()))
@@ -125,8 +127,8 @@ class Gradebook:
 
     def get(self, assignment: str, student: str) -> SubmissionResult | None:
         """The result of one student's assignment, or None if it was not graded."""
-        row = self._db.execute("SELECT result FROM results WHERE course=? AND assignment=? AND student=?",
-                               (self.course, assignment, student)).fetchone()
+        row = self._db.execute("SELECT result FROM results WHERE course=? AND assignment=? "
+                               "AND student=?", (self.course, assignment, student)).fetchone()
         return SubmissionResult.from_dict(json.loads(row[0])) if row else None
 
     def results(self, assignment: str | None = None) -> list[SubmissionResult]:
@@ -141,8 +143,8 @@ class Gradebook:
 
     def fingerprints(self, assignment: str) -> dict[str, str]:
         """student -> fingerprint of what was graded, for one assignment."""
-        rows = self._db.execute("SELECT student, fingerprint FROM results WHERE course=? AND assignment=?",
-                                (self.course, assignment)).fetchall()
+        rows = self._db.execute("SELECT student, fingerprint FROM results WHERE course=? "
+                                "AND assignment=?", (self.course, assignment)).fetchall()
         return dict(rows)
 
     def close(self) -> None:

@@ -37,10 +37,11 @@ class SubmissionResult:
     graded_at: str = ""       # ISO 8601, UTC
     submitted_at: str = ""    # ISO 8601, from the submission's timestamp where nbgrader has one
     duration_s: float = 0.0
-    versions: dict[str, str] = field(default_factory=dict)   # python, numpy, numba, toolkit, ...
-    limits: dict[str, Any] = field(default_factory=dict)     # memory_mb, cpu_s, nproc, fsize_mb, ...
+    versions: dict[str, str] = field(default_factory=dict)  # python, numpy, numba, toolkit, ...
+    limits: dict[str, Any] = field(default_factory=dict)    # memory_mb, cpu_s, nproc, fsize_mb, ...
     late_penalty: float = 0.0  # points taken off for lateness (set by the instructor's workflow)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (engine.pipeline.PHASES)
+    # seconds per phase (engine.pipeline.PHASES)
+    timings: dict[str, float] = field(default_factory=dict)
     host: str = ""            # the machine it was graded on
 
     @property
@@ -66,7 +67,8 @@ class SubmissionResult:
         return cls(**d)
 
 
-def changes(before: SubmissionResult, after: SubmissionResult) -> list[tuple[str, float | None, float | None]]:
+def changes(before: SubmissionResult,
+            after: SubmissionResult) -> list[tuple[str, float | None, float | None]]:
     """The tests whose points differ between two gradings of a submission: (name, points
     before, points after), None where a test is in only one of them."""
     old = {t.name: t.points for t in before.tests}

@@ -60,7 +60,8 @@ class Roster:
         for s in students:
             check_student_id(s.id)
             if s.id in self.students:
-                raise ValueError(f"roster lists student id {s.id!r} twice: keep one row per student")
+                raise ValueError(f"roster lists student id {s.id!r} twice: keep one row per "
+                                 "student")
             self.students[s.id] = s
             if s.canvas_id:
                 if s.canvas_id in self._by_canvas:
@@ -102,8 +103,9 @@ def read_roster(path: str | Path) -> Roster:
         reader = csv.DictReader(fh)
         header = [h.strip() for h in (reader.fieldnames or [])]
         if "id" not in header:
-            raise ValueError(f"roster {path} has no 'id' column (columns: {', '.join(header) or 'none'}); "
-                             f"its header row may use: {', '.join(COLUMNS)}")
+            raise ValueError(f"roster {path} has no 'id' column (columns: "
+                             f"{', '.join(header) or 'none'}); its header row may use: "
+                             f"{', '.join(COLUMNS)}")
         students = []
         for row in reader:
             row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}

@@ -71,7 +71,8 @@ def _solutions(source: nbformat.NotebookNode) -> dict[str, str]:
 
 
 def _returns_input(stub: str) -> str:
-    """The stub with each `raise NotImplementedError()` replaced by returning the function's first argument."""
+    """The stub with each `raise NotImplementedError()` replaced by returning the function's first
+    argument."""
     lines, first = [], "None"
     for line in stub.splitlines():
         if m := _DEF.match(line):
@@ -88,7 +89,8 @@ def make_notebook(release: nbformat.NotebookNode, source: nbformat.NotebookNode,
     nb = nbformat.from_dict(release)   # a deep copy
     solutions = _solutions(source)
     cells = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
-    filled = {"right": len(cells), "late": len(cells), "partial": (len(cells) + 1) // 2, "hostile": 0}[kind]
+    filled = {"right": len(cells), "late": len(cells), "partial": (len(cells) + 1) // 2,
+              "hostile": 0}[kind]
     for i, cell in enumerate(cells):
         grade_id = cell.metadata.nbgrader["grade_id"]
         if i < filled:
@@ -101,14 +103,15 @@ def make_notebook(release: nbformat.NotebookNode, source: nbformat.NotebookNode,
     return nb
 
 
-def write_samples(course_dir: str | Path, assignment: str, zip_path: str | Path, roster_path: str | Path
-                  ) -> list[str]:
+def write_samples(course_dir: str | Path, assignment: str, zip_path: str | Path,
+                  roster_path: str | Path) -> list[str]:
     """Write the Canvas-style zip of sample submissions and their roster; return the submitters."""
     course_dir = Path(course_dir)
     release_dir = course_dir / "release" / assignment
     notebooks = sorted(release_dir.glob("*.ipynb"))
     if not notebooks:
-        raise ValueError(f"{release_dir} has no notebooks: run `autograder generate {assignment}` first")
+        raise ValueError(f"{release_dir} has no notebooks: run `autograder generate {assignment}` "
+                         "first")
     submitters = []
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
         for login, _first, last, canvas_id, submission_id, hours in STUDENTS:
@@ -124,8 +127,8 @@ def write_samples(course_dir: str | Path, assignment: str, zip_path: str | Path,
                 info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
                 zf.writestr(info, nbformat.writes(nb))
             submitters.append(f"sample-{login}")
-    write_roster(roster_path, [Student(f"sample-{login}", last, first, f"{login}@example.edu", canvas_id,
-                                       f"S{canvas_id}", login, "Demo")
+    write_roster(roster_path, [Student(f"sample-{login}", last, first, f"{login}@example.edu",
+                                       canvas_id, f"S{canvas_id}", login, "Demo")
                                for login, first, last, canvas_id, _, _ in STUDENTS])
     return submitters
 

@@ -43,9 +43,11 @@ def load_limits(course_dir: str | Path) -> Limits:
         if key not in fields:
             raise ValueError(f"{path}: unknown limit {key!r}; known: {', '.join(fields)}")
         kind = float if fields[key].type in ("float", float) else int
-        if type(value) not in (int, float) or (kind is int and type(value) is not int) or not value > 0:
+        if (type(value) not in (int, float) or (kind is int and type(value) is not int)
+                or not value > 0):
             example = 256 if kind is int else 60.0
             raise ValueError(f"{path}: {key} = {value!r} must be a positive "
-                             f"{'whole number' if kind is int else 'number'}, e.g. {key} = {example}")
+                             f"{'whole number' if kind is int else 'number'}, e.g. {key} = "
+                             f"{example}")
         values[key] = kind(value)
     return dataclasses.replace(Limits(), **values)

@@ -55,12 +55,12 @@ from typing import Any, Callable
 
 os.environ.setdefault("NVIDIA_TF32_OVERRIDE", "0")  # cuBLAS/cuDNN: no TF32 behind our back
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from toolkit.kernels import cuda_runtime as rt  # noqa: E402
-from toolkit.kernels import get_backend  # noqa: E402
+from toolkit.kernels import cuda_runtime as rt
+from toolkit.kernels import get_backend
 
 WARMUP = 2  # untimed calls before each measurement (none with --tiny)
 #: Other GEMM tiles (BM,BN,BK,TM,TN,STAGES) timed at n = 4096 beside the default 128,128,8,8,8,1.
@@ -420,8 +420,8 @@ def ptx_report(directory: str) -> int:
         return 1
     with open(specs_file) as file:
         specs = json.load(file)
-    from numba import cuda
     import numba.cuda.dispatcher as dispatcher
+    from numba import cuda
 
     class Hopper:  # device functions ask the current device for its compute capability
         compute_capability = (9, 0)

@@ -8,7 +8,8 @@ submissions per second, their ratio, how many per-cell scores agree, and where a
 submission spends its time (sandbox start, student cells, Numba compilation, each test cell,
 reference timings: means over the submissions, and over the first submission of each worker).
 
-    .venv/bin/python benchmarks/grading_throughput.py [--submissions 40] [--workers 2] [--assignment PATH]
+    .venv/bin/python benchmarks/grading_throughput.py [--submissions 40] [--workers 2]
+                                                      [--assignment PATH]
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def build(course: Path, assignment_dir: Path, n: int) -> str:
 
 
 def nbgrader(course: Path, *args: str) -> float:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**os.environ,
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                           capture_output=True, text=True)
@@ -85,11 +87,14 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--assignment", type=Path, default=None,
-                        help="an assignment folder with a source notebook [default: assignments/source/01_*]")
+                        help="an assignment folder with a source notebook [default: "
+                             "assignments/source/01_*]")
     args = parser.parse_args()
-    assignment = args.assignment or next(iter(sorted((REPO / "assignments" / "source").glob("01_*"))), None)
+    assignment = args.assignment or next(iter(sorted((REPO / "assignments" / "source")
+                                                     .glob("01_*"))), None)
     if assignment is None or not any(Path(assignment).glob("*.ipynb")):
-        sys.exit("no assignment found: pass --assignment PATH (a folder with an nbgrader source notebook)")
+        sys.exit("no assignment found: pass --assignment PATH (a folder with an nbgrader source "
+                 "notebook)")
     from autograder.engine import sandbox
     from autograder.engine.pool import Job, grade_all
 
@@ -97,15 +102,18 @@ def main() -> None:
         course = Path(tmp)
         name = build(course, Path(assignment), args.submissions)
         students = sorted(p.name for p in (course / "submitted").iterdir())
-        print(f"{args.submissions} submissions of {name}; machine: {os.cpu_count()} cores", flush=True)
+        print(f"{args.submissions} submissions of {name}; machine: {os.cpu_count()} cores",
+              flush=True)
         nbgrader(course, "generate_assignment", name, "--force")
 
         elapsed_nb = nbgrader(course, "autograde", name, "--force")
-        print(f"nbgrader autograde: {elapsed_nb:.1f} s, {len(students) / elapsed_nb:.3f} submissions/s", flush=True)
+        print(f"nbgrader autograde: {elapsed_nb:.1f} s, {len(students) / elapsed_nb:.3f} "
+              "submissions/s", flush=True)
 
         ours: dict[str, dict[str, float]] = {}
         results = []
-        jobs = [Job(name, s, course / "source" / name, course / "submitted" / s / name, course / "release" / name)
+        jobs = [Job(name, s, course / "source" / name, course / "submitted" / s / name,
+                    course / "release" / name)
                 for s in students]
 
         def record(job, result):
@@ -115,8 +123,8 @@ def main() -> None:
         start = time.perf_counter()
         grade_all(jobs, args.workers, on_result=record)
         elapsed_ours = time.perf_counter() - start
-        print(f"engine ({args.workers} workers, isolation {sandbox.isolation()}): {elapsed_ours:.1f} s, "
-              f"{len(students) / elapsed_ours:.3f} submissions/s", flush=True)
+        print(f"engine ({args.workers} workers, isolation {sandbox.isolation()}): "
+              f"{elapsed_ours:.1f} s, {len(students) / elapsed_ours:.3f} submissions/s", flush=True)
         print(f"throughput ratio (engine / nbgrader): {elapsed_nb / elapsed_ours:.1f}x")
 
         theirs = nbgrader_scores(course, name, students)
@@ -124,7 +132,8 @@ def main() -> None:
         differ = [(s, c, theirs[s][c], ours.get(s, {}).get(c)) for s, c in cells
                   if ours.get(s, {}).get(c) != theirs[s][c]]
         totals = sum(sum(theirs[s].values()) == sum(ours.get(s, {}).values()) for s in students)
-        print(f"per-cell scores equal: {len(cells) - len(differ)}/{len(cells)}; totals equal: {totals}/{len(students)}")
+        print(f"per-cell scores equal: {len(cells) - len(differ)}/{len(cells)}; totals equal: "
+              f"{totals}/{len(students)}")
         for s, c, t, o in differ[:20]:
             print(f"  differs: {s} {c}: nbgrader {t}, engine {o}")
         breakdown(results, args.workers)
@@ -138,17 +147,20 @@ def breakdown(results: list, workers: int) -> None:
 
     first = results[:workers]
     labels = {"start_s": "sandbox start", "cells_s": "student cells", "tests_s": "test cells",
-              "compile_s": "  of which Numba compiles", "reference_s": "  of which reference timing"}
+              "compile_s": "  of which Numba compiles",
+              "reference_s": "  of which reference timing"}
     print(f"where an engine submission spends its time (seconds; mean of all {len(results)} / "
           f"mean of the first {len(first)}); Numba compiles in cells and tests:")
     rows = [("total", [r.duration_s for r in results], [r.duration_s for r in first])]
-    rows += [(label, [r.timings.get(phase, 0.0) for r in results], [r.timings.get(phase, 0.0) for r in first])
+    rows += [(label, [r.timings.get(phase, 0.0) for r in results],
+              [r.timings.get(phase, 0.0) for r in first])
              for phase, label in labels.items()]
     tests = [t.name for t in results[0].tests] if results else []
     rows += [(f"  test {name}", [t.duration_s for r in results for t in r.tests if t.name == name],
               [t.duration_s for r in first for t in r.tests if t.name == name]) for name in tests]
     for label, values, firsts in rows:
-        print(f"  {label:<28} {statistics.fmean(values):8.3f}  {statistics.fmean(firsts) if firsts else 0:8.3f}")
+        print(f"  {label:<28} {statistics.fmean(values):8.3f}  "
+              f"{statistics.fmean(firsts) if firsts else 0:8.3f}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from autograder.commands import options
 from autograder.commands.options import COURSE_OPTION, GRADEBOOK_OPTION, ROSTER_OPTION
 from autograder.deadlines import load_deadlines
 
+
 @click.command()
 @click.argument("assignment")
 @COURSE_OPTION
@@ -38,12 +39,13 @@ def generate(assignment: str, course_path: str | None) -> None:
     with atomic_file(path, encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=2)
     release = course / "release" / assignment
-    tests = [c for nb in manifest["notebooks"].values() for c in nb["cells"] if c["kind"] == "tests"]
+    tests = [c for nb in manifest["notebooks"].values() for c in nb["cells"]
+             if c["kind"] == "tests"]
     click.echo(f"released {assignment}: {release}")
     for name in manifest["notebooks"]:
         click.echo(f"  {name}")
-    click.echo(f"{len(tests)} graded test cells ({sum(c['hidden'] for c in tests)} with hidden tests), "
-               f"{manifest['max_score']:g} points; manifest: {path}")
+    click.echo(f"{len(tests)} graded test cells ({sum(c['hidden'] for c in tests)} with hidden "
+               f"tests), {manifest['max_score']:g} points; manifest: {path}")
 
 
 @click.command()
@@ -51,7 +53,8 @@ def generate(assignment: str, course_path: str | None) -> None:
 @click.option("--assignment", "-a", help="the assignment (default: the one whose notebooks match).")
 @ROSTER_OPTION
 @COURSE_OPTION
-def collect(path: str, assignment: str | None, roster_path: str | None, course_path: str | None) -> None:
+def collect(path: str, assignment: str | None, roster_path: str | None,
+            course_path: str | None) -> None:
     """Collect submissions from PATH (a Canvas download .zip or a folder) into the course."""
     from autograder.collect import collect as collect_submissions
 
@@ -68,7 +71,8 @@ def collect(path: str, assignment: str | None, roster_path: str | None, course_p
     click.echo(f"collected {len(report.collected)} notebook(s) of {assignment} from "
                f"{len(report.students)} student(s) into {course / 'submitted'}")
     for kept, dropped in report.duplicates:
-        click.echo(f"duplicate: {kept.student} {kept.notebook}: kept {kept.source}, ignored {dropped.source}")
+        click.echo(f"duplicate: {kept.student} {kept.notebook}: kept {kept.source}, ignored "
+                   f"{dropped.source}")
     for found, days in report.late:
         how = f"{days} day(s) late" if days else "marked LATE"
         click.echo(f"late: {found.student} ({found.source}): {how}")
@@ -92,8 +96,8 @@ def _guess_assignment(course: Path, path: Path) -> str:
                if any(n.removesuffix(".ipynb") in name for name in names
                       for n in (p.name for p in (course / "source" / a).glob("*.ipynb")))]
     if len(matches) != 1:
-        raise ValueError(f"cannot tell which assignment {path} holds "
-                         f"({'candidates: ' + ', '.join(matches) if matches else 'no notebook names match'}): "
+        which = "candidates: " + ", ".join(matches) if matches else "no notebook names match"
+        raise ValueError(f"cannot tell which assignment {path} holds ({which}): "
                          "pass --assignment NAME")
     return matches[0]
 
@@ -104,7 +108,8 @@ def _submissions(course: Path, assignment: str) -> dict[str, str]:
     for folder in sorted((course / "submitted").glob(f"*/{assignment}")):
         if folder.is_dir() and any(folder.glob("*.ipynb")):
             stamp = folder / "timestamp.txt"
-            found[folder.parent.name] = stamp.read_text(encoding="utf-8").strip() if stamp.exists() else ""
+            found[folder.parent.name] = (stamp.read_text(encoding="utf-8").strip()
+                                         if stamp.exists() else "")
     return found
 
 
@@ -140,7 +145,8 @@ def status(assignment: str, history: bool, roster_path: str | None, gradebook_pa
     students = sorted(set(submitted) | set(results) | set(roster.students if roster else ()))
     deadline = deadlines.get(assignment)
     width = max([len(s) for s in students] + [7])
-    click.echo(f"{'student':<{width}}  {'submitted (UTC)':<16}  {'late':>4}  {'grading':<13}  score")
+    click.echo(f"{'student':<{width}}  {'submitted (UTC)':<16}  {'late':>4}  {'grading':<13}  "
+               "score")
     counts = {"submitted": 0, "graded": 0, "failed": 0, "not graded": 0, "no submission": 0}
     for student in students:
         stamp, result = submitted.get(student), results.get(student)
@@ -161,13 +167,16 @@ def status(assignment: str, history: bool, roster_path: str | None, gradebook_pa
             state, score = "not graded", ""
         else:
             state = result.status
-            score = f"{result.score:g} / {result.max_score:g}" if result.status == "graded" else result.error[:70]
+            score = (f"{result.score:g} / {result.max_score:g}" if result.status == "graded"
+                     else result.error[:70])
             if result.flags:
-                shown = ", ".join(result.flags[:2]) + (f" (+{len(result.flags) - 2} more)" if len(result.flags) > 2 else "")
+                shown = ", ".join(result.flags[:2]) + (f" (+{len(result.flags) - 2} more)"
+                                                       if len(result.flags) > 2 else "")
                 score += f"  flagged: {shown}"
         counts[state] = counts.get(state, 0) + 1
         click.echo(f"{student:<{width}}  {when:<16}  {late:>4}  {state:<13}  {score}")
-    click.echo(", ".join(f"{n} {what}" for what, n in counts.items() if n or what in ("submitted", "graded")))
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()
+                         if n or what in ("submitted", "graded")))
     if history:
         _show_history(earlier, {r.student: r for r in graded})
 
@@ -177,7 +186,8 @@ def _show_history(earlier: list, current: dict) -> None:
     that changed between them."""
     from autograder.results import describe_changes
 
-    click.echo(f"history: {len(earlier)} earlier grading(s)" + (", oldest first:" if earlier else ""))
+    click.echo(f"history: {len(earlier)} earlier grading(s)"
+               + (", oldest first:" if earlier else ""))
     chains: dict[str, list] = {}
     for result in earlier:
         chains.setdefault(result.student, []).append(result)
@@ -187,22 +197,26 @@ def _show_history(earlier: list, current: dict) -> None:
         click.echo(f"  {student}")
         for before, after in zip([None] + chain[:-1], chain):
             changed = describe_changes(before, after) if before is not None else ""
-            click.echo(f"    {after.graded_at or '(no time)':<25}  {after.score:g}/{after.max_score:g}"
+            click.echo(f"    {after.graded_at or '(no time)':<25}  "
+                       f"{after.score:g}/{after.max_score:g}"
                        + (f"  {changed}" if changed else ""))
 
 
 @click.command()
 @click.argument("assignment")
 @click.option("--to", "formats", required=True, multiple=True,
-              help="csv (nbgrader's grades CSV), canvas, gradescope or html; repeat or comma-separate.")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="folder to write to.")
+              help="csv (nbgrader's grades CSV), canvas, gradescope or html; repeat or "
+                   "comma-separate.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="folder to write to.")
 @ROSTER_OPTION
 @GRADEBOOK_OPTION
 @COURSE_OPTION
 def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str | None,
            gradebook_path: str | None, course_path: str | None) -> None:
     """Export the grades of ASSIGNMENT from the gradebook to --out DIR."""
-    from autograder.export import export as write_export, grades_for
+    from autograder.export import export as write_export
+    from autograder.export import grades_for
 
     course = options.course(course_path)
     wanted = [f.strip() for spec in formats for f in spec.split(",") if f.strip()]
@@ -223,9 +237,11 @@ def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str
     click.echo(f"exported {len(grades.results)} result(s) of {assignment} to {out}:")
     for fmt, paths in written.items():
         if fmt == "gradescope":
-            where = f"{Path(out) / 'gradescope' / assignment}/<student>/results.json ({len(paths)} files)"
+            where = (f"{Path(out) / 'gradescope' / assignment}/<student>/results.json "
+                     f"({len(paths)} files)")
         elif fmt == "html":
-            where = f"{paths[0]} (class summary) + {len(paths) - 1} feedback page(s) in {paths[0].parent / 'students'}"
+            where = (f"{paths[0]} (class summary) + {len(paths) - 1} feedback page(s) in "
+                     f"{paths[0].parent / 'students'}")
         else:
             where = str(paths[0])
         click.echo(f"  {fmt:<10}  {where}")

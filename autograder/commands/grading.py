@@ -35,16 +35,18 @@ def find_jobs(course: Path, assignment: str, student: str | None, seed: int) -> 
 
     source_dir = course / "source" / assignment
     if not any(source_dir.glob("*.ipynb")):
-        known = sorted(p.name for p in (course / "source").iterdir() if p.is_dir()) if (course / "source").is_dir() else []
+        known = (sorted(p.name for p in (course / "source").iterdir() if p.is_dir())
+                 if (course / "source").is_dir() else [])
         raise click.ClickException(
-            f"no source notebooks in {source_dir}; assignments in this course: {', '.join(known) or 'none'} "
-            f"(pass the course directory with --course)")
+            f"no source notebooks in {source_dir}; assignments in this course: "
+            f"{', '.join(known) or 'none'} (pass the course directory with --course)")
     release = course / "release" / assignment
     submitted = course / "submitted"
     students = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
     if student is not None:
         if student not in students:
-            raise click.ClickException(f"{student} has no submission of {assignment} in {submitted}")
+            raise click.ClickException(f"{student} has no submission of {assignment} in "
+                                       f"{submitted}")
         students = [student]
     forbidden = (str(course.resolve()), str(source_dir.resolve()), FILENAME, "gradebook.db")
     return [Job(assignment, s, source_dir, submitted / s / assignment,
@@ -59,18 +61,22 @@ def find_jobs(course: Path, assignment: str, student: str | None, seed: int) -> 
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Submissions graded in parallel here [default: the number of CPU cores].")
 @click.option("--force", is_flag=True, help="Re-grade submissions already graded unchanged.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random and NumPy's global RNG.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of random and NumPy's global RNG.")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
-              help="Grade on the Dask cluster of this scheduler (tcp://HOST:8786, or tls://HOST:8786 with "
-                   "the --tls-* files).")
+              help="Grade on the Dask cluster of this scheduler (tcp://HOST:8786, or "
+                   "tls://HOST:8786 with the --tls-* files).")
 @click.option("--cluster", metavar="local:N", default=None,
               help="Grade on a Dask LocalCluster of N worker processes started for this run.")
-@click.option("--tls-ca-file", type=click.Path(dir_okay=False), default=None, help="TLS: the CA certificate.")
-@click.option("--tls-cert", type=click.Path(dir_okay=False), default=None, help="TLS: this client's certificate.")
-@click.option("--tls-key", type=click.Path(dir_okay=False), default=None, help="TLS: this client's private key.")
-def grade(assignment: str, course_path: str | None, student: str | None, workers: int | None, force: bool, seed: int,
-          scheduler: str | None, cluster: str | None, tls_ca_file: str | None, tls_cert: str | None,
-          tls_key: str | None) -> None:
+@click.option("--tls-ca-file", type=click.Path(dir_okay=False), default=None,
+              help="TLS: the CA certificate.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), default=None,
+              help="TLS: this client's certificate.")
+@click.option("--tls-key", type=click.Path(dir_okay=False), default=None,
+              help="TLS: this client's private key.")
+def grade(assignment: str, course_path: str | None, student: str | None, workers: int | None,
+          force: bool, seed: int, scheduler: str | None, cluster: str | None,
+          tls_ca_file: str | None, tls_cert: str | None, tls_key: str | None) -> None:
     """Grade every submission of ASSIGNMENT (student code sandboxed, tests from the source
     notebooks) into the course's gradebook. Unchanged submissions already graded are skipped, so
     a run that was stopped picks up where it was."""
@@ -84,15 +90,17 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
     except ValueError as error:
         options.fail(error)
     jobs = find_jobs(course, assignment, student, seed)
-    with _pool(limits, workers, len(jobs), scheduler, cluster, (tls_ca_file, tls_cert, tls_key)) as (pool, where):
+    with _pool(limits, workers, len(jobs), scheduler, cluster,
+               (tls_ca_file, tls_cert, tls_key)) as (pool, where):
         try:  # opened only once the pool is up: an unreachable scheduler leaves nothing written
             book = Gradebook.for_course(course)
         except ValueError as error:
             options.fail(error)
         done = {} if force else book.fingerprints(assignment)
         todo = [j for j in jobs if done.get(j.student) != j.fingerprint]
-        click.echo(f"{course_id(course)}: {assignment}, {len(jobs)} submissions, {len(jobs) - len(todo)} already "
-                   f"graded; {len(todo)} to grade {where}", err=True)
+        click.echo(f"{course_id(course)}: {assignment}, {len(jobs)} submissions, "
+                   f"{len(jobs) - len(todo)} already graded; {len(todo)} to grade {where}",
+                   err=True)
         results, previous = [], {}
         with click.progressbar(length=len(todo), label="grading", file=sys.stderr) as bar:
             def record(job, result):
@@ -106,7 +114,8 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
     for result in sorted(results, key=lambda r: r.student):
         flags = f"  flags: {', '.join(result.flags)}" if result.flags else ""
         error = f"  ({result.error})" if result.error else ""
-        click.echo(f"{result.student:<20} {result.score:g}/{result.max_score:g}  {result.status}{flags}{error}")
+        click.echo(f"{result.student:<20} {result.score:g}/{result.max_score:g}  "
+                   f"{result.status}{flags}{error}")
     _report_changes(results, previous)
     book.close()
 
@@ -134,12 +143,14 @@ def _pool(limits, workers: int | None, jobs: int, scheduler: str | None, cluster
         if cluster:
             kind, _, count = cluster.partition(":")
             if kind != "local" or not count.isdigit() or int(count) < 1:
-                raise click.BadParameter(f"{cluster!r}: use local:N, N worker processes", param_hint="--cluster")
+                raise click.BadParameter(f"{cluster!r}: use local:N, N worker processes",
+                                         param_hint="--cluster")
             pool = DaskPool(limits, local=int(count))
         else:
             if "://" not in scheduler or scheduler.startswith("tcp://"):
-                click.echo(f"note: the connection to {scheduler} is not encrypted: student code and grades cross "
-                           f"the network in the clear (use tls:// and --tls-ca-file/--tls-cert/--tls-key)", err=True)
+                click.echo(f"note: the connection to {scheduler} is not encrypted: student code "
+                           "and grades cross the network in the clear (use tls:// and "
+                           "--tls-ca-file/--tls-cert/--tls-key)", err=True)
             pool = DaskPool(limits, scheduler=scheduler, security=security(*tls))
         with pool:
             yield pool, f"on {pool.workers()} Dask workers ({cluster or scheduler})"
@@ -197,6 +208,7 @@ def validate(notebook: Path, course_path: str | None) -> None:
         click.echo(f"note: {note}")
     earned, total = sum(t.points for t in tests), sum(t.max_points for t in tests)
     click.echo(f"visible tests: {earned:g}/{total:g} points"
-               + ("; hidden tests are graded after you submit" if any(t.hidden for t in tests) else ""))
+               + ("; hidden tests are graded after you submit" if any(t.hidden for t in tests)
+                  else ""))
     if earned < total:
         raise SystemExit(1)

@@ -13,7 +13,8 @@ from autograder.roster import Roster, read_roster
 
 COURSE_OPTION = click.option("--course", "course_path", type=click.Path(file_okay=False),
                              envvar="AUTOGRADER_COURSE",
-                             help="nbgrader course directory (default: $AUTOGRADER_COURSE, . or ./assignments).")
+                             help="nbgrader course directory (default: $AUTOGRADER_COURSE, . or "
+                                  "./assignments).")
 ROSTER_OPTION = click.option("--roster", "roster_path", type=click.Path(dir_okay=False),
                              help="roster CSV (default: <course>/roster.csv where it exists).")
 GRADEBOOK_OPTION = click.option("--gradebook", "gradebook_path", type=click.Path(dir_okay=False),
@@ -49,5 +50,6 @@ def gradebook(course_dir: Path, gradebook_path: str | None):
 
     path = Path(gradebook_path) if gradebook_path else course_dir / FILENAME
     if not path.is_file():
-        raise ValueError(f"no gradebook at {path}: run `autograder grade ASSIGNMENT --course {course_dir}` first")
+        raise ValueError(f"no gradebook at {path}: run `autograder grade ASSIGNMENT --course "
+                         f"{course_dir}` first")
     return Gradebook(path, coursedir.course_id(course_dir))

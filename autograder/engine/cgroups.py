@@ -164,7 +164,8 @@ def _v2(parent: Path, name: str, memory_bytes: int, pids: int) -> Cgroup | None:
     return group
 
 
-def _v1(memory_parent: Path, pids_parent: Path, name: str, memory_bytes: int, pids: int) -> Cgroup | None:
+def _v1(memory_parent: Path, pids_parent: Path, name: str, memory_bytes: int,
+        pids: int) -> Cgroup | None:
     made: list[Path] = []
     try:
         for parent in (memory_parent, pids_parent):

@@ -6,8 +6,9 @@ ADDRESS`` or ``--cluster local:N``.
 process keeps one warm engine worker (``dask_worker.EnginePlugin``) and grades in the same sandbox
 as the local pool. A job travels as a ``Bundle``: the source notebooks' bytes, and the released
 and submitted files (symlinks as links, never followed), so a worker needs no shared file system
-and sees no other student's files. Results come back to the client, which alone writes the gradebook. When a
-Dask worker dies mid-submission, the scheduler runs the task again on another worker.
+and sees no other student's files. Results come back to the client, which alone writes the
+gradebook. When a Dask worker dies mid-submission, the scheduler runs the task again on another
+worker.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def _distributed() -> Any:
     try:
         import distributed
     except ImportError:
-        raise ClusterError(f"grading on a Dask cluster needs the distributed package: {INSTALL}") from None
+        raise ClusterError("grading on a Dask cluster needs the distributed package: "
+                           f"{INSTALL}") from None
     return distributed
 
 
@@ -69,17 +71,19 @@ class Bundle:
         if self.release is not None:
             write_entries(str(folder / "release"), *self.release)
             release = folder / "release"
-        return Job(self.job.assignment, self.job.student, folder / "source", folder / "submission", release,
-                   self.job.seed, self.job.forbidden, self.job.fingerprint)
+        return Job(self.job.assignment, self.job.student, folder / "source",
+                   folder / "submission", release, self.job.seed, self.job.forbidden,
+                   self.job.fingerprint)
 
 
 class DaskPool:
     """Grading on a Dask cluster: an existing scheduler's, or a LocalCluster of ``local`` worker
     processes started for the run."""
 
-    def __init__(self, limits: Limits | None = None, scheduler: str | None = None, local: int | None = None,
-                 security: Any = None) -> None:
-        self.limits, self.scheduler, self.local, self.security = limits or Limits(), scheduler, local, security
+    def __init__(self, limits: Limits | None = None, scheduler: str | None = None,
+                 local: int | None = None, security: Any = None) -> None:
+        self.limits, self.scheduler = limits or Limits(), scheduler
+        self.local, self.security = local, security
         self.client: Any = None
         self._cluster: Any = None
 
@@ -87,22 +91,25 @@ class DaskPool:
         distributed = _distributed()
         _configure(distributed)
         if self.local is not None:
-            self._cluster = distributed.LocalCluster(n_workers=self.local, threads_per_worker=1, processes=True,
-                                                     dashboard_address=":0")
+            self._cluster = distributed.LocalCluster(n_workers=self.local, threads_per_worker=1,
+                                                     processes=True, dashboard_address=":0")
             address = self._cluster
         else:
             address = self.scheduler
         try:
-            self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT, security=self.security)
+            self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT,
+                                             security=self.security)
         except (OSError, TimeoutError, ValueError) as error:
             self.__exit__()
-            raise ClusterError(f"cannot reach the Dask scheduler at {self.scheduler} within {CONNECT_TIMEOUT} s "
-                               f"({error}); is `dask scheduler` running there, and the address right?") from None
+            raise ClusterError(f"cannot reach the Dask scheduler at {self.scheduler} within "
+                               f"{CONNECT_TIMEOUT} s ({error}); is `dask scheduler` running there, "
+                               "and the address right?") from None
         from autograder.engine.dask_worker import EnginePlugin
 
         if self.local is not None:
             self.client.wait_for_workers(self.local)
-        self.client.register_plugin(EnginePlugin(self.limits, uuid.uuid4().hex), name=EnginePlugin.name)
+        self.client.register_plugin(EnginePlugin(self.limits, uuid.uuid4().hex),
+                                    name=EnginePlugin.name)
         self._executor = self.client.get_executor(pure=False)
         return self
 
@@ -149,7 +156,8 @@ def _configure(distributed: Any) -> None:
 
     dask.config.set(DASK_SETTINGS)
     for key, value in DASK_SETTINGS.items():
-        os.environ.setdefault("DASK_" + key.replace(".", "__").replace("-", "_").upper(), str(value))
+        os.environ.setdefault("DASK_" + key.replace(".", "__").replace("-", "_").upper(),
+                              str(value))
     logging.getLogger(distributed.__name__).setLevel(logging.WARNING)
 
 
@@ -161,11 +169,13 @@ def security(ca_file: str | None, cert: str | None, key: str | None) -> Any:
 
     if not (ca_file or cert or key):
         return Security()
-    missing = [name for name, value in (("--tls-ca-file", ca_file), ("--tls-cert", cert), ("--tls-key", key))
+    missing = [name for name, value in (("--tls-ca-file", ca_file), ("--tls-cert", cert),
+                                        ("--tls-key", key))
                if not value]
     if missing:
         raise ClusterError(f"TLS needs all three files: add {', '.join(missing)}")
     for path in (ca_file, cert, key):
         if not os.path.isfile(path):
             raise ClusterError(f"TLS file {path} does not exist")
-    return Security(tls_ca_file=ca_file, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+    return Security(tls_ca_file=ca_file, tls_client_cert=cert, tls_client_key=key,
+                    require_encryption=True)

@@ -1,9 +1,9 @@
 """IPython syntax in student cells, without a Jupyter kernel.
 
 The grader turns a cell's magics into plain Python with IPython's own transformer
-(``%timeit f(x)`` becomes ``get_ipython().run_line_magic('timeit', 'f(x)')``); in the sandbox a small
-stand-in shell (``MagicShell``) runs what is safe and skips the rest with a note: ``%timeit`` and
-``%time`` run the statement once, ``%matplotlib`` and other display or configuration magics are
+(``%timeit f(x)`` becomes ``get_ipython().run_line_magic('timeit', 'f(x)')``); in the sandbox a
+small stand-in shell (``MagicShell``) runs what is safe and skips the rest with a note: ``%timeit``
+and ``%time`` run the statement once, ``%matplotlib`` and other display or configuration magics are
 skipped, shell commands (``!ls``) never run.
 """
 
@@ -29,8 +29,8 @@ def transform(source: str) -> str:
 
     try:
         return TransformerManager().transform_cell(source)
-    except Exception:  # a cell IPython cannot read either fails later with its own SyntaxError
-        return source
+    except Exception:  # noqa: BLE001 - IPython may raise anything on a cell it cannot read
+        return source  # which then fails with its own SyntaxError
 
 
 class MagicShell:

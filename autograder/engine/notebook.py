@@ -1,4 +1,5 @@
-"""Reading notebooks and splitting them, by their nbgrader metadata, into the steps of a grading run.
+"""Reading notebooks and splitting them, by their nbgrader metadata, into the steps of a grading
+run.
 
 Test cells ("Autograder tests": grade true, solution false) always come from the source notebook;
 the submission's own copies are ignored, so editing or deleting them changes nothing. Locked
@@ -175,7 +176,8 @@ def visible_plan(nb: dict[str, Any]) -> list[Step]:
         if cell["cell_type"] != "code":
             continue
         if _is_test(cell) and _grade_id(cell):
-            steps.append(TestCell(_grade_id(cell), _points(cell, nb["path"]), strip_hidden(cell["source"]),
+            steps.append(TestCell(_grade_id(cell), _points(cell, nb["path"]),
+                                  strip_hidden(cell["source"]),
                                   hidden=bool(_HIDDEN.search(cell["source"]))))
         else:
             steps.append(StudentCell(cell["source"], _grade_id(cell)))

@@ -27,8 +27,15 @@ from typing import Any
 
 from autograder import asserts
 from autograder.engine import magics, protocol, sandbox, wire
-from autograder.engine.notebook import (NotebookError, Step, StudentCell, TestCell, grading_plan,
-                                        read_notebook, test_cells)
+from autograder.engine.notebook import (
+    NotebookError,
+    Step,
+    StudentCell,
+    TestCell,
+    grading_plan,
+    read_notebook,
+    test_cells,
+)
 from autograder.engine.proxies import make_proxy
 from autograder.engine.session import ChildSession, SandboxFailure
 from autograder.engine.worker import Worker
@@ -90,7 +97,7 @@ def _partial(value: Any, points: float) -> tuple[float, str]:
 
     try:
         text = pretty(value)
-    except Exception:  # a value that cannot be displayed is "something else": full credit
+    except Exception:  # noqa: BLE001 - its repr may raise anything: "something else", full credit
         return points, ""
     try:
         grade = float(text)
@@ -109,7 +116,8 @@ class Grader:
     def __init__(self, worker: Worker, seed: int = 0, forbidden: tuple[str, ...] = ()) -> None:
         self.worker, self.seed, self.forbidden = worker, seed, forbidden
 
-    def run(self, steps: list[Step], folders: list[Path], prefix: str = "", deadline: float | None = None) -> Run:
+    def run(self, steps: list[Step], folders: list[Path], prefix: str = "",
+            deadline: float | None = None) -> Run:
         """Grade ``steps`` in a fresh child; ``deadline`` (monotonic) ends the submission's
         wall-clock budget, after which the remaining tests score 0."""
         run = Run()
@@ -168,7 +176,8 @@ class Grader:
         if protocol.truncated(str(reply.get("stdout", "")) + str(reply.get("stderr", ""))):
             run.flags.add("output-flood")
 
-    def _sync(self, session: ChildSession, namespace: dict[str, Any], seen: dict[str, str], run: Run) -> None:
+    def _sync(self, session: ChildSession, namespace: dict[str, Any], seen: dict[str, str],
+              run: Run) -> None:
         """Bring the student's names, as values or proxies, into the test namespace (only names
         that changed since the last test cell, so a test's own names are not overwritten)."""
         if session.failure is not None:
@@ -181,7 +190,8 @@ class Grader:
         names = reply.get("names")
         if not isinstance(names, dict):
             error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-            run.notes.append(f"the student's names could not be read: {error.get('message', 'no reply')}")
+            run.notes.append("the student's names could not be read: "
+                             f"{error.get('message', 'no reply')}")
             return
         for name, entry in names.items():
             if type(name) is not str or not name.isidentifier() or not isinstance(entry, dict):
@@ -190,7 +200,8 @@ class Grader:
             if kind == "same":
                 continue
             digest = hashlib.sha1(repr(entry).encode() + b"".join(
-                hashlib.sha1(b).digest() for b in blobs) if kind == "value" else repr(entry).encode()).hexdigest()
+                hashlib.sha1(b).digest() for b in blobs) if kind == "value"
+                else repr(entry).encode()).hexdigest()
             if seen.get(name) == digest:
                 continue
             try:
@@ -227,13 +238,14 @@ class Grader:
                 warnings.catch_warnings(record=True) as caught:
             _notebook_warning_filters()
             try:
-                value = _execute(magics.transform(step.source), namespace, f"<test {step.grade_id}>")
+                value = _execute(magics.transform(step.source), namespace,
+                                 f"<test {step.grade_id}>")
             except SandboxFailure as failure:
                 run.flags.add(failure.flag)
                 error = f"your code could not finish: {failure}"
             except KeyboardInterrupt:
                 raise
-            except BaseException as exc:  # a failed test, whatever it raised
+            except BaseException as exc:  # noqa: BLE001 - a failed test, whatever it raised
                 error = "".join(_format(exc)).strip()
         stderr = err.getvalue() + "".join(session.stderr) + "".join(
             f"{w.category.__name__}: {w.message}\n" for w in caught)
@@ -245,15 +257,17 @@ class Grader:
             return TestResult(name, 0.0, step.points, False, error, step.hidden, output)
         if stderr:
             return TestResult(name, 0.0, step.points, False,
-                              "the test wrote to stderr (nbgrader scores that 0): " + stderr.strip()[:500],
-                              step.hidden, output)
+                              "the test wrote to stderr (nbgrader scores that 0): "
+                              + stderr.strip()[:500], step.hidden, output)
         points, message = (step.points, "") if value is None else _partial(value, step.points)
-        return TestResult(name, points, step.points, points >= step.points, message, step.hidden, output)
+        return TestResult(name, points, step.points, points >= step.points, message,
+                          step.hidden, output)
 
 
 def _not_run(step: TestCell, prefix: str, why: str) -> TestResult:
     """A test cell scored 0 without running, saying why."""
-    return TestResult(prefix + step.grade_id, 0.0, step.points, False, f"not run: {why}", step.hidden)
+    return TestResult(prefix + step.grade_id, 0.0, step.points, False,
+                      f"not run: {why}", step.hidden)
 
 
 def _notebook_warning_filters() -> None:
@@ -279,8 +293,8 @@ def versions(worker: Worker | None = None) -> dict[str, str]:
 
     import autograder
 
-    found = {"python": sys.version.split()[0], "numpy": numpy.__version__, "numba": numba.__version__,
-             "autograder": autograder.__version__}
+    found = {"python": sys.version.split()[0], "numpy": numpy.__version__,
+             "numba": numba.__version__, "autograder": autograder.__version__}
     if worker is not None and worker.hello:
         found["sandbox_python"] = str(worker.hello.get("versions", {}).get("python", ""))
     return found
@@ -324,7 +338,8 @@ def grade_submission(assignment: str, student: str, source_dir: Path, submission
             tests += [TestResult(prefix + t.grade_id, 0.0, t.points, False, str(error), t.hidden)
                       for t in expected]
             continue
-        folders = [d for d in (release_dir,) if d is not None and Path(d).is_dir()] + [Path(submission_dir)]
+        folders = ([d for d in (release_dir,) if d is not None and Path(d).is_dir()]
+                   + [Path(submission_dir)])
         run = Grader(worker, seed, forbidden).run(steps, folders, prefix, deadline)
         tests += run.tests
         flags |= run.flags
@@ -334,15 +349,18 @@ def grade_submission(assignment: str, student: str, source_dir: Path, submission
         error="; ".join(problems), flags=tuple(sorted(flags)), seed=seed, graded_at=graded_at,
         submitted_at=submitted_at, duration_s=round(time.perf_counter() - started, 3),
         versions=versions(worker),
-        limits=sandbox.describe(worker.limits, worker.mode, worker.cgroup.version if worker.cgroup else "none"),
+        limits=sandbox.describe(worker.limits, worker.mode,
+                                worker.cgroup.version if worker.cgroup else "none"),
         timings={k: round(v, 4) for k, v in timings.items()}, host=socket.gethostname())
 
 
-def validate_notebook(path: Path, worker: Worker, seed: int = 0) -> tuple[list[TestResult], list[str]]:
+def validate_notebook(path: Path, worker: Worker,
+                      seed: int = 0) -> tuple[list[TestResult], list[str]]:
     """Run a student's own notebook with its visible tests (hidden ones stripped): the results
     per test cell and the notes (skipped magics, flagged errors)."""
     from autograder.engine.notebook import visible_plan
 
     steps = visible_plan(read_notebook(path))
-    run = Grader(worker, seed).run(steps, [Path(path).parent], deadline=time.monotonic() + worker.limits.submission_s)
+    run = Grader(worker, seed).run(steps, [Path(path).parent],
+                                   deadline=time.monotonic() + worker.limits.submission_s)
     return run.tests, run.notes + [f"flag: {f}" for f in sorted(run.flags)]

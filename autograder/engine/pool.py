@@ -53,11 +53,11 @@ def _init(limits: Limits, mode: str | None, references: str | None = None) -> No
     atexit.register(_worker.close)
     # a pool process ends through multiprocessing, which skips atexit but runs its finalizers
     multiprocessing.util.Finalize(None, _worker.close, exitpriority=10)
-    import IPython.core.inputtransformer2  # noqa: F401  (magics in cells; slow to import)
+    import IPython.core.inputtransformer2  # magics in cells; slow to import
     import IPython.lib.pretty  # noqa: F401  (partial credit reads values as IPython shows them)
 
     import autograder.asserts
-    import autograder.engine.pipeline  # noqa: F401
+    import autograder.engine.pipeline
 
     autograder.asserts.share_reference_times(references)
 
@@ -89,9 +89,10 @@ def grade_job(job: Job, worker: Worker) -> dict:
     from autograder.engine.pipeline import grade_submission
 
     try:
-        result = grade_submission(job.assignment, job.student, job.source_dir, job.submission_dir, worker,
-                                  job.release_dir, job.seed, job.forbidden)
-    except Exception as error:
+        result = grade_submission(job.assignment, job.student, job.source_dir,
+                                  job.submission_dir, worker, job.release_dir, job.seed,
+                                  job.forbidden)
+    except Exception as error:  # noqa: BLE001 - whatever went wrong is this submission's result
         result = failed(job, f"{type(error).__name__}: {error}")
     return result.to_dict()
 
@@ -124,10 +125,11 @@ class LocalPool:
 
     def __enter__(self) -> "LocalPool":
         if self.workers > 1:
-            references = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="autograder-references-"))
+            references = self._stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="autograder-references-"))
             self._pool = self._stack.enter_context(ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
-                initargs=(self.limits, self.mode, references)))
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init, initargs=(self.limits, self.mode, references)))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -150,7 +152,8 @@ class LocalPool:
         return future
 
 
-def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = None, mode: str | None = None,
+def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = None,
+              mode: str | None = None,
               on_result: Callable[[Job, SubmissionResult], None] = lambda job, result: None,
               pool: Any = None) -> None:
     """Grade ``jobs`` on ``pool`` (entered by the caller; default: a ``LocalPool`` of ``workers``
@@ -171,6 +174,6 @@ def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = Non
             job = pending.pop(future)
             try:
                 result = SubmissionResult.from_dict(future.result())
-            except Exception as error:  # a grader process died: record it, keep going
+            except Exception as error:  # noqa: BLE001 - a grader process died: record it, go on
                 result = failed(job, f"grader process failed: {error}")
             on_result(job, result)

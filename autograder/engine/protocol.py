@@ -29,7 +29,7 @@ REQUESTS = {
     "names": (),                       # the student's names; reply: names
     "call": ("h", "args", "kwargs"),   # call an object; reply: value, objects
     "getattr": ("h", "name"),          # read an attribute; reply: value, objects
-    "stage": ("h", "args", "kwargs", "copies"),  # hold fresh copies of the arguments, one per "timed"
+    "stage": ("h", "args", "kwargs", "copies"),  # hold fresh copies of the args, one per "timed"
     "timed": (),                       # call the staged object on the next copy, keep the result
     "end": (),                         # finish: the child exits
 }
@@ -116,8 +116,8 @@ def folder_entries(folders: list[Path], cap: int) -> tuple[list[list[Any]], list
                 data = path.read_bytes()
                 total += len(data)
                 if total > cap:
-                    raise RuntimeError(f"{folder} is larger than the work folder's {cap >> 20} MiB; "
-                                       f"raise work_mb in the course's autograder.toml")
+                    raise RuntimeError(f"{folder} is larger than the work folder's {cap >> 20} "
+                                       f"MiB; raise work_mb in the course's autograder.toml")
                 found[key] = ("file", None, data)
     entries, blobs = [], []
     for key, (kind, target, data) in found.items():

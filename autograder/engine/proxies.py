@@ -27,10 +27,11 @@ def _raise_remote(error: dict[str, Any]) -> None:
     name = str(error.get("type", "Exception"))
     message = str(error.get("message", ""))
     builtin = getattr(builtins, name, None)
-    if isinstance(builtin, type) and issubclass(builtin, Exception) and builtin.__module__ == "builtins":
+    if (isinstance(builtin, type) and issubclass(builtin, Exception)
+            and builtin.__module__ == "builtins"):
         try:
             exc = builtin(message)
-        except Exception:  # exception types with special constructors (UnicodeError, ...)
+        except TypeError:  # exception types with other constructors (UnicodeDecodeError, ...)
             exc = StudentError(f"{name}: {message}")
     else:
         bases = [b for b in error.get("bases", ()) if isinstance(b, str)]
@@ -66,7 +67,8 @@ class Remote:
 
         def proxy(h: int) -> StudentObject:
             info = objects.get(str(h))
-            return make_proxy(self._session, {**info, "h": h} if isinstance(info, dict) else {"h": h})
+            return make_proxy(self._session, {**info, "h": h} if isinstance(info, dict)
+                              else {"h": h})
 
         try:
             return wire.decode(reply.get("value"), reply_blobs, handle=proxy)
@@ -88,7 +90,8 @@ class StudentObject(Remote):
         return self._request("call", args=list(args), kwargs=dict(kwargs))
 
     def __repr__(self) -> str:
-        return f"<student {self._info.get('type', 'object')} {self._info.get('name', '')}>".replace(" >", ">")
+        return (f"<student {self._info.get('type', 'object')} {self._info.get('name', '')}>"
+                .replace(" >", ">"))
 
     def __autograder_cpu_times__(self, args: tuple, kwargs: dict, calls: int) -> list[float]:
         """Seconds of CPU time of each of ``calls`` calls, timed where the object lives: the
@@ -106,9 +109,10 @@ class StudentObject(Remote):
         helpers = session.helpers()
         if helpers:
             session.flags.add("speed-test-helpers")
-            raise AssertionError(f"{self._info.get('name') or 'your function'} left {len(helpers)} other "
-                                 f"process(es) running while it was timed; a speed test times the "
-                                 f"function's own process, so it must not hand its work to others")
+            raise AssertionError(f"{self._info.get('name') or 'your function'} left {len(helpers)} "
+                                 "other process(es) running while it was timed; a speed test "
+                                 "times the function's own process, so it must not hand its work "
+                                 "to others")
         return times
 
 
@@ -140,12 +144,13 @@ def encode_argument(value: Any, session: ChildSession, base: int = 0) -> tuple[A
     def handle(obj: Any) -> int:
         if isinstance(obj, Remote) and obj._session is session:
             return obj._handle
-        raise TypeError(f"a {type(obj).__name__} cannot be passed to the student's code: only plain "
-                        f"data (arrays, numbers, strings, lists, tuples, dicts) and the student's own "
-                        f"objects can")
+        raise TypeError(f"a {type(obj).__name__} cannot be passed to the student's code: only "
+                        "plain data (arrays, numbers, strings, lists, tuples, dicts) and the "
+                        f"student's own objects can")
 
     tree, blobs = wire.encode(_unwrap(value), handle=handle,
-                              max_bytes=session.worker.limits.transfer_mb * 2**20, cache=session.sent)
+                              max_bytes=session.worker.limits.transfer_mb * 2**20,
+                              cache=session.sent)
     return wire.shift(tree, base), blobs
 
 

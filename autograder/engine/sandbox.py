@@ -5,9 +5,10 @@ read-only view of only the system, Python and the installed packages, and three 
 each a tmpfs of capped size: a private /tmp, /dev/shm, and the work folder (``WORKDIR``) into which
 the zygote writes the released assignment files and the one submission being graded. Run as root,
 it then drops to an unprivileged user of its own (``sandbox_uid``), so that the process limit
-applies, to it alone, and nothing else it can reach is writable. Resource limits (``Limits``) apply always; where the grader may create cgroups,
-the whole process tree of a submission is capped too (``cgroups``). Without bubblewrap only the
-resource limits (and cgroups) apply; ``describe`` says what a result was graded under.
+applies, to it alone, and nothing else it can reach is writable. Resource limits (``Limits``) apply
+always; where the grader may create cgroups, the whole process tree of a submission is capped too
+(``cgroups``). Without bubblewrap only the resource limits (and cgroups) apply; ``describe`` says
+what a result was graded under.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Limits:
     transfer_mb: int = 64       # largest value that crosses between grader and sandbox
     tmp_mb: int = 256           # size of its private /tmp (bubblewrap)
     shm_mb: int = 64            # size of its /dev/shm (bubblewrap)
-    work_mb: int = 256          # size of its work folder (bubblewrap; without it, checked by the grader)
+    work_mb: int = 256          # size of its work folder (bubblewrap; else the grader checks it)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,7 +82,8 @@ def _package_roots() -> list[str]:
         roots.add(os.path.dirname(os.path.abspath(package.__file__)))
     exe = os.path.realpath(sys.executable)
     roots.add(os.path.dirname(os.path.dirname(exe)))
-    return sorted(r for r in roots if r and not r.startswith(("/usr/", "/etc/")) and r not in ("/usr", "/"))
+    return sorted(r for r in roots if r and not r.startswith(("/usr/", "/etc/"))
+                  and r not in ("/usr", "/"))
 
 
 def bwrap_command(argv: list[str], limits: Limits | None = None, binds: dict[str, str] | None = None
@@ -112,8 +114,10 @@ def bwrap_command(argv: list[str], limits: Limits | None = None, binds: dict[str
         made.add(root)
     for host, inside in (binds or {}).items():
         args += ["--ro-bind", host, inside]
-    args += ["--dev", "/dev", "--perms", "1777", "--size", str(limits.shm_mb * mb), "--tmpfs", "/dev/shm",
-             "--proc", "/proc", "--perms", "1777", "--size", str(limits.work_mb * mb), "--tmpfs", WORKDIR,
+    args += ["--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.shm_mb * mb), "--tmpfs", "/dev/shm",
+             "--proc", "/proc",
+             "--perms", "1777", "--size", str(limits.work_mb * mb), "--tmpfs", WORKDIR,
              "--chdir", WORKDIR]
     if os.geteuid() == 0:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -158,7 +162,8 @@ def apply_rlimits(limits: Limits) -> None:
     mb = 1024 * 1024
     memory = vm_size() + limits.memory_mb * mb
     for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, limits.cpu_s),
-                         (resource.RLIMIT_NPROC, limits.nproc), (resource.RLIMIT_FSIZE, limits.fsize_mb * mb),
+                         (resource.RLIMIT_NPROC, limits.nproc),
+                         (resource.RLIMIT_FSIZE, limits.fsize_mb * mb),
                          (resource.RLIMIT_NOFILE, limits.nofile), (resource.RLIMIT_CORE, 0)):
         soft, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
@@ -178,5 +183,7 @@ def describe(limits: Limits, mode: str, cgroup: str = "none") -> dict[str, Any]:
     enforced_nproc = os.geteuid() != 0 or mode == "bubblewrap" or cgroup != "none"
     return {**limits.to_dict(), "isolation": mode,
             "network": "none" if mode == "bubblewrap" else "host",
-            "user": str(sandbox_uid() if mode == "bubblewrap" and os.geteuid() == 0 else os.geteuid()),
-            "nproc_enforced": enforced_nproc, "tmpfs_capped": mode == "bubblewrap", "cgroup": cgroup}
+            "user": str(sandbox_uid() if mode == "bubblewrap" and os.geteuid() == 0
+                        else os.geteuid()),
+            "nproc_enforced": enforced_nproc, "tmpfs_capped": mode == "bubblewrap",
+            "cgroup": cgroup}

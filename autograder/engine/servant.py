@@ -59,9 +59,11 @@ def _suspicions(cls: type) -> list[str]:
 def _error(exc: BaseException, cell_files: set[str]) -> dict[str, Any]:
     """An exception as an error record, its traceback limited to the student's own cells."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in cell_files]
-    text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(exc), exc))
+    text = ("".join(traceback.format_list(frames))
+            + "".join(traceback.format_exception_only(type(exc), exc)))
     return protocol.error_record(type(exc).__name__, str(exc), text, getattr(exc, "errno", None),
-                                 [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"])
+                                 [c.__name__ for c in type(exc).__mro__
+                                  if c.__module__ == "builtins"])
 
 
 def _compile_timer() -> Any:
@@ -76,7 +78,8 @@ def _compile_timer() -> Any:
 class Servant:
     """Runs student cells and answers requests about their names, in the sandboxed child."""
 
-    def __init__(self, sock: socket.socket, job_dir: str, limits: Limits, watched: dict[str, int]) -> None:
+    def __init__(self, sock: socket.socket, job_dir: str, limits: Limits,
+                 watched: dict[str, int]) -> None:
         from autograder.engine.magics import MagicShell
 
         self.sock, self.job_dir, self.limits, self.watched = sock, job_dir, limits, watched
@@ -105,7 +108,7 @@ class Servant:
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             try:
                 stream.flush()
-            except Exception:  # a student may have replaced or closed the streams
+            except Exception:  # noqa: BLE001 - a student may have replaced or closed the streams
                 pass
         cap = self.limits.output_kb * 1024
         result = {}
@@ -184,7 +187,7 @@ class Servant:
         reply: dict[str, Any] = {"ok": True}
         try:
             exec(compile(source, path, "exec"), self.namespace)
-        except BaseException as exc:  # a student cell may raise anything, SystemExit included
+        except BaseException as exc:  # noqa: BLE001 - a cell may raise anything, SystemExit too
             reply = {"ok": False, "error": _error(exc, self.cell_files)}
         reply["notes"] = self.shell.notes
         reply["patched"] = self._patched()
@@ -198,7 +201,8 @@ class Servant:
         self.flagged.update(found)
         return found
 
-    def op_names(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    def op_names(self, msg: dict[str, Any],
+                 blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         entries, out_blobs = {}, []
         budget = self.limits.transfer_mb * 2**20 // 2  # values past it stay here, behind proxies
         for name, obj in list(self.namespace.items()):
@@ -209,7 +213,8 @@ class Servant:
                 if type(top) is str and top.split(".")[0] in protocol.TRUSTED_MODULES:
                     entries[name] = {"kind": "module", "module": top}
                 continue
-            if id(obj) == self.sent_ids.get(name) and type(obj) is _np().ndarray and obj.nbytes > 1 << 20:
+            if (id(obj) == self.sent_ids.get(name) and type(obj) is _np().ndarray
+                    and obj.nbytes > 1 << 20):
                 entries[name] = {"kind": "same"}
                 continue
             self.sent_ids[name] = id(obj)
@@ -227,25 +232,28 @@ class Servant:
     def _invoke(self, fn: Any) -> tuple[dict[str, Any], list[bytes]]:
         try:
             result = fn()
-        except BaseException as exc:  # the student's code may raise anything
+        except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}, []
         objects: dict[str, Any] = {}
         try:
             tree, blobs = self._value(result, objects)
         except wire.Unencodable as exc:
-            return {"ok": False, "error": protocol.error_record("TypeError", str(exc), bases=["TypeError"])}, []
+            return {"ok": False,
+                    "error": protocol.error_record("TypeError", str(exc), bases=["TypeError"])}, []
         return {"ok": True, "value": tree, "objects": objects}, blobs
 
     def _args(self, tree: Any, blobs: list[bytes]) -> Any:
         return wire.decode(tree, blobs, handle=self._lookup, cache=self.cache)
 
-    def op_call(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    def op_call(self, msg: dict[str, Any],
+                blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         target = self._lookup(msg["h"])
         args = self._args(msg["args"], blobs)
         kwargs = self._args(msg["kwargs"], blobs)
         return self._invoke(lambda: target(*args, **kwargs))
 
-    def op_getattr(self, msg: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    def op_getattr(self, msg: dict[str, Any],
+                   blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         target = self._lookup(msg["h"])
         return self._invoke(lambda: getattr(target, msg["name"]))
 
@@ -256,7 +264,8 @@ class Servant:
         if not 0 < copies <= 100:
             raise ValueError(f"between 1 and 100 copies, not {copies}")
         self.staged = (self._lookup(msg["h"]),
-                       [(self._args(msg["args"], blobs), self._args(msg["kwargs"], blobs)) for _ in range(copies)])
+                       [(self._args(msg["args"], blobs), self._args(msg["kwargs"], blobs))
+                        for _ in range(copies)])
         return {"ok": True}
 
     def op_timed(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
@@ -267,7 +276,7 @@ class Servant:
         target, (args, kwargs) = self.staged[0], self.staged[1].pop(0)
         try:
             target(*args, **kwargs)
-        except BaseException as exc:  # the student's code may raise anything
+        except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}
         return {"ok": True}
 
@@ -294,7 +303,7 @@ class Servant:
                 if handler is None:
                     raise ValueError(f"unknown request {op!r}")
                 answer = handler(msg, blobs)
-            except Exception as exc:  # a malformed request or an object that breaks the encoder
+            except Exception as exc:  # noqa: BLE001 - bad requests, objects that break the encoder
                 answer = {"ok": False, "error": _error(exc, self.cell_files)}
             reply, out = answer if isinstance(answer, tuple) else (answer, [])
             if op != "timed":
@@ -303,7 +312,8 @@ class Servant:
             try:
                 data = wire.pack(reply, out)
             except (TypeError, ValueError) as exc:
-                data = wire.pack({"ok": False, "error": protocol.error_record("TypeError", str(exc))})
+                data = wire.pack({"ok": False,
+                                  "error": protocol.error_record("TypeError", str(exc))})
             try:
                 wire.write_all(fd, data)
             except OSError:

@@ -35,7 +35,8 @@ class SandboxFailure(BaseException):
 class ChildSession:
     """Requests to the child that grades one submission."""
 
-    def __init__(self, worker: "Worker", sock: socket.socket, pid: int, deadline: float | None = None) -> None:
+    def __init__(self, worker: "Worker", sock: socket.socket, pid: int,
+                 deadline: float | None = None) -> None:
         self.worker, self.sock, self.pid = worker, sock, pid
         self.deadline = deadline  # time.monotonic() past which the submission's budget is spent
         self.host_pid: int | None = None  # the child's pid in the grader's PID namespace
@@ -54,7 +55,8 @@ class ChildSession:
         runs."""
         deadline = time.monotonic() + timeout
         if not select.select([self.sock], [], [], timeout)[0]:
-            self._fail(SandboxFailure("the student's process did not start", "process-ended"), timeout)
+            self._fail(SandboxFailure("the student's process did not start",
+                                      "process-ended"), timeout)
             raise self.failure
         data, ancillary, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(_UCRED.size))
         for level, kind, payload in ancillary:
@@ -74,7 +76,8 @@ class ChildSession:
         except (wire.WireError, UnicodeDecodeError, SandboxFailure):
             hello = {}
         if not protocol.is_message(hello, protocol.HELLO) or not self.host_pid:
-            self._fail(SandboxFailure("the student's process did not say hello", "protocol"), timeout)
+            self._fail(SandboxFailure("the student's process did not say hello",
+                                      "protocol"), timeout)
             raise self.failure
         if self.worker.cgroup is not None:
             self.worker.cgroup.add(self.host_pid)
@@ -146,18 +149,21 @@ class ChildSession:
         if failure.flag == "timeout":
             failure = SandboxFailure(f"timed out after {timeout:g} s", "timeout")
         elif failure.flag == "time-budget":
-            failure = SandboxFailure(f"the submission's time budget of {self.worker.limits.submission_s:g} s "
-                                     f"ran out", "time-budget")
+            failure = SandboxFailure("the submission's time budget of "
+                                     f"{self.worker.limits.submission_s:g} s ran out",
+                                     "time-budget")
         elif failure.flag == "process-ended":
             code = self._exit_code()
             if self._out_of_memory():
-                failure = SandboxFailure(f"the student's process was killed for going over the memory "
-                                         f"cap of {self.worker.limits.memory_mb} MB", "memory-limit")
+                failure = SandboxFailure("the student's process was killed for going over the "
+                                         f"memory cap of {self.worker.limits.memory_mb} MB",
+                                         "memory-limit")
             elif code is None:  # no word from the zygote either: the student's code killed it
                 self.flags.add("worker-killed")
                 failure = SandboxFailure("the student's process ended", "process-ended")
             else:
-                failure = SandboxFailure(f"the student's process ended (exit status {code})", "process-ended")
+                failure = SandboxFailure(f"the student's process ended (exit status {code})",
+                                         "process-ended")
         self.failure = failure
         self.close(kill=True)
 

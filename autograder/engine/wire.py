@@ -42,12 +42,13 @@ class Handle:
 
     __slots__ = ("id",)
 
-    def __init__(self, id: int) -> None:
+    def __init__(self, id: int) -> None:  # noqa: A002 - the field's name
         self.id = id
 
 
 def encode(value: Any, handle: Callable[[Any], int] | None = None,
-           max_bytes: int = MAX_MESSAGE, cache: "ArrayCache | None" = None) -> tuple[Any, list[bytes]]:
+           max_bytes: int = MAX_MESSAGE,
+           cache: "ArrayCache | None" = None) -> tuple[Any, list[bytes]]:
     """``value`` as (a JSON-safe tree, blobs). Objects that are not plain data go through
     ``handle`` (which returns an id) or raise ``Unencodable``. With ``cache``, a large array the
     peer already holds goes as its key ({"__k": key}), a new one is sent once with its key
@@ -152,7 +153,7 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
             raise WireError(f"bad blob index {index!r}")
         try:
             a = np.load(io.BytesIO(blobs[index]), allow_pickle=False)
-        except Exception as error:  # any malformed .npy is the peer's fault
+        except Exception as error:  # noqa: BLE001 - np.load may raise anything on bad bytes
             raise WireError(f"blob {index} is not a valid .npy array: {error}") from None
         if type(a) is not np.ndarray or a.dtype.hasobject:
             raise WireError("blob is not a plain array")
@@ -181,7 +182,8 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
                     except TypeError:
                         raise WireError("unhashable dict key") from None
                 return out
-            if tag == "__c" and type(body) is list and len(body) == 2 and all(type(x) in (int, float) for x in body):
+            if (tag == "__c" and type(body) is list and len(body) == 2
+                    and all(type(x) in (int, float) for x in body)):
                 return complex(body[0], body[1])
             if tag == "__a":
                 return array(body)
@@ -230,7 +232,8 @@ def pack(message: dict[str, Any], blobs: list[bytes] = ()) -> bytes:
     return b"".join(parts)
 
 
-def unpack(read: Callable[[int], bytes], max_bytes: int = MAX_MESSAGE) -> tuple[dict[str, Any], list[bytes]]:
+def unpack(read: Callable[[int], bytes],
+           max_bytes: int = MAX_MESSAGE) -> tuple[dict[str, Any], list[bytes]]:
     """Read one frame with ``read(n)`` (which returns exactly n bytes or raises EOFError)."""
     magic, json_len, n_blobs = _HEADER.unpack(read(_HEADER.size))
     if magic != MAGIC:
@@ -239,7 +242,8 @@ def unpack(read: Callable[[int], bytes], max_bytes: int = MAX_MESSAGE) -> tuple[
         raise WireError(f"too many blobs ({n_blobs})")
     lengths = [_LENGTH.unpack(read(_LENGTH.size))[0] for _ in range(n_blobs)]
     if json_len + sum(lengths) > max_bytes:
-        raise WireError(f"message of {json_len + sum(lengths)} bytes is over the {max_bytes} byte cap")
+        raise WireError(f"message of {json_len + sum(lengths)} bytes is over the {max_bytes} byte "
+                        "cap")
     try:
         message = json.loads(read(json_len).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:

@@ -59,7 +59,8 @@ class Worker:
         self.wait_ready()
 
     def launch(self) -> None:
-        """Start the zygote without waiting for it (it warms up while the caller does other work)."""
+        """Start the zygote without waiting for it (it warms up while the caller does other
+        work)."""
         self.workdir.mkdir(exist_ok=True)
         seed = self.root / "mplcache"
         _leave_font_cache(seed)
@@ -78,8 +79,9 @@ class Worker:
             env["NUMBA_CACHE_DIR"] = str(self.root / "numba-cache")
             env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(argv, pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log, start_new_session=True,
+            self.proc = subprocess.Popen(argv, pass_fds=[theirs.fileno()], env=env,
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         start_new_session=True,
                                          cwd=str(self.workdir))
         theirs.close()
         self.control = mine
@@ -127,7 +129,8 @@ class Worker:
         folder's size."""
         return protocol.folder_entries(folders, min(MAX_STAGED, self.limits.work_mb * 2**20))
 
-    def session(self, folders: list[Path], seed: int, deadline: float | None = None) -> ChildSession:
+    def session(self, folders: list[Path], seed: int,
+                deadline: float | None = None) -> ChildSession:
         """Send ``folders`` and fork a fresh child for one submission; ``deadline`` (monotonic)
         ends its wall-clock budget, which the zygote's own start does not spend."""
         started = time.monotonic()
@@ -139,7 +142,8 @@ class Worker:
         if deadline is not None:
             deadline += time.monotonic() - started
         entries, blobs = self.files(folders)
-        wire.write_all(self.control.fileno(), wire.pack(protocol.job(seed, self.limits.to_dict(), entries), blobs))
+        wire.write_all(self.control.fileno(),
+                       wire.pack(protocol.job(seed, self.limits.to_dict(), entries), blobs))
         if not select.select([self.control], [], [], 30)[0]:
             self.stop()
             raise RuntimeError("the grading worker did not fork a child")
@@ -149,15 +153,18 @@ class Worker:
             raise RuntimeError("the grading worker did not hand over the child's channel")
         if len(data) < protocol.PID_FIELD:
             data += wire.read_exactly(self.control.fileno(), protocol.PID_FIELD - len(data))
-        session = ChildSession(self, socket.socket(fileno=fds[0]), int(data.decode().strip()), deadline)
+        session = ChildSession(self, socket.socket(fileno=fds[0]),
+                               int(data.decode().strip()), deadline)
         session.start()
         return session
 
     def watch(self) -> None:
         """Between reads of a long request: without bubblewrap the work folder is on the host's
         disk, so its bytes are counted here (bubblewrap caps it as a tmpfs)."""
-        if self.mode != "bubblewrap" and _folder_bytes(self.workdir, self.limits.work_mb * 2**20) is None:
-            raise SandboxFailure(f"the work folder went over its {self.limits.work_mb} MB cap", "disk-limit")
+        if (self.mode != "bubblewrap"
+                and _folder_bytes(self.workdir, self.limits.work_mb * 2**20) is None):
+            raise SandboxFailure(f"the work folder went over its {self.limits.work_mb} MB cap",
+                                 "disk-limit")
 
     # -- reading the zygote's and the child's sockets
     def read_bytes(self, sock: socket.socket, n: int, deadline: float,
@@ -191,9 +198,11 @@ class Worker:
         try:
             return wire.unpack(read, max_bytes=self.limits.transfer_mb * 2**20 + 2**20)
         except (wire.WireError, UnicodeDecodeError) as error:
-            raise SandboxFailure(f"the student's process broke the protocol: {error}", "protocol") from None
+            raise SandboxFailure(f"the student's process broke the protocol: {error}",
+                                 "protocol") from None
         except OSError as error:
-            raise SandboxFailure(f"the student's process channel failed: {error}", "process-ended") from None
+            raise SandboxFailure(f"the student's process channel failed: {error}",
+                                 "process-ended") from None
 
 
 def _sweep_stale_roots() -> None:
@@ -230,7 +239,7 @@ def _leave_font_cache(folder: Path) -> None:
     import matplotlib
 
     if not any(Path(matplotlib.get_cachedir()).glob("fontlist-*.json")):
-        import matplotlib.font_manager  # noqa: F401  (builds the font list)
+        import matplotlib.font_manager  # builds the font list
     folder.mkdir(exist_ok=True)
     for path in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
         shutil.copyfile(path, folder / path.name)

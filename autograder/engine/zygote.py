@@ -63,7 +63,8 @@ def _reap(child: int) -> None:
             break
 
 
-def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str, watched: dict[str, int]) -> None:
+def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
+              watched: dict[str, int]) -> None:
     """In the forked child: isolate, limit, seed, serve; never returns."""
     from autograder.engine.servant import Servant
 
@@ -73,7 +74,8 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str, watched: d
         os.setsid()
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         _prctl(_PR_SET_DUMPABLE, 1)
-        _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphaned descendants stay its children: the grader sees them
+        # orphaned descendants stay its children: the grader sees them
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
         limits = Limits(**job["limits"])
         os.makedirs(job_dir, mode=0o700, exist_ok=True)
         sys.path.insert(0, os.getcwd())
@@ -83,10 +85,10 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str, watched: d
 
         numpy.random.seed(job["seed"])
         Servant(sock, job_dir, limits, watched).serve()
-    except BaseException:  # the child must never fall back into the zygote's loop
+    except BaseException:  # noqa: BLE001 - the child must never fall back into the zygote's loop
         try:
             os.write(log, traceback.format_exc().encode(errors="replace"))
-        except BaseException:  # nothing more to do in a dying child
+        except BaseException:  # noqa: BLE001 - nothing more to do in a dying child
             pass
         code = 70
     finally:
@@ -138,17 +140,19 @@ def main(argv: list[str]) -> None:
     started = time.perf_counter()
     workdir = os.getcwd()
     _seed_matplotlib_cache()
-    import numpy  # noqa: F401  (warm imports, the point of the zygote)
-    import numba  # noqa: F401
+    # warm imports, the point of the zygote
     import matplotlib
+    import numba
+    import numpy
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
-    import numba.core.event  # noqa: F401
-    import toolkit  # noqa: F401
-    import toolkit.kernels  # noqa: F401
-    import autograder.asserts  # noqa: F401
+    import matplotlib.pyplot
+    import numba.core.event
+
+    import autograder.asserts
     import autograder.engine.magics  # noqa: F401
+    import toolkit
+    import toolkit.kernels  # noqa: F401
     from autograder.engine.servant import watch_snapshot
 
     _warm_numba()
@@ -175,7 +179,8 @@ def main(argv: list[str]) -> None:
         protocol.write_entries(workdir, job.get("files") or [], blobs)
         del blobs
         parent_end, child_end = socket.socketpair()
-        parent_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # the grader learns the child's pid
+        # the grader learns the child's pid
+        parent_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         for end in (parent_end, child_end):  # big buffers: an array crosses in one go
             for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
                 end.setsockopt(socket.SOL_SOCKET, option, protocol.BUFFER)

@@ -47,7 +47,8 @@ class Grades:
 
 
 def grades_for(assignment: str, results: list[SubmissionResult], *, roster: Roster | None = None,
-               deadlines: dict[str, Deadline] | None = None, max_score: float | None = None) -> Grades:
+               deadlines: dict[str, Deadline] | None = None,
+               max_score: float | None = None) -> Grades:
     """Check `results` belong to `assignment` and to students on `roster`; apply late penalties."""
     deadlines = deadlines or {}
     others = sorted({r.assignment for r in results} - {assignment})
@@ -59,7 +60,8 @@ def grades_for(assignment: str, results: list[SubmissionResult], *, roster: Rost
     students = [r.student for r in results]
     duplicated = sorted({s for s in students if students.count(s) > 1})
     if duplicated:
-        raise ValueError(f"more than one result for student(s) {', '.join(duplicated)} in {assignment!r}")
+        raise ValueError(f"more than one result for student(s) {', '.join(duplicated)} in "
+                         f"{assignment!r}")
     if roster is not None:
         roster.require(students, what=f"the results of {assignment!r}")
     results = [with_late_penalty(r, deadlines) for r in sorted(results, key=lambda r: r.student)]
@@ -69,7 +71,8 @@ def grades_for(assignment: str, results: list[SubmissionResult], *, roster: Rost
 
 
 def export(formats: list[str] | str, grades: Grades, out: str | Path) -> dict[str, list[Path]]:
-    """Write `grades` in each of `formats` (keys of FORMATS) under `out`; return the files by format.
+    """Write `grades` in each of `formats` (keys of FORMATS) under `out`; return the files by
+    format.
 
     Every format is rendered in memory first, so a problem with any of them (a roster without Canvas
     ids, say) raises before a single file is written. Each format then replaces its own files or
@@ -78,7 +81,8 @@ def export(formats: list[str] | str, grades: Grades, out: str | Path) -> dict[st
     formats = [formats] if isinstance(formats, str) else list(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise ValueError(f"unknown export format {', '.join(unknown) or '(none)'}: use {', '.join(FORMATS)}")
+        raise ValueError(f"unknown export format {', '.join(unknown) or '(none)'}: use "
+                         f"{', '.join(FORMATS)}")
     modules = [importlib.import_module(FORMATS[f]) for f in formats]
     rendered = [(f, m, m.render(grades)) for f, m in zip(formats, modules)]
     out = Path(out)

@@ -17,7 +17,8 @@ COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 
 
 def rows(grades: Grades) -> list[list[str]]:
-    """Header, points-possible row and one row per student (0 for no submission, as nbgrader does)."""
+    """Header, points-possible row and one row per student (0 for no submission, as nbgrader
+    does)."""
     if grades.roster is None:
         raise ValueError("the Canvas export needs a roster with canvas_id for each student: "
                          "pass --roster roster.csv")

@@ -53,7 +53,8 @@ def score_histogram(grades: Grades) -> str:
     ax = fig.add_subplot()
     top = max(grades.max_score, max(scores, default=0.0), 1.0)
     bins = math.ceil(top) if top <= 20 else 20      # one bar per point on small assignments
-    ax.hist(scores, bins=bins, range=(0, bins if top <= 20 else top), color="#3b6ea5", edgecolor="white")
+    ax.hist(scores, bins=bins, range=(0, bins if top <= 20 else top), color="#3b6ea5",
+            edgecolor="white")
     ax.set_xlabel(f"score (of {grades.max_score:g})")
     ax.set_ylabel("submissions")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -96,7 +97,8 @@ def feedback_page(result: SubmissionResult, grades: Grades) -> str:
 
 
 def summary_page(grades: Grades) -> str:
-    """The class summary page: counts, statistics, both plots, and a table linking each feedback page."""
+    """The class summary page: counts, statistics, both plots, and a table linking each feedback
+    page."""
     graded = [r for r in grades.results if r.status == "graded"]
     scores = [r.score for r in graded]
     rates = pass_rates(grades)

@@ -13,9 +13,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.asserts import (REFERENCE_CALLS, assert_close, assert_does_not_call, assert_faster_than,
-                                assert_launches, assert_no_array_math, assert_no_loops, assert_not_toolkit,
-                                assert_numba_jit, assert_tiles_synchronized, measure_speed, source_of)
+from autograder.asserts import (
+    REFERENCE_CALLS,
+    assert_close,
+    assert_does_not_call,
+    assert_faster_than,
+    assert_launches,
+    assert_no_array_math,
+    assert_no_loops,
+    assert_not_toolkit,
+    assert_numba_jit,
+    assert_tiles_synchronized,
+    measure_speed,
+    source_of,
+)
 
 
 def cell_function(source: str, name: str, namespace: dict | None = None):
@@ -65,7 +76,8 @@ def test_assert_close_reports_errors_indices_values_input_and_hint():
     actual[1, 2] = 100.0
     actual[2, 0] = np.nan
     with pytest.raises(AssertionError) as info:
-        assert_close(actual, expected, name="dot(x, y)", inputs="x of shape (3, 4)", hint="check the loop")
+        assert_close(actual, expected, name="dot(x, y)", inputs="x of shape (3, 4)",
+                     hint="check the loop")
     message = str(info.value)
     assert "dot(x, y): 2 of 12 elements differ" in message
     assert "max abs error 94" in message
@@ -145,14 +157,16 @@ def test_source_of_without_source_is_a_clear_failure():
 
 
 @pytest.mark.parametrize("body, what, line", [
-    ("    out = x.copy()\n    for i in range(3):\n        out[i] = 0\n    return out\n", "a for loop", 3),
+    ("    out = x.copy()\n    for i in range(3):\n        out[i] = 0\n    return out\n",
+     "a for loop", 3),
     ("    i = 0\n    while i < 3:\n        i += 1\n    return x\n", "a while loop", 3),
     ("    return np.array([v for v in x])\n", "a list comprehension", 2),
     ("    return sum(v for v in x)\n", "a generator expression", 2),
     ("    return {k: 1 for k in x}\n", "a dict comprehension", 2),
     ("    return np.vectorize(lambda v: v)(x)\n", "vectorize(), a Python loop in disguise", 2),
     ("    return list(map(abs, x))\n", "map(), a Python loop in disguise", 2),
-    ("    import functools\n    return functools.reduce(max, x)\n", "reduce(), a Python loop in disguise", 3),
+    ("    import functools\n    return functools.reduce(max, x)\n",
+     "reduce(), a Python loop in disguise", 3),
 ])
 def test_assert_no_loops_reports_the_construct_and_line(body, what, line):
     fn = cell_function("def relu(x):\n" + body, "relu")
@@ -178,7 +192,8 @@ def test_loops_hidden_in_a_helper_of_the_same_notebook_are_found():
     relu = cell_function("def relu(x):\n    return helper(x)\n", "relu", scope)
     with pytest.raises(AssertionError) as info:
         assert_no_loops(relu)
-    assert "relu must be vectorized but has a for loop on line 3 of the source of helper, which it calls" in str(info.value)
+    assert ("relu must be vectorized but has a for loop on line 3 of the source of helper, which "
+            "it calls" in str(info.value))
     assert_no_loops(cell_function("def relu(x):\n    return np.maximum(x, 0)\n", "relu", scope))
 
 
@@ -193,15 +208,18 @@ def test_proxies_carrying_a_whole_cell_check_the_named_function_and_its_helpers(
 
 def test_assert_does_not_call():
     fn = cell_function("def tanh(x):\n    return np.tanh(x)\n", "tanh")
-    with pytest.raises(AssertionError, match=r"tanh uses `tanh` on line 2 of its source: `return np.tanh\(x\)`"):
+    with pytest.raises(AssertionError,
+                       match=r"tanh uses `tanh` on line 2 of its source: `return np.tanh\(x\)`"):
         assert_does_not_call(fn, "tanh", hint="use exp")
-    assert_does_not_call(cell_function("def tanh(x):\n    return 2 / (1 + np.exp(-2 * x)) - 1\n", "tanh"), "tanh")
+    assert_does_not_call(cell_function("def tanh(x):\n    return 2 / (1 + np.exp(-2 * x)) - 1\n",
+                                       "tanh"), "tanh")
 
 
 def test_assert_numba_jit():
     pytest.importorskip("numba")
     assert_numba_jit(Proxy("@njit\ndef f(x):\n    return x\n"), name="f")
-    jitted = cell_function("from numba import njit\n@njit(cache=False)\ndef f(x):\n    return x\n", "f", {})
+    jitted = cell_function("from numba import njit\n@njit(cache=False)\ndef f(x):\n    return x\n",
+                           "f", {})
     assert_numba_jit(jitted)
     with pytest.raises(AssertionError, match="f is not compiled with Numba"):
         assert_numba_jit(cell_function("def f(x):\n    return x\n", "f"))
@@ -223,7 +241,8 @@ def test_assert_faster_than_passes_and_fails_with_cpu_timings():
     with pytest.raises(AssertionError) as info:
         assert_faster_than(_sum_loop, np.sum, (x,), factor=2, repeats=3, name="relu")
     message = str(info.value)
-    assert "relu took" in message and "expected at least 2 times" in message and "shapes (20000,)" in message
+    assert ("relu took" in message and "expected at least 2 times" in message
+            and "shapes (20000,)" in message)
     assert "measured: CPU time, the best of 3 calls" in message
 
 
@@ -260,7 +279,8 @@ def test_each_call_gets_fresh_arguments_and_the_reference_is_timed_once():
 
 def test_assert_faster_than_gives_the_tests_hint():
     with pytest.raises(AssertionError, match=r"expected at least 2 times\n.*\n  hint: tile it$"):
-        assert_faster_than(_sum_loop, np.sum, (np.ones(20_000),), factor=2, repeats=1, hint="tile it")
+        assert_faster_than(_sum_loop, np.sum, (np.ones(20_000),), factor=2, repeats=1,
+                           hint="tile it")
 
 
 def test_assert_faster_than_lets_student_errors_through_and_checks_arguments():
@@ -286,13 +306,16 @@ def test_assert_not_toolkit_catches_imported_and_wrapped_implementations():
     with pytest.raises(AssertionError, match="`backend` is toolkit.kernels.numpy"):
         assert_not_toolkit(wrapped)
     with pytest.raises(AssertionError, match="`toolkit` on line 2 of its source"):
-        assert_not_toolkit(Proxy("def relu(x):\n    return toolkit.kernels.numpy.relu(x)\n"), name="relu")
+        assert_not_toolkit(Proxy("def relu(x):\n    return toolkit.kernels.numpy.relu(x)\n"),
+                           name="relu")
     imported = Proxy("def relu(x):\n    return np.maximum(x, 0)\n")
-    imported.__module__ = "toolkit.kernels.numpy"  # what the engine's proxy of an imported function says
+    # what the engine's proxy of an imported function says
+    imported.__module__ = "toolkit.kernels.numpy"
     with pytest.raises(AssertionError, match="it comes from module toolkit.kernels.numpy"):
         assert_not_toolkit(imported, name="relu")
     sourceless = Proxy(None)
-    sourceless.__module__ = "toolkit.kernels.numpy"  # the engine sends no source for non-notebook code
+    # the engine sends no source for non-notebook code
+    sourceless.__module__ = "toolkit.kernels.numpy"
     with pytest.raises(AssertionError, match="it comes from module toolkit.kernels.numpy"):
         assert_not_toolkit(sourceless, name="relu")
     with pytest.raises(AssertionError, match="an import of toolkit.kernels on line 2"):
@@ -343,7 +366,8 @@ def test_the_processes_of_a_run_share_one_reference_time(tmp_path):
 
 HOST = ("def gpu_relu(x, blocks=None, threads=16):\n"
         "    out = cuda.device_array(x.size, dtype=np.result_type(x))\n"
-        "    relu_kernel[max(1, (x.size + threads - 1) // threads), threads](cuda.to_device(x.ravel()), out)\n"
+        "    relu_kernel[max(1, (x.size + threads - 1) // threads), "
+        "threads](cuda.to_device(x.ravel()), out)\n"
         "    return out.copy_to_host().reshape(x.shape).astype(np.float32)\n")
 TILED = """def matmul(a, b, c):
     a_tile = cuda.shared.array((TILE, TILE), dtype=c.dtype)
@@ -363,7 +387,8 @@ TILED = """def matmul(a, b, c):
         cuda.syncthreads()
     c[row, col] = total
 """
-FIRST_SYNC, SECOND_SYNC = "        cuda.syncthreads()\n        for t", "        cuda.syncthreads()\n    c["
+FIRST_SYNC, SECOND_SYNC = ("        cuda.syncthreads()\n        for t",
+                           "        cuda.syncthreads()\n    c[")
 
 
 def test_assert_launches_accepts_host_code_that_moves_arrays_and_launches():
@@ -373,7 +398,8 @@ def test_assert_launches_accepts_host_code_that_moves_arrays_and_launches():
 
 def test_assert_launches_requires_the_launch_of_the_named_kernel():
     with pytest.raises(AssertionError) as info:
-        assert_launches(Proxy(HOST.replace("relu_kernel[", "other_kernel[")), "relu_kernel", name="gpu_relu")
+        assert_launches(Proxy(HOST.replace("relu_kernel[", "other_kernel[")), "relu_kernel",
+                        name="gpu_relu")
     assert str(info.value).startswith("gpu_relu does not launch relu_kernel\n  hint:")
     assert "relu_kernel[blocks, threads](...) on them in gpu_relu itself" in str(info.value)
 
@@ -382,13 +408,16 @@ def test_the_kernel_checks_read_the_function_alone_as_the_engine_carries_it():
     """A real function's helpers are not followed: the engine's proxies carry only the function's
     own source, and nbgrader and the engine must judge the same text."""
     scope = {"np": np}
-    cell_function("def launch(x, out):\n    relu_kernel[1, 16](x, out)\n    return np.maximum(x, 0)\n",
+    cell_function("def launch(x, out):\n    relu_kernel[1, 16](x, out)\n"
+                  "    return np.maximum(x, 0)\n",
                   "launch", scope)
     host = cell_function("def gpu_relu(x):\n    return launch(x, x)\n", "gpu_relu", scope)
     with pytest.raises(AssertionError, match="gpu_relu does not launch relu_kernel"):
         assert_launches(host, "relu_kernel")
-    kernel = cell_function("def k(x, out):\n    i = cuda.grid(1)\n    out[i] = np.maximum(x[i], 0)\n", "k", scope)
-    host = cell_function("def gpu_k(x):\n    k[1, 16](x, x)\n    return x\n", "gpu_k", {**scope, "k": kernel})
+    kernel = cell_function("def k(x, out):\n    i = cuda.grid(1)\n"
+                           "    out[i] = np.maximum(x[i], 0)\n", "k", scope)
+    host = cell_function("def gpu_k(x):\n    k[1, 16](x, x)\n    return x\n", "gpu_k",
+                         {**scope, "k": kernel})
     assert_launches(host, "k")  # the kernel's scalar np.maximum is not host work
 
 
@@ -407,7 +436,8 @@ def test_assert_launches_finds_arithmetic_on_the_host(body, what):
         assert_launches(Proxy(source), "relu_kernel", name="gpu_relu")
     message = str(info.value)
     assert f"gpu_relu computes with {what} on line 4 of its source: `{body.strip()}`" in message
-    assert "this part asks for the arithmetic to run in the kernel\n  hint: a kernel computes" in message
+    assert ("this part asks for the arithmetic to run in the kernel\n"
+            "  hint: a kernel computes" in message)
 
 
 def test_assert_no_array_math_accepts_element_work_and_refuses_whole_arrays():
@@ -430,14 +460,17 @@ def test_kernel_checks_read_numba_cuda_kernels():
 
 def test_assert_tiles_synchronized_accepts_both_barriers():
     assert_tiles_synchronized(Proxy(TILED), name="matmul")
-    as_while = TILED.replace("for start in range(0, a.shape[1], TILE):", "start = 0\n    while start < a.shape[1]:")
+    as_while = TILED.replace("for start in range(0, a.shape[1], TILE):",
+                             "start = 0\n    while start < a.shape[1]:")
     assert_tiles_synchronized(Proxy(as_while.replace("        cuda.syncthreads()\n    c[",
-                                                     "        cuda.syncthreads()\n        start += TILE\n    c[")),
+                                                     "        cuda.syncthreads()\n"
+                                                     "        start += TILE\n    c[")),
                               name="matmul")
 
 
 @pytest.mark.parametrize("missing, race, line", [
-    ((FIRST_SYNC, SECOND_SYNC), "reads a shared tile that other threads may not have finished writing", 14),
+    ((FIRST_SYNC, SECOND_SYNC),
+     "reads a shared tile that other threads may not have finished writing", 14),
     ((FIRST_SYNC,), "reads a shared tile that other threads may not have finished writing", 14),
     ((SECOND_SYNC,), "writes a shared tile that other threads may still be reading", 9),
 ])
@@ -448,15 +481,19 @@ def test_assert_tiles_synchronized_finds_each_missing_barrier(missing, race, lin
     with pytest.raises(AssertionError) as info:
         assert_tiles_synchronized(Proxy(source), name="matmul")
     message = str(info.value)
-    assert message.startswith(f"matmul {race}: no cuda.syncthreads() before line {line} of its source")
+    assert message.startswith(f"matmul {race}: no cuda.syncthreads() before line {line} of its "
+                              "source")
     assert "a race need not show in the results" in message
 
 
 def test_assert_tiles_synchronized_requires_shared_tiles_used_in_a_loop():
-    with pytest.raises(AssertionError, match="matmul does not use shared memory\n  hint: .*cuda.shared.array"):
-        assert_tiles_synchronized(Proxy("def matmul(a, b, c):\n    i, j = cuda.grid(2)\n    c[i, j] = 0\n"),
+    with pytest.raises(AssertionError,
+                       match="matmul does not use shared memory\n  hint: .*cuda.shared.array"):
+        assert_tiles_synchronized(Proxy("def matmul(a, b, c):\n    i, j = cuda.grid(2)\n"
+                                        "    c[i, j] = 0\n"),
                                   name="matmul")
-    once = ("def matmul(a, b, c):\n    t = cuda.shared.array((4, 4), dtype=c.dtype)\n    t[0, 0] = a[0, 0]\n"
-            "    cuda.syncthreads()\n    c[0, 0] = t[0, 0]\n")
-    with pytest.raises(AssertionError, match=r"matmul does not write its shared tiles \(t\) and read them back in a loop"):
+    once = ("def matmul(a, b, c):\n    t = cuda.shared.array((4, 4), dtype=c.dtype)\n"
+            "    t[0, 0] = a[0, 0]\n    cuda.syncthreads()\n    c[0, 0] = t[0, 0]\n")
+    with pytest.raises(AssertionError, match=r"matmul does not write its shared tiles \(t\) and "
+                                             r"read them back in a loop"):
         assert_tiles_synchronized(Proxy(once), name="matmul")

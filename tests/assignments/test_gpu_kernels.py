@@ -43,7 +43,8 @@ def on_a_gpu(nb: nbformat.NotebookNode) -> None:
     nb.cells.insert(index + 1, nbformat.v4.new_code_cell("SIMULATOR = False"))
 
 
-def grade(worker: Worker, course: Path, student: str, nb: nbformat.NotebookNode, source_dir: Path = SOURCE):
+def grade(worker: Worker, course: Path, student: str, nb: nbformat.NotebookNode,
+          source_dir: Path = SOURCE):
     folder = course / "submitted" / student / ASSIGNMENT
     folder.mkdir(parents=True)
     nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
@@ -68,7 +69,8 @@ def test_the_notebook_turns_the_simulator_on_itself(monkeypatch):
     finally:
         worker.close()
     assert [(t.name, t.points, t.passed) for t in tests] == [
-        ("test_blocks_for", 1, True), ("test_relu_kernel", 2, True), ("test_add_broadcast", 2, True),
+        ("test_blocks_for", 1, True), ("test_relu_kernel", 2, True),
+        ("test_add_broadcast", 2, True),
         ("test_matmul_naive", 2, True), ("test_matmul_tiled", 3, True)], [t.message for t in tests]
     assert tests[0].output.startswith("These tests ran on Numba's CUDA simulator: results and code "
                                       "are graded; speed is shown in the notebook, not graded.")
@@ -78,14 +80,16 @@ def test_the_notebook_turns_the_simulator_on_itself(monkeypatch):
 def test_work_done_on_the_host_scores_zero_although_its_results_are_right(worker, tmp_path):
     nb = source()
     edit(nb, "relu_kernel", "return out.copy_to_host().reshape(x.shape)", "return np.maximum(x, 0)")
-    edit(nb, "add_kernel", "cuda.to_device(y.ravel())", "cuda.to_device(np.broadcast_to(y, x.shape).ravel())")
+    edit(nb, "add_kernel", "cuda.to_device(y.ravel())",
+         "cuda.to_device(np.broadcast_to(y, x.shape).ravel())")
     edit(nb, "matmul_naive", "    return c.copy_to_host()", "    return a @ b")
     tests = grade(worker, tmp_path, "shortcuts", nb)
     assert {name: t.points for name, t in tests.items()} == {
-        "test_blocks_for": 1, "test_relu_kernel": 0, "test_add_broadcast": 0, "test_matmul_naive": 0,
-        "test_matmul_tiled": 3}
+        "test_blocks_for": 1, "test_relu_kernel": 0, "test_add_broadcast": 0,
+        "test_matmul_naive": 0, "test_matmul_tiled": 3}
     for name, what, line in (("test_relu_kernel", "numpy.maximum", "return np.maximum(x, 0)"),
-                             ("test_add_broadcast", "numpy.broadcast_to", "np.broadcast_to(y, x.shape)"),
+                             ("test_add_broadcast", "numpy.broadcast_to",
+                              "np.broadcast_to(y, x.shape)"),
                              ("test_matmul_naive", "the @ operator", "return a @ b")):
         message = tests[name].message
         assert f"computes with {what} on line" in message and line in message, message
@@ -103,7 +107,8 @@ def small_speed_test(tmp_path_factory) -> Path:
     return folder
 
 
-def test_on_a_gpu_a_tiled_kernel_slower_than_the_naive_one_fails(worker, tmp_path, small_speed_test):
+def test_on_a_gpu_a_tiled_kernel_slower_than_the_naive_one_fails(worker, tmp_path,
+                                                                 small_speed_test):
     """On the simulator every cuda.syncthreads() waits for Python threads: there the tiled kernel
     is many times slower than the naive one, which the speed test must then report."""
     nb = source()
@@ -119,12 +124,16 @@ def test_on_a_gpu_a_tiled_kernel_slower_than_the_naive_one_fails(worker, tmp_pat
     assert tests["test_blocks_for"].output.startswith("These tests ran on Numba's CUDA simulator")
 
 
-def test_on_a_gpu_a_tiled_kernel_faster_than_the_naive_one_passes(worker, tmp_path, small_speed_test):
+def test_on_a_gpu_a_tiled_kernel_faster_than_the_naive_one_passes(worker, tmp_path,
+                                                                  small_speed_test):
     nb = source()
     on_a_gpu(nb)
-    docstring = '    """a @ b on the device by matmul_naive_kernel, in blocks of shape ``block``."""\n'
+    docstring = ('    """a @ b on the device by matmul_naive_kernel, in blocks of shape '
+                 '``block``."""\n')
     edit(nb, "matmul_naive", docstring,
-         docstring + "    import time\n    burn = time.process_time() + 0.6  # CPU time the tiled kernel does not spend\n"
+         docstring + "    import time\n"
+                     "    # CPU time the tiled kernel does not spend\n"
+                     "    burn = time.process_time() + 0.6\n"
                      "    while time.process_time() < burn:\n        pass\n")
     tests = grade(worker, tmp_path, "slow_naive", nb, small_speed_test)
     assert tests["test_matmul_tiled"].points == 3, tests["test_matmul_tiled"].message

@@ -22,7 +22,8 @@ import pytest
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.worker import Worker
 
-pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Object of type .* not in session")]
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore:Object of type .* not in session")]
 
 COURSE = Path(__file__).resolve().parents[2] / "assignments"
 ASSIGNMENTS = sorted(p.name for p in (COURSE / "source").iterdir() if p.is_dir())
@@ -30,7 +31,8 @@ PARTIAL = "03_losses_activations"
 #: The partial submission: cells taken from the solution, and the points nbgrader should give.
 PARTIAL_FROM_SOLUTION = ("activations", "regression_losses")
 PARTIAL_SCORES = {
-    "test_relu": 1, "test_sigmoid": 2, "test_tanh": 1, "test_activation_grads": 0, "test_softmax": 0,
+    "test_relu": 1, "test_sigmoid": 2, "test_tanh": 1, "test_activation_grads": 0,
+    "test_softmax": 0,
     "test_regression_losses": 2, "test_regression_loss_grads": 2, "test_binary_crossentropy": 0,
     "test_categorical_crossentropy": 2,
     # its own code is right, but it calls the submission's softmax, which is the toolkit's
@@ -66,7 +68,8 @@ def partial_submission(source, release):
         elif cell.get("id") == "crossentropy":
             clipped = "p = np.clip(y_pred, EPSILON, 1 - EPSILON)\n    return float(np.mean(-(y_true"
             assert solved[cell.id].source.count(clipped) == 1
-            cell.source = solved[cell.id].source.replace(clipped, "p = y_pred\n    return float(np.mean(-(y_true")
+            cell.source = solved[cell.id].source.replace(
+                clipped, "p = y_pred\n    return float(np.mean(-(y_true")
     return nb
 
 
@@ -94,7 +97,8 @@ def kernel_python() -> str:
     """sys.executable as seen from inside a fresh "python3" kernel."""
     from nbclient import NotebookClient
 
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3",
+                                                           "display_name": "Python 3",
                                                            "language": "python"}})
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable, end='')"))
     NotebookClient(nb, timeout=60, kernel_name="python3").execute()
@@ -103,12 +107,13 @@ def kernel_python() -> str:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """{assignment: {student: {"scores": {grade_id: (score, max)}, "errors": {cell id: (ename, evalue)},
-    "seconds": autograde time}}} from one nbgrader run over the whole course (in "course")."""
+    """{assignment: {student: {"scores": {grade_id: (score, max)},
+    "errors": {cell id: (ename, evalue)}, "seconds": autograde time}}} from one nbgrader run over
+    the whole course (in "course")."""
     pytest.importorskip("nbgrader")
+    from ipykernel.kernelspec import install as install_kernel_spec
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
-    from ipykernel.kernelspec import install as install_kernel_spec
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -118,7 +123,8 @@ def graded(tmp_path_factory):
     results: dict = {"course": course}
     with pytest.MonkeyPatch.context() as mp:
         # nbgrader runs alembic (a console script of this environment) to set up its database.
-        mp.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+        mp.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep
+                  + os.environ.get("PATH", ""))
         # The notebooks' kernel "python3" is this interpreter: a kernel spec found first on
         # JUPYTER_PATH, so that no user-wide spec of another Python can shadow it.
         kernels = tmp_path_factory.mktemp("jupyter")
@@ -147,13 +153,15 @@ def graded(tmp_path_factory):
                 outcome = api.autograde(assignment, student)
                 seconds = time.perf_counter() - start
                 assert outcome["success"], outcome.get("error", "") + outcome.get("log", "")
-                graded_nb = nbformat.read(course / "autograded" / student / assignment / name, as_version=4)
+                graded_nb = nbformat.read(course / "autograded" / student / assignment / name,
+                                          as_version=4)
                 errors = {cell.get("id"): (out.ename, out.evalue) for cell in graded_nb.cells
                           for out in cell.get("outputs", []) if out.output_type == "error"}
                 with Gradebook(api.coursedir.db_url) as gradebook:
                     notebook = gradebook.find_submission_notebook(name[:-6], assignment, student)
                     scores = {g.name: (g.score, g.max_score) for g in notebook.grades}
-                results[assignment][student] = {"scores": scores, "errors": errors, "seconds": seconds}
+                results[assignment][student] = {"scores": scores, "errors": errors,
+                                                "seconds": seconds}
                 print(f"{assignment} {student}: {sum(s for s, _ in scores.values()):g}/"
                       f"{sum(m for _, m in scores.values()):g} points, autograde {seconds:.1f} s")
     return results
@@ -186,7 +194,8 @@ def region_lines(nb, begin: str, end: str) -> set[str]:
     lines = set()
     for cell in nb.cells:
         for region in cell.source.split(begin)[1:]:
-            lines |= {line.strip() for line in region.split(end)[0].splitlines() if len(line.strip()) > 25}
+            lines |= {line.strip() for line in region.split(end)[0].splitlines()
+                      if len(line.strip()) > 25}
     return lines
 
 
@@ -199,7 +208,8 @@ def test_released_notebooks_hide_solutions_and_hidden_tests(graded, assignment):
     secret = (region_lines(source, "### BEGIN SOLUTION", "### END SOLUTION")
               | region_lines(source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
     visible = {line.strip() for cell in source.cells if cell.cell_type == "code"
-               for line in cell.source.split("### BEGIN HIDDEN TESTS")[0].split("### BEGIN SOLUTION")[0].splitlines()}
+               for line in cell.source.split("### BEGIN HIDDEN TESTS")[0]
+                                      .split("### BEGIN SOLUTION")[0].splitlines()}
     released = {line.strip() for cell in release.cells for line in cell.source.splitlines()}
     assert not (secret - visible) & released
 
@@ -219,7 +229,8 @@ def test_toolkit_implementation_does_not_pass(graded):
     assert "softmax uses the course toolkit's own implementation" in message
     assert "`get_backend` is toolkit.kernels" in message
     ename, message = graded[PARTIAL]["partial"]["errors"]["test_softmax_crossentropy_grad"]
-    assert ename == "AssertionError" and "softmax_crossentropy_grad uses the course toolkit's" in message
+    assert (ename == "AssertionError"
+            and "softmax_crossentropy_grad uses the course toolkit's" in message)
 
 
 def test_racing_tiled_kernel_loses_only_the_tiled_points(graded):
@@ -227,7 +238,8 @@ def test_racing_tiled_kernel_loses_only_the_tiled_points(graded):
     assert {k: s for k, (s, _) in result["scores"].items()} == GPU_PARTIAL_SCORES
     ename, message = result["errors"]["test_matmul_tiled"]
     assert ename == "AssertionError"
-    assert "matmul_tiled_kernel reads a shared tile that other threads may not have finished writing" in message
+    assert ("matmul_tiled_kernel reads a shared tile that other threads may not have finished "
+            "writing" in message)
 
 
 def test_gpu_kernels_score_the_same_in_the_grading_engine(graded):
@@ -238,12 +250,13 @@ def test_gpu_kernels_score_the_same_in_the_grading_engine(graded):
     try:
         for student in ("solution", "stub", "partial"):
             start = time.perf_counter()
-            result = grade_submission(GPU, student, course / "source" / GPU, course / "submitted" / student / GPU,
+            result = grade_submission(GPU, student, course / "source" / GPU,
+                                      course / "submitted" / student / GPU,
                                       worker, course / "release" / GPU)
             seconds = time.perf_counter() - start
             ours = {t.name: t.points for t in result.tests}
             assert ours == {k: s for k, (s, _) in graded[GPU][student]["scores"].items()}, student
-            print(f"{GPU} {student}: the engine gives {sum(ours.values()):g} points in {seconds:.1f} s "
-                  f"(nbgrader autograde: {graded[GPU][student]['seconds']:.1f} s)")
+            print(f"{GPU} {student}: the engine gives {sum(ours.values()):g} points in "
+                  f"{seconds:.1f} s (nbgrader autograde: {graded[GPU][student]['seconds']:.1f} s)")
     finally:
         worker.close()

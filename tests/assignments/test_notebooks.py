@@ -25,8 +25,8 @@ ASSIGNMENTS = build.assignments()
 
 
 def test_there_are_the_five_assignments():
-    assert ASSIGNMENTS == ["01_tensors_vectorization", "02_data_preparation", "03_losses_activations",
-                           "04_regularization", "05_gpu_kernels"]
+    assert ASSIGNMENTS == ["01_tensors_vectorization", "02_data_preparation",
+                           "03_losses_activations", "04_regularization", "05_gpu_kernels"]
     assert (COURSE / "nbgrader_config.py").is_file()
 
 
@@ -60,7 +60,8 @@ def test_notebook_cells_are_well_formed(assignment):
     assert len(solutions) >= 3 and len(tests) >= 4
     for cell in nb.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, "notebooks are committed without outputs"
+            assert cell.outputs == [] and cell.execution_count is None, \
+                "notebooks are committed without outputs"
     for cell in solutions:
         assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION") >= 1
         assert not cell.metadata["nbgrader"]["locked"]
@@ -71,8 +72,10 @@ def test_notebook_cells_are_well_formed(assignment):
         # at most one hidden region; a cell without one shows its output in the feedback
         assert source.count("### BEGIN HIDDEN TESTS") == source.count("### END HIDDEN TESTS") <= 1
         visible = source.split("### BEGIN HIDDEN TESTS")[0]
-        assert re.search(r"^from autograder\.asserts import", visible, re.M), "test cells import their helpers"
-        assert "assert_not_toolkit(" in visible, f"{meta['grade_id']} must check the work is the student's own"
+        assert re.search(r"^from autograder\.asserts import", visible, re.M), \
+            "test cells import their helpers"
+        assert "assert_not_toolkit(" in visible, \
+            f"{meta['grade_id']} must check the work is the student's own"
         assert "assert_close(" in source or "check(" in source
     hidden = [c for c in tests if "### BEGIN HIDDEN TESTS" in c.source]
     assert len(hidden) >= len(tests) - 1, "every test cell but one holds hidden tests"
@@ -87,4 +90,5 @@ def test_every_function_a_student_writes_is_checked_against_the_toolkit():
                    for m in re.findall(r"assert_not_toolkit\((\w+)", c.source)}
         checked |= {m for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
                     for m in re.findall(r'\("\w+", (\w+)', c.source)}
-        assert written <= checked, f"{assignment}: not checked with assert_not_toolkit: {written - checked}"
+        assert written <= checked, \
+            f"{assignment}: not checked with assert_not_toolkit: {written - checked}"

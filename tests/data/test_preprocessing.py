@@ -10,10 +10,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from toolkit.data import preprocessing
 from toolkit.data import (
-    MeanNormalization, MeanNormalizer, MinMaxScaler, Rescaling, StandardScaler, Standardization,
-    to_categorical, vectorize_sequences,
+    MeanNormalization,
+    MeanNormalizer,
+    MinMaxScaler,
+    Rescaling,
+    Standardization,
+    StandardScaler,
+    preprocessing,
+    to_categorical,
+    vectorize_sequences,
 )
 
 sequences = st.lists(st.lists(st.integers(0, 49), max_size=12), max_size=8)
@@ -62,7 +68,8 @@ def test_vectorize_takes_keras_object_arrays_and_numpy_rows():
     out = vectorize_sequences(seqs, dimension=10)
     assert out[0].tolist() == [0, 1, 0, 1, 0, 0, 0, 0, 0, 0]
     assert out[1].sum() == 0 and out[2, [0, 9]].tolist() == [1, 1]
-    np.testing.assert_array_equal(vectorize_sequences(np.array([[1, 2], [2, 2]]), 3), [[0, 1, 1], [0, 0, 1]])
+    np.testing.assert_array_equal(vectorize_sequences(np.array([[1, 2], [2, 2]]), 3),
+                                  [[0, 1, 1], [0, 0, 1]])
 
 
 @pytest.mark.parametrize("bad", [[[0, 10]], [[-1]]])
@@ -107,13 +114,15 @@ finite = st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False, width=64)
 
 
 @pytest.mark.parametrize("scaler", list(REFERENCES))
-@given(train=hnp.arrays(np.float64, st.tuples(st.integers(2, 20), st.integers(1, 5)), elements=finite),
+@given(train=hnp.arrays(np.float64, st.tuples(st.integers(2, 20), st.integers(1, 5)),
+                        elements=finite),
        data=st.data())
 @settings(max_examples=40)
 def test_scalers_use_training_statistics_only(scaler, train, data):
     test = data.draw(hnp.arrays(np.float64, (3, train.shape[1]), elements=finite))
     offset, spread = REFERENCES[scaler](train)
-    assume(np.all((spread == 0) | (spread > 1e-9 * np.abs(train).max(0))))  # no rounding-noise spreads
+    # no rounding-noise spreads
+    assume(np.all((spread == 0) | (spread > 1e-9 * np.abs(train).max(0))))
     spread = np.where(spread == 0, 1.0, spread)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -154,7 +163,8 @@ def test_min_max_and_mean_normalization_ranges():
 @pytest.mark.parametrize("scaler", list(REFERENCES))
 def test_constant_feature_warns_and_gives_no_nan(scaler):
     x = np.array([[1.0, 0.1], [3.0, 0.1], [5.0, 0.1]])  # np.std of 0.1s is ~1e-17, not 0
-    with pytest.warns(RuntimeWarning, match=r"feature\(s\) 1 are constant.*instead of dividing by zero"):
+    with pytest.warns(RuntimeWarning,
+                      match=r"feature\(s\) 1 are constant.*instead of dividing by zero"):
         out = scaler().fit_transform(x)
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out[:, 1], 0, atol=1e-12)
@@ -189,5 +199,6 @@ def test_float32_stays_float32_and_integers_become_float64():
 
 def test_overflow_from_a_tiny_training_spread_is_refused():
     scaler = MinMaxScaler().fit(np.array([[0.0], [1e-300]]))
-    with pytest.raises(ValueError, match=r"overflowed to infinity in feature\(s\) 0.*max - min \(1e-300\)"):
+    with pytest.raises(ValueError,
+                       match=r"overflowed to infinity in feature\(s\) 0.*max - min \(1e-300\)"):
         scaler.transform(np.array([[1e10]]))

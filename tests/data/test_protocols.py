@@ -33,7 +33,8 @@ def test_k_fold_reproduces_the_books_boston_loop():
     num_val_samples = len(data) // k
     for i, (train, val) in enumerate(KFold(k).split(data)):
         val_data = data[i * num_val_samples: (i + 1) * num_val_samples]
-        partial_train = np.concatenate([data[:i * num_val_samples], data[(i + 1) * num_val_samples:]])
+        partial_train = np.concatenate([data[:i * num_val_samples],
+                                        data[(i + 1) * num_val_samples:]])
         np.testing.assert_array_equal(data[val], val_data)
         np.testing.assert_array_equal(data[train], partial_train)
 
@@ -89,7 +90,8 @@ def test_temporal_split_puts_every_test_row_after_every_training_row(times, frac
 
 
 def test_temporal_split_without_time_keeps_order():
-    (x_past, y_past), (x_future, y_future) = temporal_split(np.arange(10), np.arange(10) * 10, test_split=3)
+    (x_past, y_past), (x_future, y_future) = temporal_split(np.arange(10), np.arange(10) * 10,
+                                                            test_split=3)
     assert x_past.tolist() == list(range(7)) and x_future.tolist() == [7, 8, 9]
     assert y_future.tolist() == [70, 80, 90]
 

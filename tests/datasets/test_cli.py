@@ -35,7 +35,8 @@ def test_fetch_refuses_a_damaged_download_and_leaves_nothing(archive, tmp_path):
     wrong = tmp_path / "wrong.bin"
     wrong.write_bytes(b"not it")
     dest = tmp_path / "out" / "imdb.tar.gz"
-    result = CliRunner().invoke(main, ["datasets", "fetch", "imdb", "--url", wrong.as_uri(), "--dest", str(dest)])
+    result = CliRunner().invoke(main, ["datasets", "fetch", "imdb", "--url", wrong.as_uri(),
+                                       "--dest", str(dest)])
     assert result.exit_code == 1
     assert "is damaged: SHA-256" in result.output and "Traceback" not in result.output
     assert not dest.exists() and list(dest.parent.iterdir()) == []

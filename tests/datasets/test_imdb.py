@@ -17,7 +17,8 @@ from toolkit.datasets import DatasetError, DatasetNotFoundError, imdb
 def keras_load_data(corpus, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1,
                     oov_char=2, index_from=3):
     """keras.datasets.imdb.load_data (Keras 2.x), line by line on lists, from a Corpus; unranked
-    words (rank 0) are OOV, and num_words=None keeps every word (the toolkit's documented choice)."""
+    words (rank 0) are OOV, and num_words=None keeps every word (the toolkit's documented
+    choice)."""
     def docs(split):
         ranks, off = corpus.ranks[split].tolist(), corpus.offsets[split].tolist()
         return [ranks[a:b] for a, b in zip(off[:-1], off[1:])], corpus.labels[split]
@@ -76,8 +77,9 @@ def test_load_data_follows_keras_algorithm(seed, num_words, skip_top, maxlen, st
     corpus = random_corpus(np.random.RandomState(seed))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(imdb, "_corpus", lambda path: corpus)
-        check_against_keras(corpus, num_words=num_words, skip_top=skip_top, maxlen=maxlen, seed=seed,
-                            start_char=start_char, oov_char=oov_char, index_from=index_from)
+        check_against_keras(corpus, num_words=num_words, skip_top=skip_top, maxlen=maxlen,
+                            seed=seed, start_char=start_char, oov_char=oov_char,
+                            index_from=index_from)
 
 
 def check_against_keras(corpus, **options):
@@ -115,13 +117,16 @@ def test_word_index_is_ranked_like_keras():
                  "have", "he", "be", "one"]
     ours = sorted(word_index, key=word_index.get)[:27]
     assert ours == [w for w in keras_top if w != "br"]
-    assert len(word_index) > 80_000 and sorted(word_index.values()) == list(range(1, len(word_index) + 1))
+    assert (len(word_index) > 80_000
+            and sorted(word_index.values()) == list(range(1, len(word_index) + 1)))
 
 
 def test_decode_review_like_the_book():
     word_index = {"this": 11, "film": 19, "was": 13, "just": 40, "brilliant": 527}
-    # Keras's train_data[0] starts [1, 14, 22, 16, 43, 530]; the book decodes it to "? this film ..."
-    assert imdb.decode_review([1, 14, 22, 16, 43, 530, 2], word_index) == "? this film was just brilliant ?"
+    # Keras's train_data[0] starts [1, 14, 22, 16, 43, 530]; the book decodes it to
+    # "? this film ..."
+    assert (imdb.decode_review([1, 14, 22, 16, 43, 530, 2], word_index)
+            == "? this film was just brilliant ?")
     (x_train, _), _ = imdb.load_data(num_words=10000)
     text = imdb.decode_review(x_train[0])
     assert text.startswith("? ") and len(text.split()) == len(x_train[0])
@@ -203,12 +208,14 @@ def test_damaged_cache_is_rebuilt(tmp_path, cache):
 
 
 def test_bad_tarballs_get_clear_errors(tmp_path, cache):
-    with pytest.raises(DatasetNotFoundError, match=r"missing.tar.gz does not exist; download it with `toolkit datasets fetch imdb`"):
+    with pytest.raises(DatasetNotFoundError, match=r"missing.tar.gz does not exist; download it "
+                                                   r"with `toolkit datasets fetch imdb`"):
         imdb.load_data(tmp_path / "missing.tar.gz")
     data = make_tarball(tmp_path / "tiny.tar.gz").read_bytes()
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(data[: len(data) // 2])
-    with pytest.raises(DatasetError, match=r"truncated.tar.gz is not a readable aclImdb tarball, or it is truncated"):
+    with pytest.raises(DatasetError, match=r"truncated.tar.gz is not a readable aclImdb tarball, "
+                                           r"or it is truncated"):
         imdb.load_data(truncated)
     foreign = make_tarball(tmp_path / "foreign.tar.gz", {"notes/a.txt": "hello"})
     with pytest.raises(DatasetError, match="holds no train/pos or train/neg reviews"):

@@ -24,7 +24,6 @@ def full():
 
 
 def test_full_data_sizes_and_labels(full):
-    corpus = full
     (x_train, y_train), (x_test, y_test) = imdb.load_data(TARBALL, num_words=10000)
     assert len(x_train) == len(x_test) == 24_996  # 25,000 each less the 4 dropped files per split
     assert np.bincount(y_train).tolist() == [12_498, 12_498]

@@ -12,7 +12,8 @@ from toolkit.datasets import DatasetError, DatasetNotFoundError, mnist
 
 
 def write_idx(path, array, compress=False):
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = (struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+              + struct.pack(f">{array.ndim}I", *array.shape))
     data = header + array.astype(np.uint8).tobytes()
     (gzip.open if compress else open)(path, "wb").write(data)
 
@@ -32,7 +33,8 @@ def test_reads_idx_files_plain_and_gzipped(tiny):
     folder, arrays = tiny
     (x_train, y_train), (x_test, y_test) = mnist.load_data(folder)
     assert x_train.dtype == np.uint8 and x_train.shape == (5, 28, 28)
-    for got, key in ((x_train, "x_train"), (y_train, "y_train"), (x_test, "x_test"), (y_test, "y_test")):
+    for got, key in ((x_train, "x_train"), (y_train, "y_train"), (x_test, "x_test"),
+                     (y_test, "y_test")):
         np.testing.assert_array_equal(got, arrays[key])
 
 
@@ -47,7 +49,8 @@ def test_reads_keras_npz(tmp_path, tiny):
 def test_missing_files_name_the_path_and_how_to_get_them(tmp_path, tiny):
     folder, _ = tiny
     (folder / "t10k-labels-idx1-ubyte").unlink()
-    with pytest.raises(DatasetNotFoundError, match=r"t10k-labels-idx1-ubyte\(.gz\) does not exist; download"):
+    with pytest.raises(DatasetNotFoundError,
+                       match=r"t10k-labels-idx1-ubyte\(.gz\) does not exist; download"):
         mnist.load_data(folder)
     with pytest.raises(DatasetNotFoundError, match="elsewhere does not exist"):
         mnist.load_data(tmp_path / "elsewhere")

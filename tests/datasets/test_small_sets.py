@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolkit.datasets import DatasetError, DatasetNotFoundError, boston_housing, digits, pima_indians_diabetes
-from toolkit.datasets import _files
+from toolkit.datasets import (
+    DatasetError,
+    DatasetNotFoundError,
+    _files,
+    boston_housing,
+    digits,
+    pima_indians_diabetes,
+)
 
 
 def test_boston_matches_keras_split():
@@ -48,7 +54,8 @@ def test_bad_user_files_get_clear_errors(tmp_path):
         boston_housing.load_data(path=tmp_path / "nope.csv")
     short = tmp_path / "short.csv"
     short.write_text("1,2,3\n4,5,6\n")
-    with pytest.raises(DatasetError, match=r"short.csv has shape \(2, 3\), expected rows of 9 columns"):
+    with pytest.raises(DatasetError,
+                       match=r"short.csv has shape \(2, 3\), expected rows of 9 columns"):
         pima_indians_diabetes.load_data(path=short)
     text = tmp_path / "text.csv"
     text.write_text("a,b\n")

@@ -42,7 +42,8 @@ def test_overfitting_example_tiny(tmp_path):
 
 
 def test_boston_example_tiny(tmp_path):
-    output = invoke("boston", "--epochs", "2", "--final-epochs", "1", "--k", "2", "--out", str(tmp_path))
+    output = invoke("boston", "--epochs", "2", "--final-epochs", "1", "--k", "2",
+                    "--out", str(tmp_path))
     assert "processing fold #1: 202 training, 202 validation rows" in output
     assert "mean validation MAE" in output and "test MAE" in output
     assert_pngs(tmp_path, "boston_val_mae.png")
@@ -68,9 +69,9 @@ def test_pima_baseline_is_the_majority_share_of_the_test_split(tmp_path):
 
 def test_pima_imputes_with_training_medians_only():
     train = np.ones((4, 8), np.float32)
-    train[:, 4] = [0, 10, 20, 100]          # Insulin: one missing, median of measured = 20
+    train[:, 4] = [0, 10, 20, 100]  # Insulin: one missing, median of measured = 20
     other = np.full((2, 8), 5, np.float32)
-    other[0, 4] = 0                          # missing in the other split: filled with 20, not its own
+    other[0, 4] = 0                 # missing in the other split: filled with 20, not its own
     filled_train, filled_other = pima.impute_missing(train, other)
     assert filled_train[0, 4] == 20 and filled_other[0, 4] == 20 and filled_other[1, 4] == 5
     assert filled_train[0, 0] == 1          # Pregnancies: zero is a real value, left alone
@@ -84,5 +85,6 @@ def test_smooth_curve_is_the_books_moving_average():
 def test_missing_data_is_a_one_line_error(tmp_path):
     result = CliRunner().invoke(main, ["examples", "imdb", "--data", str(tmp_path / "none.tar.gz")])
     assert result.exit_code == 1
-    assert "none.tar.gz does not exist; download it with `toolkit datasets fetch imdb`" in result.output
+    assert ("none.tar.gz does not exist; download it with `toolkit datasets fetch "
+            "imdb`" in result.output)
     assert "Traceback" not in result.output

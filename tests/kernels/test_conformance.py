@@ -13,10 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tests.helpers.backends import BACKEND_LIMITS, available_backends
 from toolkit.kernels import OPS, get_backend
 from toolkit.kernels.backend import BINARY, UNARY
-
-from .backends import BACKEND_LIMITS, available_backends
 
 BACKENDS = available_backends()
 FLOATS = (np.float32, np.float64)
@@ -114,7 +113,8 @@ def test_binary_broadcasting(backend, op):
             num_shapes=2, max_dims=limits["dims"], max_side=limits["side"]))
         a_shape, b_shape = pair.input_shapes
         a, b = data.draw(arrays(a_shape)), data.draw(arrays(b_shape))
-        want_dtype = np.result_type(a, b) if op != "div" else np.divide(np.ones(1, a.dtype), np.ones(1, b.dtype)).dtype
+        want_dtype = (np.result_type(a, b) if op != "div"
+                      else np.divide(np.ones(1, a.dtype), np.ones(1, b.dtype)).dtype)
         with np.errstate(all="ignore"):
             want = REFERENCE[op](a.astype(np.float64), b.astype(np.float64)).astype(want_dtype)
         if want_dtype.kind in "iu":  # integer results wrap as NumPy's do
@@ -152,7 +152,8 @@ def test_relu_grad(backend):
         shape = data.draw(shapes(backend))
         x = data.draw(arrays(shape, dtypes=FLOATS))
         grad = data.draw(arrays(shape, dtypes=(x.dtype,), special=False))
-        assert_close(run(backend, "relu_grad", x, grad), np.where(x > 0, grad, 0).astype(grad.dtype))
+        assert_close(run(backend, "relu_grad", x, grad),
+                     np.where(x > 0, grad, 0).astype(grad.dtype))
 
     check()
 

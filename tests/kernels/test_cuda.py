@@ -13,9 +13,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from tests.helpers.backends import available_backends
 from toolkit.kernels import cuda_runtime
-
-from .backends import available_backends
 
 pytestmark = pytest.mark.skipif("cuda" not in available_backends(),
                                 reason="no GPU and NUMBA_ENABLE_CUDASIM is not 1")
@@ -244,7 +243,7 @@ def test_fast_launch_marshals_like_numba_and_the_pool_reuses_only_free_blocks():
     same raw arguments as Numba's own launcher, and the memory pool hands a block out again only
     after its array and every view of it are gone."""
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_fast_path_check.py")
+    script = os.path.join(ROOT, "tests", "helpers", "cuda_fast_path_check.py")
     result = subprocess.run([sys.executable, script], capture_output=True, text=True,
                             env=env, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]

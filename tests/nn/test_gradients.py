@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers.gradcheck import numerical_gradient
 from toolkit.kernels import get_backend
 from toolkit.nn import Activation, Dense, Dropout, Sequential, activations, losses, regularizers
-
-from .gradcheck import numerical_gradient
 
 B = get_backend("numpy")
 SETTINGS = settings(max_examples=25, deadline=None)

@@ -11,8 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.nn import (Dense, Dropout, EarlyStopping, RMSprop, Sequential, layers, models,
-                        regularizers)
+from toolkit.nn import (
+    Dense,
+    Dropout,
+    EarlyStopping,
+    RMSprop,
+    Sequential,
+    layers,
+    models,
+    regularizers,
+)
 
 
 def backends() -> list[str]:

@@ -29,7 +29,7 @@ def cuda_backend() -> tuple[ModuleType | None, str]:
         return None, "Numba's CUDA simulator is on (NUMBA_ENABLE_CUDASIM=1), so no real GPU"
     try:
         available = cuda.is_available()
-    except Exception as error:  # a broken driver or CUDA library is the same as no GPU here
+    except Exception as error:  # noqa: BLE001 - a broken CUDA driver or library counts as no GPU
         return None, f"the CUDA driver is not usable ({error})"
     if not available:
         return None, "numba.cuda finds no CUDA device"
@@ -56,7 +56,7 @@ def device_info() -> dict[str, Any]:
     try:
         free, total = cuda.current_context().get_memory_info()
         info["memory_bytes"] = int(total)
-    except Exception:  # the simulator and some drivers do not say
+    except Exception:  # noqa: BLE001 - the simulator and some drivers do not say
         pass
     return info
 
@@ -82,7 +82,7 @@ def import_cupy() -> tuple[ModuleType | None, str]:
         import cupy
     except ImportError as error:
         return None, f"CuPy is not installed ({error.name or error})"
-    except Exception as error:  # CuPy present but its CUDA libraries are not
+    except Exception as error:  # noqa: BLE001 - CuPy present but its CUDA libraries are not
         return None, f"CuPy cannot start ({error})"
     return cupy, ""
 
@@ -106,7 +106,7 @@ def cublas_sgemm(sizes: tuple[int, ...] = SGEMM_SIZES,
             sync = cupy.cuda.Device().synchronize
             seconds = min(timed(lambda: cupy.matmul(a, b, out=out), sync) for _ in range(trials))
             best = max(best, 2 * n**3 / seconds / 1e9)
-    except Exception as error:  # a CUDA error in CuPy: report it instead of the roof
+    except Exception as error:  # noqa: BLE001 - a CUDA error in CuPy: report it, not the roof
         return None, f"cuBLAS SGEMM through CuPy failed ({error})"
     names = ", ".join(map(str, sizes))
     return Ceiling("cublas", best, "GFLOP/s",

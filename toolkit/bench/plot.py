@@ -9,11 +9,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the Agg backend
-from matplotlib.ticker import ScalarFormatter  # noqa: E402
+import matplotlib.pyplot as plt  # after choosing the Agg backend
+from matplotlib.ticker import ScalarFormatter
 
-from .runner import Roofs, Row  # noqa: E402
-from .workloads import WORKLOADS  # noqa: E402
+from .runner import Roofs, Row
+from .workloads import WORKLOADS
 
 COLORS = {"naive": "tab:red", "numpy": "tab:blue", "numba": "tab:green", "cuda": "tab:purple"}
 ROOF_STYLE = {"cpu": ("0.35", "--"), "gpu": ("tab:purple", ":")}

@@ -4,15 +4,27 @@
 """
 
 from .preprocessing import (
-    MeanNormalization, MeanNormalizer, MinMaxScaler, Rescaling, StandardScaler, Standardization,
-    to_categorical, vectorize_sequences,
+    MeanNormalization,
+    MeanNormalizer,
+    MinMaxScaler,
+    Rescaling,
+    Standardization,
+    StandardScaler,
+    to_categorical,
+    vectorize_sequences,
 )
 from .protocols import (
-    IteratedKFold, KFold, LeakReport, hold_out_split, redundancy_leak, temporal_split,
+    IteratedKFold,
+    KFold,
+    LeakReport,
+    hold_out_split,
+    redundancy_leak,
+    temporal_split,
 )
 
 __all__ = [
     "vectorize_sequences", "to_categorical",
-    "StandardScaler", "MinMaxScaler", "MeanNormalizer", "Standardization", "Rescaling", "MeanNormalization",
+    "StandardScaler", "MinMaxScaler", "MeanNormalizer", "Standardization", "Rescaling",
+    "MeanNormalization",
     "hold_out_split", "KFold", "IteratedKFold", "temporal_split", "redundancy_leak", "LeakReport",
 ]

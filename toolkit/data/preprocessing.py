@@ -42,7 +42,8 @@ def vectorize_sequences(sequences: Sequence[Sequence[int]], dimension: int = 100
     ``Sequential.fit``, ``evaluate`` and ``predict`` take as they take the dense array.
     """
     if not isinstance(dimension, (int, np.integer)) or dimension < 1:
-        raise ValueError(f"vectorize_sequences: dimension must be a positive int, got {dimension!r}")
+        raise ValueError("vectorize_sequences: dimension must be a positive int, got "
+                         f"{dimension!r}")
     n = len(sequences)
     if sparse:
         return _multi_hot_csr(n, _word_positions(sequences, dimension), dimension, dtype)
@@ -66,7 +67,8 @@ def _word_positions(sequences: Sequence[Sequence[int]], dimension: int):
             indices = np.fromiter(itertools.chain.from_iterable(sequences[start:stop]),
                                   dtype=np.int64, count=count)
         except (TypeError, ValueError) as error:
-            raise TypeError(f"vectorize_sequences: sequences must hold integer word indices ({error})") from None
+            raise TypeError("vectorize_sequences: sequences must hold integer word indices "
+                            f"({error})") from None
         if count == 0:
             continue
         low, high = int(indices.min()), int(indices.max())
@@ -76,7 +78,8 @@ def _word_positions(sequences: Sequence[Sequence[int]], dimension: int):
                 f"vectorize_sequences: index {bad} is outside [0, {dimension}); load the data "
                 f"with num_words={dimension} or pass dimension={high + 1} (or more)"
             )
-        positions = np.repeat(np.arange(start, stop, dtype=np.int64) * dimension, lengths[start:stop])
+        positions = np.repeat(np.arange(start, stop, dtype=np.int64) * dimension,
+                              lengths[start:stop])
         yield positions + indices
 
 
@@ -105,7 +108,8 @@ def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = np.float
     y = np.asarray(y)
     if y.dtype.kind == "f":
         if np.any(~np.isfinite(y)) or np.any(y != np.round(y)):
-            raise ValueError("to_categorical: labels must be whole numbers (got non-integer or NaN values)")
+            raise ValueError("to_categorical: labels must be whole numbers (got non-integer or NaN "
+                             "values)")
         y = y.astype(np.int64)
     elif y.dtype.kind not in "iub":
         raise TypeError(f"to_categorical: labels must be integers, got dtype {y.dtype}")
@@ -117,8 +121,8 @@ def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = np.float
     if num_classes is None:
         num_classes = int(flat.max()) + 1 if flat.size else 0
     elif flat.size and flat.max() >= num_classes:
-        raise ValueError(f"to_categorical: label {flat.max()} does not fit num_classes={num_classes} "
-                         f"(labels must be < num_classes)")
+        raise ValueError(f"to_categorical: label {flat.max()} does not fit "
+                         f"num_classes={num_classes} (labels must be < num_classes)")
     categorical = np.zeros((flat.size, num_classes), dtype=dtype)
     categorical[np.arange(flat.size), flat] = 1
     return categorical.reshape(y.shape + (num_classes,))
@@ -140,16 +144,19 @@ class _Scaler(ABC):
         """Compute each feature's statistics from ``x`` (the training data only)."""
         x = _check_finite(type(self).__name__ + ".fit", x)
         if len(x) == 0:
-            raise ValueError(f"{type(self).__name__}.fit: needs at least one row, got shape {x.shape}")
+            raise ValueError(f"{type(self).__name__}.fit: needs at least one row, got shape "
+                             f"{x.shape}")
         stats = x.astype(np.float64)
         offset, spread = self._statistics(stats)
         # "zero" allows for rounding: a spread within a few ulps of the feature's magnitude
         # (or subnormal) is noise, and dividing by it would blow values up to inf.
         magnitude = np.abs(stats).max(axis=0)
-        constant = (spread <= 10 * np.finfo(np.float64).eps * magnitude) | (spread < np.finfo(np.float64).tiny)
+        constant = ((spread <= 10 * np.finfo(np.float64).eps * magnitude)
+                    | (spread < np.finfo(np.float64).tiny))
         if np.any(constant):
             where = np.argwhere(constant)
-            names = ", ".join(str(tuple(int(i) for i in w)) if w.size > 1 else str(int(w[0])) for w in where[:10])
+            names = ", ".join(str(tuple(int(i) for i in w)) if w.size > 1 else str(int(w[0]))
+                              for w in where[:10])
             warnings.warn(
                 f"{type(self).__name__}: feature(s) {names}{' ...' if len(where) > 10 else ''} are "
                 f"constant in the training data ({self.spread} 0); they are centred but not scaled "
@@ -189,7 +196,8 @@ class _Scaler(ABC):
         """Undo ``transform``: ``x * scale + offset`` (e.g. to read scaled predictions in the
         original units)."""
         if self.offset_ is None:
-            raise ValueError(f"{type(self).__name__}.inverse_transform: call fit(training_data) first")
+            raise ValueError(f"{type(self).__name__}.inverse_transform: call fit(training_data) "
+                             "first")
         x = np.asarray(x)
         return (x * self.scale_ + self.offset_).astype(_float_dtype(x), copy=False)
 

@@ -44,7 +44,8 @@ def temporal_split(*arrays: Any, time: Any = None, test_split: float | int = 0.2
     else:
         stamps = np.asarray(time)
         if stamps.shape != (n,):
-            raise ValueError(f"temporal_split: time must have one value per row, shape ({n},), got {stamps.shape}")
+            raise ValueError(f"temporal_split: time must have one value per row, shape ({n},), got "
+                             f"{stamps.shape}")
         order = np.argsort(stamps, kind="stable")
         stamps = stamps[order]
     cut = n - n_test
@@ -52,7 +53,8 @@ def temporal_split(*arrays: Any, time: Any = None, test_split: float | int = 0.2
         cut -= 1
     if cut == 0:
         raise ValueError("temporal_split: every row shares the time of the first test row, so no "
-                         "training row comes before it; use a smaller test_split or finer timestamps")
+                         "training row comes before it; use a smaller test_split or finer "
+                         "timestamps")
     return _take(arrays, order[:cut], order[cut:])
 
 
@@ -71,7 +73,8 @@ class KFold:
         self.k, self.shuffle, self.seed = int(k), shuffle, seed
 
     def split(self, data: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(train_indices, validation_indices) for each fold; ``data`` is an array or a row count."""
+        """(train_indices, validation_indices) for each fold; ``data`` is an array or a row
+        count."""
         n = _rows(data)
         order = np.random.RandomState(self.seed).permutation(n) if self.shuffle else np.arange(n)
         yield from _folds(order, self.k)
@@ -128,9 +131,9 @@ class LeakReport:
         if not self:
             return "no row of the second split appears in the first: the splits are disjoint"
         shown = ", ".join(f"{i}<->{j}" for i, j in self.pairs[:5].tolist())
-        return (f"redundancy leak: {self.count} of {self.rows_second} rows ({self.fraction:.1%}) of the "
-                f"second split also appear in the first (e.g. rows {shown}); remove duplicates "
-                f"before splitting, or the model is evaluated on data it trained on")
+        return (f"redundancy leak: {self.count} of {self.rows_second} rows ({self.fraction:.1%}) "
+                f"of the second split also appear in the first (e.g. rows {shown}); remove "
+                f"duplicates before splitting, or the model is evaluated on data it trained on")
 
 
 def redundancy_leak(first: Any, second: Any) -> LeakReport:
@@ -145,7 +148,8 @@ def redundancy_leak(first: Any, second: Any) -> LeakReport:
     for i, key in enumerate(keys_first):
         where[key].append(i)
     pairs = [(i, j) for j, key in enumerate(keys_second) for i in where.get(key, ())]
-    return LeakReport(np.array(pairs, dtype=np.int64).reshape(-1, 2), len(keys_first), len(keys_second))
+    return LeakReport(np.array(pairs, dtype=np.int64).reshape(-1, 2), len(keys_first),
+                      len(keys_second))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -169,7 +173,8 @@ def _row_keys(first: Any, second: Any) -> tuple[list, list]:
     if a.dtype == object or b.dtype == object:
         return [_seq_key(r) for r in first], [_seq_key(r) for r in second]
     if a.shape[1:] != b.shape[1:]:
-        raise ValueError(f"redundancy_leak: rows of shape {a.shape[1:]} and {b.shape[1:]} cannot be equal")
+        raise ValueError(f"redundancy_leak: rows of shape {a.shape[1:]} and {b.shape[1:]} cannot "
+                         "be equal")
     dtype = np.result_type(a.dtype, b.dtype)
     keys = []
     for x in (a, b):
@@ -209,18 +214,21 @@ def _common_length(name: str, arrays: tuple) -> int:
         raise ValueError(f"{name}: give at least one array")
     lengths = [len(a) for a in arrays]
     if len(set(lengths)) != 1:
-        raise ValueError(f"{name}: the arrays have different numbers of rows {lengths}; they must align")
+        raise ValueError(f"{name}: the arrays have different numbers of rows {lengths}; they must "
+                         "align")
     return lengths[0]
 
 
 def _count(name: str, param: str, value: float | int, n: int) -> int:
-    """A fraction in (0, 1) or a count in [1, n - 1] as a row count, at least 1 and at most n - 1."""
+    """A fraction in (0, 1) or a count in [1, n - 1] as a row count, at least 1 and at most
+    n - 1."""
     if isinstance(value, (float, np.floating)) and 0 < value < 1:
         count = int(round(n * value))
     elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 < value < n:
         count = int(value)
     else:
-        raise ValueError(f"{name}: {param} must be a fraction in (0, 1) or a row count in [1, {n - 1}], got {value!r}")
+        raise ValueError(f"{name}: {param} must be a fraction in (0, 1) or a row count in [1, "
+                         f"{n - 1}], got {value!r}")
     if not 0 < count < n:
         raise ValueError(f"{name}: {param}={value!r} leaves an empty split of {n} rows")
     return count

@@ -23,7 +23,8 @@ from toolkit.files import atomic_file
 #: The folder of the files the package ships.
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-#: SHA-256 of each shipped file (``python -m toolkit.datasets.make_imdb_subset`` writes the IMDB ones).
+#: SHA-256 of each shipped file (``python -m toolkit.datasets.make_imdb_subset`` writes the IMDB
+#: ones).
 SHIPPED = {
     "boston_housing.csv": "2682ca02e83b89467d7d0cdcbde7c0cc4d2566119be8ce8d84dad4f0fa20859a",
     "pima-indians-diabetes.csv": "6bfe5d0f379d17a0e0819b996407e3c09bf80febd4287f2ed212190dfff154af",
@@ -52,7 +53,8 @@ class DatasetNotFoundError(DatasetError, FileNotFoundError):
 def cache_dir(*parts: str) -> Path:
     """The user's cache folder for toolkit data (``$TOOLKIT_CACHE`` or ``~/.cache/toolkit``),
     created on demand, with ``parts`` appended."""
-    root = os.environ.get("TOOLKIT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "toolkit")
+    root = os.environ.get("TOOLKIT_CACHE") or os.path.join(os.path.expanduser("~"),
+                                                           ".cache", "toolkit")
     folder = Path(root, *parts)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -75,7 +77,8 @@ def shipped(name: str) -> Path:
     expected = SHIPPED[name]
     if expected and sha256(path) != expected:
         raise DatasetError(
-            f"shipped data file {path} is damaged (its SHA-256 does not match); {HOW_TO_GET['package']}"
+            f"shipped data file {path} is damaged (its SHA-256 does not match); "
+            f"{HOW_TO_GET['package']}"
         )
     return path
 
@@ -132,9 +135,11 @@ def read_csv(path: Path, dataset: str, columns: int, how_to_get: str) -> np.ndar
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
     except (ValueError, OSError, EOFError) as error:
-        raise DatasetError(f"{dataset}: cannot read {path} as a numeric CSV ({error}); {how_to_get}") from error
+        raise DatasetError(f"{dataset}: cannot read {path} as a numeric CSV ({error}); "
+                           f"{how_to_get}") from error
     if table.shape[1] != columns or len(table) == 0:
         raise DatasetError(
-            f"{dataset}: {path} has shape {table.shape}, expected rows of {columns} columns; {how_to_get}"
+            f"{dataset}: {path} has shape {table.shape}, expected rows of {columns} columns; "
+            f"{how_to_get}"
         )
     return table

@@ -25,7 +25,8 @@ FEATURES = ("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TA
 
 def load_data(path: str | os.PathLike | None = None, test_split: float = 0.2, seed: int = 113
               ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """((x_train, y_train), (x_test, y_test)) as float64, split as ``keras.datasets.boston_housing``.
+    """((x_train, y_train), (x_test, y_test)) as float64, split as
+    ``keras.datasets.boston_housing``.
 
     The rows are shuffled with ``np.random.RandomState(seed).shuffle`` and the first
     ``int(506 * (1 - test_split))`` go to training: 404 / 102 with the defaults, the book's split.
@@ -34,7 +35,8 @@ def load_data(path: str | os.PathLike | None = None, test_split: float = 0.2, se
     """
     if not 0.0 <= test_split < 1.0:
         raise ValueError(f"test_split must be in [0, 1), got {test_split}")
-    source = shipped("boston_housing.csv") if path is None else user_file(path, "boston_housing", HOW_TO_GET["package"])
+    source = (shipped("boston_housing.csv") if path is None
+              else user_file(path, "boston_housing", HOW_TO_GET["package"]))
     table = read_csv(source, "boston_housing", 14, HOW_TO_GET["package"])
     x, y = table[:, :13], table[:, 13]
     rng = np.random.RandomState(seed)

@@ -21,8 +21,10 @@ def datasets() -> None:
 
 @datasets.command()
 @click.argument("name", type=click.Choice(sorted(FETCHABLE)))
-@click.option("--url", help="Download from this URL instead (a mirror, or file:// for a local copy).")
-@click.option("--dest", type=click.Path(dir_okay=False), help="Where to save it (default: the cache folder).")
+@click.option("--url",
+              help="Download from this URL instead (a mirror, or file:// for a local copy).")
+@click.option("--dest", type=click.Path(dir_okay=False),
+              help="Where to save it (default: the cache folder).")
 def fetch(name: str, url: str | None, dest: str | None) -> None:
     """Download a dataset's original archive and check its SHA-256."""
     default_url, digest, filename = FETCHABLE[name]
@@ -40,7 +42,8 @@ def fetch(name: str, url: str | None, dest: str | None) -> None:
             except DatasetError as error:
                 raise click.ClickException(str(error)) from None
         click.echo(f"{name}: saved {target} (SHA-256 checked)")
-    click.echo(f"use it with {name}.load_data(path={target!r}) or `toolkit examples {name} --data {target}`")
+    click.echo(f"use it with {name}.load_data(path={target!r}) or `toolkit examples {name} --data "
+               f"{target}`")
 
 
 @datasets.command()
@@ -58,4 +61,6 @@ def info() -> None:
     click.echo(f"cache folder: {folder} (set TOOLKIT_CACHE to move it)")
     for name, (_, _, filename) in FETCHABLE.items():
         there = (folder / filename).is_file()
-        click.echo(f"{name}: full data {'fetched: ' + str(folder / filename) if there else 'not fetched (toolkit datasets fetch ' + name + ')'}")
+        state = ("fetched: " + str(folder / filename) if there
+                 else "not fetched (toolkit datasets fetch " + name + ")")
+        click.echo(f"{name}: full data {state}")

@@ -20,7 +20,8 @@ def load_data(path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.nda
     layer takes. No split is made. ``path`` is a headerless CSV (plain or .gz) of 64 pixel columns
     then the label; None reads the shipped copy.
     """
-    source = shipped("digits.csv.gz") if path is None else user_file(path, "digits", HOW_TO_GET["package"])
+    source = (shipped("digits.csv.gz") if path is None
+              else user_file(path, "digits", HOW_TO_GET["package"]))
     table = read_csv(source, "digits", 65, HOW_TO_GET["package"])
     if table.min() < 0 or table[:, :64].max() > 16 or table[:, 64].max() > 9 or np.any(table % 1):
         raise DatasetError(f"digits: {source} has values outside 0..16 / labels outside 0..9; "

@@ -80,16 +80,19 @@ class Corpus:
         try:
             with np.load(path, allow_pickle=False) as f:
                 if int(f["format"]) != _FORMAT:
-                    raise DatasetError(f"imdb: {path} was written by another version of the toolkit")
+                    raise DatasetError(f"imdb: {path} was written by another version of the "
+                                       "toolkit")
                 words = bytes(f["words"]).decode("utf-8").split("\n")
-                ranks = {s: np.ascontiguousarray(f[f"{s}_ranks"].T).view("<i4").ravel() for s in _SPLITS}
+                ranks = {s: np.ascontiguousarray(f[f"{s}_ranks"].T).view("<i4").ravel()
+                         for s in _SPLITS}
                 offsets = {s: f[f"{s}_offsets"] for s in _SPLITS}
                 labels = {s: f[f"{s}_labels"].astype(np.int64) for s in _SPLITS}
         except (OSError, KeyError, ValueError, zlib.error, EOFError) as error:
             raise DatasetError(f"imdb: cannot read {path} ({error})") from error
         for s in _SPLITS:
             if offsets[s][-1] != len(ranks[s]) or len(labels[s]) != len(offsets[s]) - 1:
-                raise DatasetError(f"imdb: {path} is inconsistent (offsets do not match the reviews)")
+                raise DatasetError(f"imdb: {path} is inconsistent (offsets do not match the "
+                                   "reviews)")
         return cls(words, ranks, offsets, labels)
 
 
@@ -110,16 +113,19 @@ def load_data(path: str | os.PathLike | None = None, num_words: int | None = Non
     """
     for name, value in (("num_words", num_words), ("maxlen", maxlen)):
         if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
-            raise ValueError(f"imdb.load_data: {name} must be a positive int or None, got {value!r}")
+            raise ValueError(f"imdb.load_data: {name} must be a positive int or None, got "
+                             f"{value!r}")
     corpus = _corpus(path)
     rng = np.random.RandomState(seed)
     xs, ys = {}, {}
     for split in _SPLITS:
         indices = np.arange(len(corpus.labels[split]))
         rng.shuffle(indices)
-        xs[split], ys[split] = _index_sequences(corpus, split, indices, start_char, index_from, maxlen)
+        xs[split], ys[split] = _index_sequences(corpus, split, indices, start_char,
+                                                index_from, maxlen)
         if maxlen is not None and len(ys[split]) == 0:
-            raise ValueError(f"imdb.load_data: no {split} review is shorter than maxlen={maxlen}; increase maxlen")
+            raise ValueError(f"imdb.load_data: no {split} review is shorter than maxlen={maxlen}; "
+                             "increase maxlen")
     if num_words is None:
         num_words = 1 + max((int(flat.max()) for flat, _ in xs.values() if flat.size), default=0)
     out = []

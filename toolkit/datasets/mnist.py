@@ -22,8 +22,8 @@ FILES = {
 }
 HOW_TO_GET = ("download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
               "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (e.g. from "
-              "https://ossci-datasets.s3.amazonaws.com/mnist/) into one folder and pass that folder, "
-              "or pass Keras's mnist.npz")
+              "https://ossci-datasets.s3.amazonaws.com/mnist/) into one folder and pass that "
+              "folder, or pass Keras's mnist.npz")
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
            0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
@@ -46,8 +46,8 @@ def load_data(path: str | os.PathLike
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise DatasetError(f"mnist: the {split} images {x.shape} and labels {y.shape} at {source} "
-                               f"do not match; {HOW_TO_GET}")
+            raise DatasetError(f"mnist: the {split} images {x.shape} and labels {y.shape} at "
+                               f"{source} do not match; {HOW_TO_GET}")
     return ((arrays["x_train"].astype(np.uint8), arrays["y_train"].astype(np.uint8)),
             (arrays["x_test"].astype(np.uint8), arrays["y_test"].astype(np.uint8)))
 
@@ -64,7 +64,8 @@ def read_idx(path: Path) -> np.ndarray:
         raise DatasetError(f"mnist: {path} is not an IDX file (bad magic number); {HOW_TO_GET}")
     dtype, ndim = np.dtype(_DTYPES[data[2]]), data[3]
     header = 4 + 4 * ndim
-    shape = tuple(int(d) for d in np.frombuffer(data[4:header], dtype=">u4")) if len(data) >= header else None
+    shape = (tuple(int(d) for d in np.frombuffer(data[4:header], dtype=">u4"))
+             if len(data) >= header else None)
     if shape is None or len(data) != header + dtype.itemsize * int(np.prod(shape)):
         raise DatasetError(f"mnist: {path} is truncated or has extra bytes (its header says shape "
                            f"{shape}); {HOW_TO_GET}")

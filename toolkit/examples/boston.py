@@ -55,7 +55,8 @@ def run(epochs: int = 100, final_epochs: int = 80, batch_size: int = 16, k: int 
         scaler = StandardScaler().fit(train_data[train_idx])
         model = build_model(backend, None if seed is None else seed + fold)
         history = model.fit(scaler.transform(train_data[train_idx]), train_targets[train_idx],
-                            validation_data=(scaler.transform(train_data[val_idx]), train_targets[val_idx]),
+                            validation_data=(scaler.transform(train_data[val_idx]),
+                                             train_targets[val_idx]),
                             epochs=epochs, batch_size=batch_size, verbose=0)
         histories.append(history.history["val_mae"])
         scores.append(history.history["val_mae"][-1])

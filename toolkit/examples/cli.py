@@ -14,11 +14,13 @@ from toolkit.datasets import DatasetError
 
 def _common(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options every example takes, and one-line errors for missing or damaged data."""
-    @click.option("--out", default="out/examples", show_default=True, type=click.Path(file_okay=False),
-                  help="Folder for the PNG plots.")
+    @click.option("--out", default="out/examples", show_default=True,
+                  type=click.Path(file_okay=False), help="Folder for the PNG plots.")
     @click.option("--backend", default="numpy", show_default=True,
-                  type=click.Choice(["numpy", "numba", "cuda"]), help="Kernel backend the network runs on.")
-    @click.option("--seed", default=0, show_default=True, type=int, help="Seed for weights, shuffling and splits.")
+                  type=click.Choice(["numpy", "numba", "cuda"]),
+                  help="Kernel backend the network runs on.")
+    @click.option("--seed", default=0, show_default=True, type=int,
+                  help="Seed for weights, shuffling and splits.")
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> None:
         try:
@@ -29,7 +31,8 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 DATA = click.option("--data", type=click.Path(), default=None,
-                    help="An aclImdb tarball or folder for the full IMDB (default: the shipped subset).")
+                    help="An aclImdb tarball or folder for the full IMDB (default: the shipped "
+                         "subset).")
 
 
 @click.group()
@@ -39,7 +42,8 @@ def examples() -> None:
 
 @examples.command()
 @DATA
-@click.option("--epochs", default=4, show_default=True, type=click.IntRange(1), help="Epochs of the final model.")
+@click.option("--epochs", default=4, show_default=True, type=click.IntRange(1),
+              help="Epochs of the final model.")
 @click.option("--validation-epochs", default=20, show_default=True, type=click.IntRange(0),
               help="Epochs of the validation run that draws the curves (0 skips it).")
 @click.option("--batch-size", default=512, show_default=True, type=click.IntRange(1))
@@ -52,7 +56,8 @@ def imdb(**options: Any) -> None:
 
 
 @examples.command()
-@click.option("--epochs", default=100, show_default=True, type=click.IntRange(1), help="Epochs per fold.")
+@click.option("--epochs", default=100, show_default=True, type=click.IntRange(1),
+              help="Epochs per fold.")
 @click.option("--final-epochs", default=80, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1),
               help="The book's K-fold listing used 1.")
@@ -68,7 +73,8 @@ def boston(**options: Any) -> None:
 @examples.command()
 @click.option("--epochs", default=40, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=10, show_default=True, type=click.IntRange(1))
-@click.option("--test-split", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+@click.option("--test-split", default=0.2, show_default=True,
+              type=click.FloatRange(0, 1, min_open=True, max_open=True))
 @_common
 def pima(**options: Any) -> None:
     """Predict diabetes: a small classifier against the majority-class baseline."""
@@ -86,7 +92,8 @@ def pima(**options: Any) -> None:
               help="Train only these models (repeatable; default: all five).")
 @_common
 def overfitting(models: tuple[str, ...], **options: Any) -> None:
-    """Original, smaller, bigger, L2 and dropout IMDB models: validation loss on one plot (section 4.4)."""
+    """Original, smaller, bigger, L2 and dropout IMDB models: validation loss on one plot (section
+    4.4)."""
     from . import overfitting as example
 
     example.run(models=list(models) or None, **options)

@@ -25,7 +25,8 @@ def load_vectorized(data: str | os.PathLike | None = None
                     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """IMDB (the shipped subset, or the full data at ``data``) as multi-hot float32 vectors of the
     10,000 most frequent words and float32 labels."""
-    (train_data, train_labels), (test_data, test_labels) = imdb.load_data(path=data, num_words=NUM_WORDS)
+    (train_data, train_labels), (test_data, test_labels) = imdb.load_data(path=data,
+                                                                          num_words=NUM_WORDS)
     return ((vectorize_sequences(train_data, NUM_WORDS), train_labels.astype(np.float32)),
             (vectorize_sequences(test_data, NUM_WORDS), test_labels.astype(np.float32)))
 
@@ -54,8 +55,9 @@ def run(data: str | os.PathLike | None = None, epochs: int = 4, validation_epoch
     (the validation run, when ``validation_epochs`` > 0) and return the test loss and accuracy."""
     say = print if verbose else (lambda *a, **k: None)
     (x_train, y_train), (x_test, y_test) = load_vectorized(data)
-    say(f"IMDB: {len(x_train)} training and {len(x_test)} test reviews "
-        f"({'full data: ' + str(data) if data else 'the shipped subset; pass --data for the full set'})")
+    which = ("full data: " + str(data) if data
+             else "the shipped subset; pass --data for the full set")
+    say(f"IMDB: {len(x_train)} training and {len(x_test)} test reviews ({which})")
     out = Path(out)
     result: dict[str, float] = {}
     if validation_epochs:

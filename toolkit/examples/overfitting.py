@@ -58,7 +58,8 @@ def run(data: str | os.PathLike | None = None, epochs: int = 20, batch_size: int
     (x_train, y_train), _ = load_vectorized(data)
     (partial_x, partial_y), (x_val, y_val) = validation_split(x_train, y_train)
     say(f"IMDB: {len(partial_x)} training, {len(x_val)} validation reviews "
-        f"({'full data' if data else 'the shipped subset; pass --data for the full set'}), {epochs} epochs")
+        f"({'full data' if data else 'the shipped subset; pass --data for the full set'}), "
+        f"{epochs} epochs")
     val_loss, train_loss, summary = {}, {}, {}
     for name in chosen:
         label, layers = MODELS[name]
@@ -74,8 +75,11 @@ def run(data: str | os.PathLike | None = None, epochs: int = 20, batch_size: int
     out = Path(out)
     for curves, kind in ((val_loss, "val"), (train_loss, "train")):
         label = "Validation loss" if kind == "val" else "Training loss"
-        say(f"saved {plot_curves(curves, out / f'overfitting_{kind}_loss.png', f'IMDB: {label.lower()} by model', label)}")
+        path = plot_curves(curves, out / f"overfitting_{kind}_loss.png",
+                           f"IMDB: {label.lower()} by model", label)
+        say(f"saved {path}")
     say(f"{'model':24s} {'lowest val loss':>16s} {'at epoch':>9s} {'final val loss':>15s}")
     for name, s in summary.items():
-        say(f"{MODELS[name][0]:24s} {s['min_val_loss']:16.4f} {s['best_epoch']:9d} {s['final_val_loss']:15.4f}")
+        say(f"{MODELS[name][0]:24s} {s['min_val_loss']:16.4f} {s['best_epoch']:9d} "
+            f"{s['final_val_loss']:15.4f}")
     return summary

@@ -58,13 +58,15 @@ def run(epochs: int = 40, batch_size: int = 10, test_split: float = 0.2, backend
     fifth of the training split)."""
     say = print if verbose else (lambda *a, **k: None)
     x, y = pima_indians_diabetes.load_data()
-    (x_train, y_train), (x_test, y_test) = hold_out_split(x, y, validation_split=test_split, seed=seed)
+    (x_train, y_train), (x_test, y_test) = hold_out_split(x, y,
+                                                          validation_split=test_split, seed=seed)
     leak = redundancy_leak(x_train, x_test)
     say(f"Pima: {len(x)} rows shuffled (seed {seed}) and split {len(x_train)} training / "
         f"{len(x_test)} test; {leak}")
     majority = int(np.bincount(y_train).argmax())
     baseline = float(np.mean(y_test == majority))
-    say(f"majority class in training: {majority}; baseline test accuracy (always predict it): {baseline:.3f}")
+    say(f"majority class in training: {majority}; baseline test accuracy (always predict it): "
+        f"{baseline:.3f}")
     x_train, x_test = impute_missing(x_train, x_test)
     scaler = StandardScaler().fit(x_train)
     x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
@@ -72,7 +74,8 @@ def run(epochs: int = 40, batch_size: int = 10, test_split: float = 0.2, backend
     history = model.fit(x_train, y_train.astype(np.float32), epochs=epochs, batch_size=batch_size,
                         validation_split=0.2, verbose=verbose).history
     for metric in ("loss", "accuracy"):
-        say(f"saved {plot_history(history, metric, Path(out) / f'pima_{metric}.png', f'Pima: {metric}')}")
+        path = plot_history(history, metric, Path(out) / f"pima_{metric}.png", f"Pima: {metric}")
+        say(f"saved {path}")
     loss, accuracy = model.evaluate(x_test, y_test.astype(np.float32), verbose=0)
     say(f"test accuracy {accuracy:.3f} vs majority-class baseline {baseline:.3f} "
         f"({accuracy - baseline:+.3f}); test loss {loss:.4f}")

@@ -9,8 +9,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the Agg backend
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt  # after choosing the Agg backend
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_history(history: Mapping[str, Sequence[float]], metric: str, path: str | Path,
@@ -31,8 +31,8 @@ def plot_curves(curves: Mapping[str, Sequence[float]], path: str | Path, title: 
     ``first_epoch`` (figures 3.9, 3.10, 4.4-4.8)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, values in curves.items():
-        ax.plot(range(first_epoch, first_epoch + len(values)), values, marker="o" if len(values) <= 30 else None,
-                markersize=3, label=label)
+        ax.plot(range(first_epoch, first_epoch + len(values)), values,
+                marker="o" if len(values) <= 30 else None, markersize=3, label=label)
     return _finish(fig, ax, title, ylabel, path)
 
 

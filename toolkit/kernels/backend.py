@@ -103,7 +103,8 @@ def is_backend(module: Any) -> bool:
 
 
 def check_numeric(op: str, x: Any) -> np.dtype:
-    """The dtype of ``x``, or TypeError if the op cannot take it (bool, complex, float16, objects)."""
+    """The dtype of ``x``, or TypeError if the op cannot take it (bool, complex, float16,
+    objects)."""
     dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
     if dtype.kind in "iu" or dtype in (np.float32, np.float64):
         return dtype
@@ -187,4 +188,5 @@ def _is_scalar(x: Any) -> bool:
 
 
 def _all_int(a: Any, b: Any) -> bool:
-    return all((isinstance(x, int) if _is_scalar(x) else np.dtype(x.dtype).kind in "iu") for x in (a, b))
+    return all((isinstance(x, int) if _is_scalar(x) else np.dtype(x.dtype).kind in "iu")
+               for x in (a, b))

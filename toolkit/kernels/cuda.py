@@ -20,8 +20,15 @@ from typing import Any
 import numpy as np
 
 from . import cuda_runtime as rt
-from .backend import (binary_dtype, broadcast_shape, check_axis, check_relu_grad, dot_shape,
-                      op_code, unary_dtype)
+from .backend import (
+    binary_dtype,
+    broadcast_shape,
+    check_axis,
+    check_relu_grad,
+    dot_shape,
+    op_code,
+    unary_dtype,
+)
 from .sparse import is_sparse, refuse
 
 name = "cuda"

@@ -27,7 +27,7 @@ try:  # numba-cuda is the optional extra `cuda`; the toolkit works without it
     from numba.cuda.core import config as _config
     from numba.cuda.np.numpy_support import from_dtype as _from_dtype
     IMPORT_ERROR: BaseException | None = None
-except Exception as error:  # pragma: no cover - depends on the installation
+except Exception as error:  # noqa: BLE001 - a broken install raises anything  # pragma: no cover
     _cuda = None
     IMPORT_ERROR = error
 
@@ -49,7 +49,7 @@ def _probe() -> tuple[bool, str]:
     try:
         if _cuda.is_available():
             return True, ""
-    except Exception as error:  # pragma: no cover - driver-specific
+    except Exception as error:  # noqa: BLE001 - driver-specific  # pragma: no cover
         return False, f"the CUDA driver failed to start ({error})"
     return False, "no NVIDIA GPU or CUDA driver is present"
 
@@ -159,7 +159,7 @@ class _Pool:
         else:
             try:
                 base = self._context.memalloc(size)
-            except Exception:  # out of memory: give the cached blocks back to the driver, retry
+            except Exception:  # noqa: BLE001 - out of memory: give the cached blocks back, retry
                 for cached in self._free.values():
                     cached.clear()
                 self._context.deallocations.clear()

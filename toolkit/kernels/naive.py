@@ -7,8 +7,15 @@ import math
 
 import numpy as np
 
-from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, check_relu_grad,
-                      dot_shape, unary_dtype)
+from .backend import (
+    binary_dtype,
+    broadcast_shape,
+    check_axis,
+    check_numeric,
+    check_relu_grad,
+    dot_shape,
+    unary_dtype,
+)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 from .sparse import is_sparse, refuse
 

@@ -18,8 +18,16 @@ import numpy as np
 
 from . import numba_loops as loops
 from . import numba_sparse, vmath
-from .backend import (binary_dtype, broadcast_shape, check_axis, check_numeric, check_relu_grad,
-                      dot_shape, op_code, unary_dtype)
+from .backend import (
+    binary_dtype,
+    broadcast_shape,
+    check_axis,
+    check_numeric,
+    check_relu_grad,
+    dot_shape,
+    op_code,
+    unary_dtype,
+)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 from .numba_gemm import gemm
 from .sparse import is_sparse

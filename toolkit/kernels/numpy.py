@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import (binary_dtype, broadcast_shape, check_axis, check_relu_grad, dot_shape,
-                      unary_dtype)
+from .backend import (
+    binary_dtype,
+    broadcast_shape,
+    check_axis,
+    check_relu_grad,
+    dot_shape,
+    unary_dtype,
+)
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 from .sparse import is_sparse, sparse_operands
 

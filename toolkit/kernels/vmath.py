@@ -61,8 +61,8 @@ def _load_svml() -> bool:
     """Load SVML for Numba's JIT linker (a wheel's copy after the libintlc beside it, which it
     needs and which the loader would not find); False where it cannot be loaded or is disabled
     (NUMBA_DISABLE_INTEL_SVML=1)."""
-    from numba.core import config
     import llvmlite.binding as llvm
+    from numba.core import config
 
     if config.DISABLE_INTEL_SVML:
         return False

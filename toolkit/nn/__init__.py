@@ -11,8 +11,17 @@ The submodules carry Keras's names too: ``from toolkit.nn import models, layers,
 then ``models.Sequential()``, ``layers.Dense(...)``, ``regularizers.l2(0.001)``.
 """
 
-from . import (activations, callbacks, initializers, layers, losses, metrics, models, optimizers,
-               regularizers)
+from . import (
+    activations,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+)
 from .callbacks import Callback, EarlyStopping, History
 from .layers import Activation, Dense, Dropout, Layer
 from .models import Sequential

@@ -27,7 +27,8 @@ from toolkit.files import atomic_file
 from toolkit.kernels import get_backend
 from toolkit.kernels.sparse import as_csr, is_sparse
 
-from . import losses, metrics as metrics_module, optimizers
+from . import losses, optimizers
+from . import metrics as metrics_module
 from .callbacks import Callback, History
 from .layers import Dense, Layer
 

@@ -62,7 +62,7 @@ class L1L2(Regularizer):
     """l1 * sum(|w|) + l2 * sum(w**2); Keras's L1L2 class defaults both to 0."""
 
 
-def l1(l1: float = 0.01) -> Regularizer:  # noqa: E741 - Keras's name
+def l1(l1: float = 0.01) -> Regularizer:  # Keras's name
     """L1 regularization (Keras's default factor 0.01)."""
     return L1(l1)
 
@@ -72,7 +72,7 @@ def l2(l2: float = 0.01) -> Regularizer:
     return L2(l2)
 
 
-def l1_l2(l1: float = 0.01, l2: float = 0.01) -> Regularizer:  # noqa: E741 - Keras's name
+def l1_l2(l1: float = 0.01, l2: float = 0.01) -> Regularizer:  # Keras's name
     """L1 and L2 together (Keras's l1_l2 defaults both factors to 0.01)."""
     return L1L2(l1, l2)
 

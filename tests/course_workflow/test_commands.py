@@ -38,7 +38,8 @@ def graded(course, results, roster):
 
 
 def test_unknown_assignment_is_one_line(course):
-    for command in (["generate", "nope"], ["status", "nope"], ["export", "nope", "--to", "csv", "--out", "x"]):
+    for command in (["generate", "nope"], ["status", "nope"],
+                    ["export", "nope", "--to", "csv", "--out", "x"]):
         result = run(*command, "--course", str(course))
         assert result.exit_code == 1
         assert result.output.strip().splitlines() == [
@@ -48,14 +49,15 @@ def test_unknown_assignment_is_one_line(course):
 
 def test_export_all_formats_from_the_gradebook(graded, tmp_path):
     out = tmp_path / "exports"
-    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "csv,canvas", "--to", "gradescope",
-                 "--to", "html", "--out", str(out))
+    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "csv,canvas",
+                 "--to", "gradescope", "--to", "html", "--out", str(out))
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((out / f"{ASSIGNMENT}_grades.csv").open()))
-    assert {r["student_id"]: r["score"] for r in rows} == {"alice": "5.4", "bob": "3.5", "carol": "0.0",
-                                                           "dave": "0.0"}
+    assert {r["student_id"]: r["score"] for r in rows} == {"alice": "5.4", "bob": "3.5",
+                                                           "carol": "0.0", "dave": "0.0"}
     assert (out / f"{ASSIGNMENT}_canvas.csv").exists()
-    assert json.loads((out / "gradescope" / ASSIGNMENT / "bob" / "results.json").read_text())["score"] == 3.5
+    bob = json.loads((out / "gradescope" / ASSIGNMENT / "bob" / "results.json").read_text())
+    assert bob["score"] == 3.5
     assert (out / "feedback" / ASSIGNMENT / "students" / "alice.html").exists()
     assert str(out / "feedback" / ASSIGNMENT / "index.html") in result.output
 
@@ -73,8 +75,10 @@ def test_status_reports_each_student(graded):
 
 def test_roster_missing_students_writes_nothing(graded, roster, tmp_path):
     write_roster(graded / "roster.csv", [s for s in roster if s.id != "bob"])
-    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "csv", "--out", str(tmp_path / "x"))
-    assert result.exit_code == 1 and "roster is missing 1 student(s)" in result.output and "bob" in result.output
+    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "csv", "--out",
+                 str(tmp_path / "x"))
+    assert (result.exit_code == 1 and "roster is missing 1 student(s)" in result.output
+            and "bob" in result.output)
     assert not (tmp_path / "x").exists()
 
 
@@ -82,8 +86,8 @@ def test_gradebook_of_another_course_writes_nothing(graded, results, tmp_path):
     other = tmp_path / "other.sqlite"
     with Gradebook(other, "someothercourse") as book:
         book.record(results[0])
-    result = run("export", ASSIGNMENT, "--course", str(graded), "--gradebook", str(other), "--to", "html",
-                 "--out", str(tmp_path / "x"))
+    result = run("export", ASSIGNMENT, "--course", str(graded), "--gradebook", str(other),
+                 "--to", "html", "--out", str(tmp_path / "x"))
     assert result.exit_code == 1
     assert "someothercourse" in result.output and "dlcourse" in result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
@@ -91,21 +95,26 @@ def test_gradebook_of_another_course_writes_nothing(graded, results, tmp_path):
 
 
 def test_export_without_gradebook(course, tmp_path):
-    result = run("export", ASSIGNMENT, "--course", str(course), "--to", "csv", "--out", str(tmp_path / "x"))
-    assert result.exit_code == 1 and "no gradebook" in result.output and "autograder grade" in result.output
+    result = run("export", ASSIGNMENT, "--course", str(course), "--to", "csv", "--out",
+                 str(tmp_path / "x"))
+    assert (result.exit_code == 1 and "no gradebook" in result.output
+            and "autograder grade" in result.output)
 
 
 def test_unknown_format(graded, tmp_path):
-    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "pdf", "--out", str(tmp_path / "x"))
+    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "pdf", "--out",
+                 str(tmp_path / "x"))
     assert result.exit_code == 1 and "unknown export format pdf" in result.output
     assert not (tmp_path / "x").exists()
 
 
 def test_collect_command(course, tmp_path):
-    write_roster(course / "roster.csv", [Student("alice", canvas_id="12345"), Student("bob", canvas_id="2")])
+    write_roster(course / "roster.csv",
+                 [Student("alice", canvas_id="12345"), Student("bob", canvas_id="2")])
     with zipfile.ZipFile(tmp_path / "d.zip", "w") as zf:
         zf.writestr(f"liddellalice_LATE_12345_1_{ASSIGNMENT}.ipynb", "{}")
     result = run("collect", str(tmp_path / "d.zip"), "--course", str(course))
     assert result.exit_code == 0, result.output
     assert f"collected 1 notebook(s) of {ASSIGNMENT} from 1 student(s)" in result.output
-    assert "late: alice" in result.output and "no submission from 1 student(s): bob" in result.output
+    assert ("late: alice" in result.output
+            and "no submission from 1 student(s): bob" in result.output)

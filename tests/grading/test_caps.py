@@ -19,7 +19,7 @@ from autograder.engine import sandbox
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.sandbox import Limits
 from autograder.engine.worker import Worker
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 FULL = {"test_relu": 2.0, "test_add": 3.0, "test_mean": 2.0}
 #: A student cell that writes up to 40 files of 2 MB into each writable place, stopping at the
@@ -43,7 +43,8 @@ SHOW = "print('written', written, 'errors', errors)\n"
 def grade(worker: Worker, course: Path, name: str, cells: list):
     folder = course / "submitted" / name / nbs.ASSIGNMENT
     nbs.write(folder / f"{nbs.ASSIGNMENT}.ipynb", cells)
-    result = grade_submission(nbs.ASSIGNMENT, name, course / "source" / nbs.ASSIGNMENT, folder, worker)
+    result = grade_submission(nbs.ASSIGNMENT, name, course / "source" / nbs.ASSIGNMENT,
+                              folder, worker)
     return result, {t.name: t.points for t in result.tests}
 
 
@@ -87,14 +88,16 @@ def test_without_bubblewrap_the_work_folder_is_watched(tmp_path):
 
 
 def test_the_whole_process_tree_is_held_to_the_memory_cap(tmp_path):
-    """Three processes of 120 MB each fit their own address-space limit but not the tree's 256 MB."""
+    """Three processes of 120 MB each fit their own address-space limit but not the tree's 256
+    MB."""
     worker = Worker(Limits(memory_mb=256))
     if worker.cgroup is None:
         worker.close()
         pytest.skip("this grader may not create cgroups here")
-    code = ("import os, time\nimport numpy as np\nkids = []\nfor _ in range(3):\n    pid = os.fork()\n"
-            "    if pid == 0:\n        block = np.ones(120 * 2**20 // 8)\n        time.sleep(2)\n        os._exit(0)\n"
-            "    kids.append(pid)\nfor pid in kids:\n    os.waitpid(pid, 0)\n")
+    code = ("import os, time\nimport numpy as np\nkids = []\nfor _ in range(3):\n"
+            "    pid = os.fork()\n    if pid == 0:\n        block = np.ones(120 * 2**20 // 8)\n"
+            "        time.sleep(2)\n        os._exit(0)\n    kids.append(pid)\nfor pid in kids:\n"
+            "    os.waitpid(pid, 0)\n")
     course = nbs.course(tmp_path, {})
     try:
         result, points = grade(worker, course, "hog", nbs.with_extra(nbs.CORRECT, 3, code))
@@ -136,7 +139,8 @@ def test_course_limits_come_from_autograder_toml(tmp_path):
     (tmp_path / "autograder.toml").write_text("[limits]\ntmp_mb = 128\nsubmission_s = 90\n")
     assert load_limits(tmp_path) == Limits(tmp_mb=128, submission_s=90.0)
     for text, words in (("[limits]\ntmp = 1\n", "unknown limit 'tmp'"),
-                        ("[limits]\ntmp_mb = 1.5\n", "tmp_mb = 1.5 must be a positive whole number"),
+                        ("[limits]\ntmp_mb = 1.5\n",
+                         "tmp_mb = 1.5 must be a positive whole number"),
                         ("[limits]\nsubmission_s = -1\n", "must be a positive number"),
                         ("[limits\n", "cannot read")):
         (tmp_path / "autograder.toml").write_text(text)
@@ -151,17 +155,19 @@ def test_a_fork_bomb_does_not_spend_its_neighbours_process_limit(tmp_path):
     from autograder.engine.pool import Job, grade_all
 
     forker = ("import os, time\nfor _ in range(30):\n    try:\n        if os.fork() == 0:\n"
-              "            time.sleep(6)\n            os._exit(0)\n    except OSError:\n        break\n"
-              "time.sleep(6)\n")
-    threader = ("import threading, time\ntime.sleep(1.5)\nthreads = [threading.Thread(target=time.sleep, args=(0.5,))"
-                " for _ in range(12)]\nfor t in threads:\n    t.start()\nfor t in threads:\n    t.join()\n"
+              "            time.sleep(6)\n            os._exit(0)\n    except OSError:\n"
+              "        break\ntime.sleep(6)\n")
+    threader = ("import threading, time\ntime.sleep(1.5)\n"
+                "threads = [threading.Thread(target=time.sleep, args=(0.5,)) for _ in range(12)]\n"
+                "for t in threads:\n    t.start()\nfor t in threads:\n    t.join()\n"
                 "started = len(threads)\n")
     needs_threads = "def add(a, b):\n    return a + b if started == 12 else 0\n"
     course = nbs.course(tmp_path, {
         "forker": nbs.with_extra(nbs.CORRECT, 3, forker),
         "threader": nbs.with_cell(nbs.with_extra(nbs.CORRECT, 3, threader), 4, needs_threads)})
     found = {}
-    grade_all([Job(nbs.ASSIGNMENT, s, course / "source" / nbs.ASSIGNMENT, course / "submitted" / s / nbs.ASSIGNMENT)
+    grade_all([Job(nbs.ASSIGNMENT, s, course / "source" / nbs.ASSIGNMENT,
+                   course / "submitted" / s / nbs.ASSIGNMENT)
                for s in ("forker", "threader")], 2, Limits(nproc=24),
               on_result=lambda job, result: found.__setitem__(job.student, result))
     assert {t.name: t.points for t in found["threader"].tests} == FULL, found["threader"].tests

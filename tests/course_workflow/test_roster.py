@@ -14,11 +14,12 @@ def test_round_trip_and_lookups(tmp_path):
     roster = read_roster(tmp_path / "r.csv")
     assert list(roster) == students and "jdoe" in roster and len(roster) == 2
     assert roster.by_canvas_id("12345").id == "jdoe" and roster.by_canvas_id("1") is None
-    assert roster.get("jdoe").sortable_name == "Doe, Jane" and roster.get("asmith").sortable_name == "asmith"
+    assert (roster.get("jdoe").sortable_name == "Doe, Jane"
+            and roster.get("asmith").sortable_name == "asmith")
 
 
 def test_only_id_is_required_and_extra_columns_are_ignored(tmp_path):
-    (tmp_path / "r.csv").write_text("\ufeffid , nickname\nbob,Bobby\n,\n")    # a BOM, as Excel writes
+    (tmp_path / "r.csv").write_text("\ufeffid , nickname\nbob,Bobby\n,\n")  # a BOM, as Excel writes
     assert [s.id for s in read_roster(tmp_path / "r.csv")] == ["bob"]
 
 

@@ -20,8 +20,8 @@ GRADESCOPE_SCHEMA = {
     "required": ["score", "tests"],
     "additionalProperties": False,
     "properties": {
-        "score": {"type": "number"}, "execution_time": {"type": "number"}, "output": {"type": "string"},
-        "visibility": VISIBILITY, "stdout_visibility": VISIBILITY,
+        "score": {"type": "number"}, "execution_time": {"type": "number"},
+        "output": {"type": "string"}, "visibility": VISIBILITY, "stdout_visibility": VISIBILITY,
         "tests": {"type": "array", "items": {
             "type": "object",
             "required": ["score", "max_score", "name", "output", "visibility"],
@@ -50,7 +50,8 @@ def test_canvas_csv_layout(tmp_path, results, roster, deadlines):
 
 
 def test_canvas_needs_canvas_ids_and_writes_nothing_without(tmp_path, results):
-    roster = Roster([Student("alice", canvas_id="1"), Student("bob", canvas_id="2"), Student("carol")])
+    roster = Roster([Student("alice", canvas_id="1"), Student("bob", canvas_id="2"),
+                     Student("carol")])
     grades = grades_for(ASSIGNMENT, results, roster=roster)
     with pytest.raises(ValueError, match="carol"):
         export(["csv", "canvas"], grades, tmp_path / "out")
@@ -77,7 +78,8 @@ def test_gradescope_results_json_schema(tmp_path, results, roster, deadlines):
     visible = next(t for t in data["bob"]["tests"] if t["name"] == "test_dot")
     assert visible["visibility"] == "visible" and "printed by the test cell" in visible["output"]
     assert data["carol"]["score"] == 0 and "not valid JSON" in data["carol"]["output"]
-    assert XSS in data["bob"]["tests"][0]["output"]   # JSON carries text as it is; Gradescope escapes
+    # JSON carries text as it is; Gradescope escapes
+    assert XSS in data["bob"]["tests"][0]["output"]
 
 
 def test_export_rerun_replaces_the_folder(tmp_path, results):

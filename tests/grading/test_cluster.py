@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from autograder.cli import main
 from autograder.engine.pool import Job, LocalPool, grade_all
 from autograder.gradebook import FILENAME, Gradebook
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 distributed = pytest.importorskip("distributed")
 from autograder.engine.cluster import DaskPool  # noqa: E402  (needs distributed)
@@ -31,7 +31,8 @@ NAP = "import time\ntime.sleep(3)\n"
 
 
 def jobs_of(course: Path, students) -> list[Job]:
-    return [Job(nbs.ASSIGNMENT, s, course / "source" / nbs.ASSIGNMENT, course / "submitted" / s / nbs.ASSIGNMENT)
+    return [Job(nbs.ASSIGNMENT, s, course / "source" / nbs.ASSIGNMENT,
+                course / "submitted" / s / nbs.ASSIGNMENT)
             for s in students]
 
 
@@ -41,7 +42,8 @@ def verdicts(result) -> tuple:
 
 def grade(jobs, pool) -> dict:
     found: dict[str, list] = {}
-    grade_all(jobs, on_result=lambda job, result: found.setdefault(job.student, []).append(result), pool=pool)
+    grade_all(jobs, on_result=lambda job, result: found.setdefault(job.student, []).append(result),
+              pool=pool)
     return found
 
 
@@ -83,7 +85,8 @@ def test_a_worker_killed_mid_submission_is_graded_again_and_recorded_once(tmp_pa
         killer.join()
     assert killed, "no worker was busy to kill"
     assert sorted(found) == students and all(len(results) == 1 for results in found.values())
-    assert all(results[0].score == 7.0 and results[0].status == "graded" for results in found.values()), found
+    assert all(results[0].score == 7.0 and results[0].status == "graded"
+               for results in found.values()), found
 
 
 def descendants(pid: int) -> set[int]:
@@ -100,8 +103,8 @@ def descendants(pid: int) -> set[int]:
 def test_a_killed_client_resumes_and_leaves_no_process_behind(tmp_path):
     students = [f"s{i}" for i in range(4)]
     course = nbs.course(tmp_path, {s: nbs.with_extra(nbs.CORRECT, 1, NAP) for s in students})
-    command = [sys.executable, "-m", "autograder.cli", "grade", nbs.ASSIGNMENT, "--course", str(course),
-               "--cluster", "local:2"]
+    command = [sys.executable, "-m", "autograder.cli", "grade", nbs.ASSIGNMENT,
+               "--course", str(course), "--cluster", "local:2"]
     client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tree: set[int] = set()
     try:
@@ -122,7 +125,8 @@ def test_a_killed_client_resumes_and_leaves_no_process_behind(tmp_path):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in tree):
         time.sleep(0.2)
-    assert not [pid for pid in tree if Path(f"/proc/{pid}").exists()], "processes outlived the killed client"
+    assert not [pid for pid in tree if Path(f"/proc/{pid}").exists()], \
+        "processes outlived the killed client"
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"{len(first)} already graded; {len(students) - len(first)} to grade" in again.stderr
@@ -137,7 +141,8 @@ def test_an_unreachable_scheduler_is_a_quick_clear_error_and_writes_nothing(tmp_
     result = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course),
                                        "--scheduler", "tcp://127.0.0.1:9"])
     assert time.monotonic() - started < 20
-    assert result.exit_code == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output
+    assert (result.exit_code == 1
+            and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output)
     assert "not encrypted" in result.output and "Traceback" not in result.output
     assert not (course / FILENAME).exists()
 
@@ -145,33 +150,43 @@ def test_an_unreachable_scheduler_is_a_quick_clear_error_and_writes_nothing(tmp_
 def test_without_distributed_the_error_says_how_to_install_it(tmp_path):
     course = nbs.course(tmp_path, {"amy": nbs.CORRECT})
     code = ("import sys; sys.modules['distributed'] = None\nfrom autograder.cli import main\n"
-            f"main(['grade', {nbs.ASSIGNMENT!r}, '--course', {str(course)!r}, '--scheduler', 'tcp://127.0.0.1:9'])")
+            f"main(['grade', {nbs.ASSIGNMENT!r}, '--course', {str(course)!r}, '--scheduler', "
+            "'tcp://127.0.0.1:9'])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "pip install 'dlcourse-toolkit[cluster]'" in done.stderr
-    assert len(done.stderr.strip().splitlines()) <= 2  # the encryption note, then the one-line error
+    # the encryption note, then the one-line error
+    assert len(done.stderr.strip().splitlines()) <= 2
 
 
-@pytest.mark.skipif(not Path("/usr/bin/openssl").exists(), reason="openssl makes the test's certificates")
+@pytest.mark.skipif(not Path("/usr/bin/openssl").exists(),
+                    reason="openssl makes the test's certificates")
 def test_grading_over_tls(tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext",
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext",
                     "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
     files = {f"tls_{role}_{kind}": str(path) for role in ("scheduler", "worker", "client")
              for kind, path in (("cert", cert), ("key", key))}
-    security = distributed.security.Security(tls_ca_file=str(cert), require_encryption=True, **files)
+    security = distributed.security.Security(tls_ca_file=str(cert),
+                                             require_encryption=True, **files)
     course = nbs.course(tmp_path / "course", {"amy": nbs.CORRECT})
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, protocol="tls://",
-                                  security=security, dashboard_address=":0") as cluster:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  protocol="tls://", security=security,
+                                  dashboard_address=":0") as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tls://")
-        result = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--scheduler", address,
-                                           "--tls-ca-file", str(cert), "--tls-cert", str(cert), "--tls-key", str(key)])
-        plain = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--force",
-                                          "--scheduler", address.replace("tls://", "tcp://")])
+        result = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course),
+                                           "--scheduler", address,
+                                           "--tls-ca-file", str(cert), "--tls-cert", str(cert),
+                                           "--tls-key", str(key)])
+        plain = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course),
+                                          "--force", "--scheduler",
+                                          address.replace("tls://", "tcp://")])
     assert result.exit_code == 0, result.output
-    assert "amy" in result.output and "7/7" in result.output and "not encrypted" not in result.output
+    assert ("amy" in result.output and "7/7" in result.output
+            and "not encrypted" not in result.output)
     assert plain.exit_code == 1 and "cannot reach the Dask scheduler" in plain.output
-    half = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--scheduler", address,
-                                     "--tls-cert", str(cert)])
-    assert half.exit_code == 1 and "TLS needs all three files: add --tls-ca-file, --tls-key" in half.output
+    half = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course),
+                                     "--scheduler", address, "--tls-cert", str(cert)])
+    assert (half.exit_code == 1
+            and "TLS needs all three files: add --tls-ca-file, --tls-key" in half.output)

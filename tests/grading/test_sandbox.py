@@ -29,7 +29,8 @@ def test_a_package_root_under_tmp_is_readable_inside(monkeypatch):
         monkeypatch.setattr(sandbox, "_package_roots", lambda: [root])
         probe = subprocess.run(sandbox.bwrap_command(["/bin/true"]), capture_output=True)
         if probe.returncode != 0:
-            pytest.skip(f"bubblewrap cannot create its namespaces here: {probe.stderr.decode()[-200:]}")
+            pytest.skip("bubblewrap cannot create its namespaces here: "
+                        f"{probe.stderr.decode()[-200:]}")
         done = subprocess.run(sandbox.bwrap_command(["/bin/cat", f"{root}/marker.txt"]),
                               capture_output=True, text=True)
         assert done.returncode == 0 and done.stdout == "seen", done.stderr
@@ -65,7 +66,8 @@ def test_writes_past_a_tmpfs_cap_fail_with_no_space(folder):
     """64 MB written into a place capped at 4 MB stops at the cap (harmless without bubblewrap:
     the test is skipped, and the writer never goes past 64 MB)."""
     limits = sandbox.Limits(tmp_mb=4, shm_mb=4, work_mb=4)
-    done = subprocess.run(sandbox.bwrap_command([sys.executable, "-c", WRITER.format(folder=folder)], limits),
+    done = subprocess.run(sandbox.bwrap_command([sys.executable, "-c",
+                                                 WRITER.format(folder=folder)], limits),
                           capture_output=True, text=True, env=sandbox.sandbox_env(), timeout=60)
     written, error = done.stdout.split()
     assert error == "ENOSPC" and int(written) <= 4, done.stdout + done.stderr

@@ -12,17 +12,20 @@ from hypothesis.extra import numpy as hnp
 
 from autograder.engine import wire
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+           | st.text(max_size=20))
 arrays = hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64, np.bool_, np.complex128]),
                     hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
 values = st.recursive(scalars | arrays, lambda inner: st.lists(inner, max_size=3)
-                      | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=5) | st.integers(), inner, max_size=3),
+                      | st.tuples(inner, inner)
+                      | st.dictionaries(st.text(max_size=5) | st.integers(), inner, max_size=3),
                       max_leaves=10)
 
 
 def same(a, b) -> bool:
     if isinstance(a, np.ndarray):
-        return type(b) is np.ndarray and a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+        return (type(b) is np.ndarray and a.dtype == b.dtype and a.shape == b.shape
+                and np.array_equal(a, b, equal_nan=True))
     if isinstance(a, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
@@ -40,7 +43,8 @@ def test_plain_values_round_trip_through_a_frame(value):
 
 
 def test_numpy_scalars_and_non_contiguous_arrays():
-    for value in (np.float64(1.5), np.int32(-3), np.bool_(True), np.arange(12).reshape(3, 4)[:, ::2]):
+    for value in (np.float64(1.5), np.int32(-3), np.bool_(True),
+                  np.arange(12).reshape(3, 4)[:, ::2]):
         tree, blobs = wire.encode(value)
         got = wire.decode(tree, blobs)
         assert type(got) is type(value) and np.array_equal(got, value)
@@ -65,8 +69,9 @@ def test_subclasses_and_objects_do_not_cross():
 def test_pickled_and_malformed_blobs_are_refused():
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    for tree, blobs in (({"__a": 0}, [buffer.getvalue()]), ({"__a": 0}, [b"garbage"]), ({"__a": 3}, []),
-                        ({"__x": 1}, []), ({"__s": 0}, [wire.encode(np.zeros(2))[1][0]]), ({"__h": 1}, [])):
+    for tree, blobs in (({"__a": 0}, [buffer.getvalue()]), ({"__a": 0}, [b"garbage"]),
+                        ({"__a": 3}, []), ({"__x": 1}, []),
+                        ({"__s": 0}, [wire.encode(np.zeros(2))[1][0]]), ({"__h": 1}, [])):
         with pytest.raises(wire.WireError):
             wire.decode(tree, blobs)
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 
 from autograder.engine.magics import transform
-from autograder.engine.notebook import (NotebookError, StudentCell, TestCell, grading_plan, read_notebook,
-                                        strip_hidden, visible_plan)
-from tests.autograder import notebooks as nbs
+from autograder.engine.notebook import (
+    NotebookError,
+    StudentCell,
+    TestCell,
+    grading_plan,
+    read_notebook,
+    strip_hidden,
+    visible_plan,
+)
+from tests.helpers import notebooks as nbs
 
 
 def load(tmp_path, cells, name="nb.ipynb"):
@@ -22,7 +29,8 @@ def test_test_cells_come_from_the_source(tmp_path):
     source = load(tmp_path, nbs.CORRECT, "source.ipynb")
     edited = load(tmp_path, nbs.with_cell(nbs.STUB, 4, "pass"))
     steps = grading_plan(source, edited)
-    assert kinds(steps) == ["student", "student", "test_relu", "student", "test_add", "student", "test_mean"]
+    assert kinds(steps) == ["student", "student", "test_relu", "student", "test_add",
+                            "student", "test_mean"]
     assert steps[4].source == nbs.TEST_ADD and steps[4].points == 3 and not steps[4].hidden
     assert steps[2].hidden and "HIDDEN" in steps[2].source
     assert "NotImplementedError" in steps[1].source  # the student's own code
@@ -30,7 +38,8 @@ def test_test_cells_come_from_the_source(tmp_path):
 
 def test_deleted_tests_go_back_where_they_were(tmp_path):
     source = load(tmp_path, nbs.CORRECT, "source.ipynb")
-    cells = [c for c in nbs.CORRECT if c.metadata.get("nbgrader", {}).get("grade_id") not in ("test_add", "test_relu")]
+    cells = [c for c in nbs.CORRECT
+             if c.metadata.get("nbgrader", {}).get("grade_id") not in ("test_add", "test_relu")]
     assert kinds(grading_plan(source, load(tmp_path, cells))) == [
         "student", "student", "test_relu", "student", "test_add", "student", "test_mean"]
 
@@ -49,7 +58,8 @@ def test_visible_plan_strips_hidden_tests(tmp_path):
 
 
 @pytest.mark.parametrize("content, words", [
-    (b"{not json", "not valid JSON"), (b'{"cells": 3}', "no list of cells"), (b"\xff\xfe{}", "not UTF-8"),
+    (b"{not json", "not valid JSON"), (b'{"cells": 3}', "no list of cells"),
+    (b"\xff\xfe{}", "not UTF-8"),
     (b'{"cells": [{"cell_type": "code", "source": 5}]}', "source is not text"),
 ])
 def test_broken_notebooks_say_what_is_wrong(tmp_path, content, words):

@@ -62,7 +62,8 @@ def source_cells(relu: str = RELU, add: str = ADD, mean: str = MEAN) -> list:
 def write(path: Path, cells: list) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.cells = cells
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
@@ -87,7 +88,8 @@ def course(root: Path, submissions: dict[str, list | bytes | None]) -> Path:
 
 
 CORRECT = source_cells()
-PARTLY = source_cells(add="def add(a, b):\n    return a - b\n", mean="def mean(xs):\n    return xs[0]\n")
+PARTLY = source_cells(add="def add(a, b):\n    return a - b\n",
+                      mean="def mean(xs):\n    return xs[0]\n")
 STUB = source_cells(relu="def relu(x):\n    raise NotImplementedError()\n",
                     add="def add(a, b):\n    raise NotImplementedError()\n",
                     mean="def mean(xs):\n    raise NotImplementedError()\n")
@@ -97,7 +99,8 @@ def with_cell(cells: list, index: int, source: str, **meta) -> list:
     """``cells`` with cell ``index`` replaced by ``source`` (keeping its metadata unless given)."""
     out = [c.copy() for c in cells]
     old = out[index].metadata.get("nbgrader", {})
-    out[index] = cell(source, meta.get("grade_id", old.get("grade_id", "")), old.get("solution", False),
+    out[index] = cell(source, meta.get("grade_id", old.get("grade_id", "")),
+                      old.get("solution", False),
                       old.get("points") if old.get("grade") else None, old.get("locked", False))
     return out
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.engine.pipeline import grade_submission
 from autograder.engine import sandbox
+from autograder.engine.pipeline import grade_submission
 from autograder.engine.sandbox import Limits
 from autograder.engine.worker import Worker
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 LIMITS = Limits(memory_mb=400, cpu_s=60, nproc=24, cell_timeout_s=6, call_timeout_s=6, output_kb=16)
 
@@ -41,8 +41,8 @@ def grade(worker, course: Path, name: str, cells: list | bytes | None):
     elif cells is not None:
         nbs.write(folder / f"{nbs.ASSIGNMENT}.ipynb", cells)
     forbidden = (str(course.resolve()), "autograder.sqlite")
-    result = grade_submission(nbs.ASSIGNMENT, name, course / "source" / nbs.ASSIGNMENT, folder, worker,
-                              forbidden=forbidden)
+    result = grade_submission(nbs.ASSIGNMENT, name, course / "source" / nbs.ASSIGNMENT,
+                              folder, worker, forbidden=forbidden)
     return result, {t.name: t.points for t in result.tests}
 
 
@@ -95,9 +95,10 @@ def test_deleted_test_cell_still_runs(worker, course, add):
 
 
 def test_duplicated_and_missing_metadata(worker, course):
-    cells = nbs.CORRECT[:5] + [nbs.cell(nbs.TEST_ADD, "test_add", points=3)] + nbs.CORRECT[5:]  # test_add twice
-    cells[1] = nbs.cell(nbs.RELU)                                          # solution lost its metadata
-    cells[7] = nbs.cell(nbs.TEST_MEAN)                                     # a test cell without metadata
+    # test_add twice
+    cells = nbs.CORRECT[:5] + [nbs.cell(nbs.TEST_ADD, "test_add", points=3)] + nbs.CORRECT[5:]
+    cells[1] = nbs.cell(nbs.RELU)       # solution lost its metadata
+    cells[7] = nbs.cell(nbs.TEST_MEAN)  # a test cell without metadata
     result, points = grade(worker, course, "metadata", cells)
     assert points == FULL and len(result.tests) == 3
 
@@ -111,7 +112,8 @@ def test_infinite_loop_in_a_function_times_out(worker, course):
 
 
 def test_infinite_loop_in_a_cell_times_out(worker, course):
-    result, points = grade(worker, course, "cell-looper", attack(nbs.CORRECT, "while True:\n    pass\n", 5))
+    result, points = grade(worker, course, "cell-looper",
+                           attack(nbs.CORRECT, "while True:\n    pass\n", 5))
     assert points == {"test_relu": 2.0, "test_add": 3.0, "test_mean": 0.0}
     assert "timeout" in result.flags
 
@@ -134,7 +136,8 @@ def test_fork_bomb_is_bounded(worker, course):
 
 @pytest.mark.parametrize("code, flag, expected", [
     ("import sys\nsys.exit(3)\n", "exit", FULL),
-    ("import os\nos._exit(3)\n", "process-ended", {"test_relu": 2.0, "test_add": 0.0, "test_mean": 0.0}),
+    ("import os\nos._exit(3)\n", "process-ended",
+     {"test_relu": 2.0, "test_add": 0.0, "test_mean": 0.0}),
     ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "worker-killed", None),
 ])
 def test_exits_and_killing_the_parent(worker, course, code, flag, expected):
@@ -142,7 +145,8 @@ def test_exits_and_killing_the_parent(worker, course, code, flag, expected):
     assert flag in result.flags and points["test_relu"] == 2.0, (result.flags, result.tests)
     if expected is not None:  # the child outlives its killed parent for a moment: no exact split
         assert points == expected
-    after, points = grade(worker, course, "after-exiter", nbs.CORRECT)  # the next student is unharmed
+    # the next student is unharmed
+    after, points = grade(worker, course, "after-exiter", nbs.CORRECT)
     assert points == FULL and after.flags == ()
 
 
@@ -150,9 +154,11 @@ def test_reading_the_source_notebook_and_the_gradebook(worker, course):
     (course / "autograder.sqlite").write_text("secret")
     source = course / "source" / nbs.ASSIGNMENT / f"{nbs.ASSIGNMENT}.ipynb"
     code = (f"leaks = []\nfor p in [{str(source)!r}, {str(course / 'autograder.sqlite')!r}]:\n"
-            f"    try:\n        leaks.append(open(p).read())\n    except OSError:\n        leaks.append(None)\n")
+            "    try:\n        leaks.append(open(p).read())\n    except OSError:\n"
+            "        leaks.append(None)\n")
     # add() is right only while the sandbox hides both files
-    cells = nbs.with_cell(attack(nbs.CORRECT, code), 4, "def add(a, b):\n    return a + b if leaks == [None, None] else 0\n")
+    cells = nbs.with_cell(attack(nbs.CORRECT, code), 4,
+                          "def add(a, b):\n    return a + b if leaks == [None, None] else 0\n")
     result, points = grade(worker, course, "reader", cells)
     assert "read-attempt" in result.flags
     if result.limits["isolation"] == "bubblewrap":
@@ -176,7 +182,8 @@ def test_nothing_left_behind_for_the_next_student(worker, course):
 def test_writing_outside_its_folder(worker, course, tmp_path):
     """Under bubblewrap neither a folder of the grader's nor the system is writable. The system
     write is tried only there, under a unique name removed afterwards, so that the test stays
-    harmless on a machine where the sandbox falls back to limits alone (as root, /usr is writable)."""
+    harmless on a machine where the sandbox falls back to limits alone (as root, /usr is
+    writable)."""
     target = tmp_path / "outside.txt"
     code = f"try:\n    open({str(target)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
     system = Path("/usr") / f"autograder-test-{uuid.uuid4().hex}.txt"
@@ -197,7 +204,8 @@ def test_network_connections_fail(worker, course):
     listener.listen(1)
     listener.settimeout(0.5)
     port = listener.getsockname()[1]
-    code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'hi')\n"
+    code = ("import socket\n"
+            f"socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'hi')\n")
     result, points = grade(worker, course, "network", attack(nbs.CORRECT, code, 5))
     if result.limits["isolation"] == "bubblewrap":
         assert points == FULL
@@ -218,8 +226,9 @@ def test_printing_megabytes_is_capped(worker, course):
 def test_lying_eq_and_ndarray_subclass_never_cross(worker, course):
     liar = ("class Liar:\n    def __eq__(self, other):\n        return True\n"
             "def add(a, b):\n    return Liar()\n")
-    sub = ("class Sub(np.ndarray):\n    def __eq__(self, other):\n        return np.ones(np.shape(other), bool)\n"
-           "def relu(x):\n    return np.zeros_like(x).view(Sub)\n")
+    sub = ("class Sub(np.ndarray):\n    def __eq__(self, other):\n"
+           "        return np.ones(np.shape(other), bool)\ndef relu(x):\n"
+           "    return np.zeros_like(x).view(Sub)\n")
     cells = nbs.with_cell(nbs.with_cell(nbs.CORRECT, 3, liar), 1, sub)
     result, points = grade(worker, course, "liar", cells)
     assert points == {"test_relu": 0.0, "test_add": 0.0, "test_mean": 2.0}
@@ -238,7 +247,8 @@ def test_broken_notebooks_score_zero_with_a_reason(worker, course, content, stat
 
 
 def test_magics_run_or_are_skipped_with_a_note(worker, course):
-    code = "%matplotlib inline\n%timeit -n 1 -r 1 sum(range(10))\n!ls /\ncounter = 1\n%time counter += 1\n"
+    code = ("%matplotlib inline\n%timeit -n 1 -r 1 sum(range(10))\n!ls /\ncounter = 1\n"
+            "%time counter += 1\n")
     cells = nbs.with_cell(nbs.CORRECT, 3, code + "def add(a, b):\n    return a + b + counter - 2\n")
     result, points = grade(worker, course, "magic", cells)
     assert points == FULL
@@ -248,10 +258,12 @@ def test_parallel_numba_runs_in_the_forked_child(worker):
     from autograder.engine.notebook import StudentCell, TestCell
     from autograder.engine.pipeline import Grader
 
-    code = ("import numpy as np\nfrom numba import njit, prange\n@njit(parallel=True)\ndef twice(a):\n"
-            "    out = np.empty(a.size)\n    for i in prange(a.size):\n        out[i] = 2 * a[i]\n    return out\n")
+    code = ("import numpy as np\nfrom numba import njit, prange\n@njit(parallel=True)\n"
+            "def twice(a):\n    out = np.empty(a.size)\n    for i in prange(a.size):\n"
+            "        out[i] = 2 * a[i]\n    return out\n")
     steps = [StudentCell(code),
-             TestCell("t", 1.0, "import numpy as np\nassert np.allclose(twice(np.arange(1000.0)), 2 * np.arange(1000.0))")]
+             TestCell("t", 1.0, "import numpy as np\nassert np.allclose(twice(np.arange(1000.0)), "
+                                "2 * np.arange(1000.0))")]
     run = Grader(worker).run(steps, [])
     assert run.tests[0].passed, run.tests[0].message
     assert worker.hello["threads"] == 1  # the zygote forked with no thread running
@@ -264,7 +276,8 @@ def test_without_bubblewrap_the_limits_still_hold(course):
         assert points == FULL and result.limits["isolation"] == "rlimits"
         cells = nbs.with_cell(nbs.CORRECT, 3, "def add(a, b):\n    while True:\n        pass\n")
         result, points = grade(fallback, course, "fallback-looper", cells)
-        assert points["test_relu"] == 2.0 and points["test_add"] == 0.0 and "timeout" in result.flags
+        assert (points["test_relu"] == 2.0 and points["test_add"] == 0.0
+                and "timeout" in result.flags)
         result, points = grade(fallback, course, "fallback-after", nbs.CORRECT)
         assert points == FULL
     finally:
@@ -272,7 +285,8 @@ def test_without_bubblewrap_the_limits_still_hold(course):
 
 
 def test_an_honest_object_array_is_not_flagged(worker, course):
-    """An array of lists (as imdb.load_data returns) cannot cross as plain data, yet is no attack."""
+    """An array of lists (as imdb.load_data returns) cannot cross as plain data, yet is no
+    attack."""
     code = ("reviews = np.empty(2, dtype=object)\nreviews[0], reviews[1] = [1, 2], [3]\n"
             "def add(a, b):\n    return a + b\n")
     result, points = grade(worker, course, "object-array", nbs.with_cell(nbs.CORRECT, 3, code))

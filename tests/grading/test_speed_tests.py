@@ -14,7 +14,7 @@ import pytest
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.sandbox import Limits
 from autograder.engine.worker import Worker
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 SPEED = """import numpy as np
 from autograder.asserts import assert_faster_than, measure_speed
@@ -41,7 +41,8 @@ huge = np.ones((2000, 2000))  # 32 MB: about 10 ms to cross into the sandbox, ea
 measured = measure_speed(first, corner, (huge,), repeats=3)
 print(f"fn_s {measured.fn_s:.6f}")
 """
-HONEST = "import numpy as np\n\ndef relu(x):\n    return np.maximum(x, 0)\n\ndef first(x):\n    return x[0, 0]\n"
+HONEST = ("import numpy as np\n\ndef relu(x):\n    return np.maximum(x, 0)\n\n"
+          "def first(x):\n    return x[0, 0]\n")
 LOOPS = """import numpy as np
 
 def relu(x):

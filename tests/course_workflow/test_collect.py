@@ -46,7 +46,8 @@ def test_canvas_names():
 def test_collect_canvas_zip(course, roster, tmp_path):
     z = canvas_zip(tmp_path / "download.zip", [
         (f"liddellalice_12345_111_{NB}", (2026, 12, 1, 20, 0, 0), "alice first"),
-        (f"liddellalice_LATE_12345_222_{ASSIGNMENT}-1.ipynb", (2026, 12, 2, 9, 0, 0), "alice again"),
+        (f"liddellalice_LATE_12345_222_{ASSIGNMENT}-1.ipynb", (2026, 12, 2, 9, 0, 0),
+         "alice again"),
         (f"builderbob_LATE_23456_333_{NB}", (2026, 12, 4, 1, 0, 0), "bob"),
         ("builderbob_23456_334_notes.pdf", (2026, 12, 1, 1, 0, 0), "pdf"),
     ])

@@ -33,11 +33,13 @@ def results() -> list[SubmissionResult]:
     bob_tests[0] = TestResult("test_naive_relu", 0.5, 2.0, False, f"expected {XSS}", output=XSS)
     return [
         SubmissionResult(ASSIGNMENT, "alice", tests_scoring(2.0, True, True),
-                         submitted_at="2026-12-02T10:00:00+00:00", graded_at="2026-12-03T09:00:00+00:00",
-                         duration_s=1.5),
-        SubmissionResult(ASSIGNMENT, "bob", tuple(bob_tests), submitted_at="2026-11-30T08:30:00+00:00",
+                         submitted_at="2026-12-02T10:00:00+00:00",
+                         graded_at="2026-12-03T09:00:00+00:00", duration_s=1.5),
+        SubmissionResult(ASSIGNMENT, "bob", tuple(bob_tests),
+                         submitted_at="2026-11-30T08:30:00+00:00",
                          flags=("monkeypatch:numpy.allclose",)),
-        SubmissionResult(ASSIGNMENT, "carol", (), status="failed", error="the notebook is not valid JSON",
+        SubmissionResult(ASSIGNMENT, "carol", (), status="failed",
+                         error="the notebook is not valid JSON",
                          submitted_at="2026-12-01T12:00:00+00:00"),
     ]
 
@@ -70,22 +72,26 @@ def _cell(kind: str, source: str, grade_id: str, points: float | None = None):
 
 
 SOLUTION = "def relu(x):\n    ### BEGIN SOLUTION\n    return max(x, 0)\n    ### END SOLUTION\n"
-TESTS = ("assert relu(1) == 1\n### BEGIN HIDDEN TESTS\nassert relu(-2) == 0\n### END HIDDEN TESTS\n")
+TESTS = ("assert relu(1) == 1\n### BEGIN HIDDEN TESTS\nassert relu(-2) == 0\n"
+         "### END HIDDEN TESTS\n")
 
 
 @pytest.fixture
 def course(tmp_path):
-    """A small nbgrader course 'dlcourse' with the assignment 'vectorization' (one solution, two tests)."""
+    """A small nbgrader course 'dlcourse' with the assignment 'vectorization' (one solution, two
+    tests)."""
     import nbformat
 
     root = tmp_path / "course"
     (root / "source" / ASSIGNMENT).mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "dlcourse"\n')
+    (root / "nbgrader_config.py").write_text('c = get_config()\n'
+                                             'c.CourseDirectory.course_id = "dlcourse"\n')
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("Write `relu`."),
         _cell("solution", SOLUTION, "relu_solution"),
         _cell("tests", TESTS, "test_relu", 2),
         _cell("tests", "assert relu(0) == 0\n", "test_relu_zero", 1),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}})
     nbformat.write(nb, root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     return root

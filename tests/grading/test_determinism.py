@@ -93,7 +93,8 @@ def honest(tmp_path_factory) -> Path:
 def grade_repeatedly(folder: Path, runs: int = RUNS) -> list[tuple]:
     worker = Worker()
     try:
-        return [verdicts(grade_submission(ASSIGNMENT, "s", SOURCE, folder, worker)) for _ in range(runs)]
+        return [verdicts(grade_submission(ASSIGNMENT, "s", SOURCE, folder, worker))
+                for _ in range(runs)]
     finally:
         worker.close()
 
@@ -105,7 +106,8 @@ def full_marks(found: tuple) -> bool:
 def test_alone(honest):
     found = grade_repeatedly(honest)
     assert len(set(found)) == 1 and full_marks(found[0]), found
-    print(f"\nalone: {RUNS} gradings, identical per-test results, {sum(p for _, p, _ in found[0]):g} points")
+    print(f"\nalone: {RUNS} gradings, identical per-test results, "
+          f"{sum(p for _, p, _ in found[0]):g} points")
 
 
 def test_beside_two_busy_processes(honest):
@@ -134,15 +136,17 @@ def test_beside_hungry_submissions(tmp_path):
         if i < 6:
             hungry = ("cpu", CPU_HUNGRY) if i % 2 == 0 else ("memory", MEMORY_HUNGRY)
             name = f"hungry-{hungry[0]}{i:02d}"
-            jobs.append(Job(ASSIGNMENT, name, SOURCE, submission(tmp_path, name, notebook(extra=hungry[1]))))
+            jobs.append(Job(ASSIGNMENT, name, SOURCE,
+                            submission(tmp_path, name, notebook(extra=hungry[1]))))
             kinds[name] = "hungry"
     found: dict[str, list] = {"honest": [], "partly": [], "hungry": []}
     started = time.monotonic()
-    grade_all(jobs, 2, on_result=lambda job, result: found[kinds[job.student]].append(verdicts(result)))
+    grade_all(jobs, 2,
+              on_result=lambda job, result: found[kinds[job.student]].append(verdicts(result)))
     assert len(found["honest"]) == len(found["partly"]) == RUNS and len(found["hungry"]) == 6
     assert len(set(found["honest"])) == 1 and full_marks(found["honest"][0]), found["honest"]
     assert len(set(found["partly"])) == 1, found["partly"]
     lost = {name for name, points, passed in found["partly"][0] if not passed}
     assert lost == {"test_naive_add", "test_relu", "test_add_numba"}, found["partly"][0]
-    print(f"\nbeside hungry submissions ({time.monotonic() - started:.0f} s): {RUNS} honest gradings "
-          f"identical at full marks, {RUNS} partly right identical (lost: {sorted(lost)})")
+    print(f"\nbeside hungry submissions ({time.monotonic() - started:.0f} s): {RUNS} honest "
+          f"gradings identical at full marks, {RUNS} partly right identical (lost: {sorted(lost)})")

@@ -34,9 +34,9 @@ def test_zero_none_and_grace():
 
 def test_times_in_other_zones_and_nbgrader_format():
     d = Deadline(DUE, "zero")
-    assert d.days_late(parse_time("2026-12-02T00:30:00+01:00")) == 0     # 23:30 UTC
-    assert d.days_late(parse_time("2026-12-02 00:30:00.000000 UTC")) == 1   # nbgrader's timestamp.txt
-    assert d.days_late(parse_time("2026-12-01 23:00:00")) == 0              # naive means UTC
+    assert d.days_late(parse_time("2026-12-02T00:30:00+01:00")) == 0       # 23:30 UTC
+    assert d.days_late(parse_time("2026-12-02 00:30:00.000000 UTC")) == 1  # timestamp.txt's format
+    assert d.days_late(parse_time("2026-12-01 23:00:00")) == 0             # naive means UTC
 
 
 @given(raw=st.floats(0, 100), extra=st.floats(0, 100), minutes=st.integers(-10_000, 60 * 24 * 30),

@@ -15,7 +15,7 @@ import time
 
 from autograder.engine import cgroups, sandbox
 from autograder.engine.procfs import children
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 NAP = "import subprocess, time\nhelper = subprocess.Popen(['sleep', '30'])\ntime.sleep(30)\n"
 
@@ -59,7 +59,8 @@ def test_sigkill_of_the_grader_leaves_no_process_behind(tmp_path):
     finally:
         os.kill(grader.pid, signal.SIGKILL)
         grader.wait()
-    zygotes = [pid for pid, cmd in tree.items() if "-m autograder.engine.zygote" in cmd and not cmd.startswith("bwrap")]
+    zygotes = [pid for pid, cmd in tree.items()
+               if "-m autograder.engine.zygote" in cmd and not cmd.startswith("bwrap")]
     assert len(zygotes) >= 2, tree
     probe = cgroups.create(cgroups.group_name(0), 2**30, 8)
     if probe is not None:
@@ -71,5 +72,5 @@ def test_sigkill_of_the_grader_leaves_no_process_behind(tmp_path):
         time.sleep(0.05)
     left = {pid: cmd for pid, cmd in watched.items() if alive(pid)}
     assert not left, f"still running 10 s after the grader's SIGKILL: {left}"
-    print(f"\n{len(watched)} processes below the killed grader ({len(zygotes)} of them zygotes and their forked children), all gone "
-          f"{time.monotonic() - killed:.3f} s after it was reaped")
+    print(f"\n{len(watched)} processes below the killed grader ({len(zygotes)} of them zygotes and "
+          f"their forked children), all gone {time.monotonic() - killed:.3f} s after it was reaped")

@@ -20,22 +20,26 @@ from .conftest import ASSIGNMENT
 def nbgrader_csv(tmp_path, grades, monkeypatch) -> str:
     """What nbgrader's CsvExportPlugin writes for `grades` put into nbgrader's own database."""
     # nbgrader's database runs the `alembic` script of its environment to set up its tables.
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("PATH",
+                       f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     db = f"sqlite:///{tmp_path / 'nbgrader.db'}"
     with NbgraderGradebook(db, course_id="dlcourse") as gb:
         gb.add_assignment(ASSIGNMENT, duedate=grades.deadline.due.replace(tzinfo=None))
         gb.add_notebook(ASSIGNMENT, ASSIGNMENT)
         first = next(r for r in grades.results if r.tests)
         for t in first.tests:
-            gb.add_grade_cell(t.name, ASSIGNMENT, ASSIGNMENT, max_score=t.max_points, cell_type="code")
+            gb.add_grade_cell(t.name, ASSIGNMENT, ASSIGNMENT, max_score=t.max_points,
+                              cell_type="code")
         for s in grades.roster:
             gb.add_student(s.id, first_name=s.first_name, last_name=s.last_name, email=s.email)
         for r in grades.results:
             gb.add_submission(ASSIGNMENT, r.student, timestamp=r.submitted_at)
             points = {t.name: t.points for t in r.tests}
             for t in first.tests:
-                gb.find_grade(t.name, ASSIGNMENT, ASSIGNMENT, r.student).auto_score = points.get(t.name, 0.0)
-            gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, r.student).late_submission_penalty = r.late_penalty
+                grade = gb.find_grade(t.name, ASSIGNMENT, ASSIGNMENT, r.student)
+                grade.auto_score = points.get(t.name, 0.0)
+            notebook = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, r.student)
+            notebook.late_submission_penalty = r.late_penalty
         gb.db.commit()
         plugin = CsvExportPlugin(to=str(tmp_path / "nbgrader_grades.csv"))
         plugin.export(gb)

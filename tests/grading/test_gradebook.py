@@ -11,16 +11,19 @@ import time
 
 import pytest
 
-from autograder.gradebook import FILENAME, Gradebook, course_id
 from autograder import results as records
+from autograder.gradebook import FILENAME, Gradebook, course_id
 from autograder.results import SubmissionResult
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 
 def result(student: str, points: float, assignment: str = "ps1") -> SubmissionResult:
-    return SubmissionResult(assignment, student, (records.TestResult("t1", points, 2.0, points == 2.0, "msg", True),),
-                            seed=7, graded_at="2026-01-01T00:00:00+00:00", versions={"python": "3.11"},
-                            limits={"memory_mb": 100, "isolation": "bubblewrap"}, flags=("timeout",))
+    return SubmissionResult(assignment, student,
+                            (records.TestResult("t1", points, 2.0, points == 2.0, "msg", True),),
+                            seed=7, graded_at="2026-01-01T00:00:00+00:00",
+                            versions={"python": "3.11"},
+                            limits={"memory_mb": 100, "isolation": "bubblewrap"},
+                            flags=("timeout",))
 
 
 def test_record_get_and_results_round_trip(tmp_path):
@@ -30,10 +33,12 @@ def test_record_get_and_results_round_trip(tmp_path):
         book.record(result("amy", 2.0, "ps2"))
         assert book.get("ps1", "bob") == result("bob", 1.0)
         assert book.get("ps1", "nobody") is None
-        assert [(r.assignment, r.student) for r in book.results()] == [("ps1", "amy"), ("ps1", "bob"), ("ps2", "amy")]
+        assert ([(r.assignment, r.student) for r in book.results()]
+                == [("ps1", "amy"), ("ps1", "bob"), ("ps2", "amy")])
         assert [r.student for r in book.results("ps2")] == ["amy"]
         stored = book.get("ps1", "amy")
-        assert stored.seed == 7 and stored.limits["isolation"] == "bubblewrap" and stored.flags == ("timeout",)
+        assert (stored.seed == 7 and stored.limits["isolation"] == "bubblewrap"
+                and stored.flags == ("timeout",))
 
 
 def test_regrading_replaces_and_never_duplicates(tmp_path):
@@ -73,9 +78,10 @@ def test_a_run_killed_with_sigkill_finishes_the_rest_when_restarted(tmp_path):
         path = course / "submitted" / s / nbs.ASSIGNMENT / f"{nbs.ASSIGNMENT}.ipynb"
         cells = nbs.with_extra(students[s], 1, "import time\ntime.sleep(1.0)")
         nbs.write(path, cells)
-    command = [sys.executable, "-m", "autograder.cli", "grade", nbs.ASSIGNMENT, "--course", str(course),
-               "--workers", "1"]
-    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    command = [sys.executable, "-m", "autograder.cli", "grade", nbs.ASSIGNMENT,
+               "--course", str(course), "--workers", "1"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           start_new_session=True)
     deadline = time.monotonic() + 120
     graded: list[SubmissionResult] = []
     while time.monotonic() < deadline and run.poll() is None:

@@ -77,10 +77,12 @@ b = pool.empty((64, 3, 32, 10), np.dtype(np.float32))  # from the cached fields
 assert (b.shape, b.strides, b.size, b.is_c_contiguous()) == (a.shape, a.strides, a.size, True)
 assert int(b.gpu_data.device_pointer) != first and Context.allocated == 2
 view = a.gpu_data.view(1024)  # what slicing a[1:] keeps
-del a; gc.collect()
+del a
+gc.collect()
 c = pool.empty((64, 3, 32, 10), np.dtype(np.float32))
 assert Context.allocated == 3, "a block still viewed was handed out again"
-del view, c; gc.collect()
+del view, c
+gc.collect()
 d = pool.empty((2, 5), np.dtype(np.float32))  # 40 bytes: a 512-byte block, new
 e = pool.empty((64, 3, 32, 10), np.dtype(np.float32))
 assert Context.allocated == 4 and int(e.gpu_data.device_pointer) in (first, 0x30000)

@@ -13,7 +13,7 @@ import pytest
 
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.worker import Worker
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -22,9 +22,11 @@ REAL = "03_losses_activations"
 
 def nbgrader(course: Path, *args: str) -> None:
     """Run genuine nbgrader in ``course`` (its kernel is this Python, with numpy and autograder)."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True,
-                          text=True, timeout=600, env=env)  # nbgrader runs `alembic` from PATH
+    env = {**os.environ,
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # nbgrader runs `alembic` from PATH
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course,
+                          capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
 
 
@@ -43,7 +45,8 @@ def engine_points(course: Path, assignment: str, students: list[str]) -> dict:
     worker = Worker()
     try:
         return {s: {t.name: t.points for t in grade_submission(
-                    assignment, s, course / "source" / assignment, course / "submitted" / s / assignment,
+                    assignment, s, course / "source" / assignment,
+                    course / "submitted" / s / assignment,
                     worker, course / "release" / assignment).tests} for s in students}
     finally:
         worker.close()
@@ -69,13 +72,15 @@ def test_small_notebooks_score_as_nbgrader_scores_them(small_course):
     assert sum(ours["stub"].values()) == 0
 
 
-@pytest.mark.skipif(not (REPO / "assignments" / "source" / REAL).is_dir(), reason=f"{REAL} not in the course")
+@pytest.mark.skipif(not (REPO / "assignments" / "source" / REAL).is_dir(),
+                    reason=f"{REAL} not in the course")
 def test_a_real_assignment_scores_as_nbgrader_scores_it(tmp_path):
     course = tmp_path / "course"
     shutil.copytree(REPO / "assignments" / "source" / REAL, course / "source" / REAL)
     shutil.copy(REPO / "assignments" / "nbgrader_config.py", course / "nbgrader_config.py")
     nbgrader(course, "generate_assignment", REAL, "--force")
-    for student, folder in (("solution", course / "source" / REAL), ("stub", course / "release" / REAL)):
+    for student, folder in (("solution", course / "source" / REAL),
+                            ("stub", course / "release" / REAL)):
         shutil.copytree(folder, course / "submitted" / student / REAL)
     nbgrader(course, "autograde", REAL, "--force")
     theirs = nbgrader_points(course, REAL, REAL, ["solution", "stub"])

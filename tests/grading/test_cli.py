@@ -6,18 +6,21 @@ from click.testing import CliRunner
 
 from autograder.cli import main
 from autograder.gradebook import FILENAME, Gradebook
-from tests.autograder import notebooks as nbs
+from tests.helpers import notebooks as nbs
 
 
 def test_grade_a_course_in_parallel_then_skip_what_is_done(tmp_path):
     course = nbs.course(tmp_path / "c", {"amy": nbs.CORRECT, "bob": nbs.PARTLY, "cat": nbs.STUB})
     runner = CliRunner()
-    first = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--workers", "2"])
+    first = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course),
+                                 "--workers", "2"])
     assert first.exit_code == 0, first.output
-    assert "amy" in first.output and "7/7" in first.output and "3/7" in first.output and "0/7" in first.output
+    assert ("amy" in first.output and "7/7" in first.output and "3/7" in first.output
+            and "0/7" in first.output)
     with Gradebook(course / FILENAME) as book:
         assert {r.student: r.score for r in book.results()} == {"amy": 7.0, "bob": 3.0, "cat": 0.0}
-    again = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--student", "bob"])
+    again = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course),
+                                 "--student", "bob"])
     assert again.exit_code == 0 and "1 already graded; 0 to grade" in again.output
 
 
@@ -25,7 +28,8 @@ def test_grade_mistakes_are_one_line_errors(tmp_path):
     course = nbs.course(tmp_path / "c", {"amy": nbs.CORRECT})
     runner = CliRunner()
     for args, words in ((["grade", "nope", "--course", str(course)], "no source notebooks"),
-                        (["grade", nbs.ASSIGNMENT, "--course", str(course), "--student", "zed"], "zed has no submission"),
+                        (["grade", nbs.ASSIGNMENT, "--course", str(course), "--student", "zed"],
+                         "zed has no submission"),
                         (["grade", nbs.ASSIGNMENT, "--course", str(tmp_path / "missing")],
                          "no nbgrader course directory")):
         result = runner.invoke(main, args)
@@ -40,23 +44,29 @@ def test_validate_reports_the_visible_tests(tmp_path):
     assert "PASS  test_relu  2/2" in lines and "FAIL  test_add  0/3" in lines
     assert "FAIL  test_mean  1/2" in lines and "partial credit: 1 of 2 points" in result.output
     assert "visible tests: 3/7 points" in result.output
-    good = CliRunner().invoke(main, ["validate", str(nbs.write(tmp_path / "good.ipynb", nbs.CORRECT))])
+    good = CliRunner().invoke(main, ["validate",
+                                     str(nbs.write(tmp_path / "good.ipynb", nbs.CORRECT))])
     assert good.exit_code == 0 and "visible tests: 7/7 points" in good.output
     missing = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.ipynb")])
-    assert missing.exit_code != 0 and "does not exist" in missing.output and "Traceback" not in missing.output
+    assert (missing.exit_code != 0 and "does not exist" in missing.output
+            and "Traceback" not in missing.output)
 
 
 def test_a_regrade_reports_what_changed_and_keeps_the_history(tmp_path):
     course = nbs.course(tmp_path / "c", {"amy": nbs.CORRECT, "bob": nbs.PARTLY})
     runner = CliRunner()
-    first = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--workers", "1"])
+    first = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course),
+                                 "--workers", "1"])
     assert first.exit_code == 0 and "re-graded" not in first.output, first.output
-    nbs.write(course / "submitted" / "bob" / nbs.ASSIGNMENT / f"{nbs.ASSIGNMENT}.ipynb", nbs.CORRECT)
-    again = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--force", "--workers", "1"])
+    nbs.write(course / "submitted" / "bob" / nbs.ASSIGNMENT / f"{nbs.ASSIGNMENT}.ipynb",
+              nbs.CORRECT)
+    again = runner.invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course), "--force",
+                                 "--workers", "1"])
     assert again.exit_code == 0, again.output
     assert "re-graded 2 submission(s) graded before: 1 score(s) changed:" in again.output
     changed = [line for line in again.output.splitlines() if line.startswith("  bob")]
-    assert changed and "3 -> 7/7" in changed[0] and "test_add 0 -> 3" in changed[0] and "test_mean 1 -> 2" in changed[0]
+    assert (changed and "3 -> 7/7" in changed[0] and "test_add 0 -> 3" in changed[0]
+            and "test_mean 1 -> 2" in changed[0])
     assert not any(line.startswith("  amy") for line in again.output.splitlines())
     with Gradebook(course / FILENAME) as book:
         assert [r.score for r in book.history(nbs.ASSIGNMENT, "bob")] == [3.0]
@@ -65,7 +75,8 @@ def test_a_regrade_reports_what_changed_and_keeps_the_history(tmp_path):
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     start = lines.index("  bob")
-    assert "3/7" in lines[start + 1] and "7/7" in lines[start + 2] and "test_add 0 -> 3" in lines[start + 2]
+    assert ("3/7" in lines[start + 1] and "7/7" in lines[start + 2]
+            and "test_add 0 -> 3" in lines[start + 2])
     assert "history: 2 earlier grading(s), oldest first:" in shown.output
 
 
@@ -100,8 +111,10 @@ def test_grade_finds_the_course_as_every_command_does(tmp_path, monkeypatch):
 def test_validate_uses_the_course_limits_when_given(tmp_path):
     course = nbs.course(tmp_path / "c", {})
     (course / "autograder.toml").write_text("[limits]\nsubmission_s = 0.5\n")
-    path = nbs.write(tmp_path / "mine.ipynb", nbs.with_extra(nbs.CORRECT, 1, "import time\ntime.sleep(2)\n"))
+    path = nbs.write(tmp_path / "mine.ipynb",
+                     nbs.with_extra(nbs.CORRECT, 1, "import time\ntime.sleep(2)\n"))
     hurried = CliRunner().invoke(main, ["validate", str(path), "--course", str(course)])
     assert hurried.exit_code == 1 and "time budget of 0.5 s ran out" in hurried.output
-    missing = CliRunner().invoke(main, ["validate", str(path), "--course", str(tmp_path / "nowhere")])
+    missing = CliRunner().invoke(main, ["validate", str(path), "--course",
+                                        str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "no nbgrader course directory" in missing.output

@@ -20,7 +20,8 @@ def fake_v2(parent, enabled: str = "") -> None:
 def test_v2_caps_memory_and_tasks_and_enables_the_controllers(tmp_path):
     fake_v2(tmp_path)
     group = cgroups._v2(tmp_path, "autograder-1-1", 300 * 2**20, 24)
-    assert group is not None and group.version == "v2" and group.folders == [tmp_path / "autograder-1-1"]
+    assert (group is not None and group.version == "v2"
+            and group.folders == [tmp_path / "autograder-1-1"])
     assert (tmp_path / "cgroup.subtree_control").read_text() == "+memory +pids"
     assert (group.memory / "memory.max").read_text() == str(300 * 2**20)
     assert (group.memory / "pids.max").read_text() == "24"

@@ -1,4 +1,5 @@
-"""HTML feedback and the class summary: escaping, hidden tests, plots, and a real browser's rendering."""
+"""HTML feedback and the class summary: escaping, hidden tests, plots, and a real browser's
+rendering."""
 
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ def test_summary_embeds_both_plots(pages):
     assert set(images) == {"score-distribution", "pass-rates"}
     for src in images.values():
         assert src.startswith("data:image/png;base64,")
-        pixels = matplotlib.image.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), format="png")
+        pixels = matplotlib.image.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])),
+                                         format="png")
         assert pixels.shape[0] > 100 and pixels.shape[1] > 100
         assert (pixels[..., :3] < 0.9).any()                  # something is drawn
     text = "".join(page.text)
@@ -92,9 +94,9 @@ def _chromium() -> str:
 def _run_chromium(binary, tmp_path, *args) -> subprocess.CompletedProcess:
     profile = tmp_path / "profile"
     profile.mkdir(exist_ok=True)
-    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={profile}", *args]
+    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={profile}", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -115,6 +117,7 @@ def test_feedback_page_renders_in_chromium(pages, tmp_path):
     green = (pixels[..., 1] > 0.9) & (pixels[..., 0] < 0.92) & (pixels[..., 2] < 0.92)
     assert red.sum() > 500 and green.sum() > 500   # "failed" and "passed" cells are coloured
     dom = _run_chromium(binary, tmp_path, "--dump-dom", url).stdout
-    assert "feedback for Builder, Bob" in dom and "test_naive_relu" in dom and "Score: 3.5 / 6" in dom
+    assert ("feedback for Builder, Bob" in dom and "test_naive_relu" in dom
+            and "Score: 3.5 / 6" in dom)
     assert "<title>vectorization: feedback for Builder, Bob</title>" in dom   # the script never ran
     assert "&lt;script&gt;document.title" in dom and "<script>document" not in dom
