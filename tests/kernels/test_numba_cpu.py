@@ -13,10 +13,15 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from numba import njit
 
 from toolkit.kernels import numba_cpu as nb
 from toolkit.kernels import numba_gemm
 from toolkit.kernels.cpu import target
+from toolkit.kernels.simd import vector_max
 
 RNG = np.random.default_rng(7)
 BIG = nb.PARALLEL_MIN + 37  # just above the cut-over, and not a multiple of the task size
@@ -92,6 +97,22 @@ def test_relu_grad_and_softmax_parallel_paths():
     logits = values((BIG // 64, 64), np.float64, special=False) * 50
     e = np.exp(logits - logits.max(axis=-1, keepdims=True))
     close(nb.softmax(logits), e / e.sum(axis=-1, keepdims=True), np.float64)
+
+
+@njit
+def _vector_max(x):
+    return vector_max(x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=hnp.arrays(st.sampled_from([np.float32, np.float64]), st.integers(1, 300),
+                    elements=st.floats(width=32, allow_infinity=True)))
+def test_vector_max_is_nanmax_at_every_length(x):
+    """softmax's row maximum: its groups of running vectors, the whole vectors after them and the
+    scalar tail, NaN ignored (all-NaN gives NaN)."""
+    got = _vector_max(x)
+    want = np.nan if np.isnan(x).all() else np.nanmax(x)
+    assert got == want or (np.isnan(got) and np.isnan(want))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])

@@ -314,11 +314,16 @@ def scatter_rows_add(typingctx, indices, data, p0, p1, dense, d0, out, ld, j0):
     return sig, codegen
 
 
+#: Running maxima vector_max keeps: llvm.maxnum is a few dependent instructions on x86, so one
+#: running vector would wait on each of them in turn.
+MAX_ACCUMULATORS = 4
+
+
 @intrinsic
 def vector_max(typingctx, xs):
-    """The largest element of the 1-D float array xs (at least one element), NaN ignored
-    (llvm.maxnum), a vector of running maxima at a time; what is left past the last whole
-    vector one element at a time."""
+    """The largest element of the 1-D contiguous float array xs (at least one element), NaN
+    ignored (llvm.maxnum): MAX_ACCUMULATORS vectors of running maxima over groups of as many
+    vectors, then one over the whole vectors left, then what is left one element at a time."""
     if not (isinstance(xs, types.Array) and xs.ndim == 1 and isinstance(xs.dtype, types.Float)):
         return None
 
@@ -334,21 +339,33 @@ def vector_max(typingctx, xs):
             element, [element] * 2), f"llvm.maxnum.{kind}")
         reduce = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
             element, [vector]), f"llvm.vector.reduce.fmax.v{lanes}{kind}")
-        first = builder.load(data)
-        best = cgutils.alloca_once_value(builder, builder.shuffle_vector(
-            builder.insert_element(ir.Constant(vector, ir.Undefined), first,
+        i64 = ir.IntType(64)
+        width = ir.Constant(i64, lanes)
+
+        def load(k):
+            return builder.load(builder.bitcast(builder.gep(data, [builder.mul(k, width)]),
+                                                vector.as_pointer()), align=dtype.bitwidth // 8)
+
+        first = builder.shuffle_vector(
+            builder.insert_element(ir.Constant(vector, ir.Undefined), builder.load(data),
                                    ir.Constant(ir.IntType(32), 0)),
             ir.Constant(vector, ir.Undefined),
-            ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)))
-        i64 = ir.IntType(64)
-        whole = builder.udiv(n, ir.Constant(i64, lanes))
-        with cgutils.for_range(builder, whole) as loop:
-            where = builder.gep(data, [builder.mul(loop.index, ir.Constant(i64, lanes))])
-            value = builder.load(builder.bitcast(where, vector.as_pointer()),
-                                 align=dtype.bitwidth // 8)
-            builder.store(builder.call(vmax, [builder.load(best), value]), best)
+            ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+        running = [cgutils.alloca_once_value(builder, first) for _ in range(MAX_ACCUMULATORS)]
+        whole = builder.udiv(n, width)
+        group = ir.Constant(i64, MAX_ACCUMULATORS)
+        with cgutils.for_range(builder, builder.udiv(whole, group)) as loop:
+            for a, best in enumerate(running):
+                k = builder.add(builder.mul(loop.index, group), ir.Constant(i64, a))
+                builder.store(builder.call(vmax, [builder.load(best), load(k)]), best)
+        best = running[0]
+        for other in running[1:]:
+            builder.store(builder.call(vmax, [builder.load(best), builder.load(other)]), best)
+        grouped = builder.mul(builder.udiv(whole, group), group)
+        with cgutils.for_range_slice(builder, grouped, whole, ir.Constant(i64, 1)) as (k, _):
+            builder.store(builder.call(vmax, [builder.load(best), load(k)]), best)
         result = cgutils.alloca_once_value(builder, builder.call(reduce, [builder.load(best)]))
-        start = builder.mul(whole, ir.Constant(i64, lanes))
+        start = builder.mul(whole, width)
         with cgutils.for_range_slice(builder, start, n, ir.Constant(i64, 1)) as (i, _):
             builder.store(builder.call(smax, [builder.load(result),
                                               builder.load(builder.gep(data, [i]))]), result)
