@@ -12,16 +12,20 @@ import builtins
 import inspect
 import linecache
 import os
+import pkgutil
 import socket
 import sys
 import traceback
 from typing import Any
 
+from autograder import asserts
 from autograder.engine import protocol, wire
 from autograder.engine.sandbox import Limits
 
-#: Modules whose attributes a student must not replace (replacing them is flagged).
-WATCHED = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "math", "autograder.asserts")
+#: Modules whose attributes a student must not replace (replacing them is flagged): the checks'
+#: package with each of its modules.
+WATCHED = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "math", "autograder.asserts",
+           *(f"autograder.asserts.{m.name}" for m in pkgutil.iter_modules(asserts.__path__)))
 _SKIP_NAMES = {"get_ipython", "In", "Out", "exit", "quit"}
 
 

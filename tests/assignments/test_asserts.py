@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder.asserts import (
-    REFERENCE_CALLS,
     assert_close,
     assert_does_not_call,
     assert_faster_than,
@@ -27,6 +26,7 @@ from autograder.asserts import (
     measure_speed,
     source_of,
 )
+from autograder.asserts.speed import REFERENCE_CALLS
 
 
 def cell_function(source: str, name: str, namespace: dict | None = None):
@@ -343,6 +343,7 @@ def test_assert_not_toolkit_accepts_own_work_and_the_data_loaders():
 
 def test_the_processes_of_a_run_share_one_reference_time(tmp_path):
     from autograder import asserts
+    from autograder.asserts import speed
 
     calls = []
 
@@ -354,7 +355,7 @@ def test_the_processes_of_a_run_share_one_reference_time(tmp_path):
     asserts.share_reference_times(tmp_path)
     try:
         first = measure_speed(np.sum, reference, (x,), repeats=1)
-        asserts._reference_times.clear()  # as in another process of the same run
+        speed._reference_times.clear()  # as in another process of the same run
         second = measure_speed(np.sum, reference, (x,), repeats=1)
     finally:
         asserts.share_reference_times(None)
