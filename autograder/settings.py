@@ -8,6 +8,7 @@
     nproc = 64           # processes (threads too, with cgroups)
     submission_s = 300   # wall-clock seconds for the whole submission
     cell_timeout_s = 60  # ... for one student cell; call_timeout_s for one call from a test
+    gpu = true           # open the machine's NVIDIA GPUs to it where a memory cgroup caps it
 
 The keys are the fields of ``engine.sandbox.Limits`` (their comments say what each caps). A file
 with an unknown key or a value of the wrong kind is refused with a message naming it.
@@ -42,6 +43,12 @@ def load_limits(course_dir: str | Path) -> Limits:
     for key, value in table.items():
         if key not in fields:
             raise ValueError(f"{path}: unknown limit {key!r}; known: {', '.join(fields)}")
+        if fields[key].type in ("bool", bool):
+            if type(value) is not bool:
+                raise ValueError(f"{path}: {key} = {value!r} must be true or false, e.g. "
+                                 f"{key} = false")
+            values[key] = value
+            continue
         kind = float if fields[key].type in ("float", float) else int
         if (type(value) not in (int, float) or (kind is int and type(value) is not int)
                 or not value > 0):

@@ -350,7 +350,8 @@ def grade_submission(assignment: str, student: str, source_dir: Path, submission
         submitted_at=submitted_at, duration_s=round(time.perf_counter() - started, 3),
         versions=versions(worker),
         limits=sandbox.describe(worker.limits, worker.mode,
-                                worker.cgroup.version if worker.cgroup else "none"),
+                                worker.cgroup.version if worker.cgroup else "none",
+                                len(worker.gpus)),
         timings={k: round(v, 4) for k, v in timings.items()}, host=socket.gethostname())
 
 

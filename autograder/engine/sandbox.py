@@ -51,6 +51,9 @@ class Limits:
     tmp_mb: int = 256           # size of its private /tmp (bubblewrap)
     shm_mb: int = 64            # size of its /dev/shm (bubblewrap)
     work_mb: int = 256          # size of its work folder (bubblewrap; else the grader checks it)
+    gpu: bool = True            # open the machine's NVIDIA GPUs to it, where a memory cgroup can
+                                # cap it (CUDA cannot run under an address-space limit); else the
+                                # CUDA simulator only
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,10 +89,19 @@ def _package_roots() -> list[str]:
                   and r not in ("/usr", "/"))
 
 
-def bwrap_command(argv: list[str], limits: Limits | None = None, binds: dict[str, str] | None = None
-                  ) -> list[str]:
+def gpu_devices(dev: str = "/dev") -> list[str]:
+    """The device nodes of NVIDIA's driver on this machine (the GPUs, nvidiactl, nvidia-uvm, ...):
+    what CUDA opens; none without a GPU."""
+    return sorted(str(p) for p in Path(dev).glob("nvidia*") if p.is_char_device())
+
+
+def bwrap_command(argv: list[str], limits: Limits | None = None,
+                  binds: dict[str, str] | None = None,
+                  devices: list[str] | None = None) -> list[str]:
     """The bubblewrap command line that runs ``argv`` sandboxed: WORKDIR, /tmp and /dev/shm are
-    tmpfs mounts of the sizes in ``limits``; ``binds`` maps host folders to read-only places."""
+    tmpfs mounts of the sizes in ``limits``; ``binds`` maps host folders to read-only places;
+    ``devices`` (GPU device nodes, ``gpu_devices``) appear under /dev, with /sys read-only, which
+    the CUDA driver reads."""
     limits = limits or Limits()
     mb = 1024 * 1024
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
@@ -119,6 +131,10 @@ def bwrap_command(argv: list[str], limits: Limits | None = None, binds: dict[str
              "--proc", "/proc",
              "--perms", "1777", "--size", str(limits.work_mb * mb), "--tmpfs", WORKDIR,
              "--chdir", WORKDIR]
+    for node in devices or ():
+        args += ["--dev-bind", node, f"/dev/{os.path.basename(node)}"]
+    if devices:
+        args += ["--ro-bind", "/sys", "/sys"]
     if os.geteuid() == 0:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
@@ -156,17 +172,19 @@ def vm_size() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def apply_rlimits(limits: Limits) -> None:
-    """Limit the calling (student) process: memory on top of what it already maps, CPU seconds,
-    processes of its user, file size, open files, no core dumps."""
+def apply_rlimits(limits: Limits, gpu: bool = False) -> None:
+    """Limit the calling (student) process: memory on top of what it already maps (unless it has
+    a GPU: CUDA maps far more address space than memory, and a memory cgroup caps it instead),
+    CPU seconds, processes of its user, file size, open files, no core dumps."""
     mb = 1024 * 1024
-    memory = vm_size() + limits.memory_mb * mb
+    memory = resource.RLIM_INFINITY if gpu else vm_size() + limits.memory_mb * mb
     for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, limits.cpu_s),
                          (resource.RLIMIT_NPROC, limits.nproc),
                          (resource.RLIMIT_FSIZE, limits.fsize_mb * mb),
                          (resource.RLIMIT_NOFILE, limits.nofile), (resource.RLIMIT_CORE, 0)):
         soft, hard = resource.getrlimit(which)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        value = value if hard == resource.RLIM_INFINITY else (
+            hard if value == resource.RLIM_INFINITY else min(value, hard))
         resource.setrlimit(which, (value, value))
 
 
@@ -177,13 +195,14 @@ def sandbox_uid() -> int:
     return SANDBOX_UID_BASE + os.getpid()
 
 
-def describe(limits: Limits, mode: str, cgroup: str = "none") -> dict[str, Any]:
-    """The ``limits`` a result records: the limits, the isolation it was graded under, and the
-    cgroup version that capped its process tree ("none" where there was none)."""
+def describe(limits: Limits, mode: str, cgroup: str = "none", gpus: int = 0) -> dict[str, Any]:
+    """The ``limits`` a result records: the limits, the isolation it was graded under, the
+    cgroup version that capped its process tree ("none" where there was none), and how many GPU
+    device nodes it could open (0: the CUDA simulator only)."""
     enforced_nproc = os.geteuid() != 0 or mode == "bubblewrap" or cgroup != "none"
     return {**limits.to_dict(), "isolation": mode,
             "network": "none" if mode == "bubblewrap" else "host",
             "user": str(sandbox_uid() if mode == "bubblewrap" and os.geteuid() == 0
                         else os.geteuid()),
             "nproc_enforced": enforced_nproc, "tmpfs_capped": mode == "bubblewrap",
-            "cgroup": cgroup}
+            "cgroup": cgroup, "gpu_devices": gpus}

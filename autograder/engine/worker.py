@@ -51,6 +51,10 @@ class Worker:
         _workers += 1
         self.cgroup = cgroups.create(cgroups.group_name(_workers), self.limits.memory_mb * 2**20,
                                      self.limits.nproc)
+        # the GPUs only where the cgroup caps memory: a process using CUDA has no address-space
+        # limit
+        self.gpus = (sandbox.gpu_devices() if self.limits.gpu and self.cgroup is not None
+                     else [])
 
     # -- life cycle
     def start(self) -> None:
@@ -67,10 +71,13 @@ class Worker:
         mine, theirs = socket.socketpair()
         argv = [sys.executable, "-m", "autograder.engine.zygote", str(theirs.fileno())]
         env = sandbox.sandbox_env()
+        if self.gpus:
+            argv += ["--gpu"]
         if self.mode == "bubblewrap":
             if os.geteuid() == 0:
                 argv += ["--uid", str(sandbox.sandbox_uid())]
-            argv = sandbox.bwrap_command(argv, self.limits, binds={str(seed): MPL_SEED})
+            argv = sandbox.bwrap_command(argv, self.limits, binds={str(seed): MPL_SEED},
+                                         devices=self.gpus)
             env[MPL_SEED_ENV] = MPL_SEED
         else:
             env[MPL_SEED_ENV] = str(seed)

@@ -1,5 +1,6 @@
 """The warm worker inside the sandbox: imports NumPy, Numba and the toolkit once, then forks one
-child per submission (``python -m autograder.engine.zygote FD [--uid UID]``).
+child per submission (``python -m autograder.engine.zygote FD [--gpu] [--uid UID]``; ``--gpu``: the
+worker opened GPUs to it, so its children get no address-space limit, see ``sandbox``).
 
 The zygote starts no thread before it forks (BLAS pools are limited to one thread and Numba's
 threading layer starts only when a child first runs a parallel function). For each job it writes
@@ -79,7 +80,7 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
         limits = Limits(**job["limits"])
         os.makedirs(job_dir, mode=0o700, exist_ok=True)
         sys.path.insert(0, os.getcwd())
-        apply_rlimits(limits)
+        apply_rlimits(limits, gpu=_gpu_open[0])
         random.seed(job["seed"])
         import numpy
 
@@ -127,9 +128,14 @@ def empty_folder(folder: str, keep: tuple[str, ...] = ()) -> None:
                 pass
 
 
+#: Whether the worker opened GPUs to this zygote (``--gpu``).
+_gpu_open = [False]
+
+
 def main(argv: list[str]) -> None:
     """The zygote's loop: warm up, then one forked child per job request."""
     control = socket.socket(fileno=int(argv[0]))
+    _gpu_open[0] = "--gpu" in argv
     if "--uid" in argv:  # bubblewrap as root: drop to the worker's own unprivileged user
         uid = int(argv[argv.index("--uid") + 1])
         os.setgroups([])
