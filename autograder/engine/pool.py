@@ -160,10 +160,11 @@ def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = Non
     warm zygotes, for this call); ``on_result`` runs here, in this process, once per job as it
     finishes (in completion order). Jobs go to the pool a few at a time, so a run stopped midway
     has little in flight."""
-    waiting = list(jobs)[::-1]
+    jobs = list(jobs)
     if pool is None:
-        with LocalPool(workers if len(waiting) > 1 else 1, limits, mode) as own:
-            return grade_all(waiting[::-1], on_result=on_result, pool=own)
+        with LocalPool(workers if len(jobs) > 1 else 1, limits, mode) as own:
+            return grade_all(jobs, on_result=on_result, pool=own)
+    waiting = jobs[::-1]  # popped from the end: in the given order
     pending: dict[Future, Job] = {}
     while waiting or pending:
         while waiting and len(pending) < pool.capacity():  # a few ahead, not all at once

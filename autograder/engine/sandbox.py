@@ -173,18 +173,18 @@ def vm_size() -> int:
 
 
 def apply_rlimits(limits: Limits, gpu: bool = False) -> None:
-    """Limit the calling (student) process: memory on top of what it already maps (unless it has
-    a GPU: CUDA maps far more address space than memory, and a memory cgroup caps it instead),
-    CPU seconds, processes of its user, file size, open files, no core dumps."""
+    """Limit the calling (student) process: CPU seconds, processes of its user, file size, open
+    files, no core dumps, and memory on top of what it already maps, unless it has a GPU (CUDA
+    maps far more address space than memory; a memory cgroup caps it instead)."""
     mb = 1024 * 1024
-    memory = resource.RLIM_INFINITY if gpu else vm_size() + limits.memory_mb * mb
-    for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, limits.cpu_s),
-                         (resource.RLIMIT_NPROC, limits.nproc),
-                         (resource.RLIMIT_FSIZE, limits.fsize_mb * mb),
-                         (resource.RLIMIT_NOFILE, limits.nofile), (resource.RLIMIT_CORE, 0)):
+    caps = [(resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_NPROC, limits.nproc),
+            (resource.RLIMIT_FSIZE, limits.fsize_mb * mb),
+            (resource.RLIMIT_NOFILE, limits.nofile), (resource.RLIMIT_CORE, 0)]
+    if not gpu:
+        caps.append((resource.RLIMIT_AS, vm_size() + limits.memory_mb * mb))
+    for which, value in caps:
         soft, hard = resource.getrlimit(which)
-        value = value if hard == resource.RLIM_INFINITY else (
-            hard if value == resource.RLIM_INFINITY else min(value, hard))
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(which, (value, value))
 
 

@@ -65,8 +65,9 @@ def _reap(child: int) -> None:
 
 
 def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
-              watched: dict[str, int]) -> None:
-    """In the forked child: isolate, limit, seed, serve; never returns."""
+              watched: dict[str, int], gpu: bool) -> None:
+    """In the forked child: isolate, limit (``gpu``: it may use the GPUs opened to the zygote),
+    seed, serve; never returns."""
     from autograder.engine.servant import Servant
 
     code = 0
@@ -80,7 +81,7 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
         limits = Limits(**job["limits"])
         os.makedirs(job_dir, mode=0o700, exist_ok=True)
         sys.path.insert(0, os.getcwd())
-        apply_rlimits(limits, gpu=_gpu_open[0])
+        apply_rlimits(limits, gpu=gpu)
         random.seed(job["seed"])
         import numpy
 
@@ -128,14 +129,10 @@ def empty_folder(folder: str, keep: tuple[str, ...] = ()) -> None:
                 pass
 
 
-#: Whether the worker opened GPUs to this zygote (``--gpu``).
-_gpu_open = [False]
-
-
 def main(argv: list[str]) -> None:
     """The zygote's loop: warm up, then one forked child per job request."""
     control = socket.socket(fileno=int(argv[0]))
-    _gpu_open[0] = "--gpu" in argv
+    gpu = "--gpu" in argv  # the worker opened GPUs to this zygote
     if "--uid" in argv:  # bubblewrap as root: drop to the worker's own unprivileged user
         uid = int(argv[argv.index("--uid") + 1])
         os.setgroups([])
@@ -194,7 +191,7 @@ def main(argv: list[str]) -> None:
         if pid == 0:
             control.close()
             parent_end.close()
-            run_child(child_end, job, job_dir, watched)
+            run_child(child_end, job, job_dir, watched, gpu)
         child_end.close()
         socket.send_fds(control, [b"%-*d" % (protocol.PID_FIELD, pid)], [parent_end.fileno()])
         parent_end.close()

@@ -43,6 +43,16 @@ def op_code(op: str) -> int:
     """The integer code of ``op`` ('relu', 'add', ...), as a kernel argument."""
     return int(Op[op.upper()])
 
+
+def op_function(op: str, doc: str):
+    """A decorator for the function a backend's factory makes for ``op``: it takes the op's
+    name (``__name__`` and ``__qualname__``) and ``doc``."""
+    def name(function):
+        function.__name__ = function.__qualname__ = op
+        function.__doc__ = doc
+        return function
+    return name
+
 Array = Any  # a backend's array type: numpy.ndarray on the CPU, a device array on CUDA
 
 

@@ -27,6 +27,7 @@ from .backend import (
     check_relu_grad,
     dot_shape,
     op_code,
+    op_function,
     unary_dtype,
 )
 from .sparse import is_sparse, refuse
@@ -240,6 +241,7 @@ def abs(x: Any) -> Any:  # noqa: A001 - the protocol's name
 def _floating(op: str):
     code = op_code(op)
 
+    @op_function(op, f"{op} elementwise (float32 stays float32; integers give float64).")
     def apply(x: Any) -> Any:
         x = rt.device_array(op, x)
         dtype = _unary_dtype(op, x.dtype)
@@ -253,8 +255,6 @@ def _floating(op: str):
             one, inf, nan = _SPECIALS[dtype]
             k.launch(blocks, threads, 0, (x, out, code, one, inf, nan))
         return out
-    apply.__name__ = apply.__qualname__ = op
-    apply.__doc__ = f"{op} elementwise (float32 stays float32; integers give float64)."
     return apply
 
 
@@ -345,6 +345,8 @@ def _size(shape: tuple) -> int:
 
 
 def _binary(op: str):
+    @op_function(op, f"{op}(a, b) elementwise with NumPy broadcasting (any ranks, Python "
+                     "scalars).")
     def apply(a: Any, b: Any) -> Any:
         if type(a) in (int, float):
             if type(b) in (int, float):
@@ -368,8 +370,6 @@ def _binary(op: str):
         if out.size:
             k.launch(blocks, threads, 0, (args[0], args[1], out, *extra))
         return out
-    apply.__name__ = apply.__qualname__ = op
-    apply.__doc__ = f"{op}(a, b) elementwise with NumPy broadcasting (any ranks, Python scalars)."
     return apply
 
 

@@ -26,6 +26,7 @@ from .backend import (
     check_relu_grad,
     dot_shape,
     op_code,
+    op_function,
     unary_dtype,
 )
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
@@ -94,6 +95,7 @@ def _unary_op(op: str, doc: str):
     """The backend function of a unary op: one compiled kernel, chosen by the op's code."""
     code = op_code(op)
 
+    @op_function(op, doc)
     def apply(x):
         x = np.asarray(x)
         dtype = unary_dtype(op, x)
@@ -104,8 +106,6 @@ def _unary_op(op: str, doc: str):
         elif out.size:
             loops.unary_serial(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
         return out
-    apply.__name__ = apply.__qualname__ = op
-    apply.__doc__ = doc
     return apply
 
 
@@ -222,10 +222,9 @@ def _binary_op(op: str, doc: str):
     """The backend function of a binary op with NumPy broadcasting."""
     code = op_code(op)
 
+    @op_function(op, doc)
     def apply(a, b):
         return _binary(op, code, a, b)
-    apply.__name__ = apply.__qualname__ = op
-    apply.__doc__ = doc
     return apply
 
 

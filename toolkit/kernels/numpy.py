@@ -11,6 +11,7 @@ from .backend import (
     check_axis,
     check_relu_grad,
     dot_shape,
+    op_function,
     unary_dtype,
 )
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
@@ -48,12 +49,11 @@ def sigmoid(x):
 
 
 def _float_ufunc(op: str, ufunc):
+    @op_function(op, f"np.{ufunc.__name__} elementwise.")
     def apply(x):
         x, dtype = _unary(op, x)
         with np.errstate(all="ignore"):
             return ufunc(x.astype(dtype, copy=False))
-    apply.__name__ = op
-    apply.__doc__ = f"np.{ufunc.__name__} elementwise."
     return apply
 
 
@@ -70,14 +70,13 @@ def abs(x):  # noqa: A001 - the protocol's name
 
 
 def _binary(op: str, ufunc):
+    @op_function(op, f"np.{ufunc.__name__}(a, b) with broadcasting.")
     def apply(a, b):
         dtype = binary_dtype(op, a, b)
         a, b = (v if isinstance(v, (int, float)) else np.asarray(v) for v in (a, b))
         broadcast_shape(op, np.shape(a), np.shape(b))
         with np.errstate(all="ignore"):
             return np.asarray(ufunc(a, b)).astype(dtype, copy=False)
-    apply.__name__ = op
-    apply.__doc__ = f"np.{ufunc.__name__}(a, b) with broadcasting."
     return apply
 
 
