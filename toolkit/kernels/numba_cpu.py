@@ -62,7 +62,7 @@ _plans: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], tup
 def _empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """np.empty, except that a large result reuses the memory of an earlier result that the
     caller has dropped (only the pool still refers to it), and starts on a cache line (so that
-    the matrix product may stream its rows past the caches). Fresh memory from the OS costs a
+    the vectors a kernel stores do not straddle two lines). Fresh memory from the OS costs a
     page fault per 4 KiB at its first write, which halves the speed of a memory-bound op; a
     training loop asks for the same sizes every step. The pool is bounded by POOL_MAX_BYTES."""
     nbytes = dtype.itemsize * math.prod(shape)

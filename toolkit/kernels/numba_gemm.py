@@ -11,7 +11,8 @@ micro-panel (MR x KC) stays in a quarter of L1, and the columns into blocks whos
 (KC x NC) fits in half of L2. B is packed once into micro-panels (zero-padded at the edges);
 then the blocks of C run across threads, each packing its own A micro-panels slab by slab and
 sweeping each over the block's B micro-panels. The first slab writes C, later ones add to it;
-a C far larger than the caches is written with non-temporal stores.
+each tile fetches the next tile of C for writing while it computes (a small k leaves its stores
+as costly as its FMAs otherwise; non-temporal stores measured slower, with or without it).
 
 Narrow products (C at most two vectors wide: a Dense layer of 16 units) skip most packing, so
 that the big operand is read once, straight from memory:
@@ -36,7 +37,7 @@ from numba import get_num_threads, njit, prange
 
 from . import simd
 from .cpu import target
-from .simd import ADD, OVERWRITE, STREAM
+from .simd import ADD, OVERWRITE
 
 #: Below this many multiply-adds (about a millisecond of one core) one thread does it all.
 PARALLEL_MIN = 1 << 23
@@ -63,10 +64,10 @@ MR_ROWS_NARROW = min(tile_rows(1, _REGISTERS), MAX_ROW_POINTERS)
 #: Tile rows of C^T in a transposed narrow product: 8 where the registers allow (C^T's 16 rows,
 #: a Dense layer's usual width, in two whole tiles), else the wide tile's.
 MR_SWAP = min(8, MR_WIDE)
-_micro_wide = simd.microkernel(MR_WIDE, 2, a_by_rows=False)
+_micro_wide = simd.microkernel(MR_WIDE, 2, a_by_rows=False, prefetch="tile")
 _micro_rows_wide = simd.microkernel(MR_ROWS_WIDE, 2, a_by_rows=True)
 _micro_rows_narrow = simd.microkernel(MR_ROWS_NARROW, 1, a_by_rows=True)
-_micro_swap = simd.microkernel(MR_SWAP, 2, a_by_rows=False, prefetch=True)
+_micro_swap = simd.microkernel(MR_SWAP, 2, a_by_rows=False, prefetch="block")
 #: Columns of C^T per task of a transposed narrow product, and rows of op(A)^T per block: a
 #: block of op(A)^T (SWAP_DEPTH x SWAP_COLUMNS, 256 KiB of float32) fits in L2 while the
 #: next one is prefetched.
@@ -90,18 +91,31 @@ def _micro_rows(nv, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode):
 @njit(error_model="numpy")
 def _pack(x, along_k, r0, rows, pc, kc, width, out):
     """out[p * width + r] = X(r0 + r, pc + p) for r < rows (0 for rows <= r < width), p < kc,
-    where X(r, p) = x[r, p] if along_k (x's rows run along k) else x[p, r]."""
-    for p in range(kc):
-        dst = out[p * width:(p + 1) * width]
-        if along_k:
-            for r in range(rows):
-                dst[r] = x[r0 + r, pc + p]
-        else:
-            src = x[pc + p, r0:r0 + rows]
+    where X(r, p) = x[r, p] if along_k (x's rows run along k: the blocks of whole vectors are
+    transposed in registers, the rest element by element) else x[p, r]."""
+    lanes = simd.lanes_of(out)
+    whole_r, whole_p = (rows // lanes * lanes, kc // lanes * lanes) if along_k else (0, 0)
+    if whole_r and whole_p:
+        xf = x.reshape(-1)
+        for r in range(0, whole_r, lanes):
+            for p in range(0, whole_p, lanes):
+                simd.transpose_square(xf, (r0 + r) * x.shape[1] + pc + p, x.shape[1], out,
+                                      p * width + r, width)
+        if whole_r == rows == width and whole_p == kc:
+            return
+    if along_k:
+        for p in range(kc):
+            for r in range(whole_r if p < whole_p else 0, rows):
+                out[p * width + r] = x[r0 + r, pc + p]
+    else:
+        for p in range(kc):
+            src, dst = x[pc + p, r0:r0 + rows], out[p * width:p * width + rows]
             for r in range(rows):
                 dst[r] = src[r]
-        for r in range(rows, width):
-            dst[r] = 0
+    if rows < width:
+        for p in range(kc):
+            for r in range(rows, width):
+                out[p * width + r] = 0
 
 
 @njit(error_model="numpy")
@@ -127,12 +141,12 @@ def _pack_b_task(xb, b_rows, bp, kc, nr, t):
 
 
 @njit(error_model="numpy")
-def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, first, ap, t):
+def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, ap, t):
     """Block t of C (row-block major: row_blocks shares of the MR-row panels, as even as can
     be, by col_blocks shares of the columns), slab by slab: pack the block's A micro-panels
     into ap (L2), then, for each stretch of nc columns (whose slab of B stays in L2), sweep
-    each A micro-panel (kept in L1) over the stretch's B micro-panels. The first slab writes C
-    in mode ``first`` (OVERWRITE or STREAM), later ones ADD."""
+    each A micro-panel (kept in L1) over the stretch's B micro-panels. The first slab writes C,
+    later ones add to it."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     cf = c.reshape(-1)
@@ -147,43 +161,46 @@ def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, first, ap,
     tile = np.empty(MR_WIDE * nr, c.dtype)
     for pc in range(0, k, kc):
         depth = min(kc, k - pc)
-        mode = ADD if pc > 0 else first
+        mode = ADD if pc > 0 else OVERWRITE
         for i0 in range(i_lo, i_hi, MR_WIDE):
             at = (i0 - i_lo) * depth
             _pack(xa, a_rows, i0, min(MR_WIDE, m - i0), pc, depth, MR_WIDE,
                   ap[at:at + MR_WIDE * depth])
         for jc in range(j_lo, j_hi, nc):
+            j_end = min(j_hi, jc + nc)
             for i0 in range(i_lo, i_hi, MR_WIDE):
                 rows, a0 = min(MR_WIDE, m - i0), (i0 - i_lo) * depth
-                for j0 in range(jc, min(j_hi, jc + nc), nr):
+                for j0 in range(jc, j_end, nr):
                     cols, b0 = min(nr, n - j0), pc * n_pad + j0 * depth
+                    # the next tile, fetched for writing while this one computes (prefetches
+                    # never fault: past the last row they fetch nothing of use, harmlessly)
+                    ahead = i0 * n + j0 + nr if j0 + nr < j_end else (i0 + MR_WIDE) * n + jc
                     if rows == MR_WIDE and cols == nr:
                         _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n,
-                                    mode)
+                                    mode, cf, ahead, n)
                     else:
                         _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr,
-                                    OVERWRITE)
+                                    OVERWRITE, cf, ahead, n)
                         _put_tile(tile, nr, c, i0, j0, rows, cols, pc > 0)
 
 
 @njit(**_serial)
-def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr, first):
+def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr):
     """c = op(A) @ op(B) with packed panels, on one thread. Row i of op(A) is xa[i] if a_rows
     else xa[:, i]; column j of op(B) is xb[j] if b_rows else xb[:, j]; bp has room for all
-    of B packed (k by n rounded up to nr), ap for each task's A panels (ap_size); ``first``
-    is the first slab's mode (_wide_task)."""
+    of B packed (k by n rounded up to nr), ap for each task's A panels (ap_size)."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     size = ap.size // (row_blocks * col_blocks)
     for t in range(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
         _pack_b_task(xb, b_rows, bp, kc, nr, t)
     for t in range(row_blocks * col_blocks):
-        _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, first,
+        _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr,
                    ap[t * size:(t + 1) * size], t)
 
 
 @njit(**_parallel)
-def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr, first):
+def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr):
     """wide_serial with the packing of B, then the blocks of C, spread across threads: two
     parallel steps per product, so that a thread delayed by another process holds up the
     others only twice."""
@@ -193,7 +210,7 @@ def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks,
     for t in prange(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
         _pack_b_task(xb, b_rows, bp, kc, nr, t)
     for t in prange(row_blocks * col_blocks):
-        _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, first,
+        _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr,
                    ap[t * size:(t + 1) * size], t)
 
 
@@ -392,8 +409,7 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
     nr = 2 * lanes
     b_size = k * -(-n // nr) * nr
     buf = _buffer(b_size + ap_size(m, k, kc, row_blocks, col_blocks), dtype)
-    first = STREAM if c.nbytes > target().caches["L2"] * threads else OVERWRITE
     (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, buf[:b_size],
                                                  buf[b_size:], c, kc, row_blocks, col_blocks,
-                                                 nc, nr, first)
+                                                 nc, nr)
     return c

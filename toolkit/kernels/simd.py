@@ -38,7 +38,7 @@ def _multiply_add(builder: ir.IRBuilder, dtype, vector: ir.VectorType):
     return lambda x, y, acc: builder.add(acc, builder.mul(x, y))
 
 
-def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
+def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
     """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode)`` that computes
     an ``mr`` x ``nv * lanes`` tile of products, all operands flat 1-D arrays of one dtype:
 
@@ -50,13 +50,16 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
     the whole loop over p; each step loads nv vectors of B's row p, broadcasts mr numbers of
     A's column p, and does mr * nv FMAs.
 
-    ``mode`` ADD adds the tile to C; OVERWRITE writes it, so C need not be cleared first;
-    STREAM writes it with non-temporal stores where C's rows are aligned to the vector size (a
-    C far larger than the caches: its lines are not read first). Reading A's rows in place, the
+    ``mode`` ADD adds the tile to C; OVERWRITE writes it, so C need not be cleared first.
+    Reading A's rows in place, the
     tile prefetches each row ROW_AHEAD elements ahead, one row per step. With ``prefetch`` the
-    intrinsic takes three more arguments ``(f, f0, ldf)`` and at each step p asks the cache for
-    the nv vectors at ``f[f0 + p*ldf:]``: the next block of a B read in place, fetched while
-    this one computes.
+    intrinsic takes three more arguments ``(f, f0, ldf)``:
+    - "block": at each step p it asks L2 for the nv vectors at ``f[f0 + p*ldf:]``, the next
+      block of a B read in place, fetched while this one computes;
+    - "tile": at each step p < mr it asks L1 for the nv vectors of row p of the next tile of C,
+      ``f[f0 + p*ldf:]``, for writing (prefetchw), so that the tile's stores at the end find
+      their lines owned instead of waiting for them: with a small k the stores would otherwise
+      cost as much as the FMAs.
     """
 
     def typer(a, b, c, fetched=None):
@@ -94,14 +97,22 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
             pf = context.make_array(signature.args[11])(context, builder, args[11]).data
         fetch_block = _prefetcher(builder, 2)      # the next block: into L2, L1 is busy
         fetch_row_ahead = _prefetcher(builder, 3)  # a row's next lines, needed soon
+        fetch_for_writing = _prefetcher(builder, 3, write=True)
+
+        def fetch_ahead(p, fetch):
+            """``fetch`` each of the nv vectors at f[f0 + p*ldf:]."""
+            ahead_row = builder.add(args[12], builder.mul(p, args[13]))
+            for v in range(nv):
+                fetch(builder.gep(pf, [builder.add(ahead_row, const(v * lanes))]))
 
         def step(p, fetch_row=None):
             """One step of k: loads of B's row p, broadcasts of A's column p, the FMAs; with
             ``fetch_row``, a prefetch of that row of A ROW_AHEAD elements ahead."""
-            if prefetch:
-                ahead_row = builder.add(args[12], builder.mul(p, args[13]))
-                for v in range(nv):
-                    fetch_block(builder.gep(pf, [builder.add(ahead_row, const(v * lanes))]))
+            if prefetch == "block":
+                fetch_ahead(p, fetch_block)
+            elif prefetch == "tile":
+                with builder.if_then(builder.icmp_signed("<", p, const(mr))):
+                    fetch_ahead(p, fetch_for_writing)
             if fetch_row is not None:
                 fetch_row_ahead(builder.gep(rows[fetch_row], [builder.add(p, const(ROW_AHEAD))]))
             b_row = builder.add(b0_, builder.mul(p, ldb_))
@@ -127,23 +138,12 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
         with cgutils.for_range_slice(builder, done, kc_, const(1)) as (p, _):
             step(p)
         add = builder.fadd if isinstance(dtype, types.Float) else builder.add
-        vector_bytes = lanes * itemsize
-        address = builder.ptrtoint(builder.gep(pc, [c0_]), ir.IntType(64))
-        aligned = builder.icmp_unsigned("==", builder.and_(builder.or_(
-            address, builder.mul(ldc_, const(itemsize))), const(vector_bytes - 1)), const(0))
-        streaming = builder.and_(builder.icmp_signed("==", mode_, const(STREAM)), aligned)
         adding = builder.icmp_signed("==", mode_, const(ADD))
         with builder.if_else(adding) as (then, otherwise):
             with then:
-                _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, add, "add")
+                _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, add)
             with otherwise:
-                with builder.if_else(streaming) as (stream, plain):
-                    with stream:
-                        _write_tile(builder, acc, pc, c0_, ldc_, vector_at, vector_bytes, add,
-                                    "stream")
-                    with plain:
-                        _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, add,
-                                    "write")
+                _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, None)
         return context.get_dummy_value()
 
     if prefetch:
@@ -161,34 +161,31 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: bool = False):
 
 #: How far ahead (in elements) a tile reading A's rows in place prefetches each row.
 ROW_AHEAD = 256
-#: The microkernel's modes: write its tile over C, add it to C, or write it past the caches.
-OVERWRITE, ADD, STREAM = 0, 1, 2
+#: The microkernel's modes: write its tile over C, or add it to C.
+OVERWRITE, ADD = 0, 1
 
 
-def _write_tile(builder, acc, pc, c0, ldc, vector_at, align, add, how):
-    """C's tile from the accumulators: written, added to ("add") or written with non-temporal
-    stores ("stream", C's rows aligned to ``align`` bytes)."""
+def _write_tile(builder, acc, pc, c0, ldc, vector_at, align, add):
+    """C's tile from the accumulators: written, or added to C with ``add``."""
     const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
     for i, row in enumerate(acc):
         c_row = builder.add(c0, builder.mul(ldc, const(i)))
         for v, slot in enumerate(row):
             value = builder.load(slot)
             where = vector_at(pc, builder.add(c_row, const(v * value.type.count)))
-            if how == "add":
+            if add is not None:
                 value = add(builder.load(where, align=align), value)
-            store = builder.store(value, where, align=align)
-            if how == "stream":
-                store.set_metadata("nontemporal", builder.module.add_metadata(
-                    [ir.Constant(ir.IntType(32), 1)]))
+            builder.store(value, where, align=align)
 
 
-def _prefetcher(builder: ir.IRBuilder, locality: int):
-    """A function that asks the cache to fetch the line holding a pointer (llvm.prefetch, a
-    read that never faults): into every level with locality 3, all but L1 with 2."""
+def _prefetcher(builder: ir.IRBuilder, locality: int, write: bool = False):
+    """A function that asks the cache to fetch the line holding a pointer (llvm.prefetch, which
+    never faults): into every level with locality 3, all but L1 with 2; with ``write``, owned
+    for writing (prefetchw)."""
     i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
         ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
-    flags = [ir.Constant(i32, 0), ir.Constant(i32, locality), ir.Constant(i32, 1)]
+    flags = [ir.Constant(i32, int(write)), ir.Constant(i32, locality), ir.Constant(i32, 1)]
     return lambda pointer: builder.call(fn, [builder.bitcast(pointer, i8p), *flags])
 
 
@@ -202,6 +199,47 @@ def lanes_of(typingctx, x):
         return context.get_constant(types.intp, target().lanes(x.dtype.bitwidth // 8))
 
     return types.intp(x), codegen
+
+
+@intrinsic
+def transpose_square(typingctx, x, x0, ldx, out, o0, ldo):
+    """out[o0 + j*ldo + i] = x[x0 + i*ldx + j] for i, j < W (flat arrays of one dtype, W =
+    lanes_of(x)): a W x W block transposed in registers, its rows loaded and its columns stored
+    as whole vectors (log2 W rounds of two-source shuffles), where element by element it would
+    take W * W strided accesses."""
+    if not (isinstance(x, types.Array) and isinstance(out, types.Array) and x.ndim == out.ndim == 1
+            and x.dtype == out.dtype):
+        return None
+
+    def codegen(context, builder, signature, args):
+        element, vector, lanes = _vector_type(context, signature.args[0].dtype)
+        itemsize = signature.args[0].dtype.bitwidth // 8
+        px, po = (context.make_array(signature.args[i])(context, builder, args[i]).data
+                  for i in (0, 3))
+        const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
+        rows = [builder.load(_vector_pointer(builder, px, builder.add(
+            args[1], builder.mul(args[2], const(i))), vector), align=itemsize)
+            for i in range(lanes)]
+        half = lanes // 2
+        while half:  # swap the off-diagonal half x half blocks of every 2half x 2half block
+            upper = [j if j & half == 0 else lanes + j - half for j in range(lanes)]
+            lower = [j + half if j & half == 0 else lanes + j for j in range(lanes)]
+            for i in range(lanes):
+                if i & half == 0:
+                    a, b = rows[i], rows[i + half]
+                    rows[i] = builder.shuffle_vector(a, b, _lane_mask(upper))
+                    rows[i + half] = builder.shuffle_vector(a, b, _lane_mask(lower))
+            half //= 2
+        for j, column in enumerate(rows):
+            builder.store(column, _vector_pointer(builder, po, builder.add(
+                args[4], builder.mul(args[5], const(j))), vector), align=itemsize)
+        return context.get_dummy_value()
+
+    return types.void(x, types.intp, types.intp, out, types.intp, types.intp), codegen
+
+
+def _lane_mask(lanes: list[int]) -> ir.Constant:
+    return ir.Constant(ir.VectorType(ir.IntType(32), len(lanes)), lanes)
 
 
 @intrinsic
