@@ -21,7 +21,7 @@ from numba import njit
 from toolkit.kernels import numba_cpu as nb
 from toolkit.kernels import numba_gemm
 from toolkit.kernels.cpu import target
-from toolkit.kernels.simd import vector_max
+from toolkit.kernels.simd import transpose_square, vector_max
 
 RNG = np.random.default_rng(7)
 BIG = nb.PARALLEL_MIN + 37  # just above the cut-over, and not a multiple of the task size
@@ -113,6 +113,28 @@ def test_vector_max_is_nanmax_at_every_length(x):
     got = _vector_max(x)
     want = np.nan if np.isnan(x).all() else np.nanmax(x)
     assert got == want or (np.isnan(got) and np.isnan(want))
+
+
+@njit
+def _transpose_square(x, x0, ldx, out, o0, ldo):
+    transpose_square(x, x0, ldx, out, o0, ldo)
+
+
+@settings(max_examples=30, deadline=None)
+@given(dtype=st.sampled_from([np.float32, np.float64, np.int32]), x0=st.integers(0, 40),
+       extra_x=st.integers(0, 9), o0=st.integers(0, 40), extra_o=st.integers(0, 9))
+def test_transpose_square_at_any_offset_and_stride(dtype, x0, extra_x, o0, extra_o):
+    """The packing's register transpose: a lanes x lanes block read at any offset and row
+    stride is written transposed at any other, and nothing around it is touched."""
+    lanes = target().lanes(np.dtype(dtype).itemsize)
+    ldx, ldo = lanes + extra_x, lanes + extra_o
+    x = np.arange(x0 + lanes * ldx).astype(dtype)
+    out = np.full(o0 + lanes * ldo, -1, dtype)
+    _transpose_square(x, x0, ldx, out, o0, ldo)
+    block = x[x0:].reshape(lanes, ldx)[:, :lanes]
+    want = np.full_like(out, -1)
+    want[o0:].reshape(lanes, ldo)[:, :lanes] = block.T
+    np.testing.assert_array_equal(out, want)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
