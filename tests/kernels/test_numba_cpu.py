@@ -186,13 +186,13 @@ def test_dot_blocks_and_slabs(trans_a, trans_b, dtype):
     of columns, then with too few rows for the tasks (the columns split too); ragged edges
     everywhere."""
     itemsize = np.dtype(dtype).itemsize
-    kc, _, _, nc = numba_gemm.blocking(1, 1 << 20, itemsize, 1)
+    kc, _, _, nc = numba_gemm.blocking(1, 1 << 20, 1 << 20, itemsize, 1)
     m, k, n = 17 * numba_gemm.MR_WIDE + 5, kc + 45, nc + 5
-    kc, row_blocks, _, nc = numba_gemm.blocking(m, n, itemsize, 2)
+    kc, row_blocks, _, nc = numba_gemm.blocking(m, k, n, itemsize, 2)
     assert k > kc and row_blocks > 1 and n > nc
     check_dot(m, k, n, dtype, trans_a, trans_b)
     m = 3 * numba_gemm.MR_WIDE - 1  # too few rows for the tasks: the columns split as well
-    assert numba_gemm.blocking(m, n, itemsize, 2)[2] > 1
+    assert numba_gemm.blocking(m, k, n, itemsize, 2)[2] > 1
     check_dot(m, k, n, dtype, trans_a, trans_b)
 
 

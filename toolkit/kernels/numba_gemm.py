@@ -352,14 +352,16 @@ def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(x), True
 
 
-def blocking(m: int, n: int, itemsize: int, threads: int) -> tuple[int, int, int, int]:
+def blocking(m: int, k: int, n: int, itemsize: int,
+             threads: int) -> tuple[int, int, int, int]:
     """(KC, row blocks, column blocks, NC) of a wide product: KC keeps an A micro-panel
-    (MR x KC) within a quarter of L1; NC keeps a slab of B (KC x NC) within half of L2. The
-    blocks of C are tasks: at least TASKS_PER_THREAD per thread, by rows where there are
-    enough, the columns split only when the rows alone are too few."""
+    (MR x KC) within a quarter of L1; NC keeps a slab of B (min(KC, k) x NC) within half of
+    L2, so that a small k sweeps long stretches of C's rows. The blocks of C are tasks: at
+    least TASKS_PER_THREAD per thread, by rows where there are enough, the columns split only
+    when the rows alone are too few."""
     caches, nr = target().caches, 2 * target().lanes(itemsize)
     kc = max(64, min(512, caches["L1d"] // (4 * MR_WIDE * itemsize)) // 8 * 8)
-    nc = max(nr, caches["L2"] // (2 * kc * itemsize) // nr * nr)
+    nc = max(nr, caches["L2"] // (2 * min(kc, k) * itemsize) // nr * nr)
     tasks = TASKS_PER_THREAD * threads
     row_blocks = max(1, min(-(-m // MR_WIDE), tasks))
     col_blocks = max(1, min(-(-n // nr), -(-tasks // row_blocks)))
@@ -405,7 +407,7 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
         (rows_parallel if parallel else rows_serial)(xa, bf, ldb, c, nv, mr, nr)
         return c
     threads = get_num_threads() if parallel else 1
-    kc, row_blocks, col_blocks, nc = blocking(m, n, dtype.itemsize, threads)
+    kc, row_blocks, col_blocks, nc = blocking(m, k, n, dtype.itemsize, threads)
     nr = 2 * lanes
     b_size = k * -(-n // nr) * nr
     buf = _buffer(b_size + ap_size(m, k, kc, row_blocks, col_blocks), dtype)
