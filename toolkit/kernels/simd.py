@@ -51,9 +51,8 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
     A's column p, and does mr * nv FMAs.
 
     ``mode`` ADD adds the tile to C; OVERWRITE writes it, so C need not be cleared first.
-    Reading A's rows in place, the
-    tile prefetches each row ROW_AHEAD elements ahead, one row per step. With ``prefetch`` the
-    intrinsic takes three more arguments ``(f, f0, ldf)``:
+    Reading A's rows in place, the tile prefetches each row ROW_AHEAD elements ahead, one row
+    per step. With ``prefetch`` the intrinsic takes three more arguments ``(f, f0, ldf)``:
     - "block": at each step p it asks L2 for the nv vectors at ``f[f0 + p*ldf:]``, the next
       block of a B read in place, fetched while this one computes;
     - "tile": at each step p < mr it asks L1 for the nv vectors of row p of the next tile of C,
