@@ -101,8 +101,6 @@ def _pack(x, along_k, r0, rows, pc, kc, width, out):
             for p in range(0, whole_p, lanes):
                 simd.transpose_square(xf, (r0 + r) * x.shape[1] + pc + p, x.shape[1], out,
                                       p * width + r, width)
-        if whole_r == rows == width and whole_p == kc:
-            return
     if along_k:
         for p in range(kc):
             for r in range(whole_r if p < whole_p else 0, rows):
