@@ -8,8 +8,9 @@ AVX-512's 32 registers, 6 x 2 (6 x 16) with AVX2's 16.
 
 Wide products (C more than two vectors wide) cut k into slabs of KC, chosen so that an A
 micro-panel (MR x KC) stays in a quarter of L1, and the columns into blocks whose slab of B
-(KC x NC) fits in half of L2. B is packed once into micro-panels (zero-padded at the edges);
-then the blocks of C run across threads, each packing its own A micro-panels slab by slab and
+(KC x NC) fits in half of L2. B is packed into micro-panels (zero-padded at the edges), once
+by all the threads together or, where it is small beside L2, by each thread for itself; the
+blocks of C run across threads, each packing its own A micro-panels slab by slab and
 sweeping each over the block's B micro-panels. The first slab writes C, later ones add to it;
 each tile fetches the next tile of C for writing while it computes (a small k leaves its stores
 as costly as its FMAs otherwise; non-temporal stores measured slower, with or without it).
@@ -33,7 +34,7 @@ import threading
 from typing import Callable
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import get_num_threads, get_thread_id, njit, prange
 
 from . import simd
 from .cpu import target
@@ -182,6 +183,12 @@ def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, ap, t):
                         _put_tile(tile, nr, c, i0, j0, rows, cols, pc > 0)
 
 
+@njit(error_model="numpy")
+def _b_tasks(k, n, kc, nr):
+    """Tasks of packing B (_pack_b_task): its micro-panels in every slab."""
+    return ((k + kc - 1) // kc) * ((n + nr - 1) // nr)
+
+
 @njit(**_serial)
 def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr):
     """c = op(A) @ op(B) with packed panels, on one thread. Row i of op(A) is xa[i] if a_rows
@@ -190,7 +197,7 @@ def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, n
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     size = ap.size // (row_blocks * col_blocks)
-    for t in range(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
+    for t in range(_b_tasks(k, n, kc, nr)):
         _pack_b_task(xb, b_rows, bp, kc, nr, t)
     for t in range(row_blocks * col_blocks):
         _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr,
@@ -199,17 +206,33 @@ def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, n
 
 @njit(**_parallel)
 def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr):
-    """wide_serial with the packing of B, then the blocks of C, spread across threads: two
-    parallel steps per product, so that a thread delayed by another process holds up the
-    others only twice."""
+    """wide_serial with the blocks of C spread across threads. Where bp holds one copy of B
+    packed (b_copies), the threads pack it together first: two parallel steps per product, so
+    that a thread delayed by another process holds up the others only twice. Where it holds a
+    copy per thread, each thread packs all of B for itself as its first block begins: one
+    step, and no thread waits for another's packing or reads it from another core's cache."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     size = ap.size // (row_blocks * col_blocks)
-    for t in prange(((k + kc - 1) // kc) * ((n + nr - 1) // nr)):
-        _pack_b_task(xb, b_rows, bp, kc, nr, t)
-    for t in prange(row_blocks * col_blocks):
-        _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr,
-                   ap[t * size:(t + 1) * size], t)
+    b_size = k * ((n + nr - 1) // nr * nr)
+    copies = bp.size // b_size
+    if copies == 1:
+        for t in prange(_b_tasks(k, n, kc, nr)):
+            _pack_b_task(xb, b_rows, bp, kc, nr, t)
+        for t in prange(row_blocks * col_blocks):
+            _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr,
+                       ap[t * size:(t + 1) * size], t)
+    else:
+        packed = np.zeros(copies, np.bool_)
+        for t in prange(row_blocks * col_blocks):
+            me = get_thread_id()  # 0 <= me < get_num_threads() == copies
+            mine = bp[me * b_size:(me + 1) * b_size]
+            if not packed[me]:
+                for u in range(_b_tasks(k, n, kc, nr)):
+                    _pack_b_task(xb, b_rows, mine, kc, nr, u)
+                packed[me] = True
+            _wide_task(xa, a_rows, mine, c, kc, row_blocks, col_blocks, nc, nr,
+                       ap[t * size:(t + 1) * size], t)
 
 
 @njit(error_model="numpy")
@@ -366,6 +389,15 @@ def blocking(m: int, k: int, n: int, itemsize: int,
     return kc, row_blocks, col_blocks, nc
 
 
+def b_copies(k: int, n: int, itemsize: int, threads: int) -> int:
+    """Copies of B packed in a wide product: one per thread where B packed fits in half of L2
+    (g @ W.T's W, 10000 x 16: packing it all takes a thread less time than waiting for the
+    others at a barrier would), else one that the threads share."""
+    nr = 2 * target().lanes(itemsize)
+    small = k * -(-n // nr) * nr * itemsize <= target().caches["L2"] // 2
+    return threads if small and threads > 1 else 1
+
+
 def ap_size(m: int, k: int, kc: int, row_blocks: int, col_blocks: int) -> int:
     """Elements of packing memory for every wide task's A panels (one slab of its rows)."""
     block_rows = (-(-m // MR_WIDE) // row_blocks + 1) * MR_WIDE
@@ -407,7 +439,7 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
     threads = get_num_threads() if parallel else 1
     kc, row_blocks, col_blocks, nc = blocking(m, k, n, dtype.itemsize, threads)
     nr = 2 * lanes
-    b_size = k * -(-n // nr) * nr
+    b_size = b_copies(k, n, dtype.itemsize, threads) * k * -(-n // nr) * nr
     buf = _buffer(b_size + ap_size(m, k, kc, row_blocks, col_blocks), dtype)
     (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, buf[:b_size],
                                                  buf[b_size:], c, kc, row_blocks, col_blocks,
