@@ -21,7 +21,7 @@ from numba import njit
 from toolkit.kernels import numba_cpu as nb
 from toolkit.kernels import numba_gemm
 from toolkit.kernels.cpu import target
-from toolkit.kernels.simd import transpose_square, vector_max
+from toolkit.kernels.simd import ADD, OVERWRITE, transpose_block, vector_max
 
 RNG = np.random.default_rng(7)
 BIG = nb.PARALLEL_MIN + 37  # just above the cut-over, and not a multiple of the task size
@@ -116,25 +116,63 @@ def test_vector_max_is_nanmax_at_every_length(x):
 
 
 @njit
-def _transpose_square(x, x0, ldx, out, o0, ldo):
-    transpose_square(x, x0, ldx, out, o0, ldo)
+def _transpose_block(x, x0, ldx, rows, cols, out, o0, ldo, width):
+    transpose_block(x, x0, ldx, rows, cols, out, o0, ldo, width)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(dtype=st.sampled_from([np.float32, np.float64, np.int32]), x0=st.integers(0, 40),
-       extra_x=st.integers(0, 9), o0=st.integers(0, 40), extra_o=st.integers(0, 9))
-def test_transpose_square_at_any_offset_and_stride(dtype, x0, extra_x, o0, extra_o):
-    """The packing's register transpose: a lanes x lanes block read at any offset and row
-    stride is written transposed at any other, and nothing around it is touched."""
+       extra_x=st.integers(0, 9), o0=st.integers(0, 40), extra_o=st.integers(0, 9),
+       data=st.data())
+def test_transpose_block_at_any_offset_stride_and_edge(dtype, x0, extra_x, o0, extra_o, data):
+    """The packing's register transpose: a block of up to lanes x lanes, read at any offset and
+    row stride, is written transposed at any other, zero-padded from ``rows`` to ``width``;
+    nothing around it is read (x ends where the block does) or written."""
     lanes = target().lanes(np.dtype(dtype).itemsize)
+    whole = data.draw(st.booleans())
+    width = lanes if whole else data.draw(st.integers(0, lanes))
+    rows = lanes if whole else data.draw(st.integers(0, width))
+    cols = lanes if whole else data.draw(st.integers(0, lanes))
     ldx, ldo = lanes + extra_x, lanes + extra_o
-    x = np.arange(x0 + lanes * ldx).astype(dtype)
+    x = (np.arange(x0 + max(rows - 1, 0) * ldx + cols) + 1).astype(dtype)
     out = np.full(o0 + lanes * ldo, -1, dtype)
-    _transpose_square(x, x0, ldx, out, o0, ldo)
-    block = x[x0:].reshape(lanes, ldx)[:, :lanes]
+    _transpose_block(x, x0, ldx, rows, cols, out, o0, ldo, width)
+    block = np.zeros((width, cols), dtype)
+    for i in range(rows):
+        block[i] = x[x0 + i * ldx:][:cols]
     want = np.full_like(out, -1)
-    want[o0:].reshape(lanes, ldo)[:, :lanes] = block.T
+    want[o0:].reshape(lanes, ldo)[:cols, :width] = block.T
     np.testing.assert_array_equal(out, want)
+
+
+@njit
+def _tile(a, b, c, c0, ldc, mode, rows, cols, kc):
+    numba_gemm._micro_wide(a, 0, numba_gemm.MR_WIDE, b, 0, b.size // kc, kc, c, c0, ldc, mode,
+                           rows, cols, c, c0, ldc)
+
+
+@settings(max_examples=40, deadline=None)
+@given(dtype=st.sampled_from([np.float32, np.float64]), mode=st.sampled_from([OVERWRITE, ADD]),
+       kc=st.integers(1, 20), c0=st.integers(0, 17), data=st.data())
+def test_microkernel_stores_only_its_rows_and_columns(dtype, mode, kc, c0, data):
+    """A partial tile at C's edge writes (or adds to) C's first rows x cols of the tile, under
+    lane masks, and no element of C beyond them."""
+    lanes = target().lanes(np.dtype(dtype).itemsize)
+    mr, nr = numba_gemm.MR_WIDE, 2 * lanes
+    rows, cols = data.draw(st.integers(1, mr)), data.draw(st.integers(1, nr))
+    ldc = nr + data.draw(st.integers(0, 5))
+    a = values((kc, mr), dtype, special=False)  # a packed panel: column p of A is a[p]
+    b = values((kc, nr), dtype, special=False)
+    c = values(c0 + mr * ldc + 3, dtype, special=False)
+    want, inside = c.astype(np.float64), np.zeros(c.size, bool)
+    tile = (a.astype(np.float64).T @ b.astype(np.float64))[:rows, :cols]
+    region = want[c0:c0 + mr * ldc].reshape(mr, ldc)[:rows, :cols]
+    region[...] = region + tile if mode == ADD else tile
+    inside[c0:c0 + mr * ldc].reshape(mr, ldc)[:rows, :cols] = True
+    _tile(a.reshape(-1), b.reshape(-1), c, c0, ldc, mode, rows, cols, kc)
+    np.testing.assert_array_equal(c[~inside], want[~inside])
+    bound = (kc + 2) * 64 * np.finfo(dtype).eps  # |a|, |b|, |c| <= 4
+    np.testing.assert_allclose(c[inside], want[inside], rtol=0, atol=bound)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])

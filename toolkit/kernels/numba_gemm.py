@@ -23,9 +23,10 @@ that the big operand is read once, straight from memory:
   tile's vectors of B, read in place block by block, each block prefetched while the one before
   it computes; the small op(B)^T is packed, and each block of C^T is written back transposed
   into C.
-Partial tiles at the edges go through a small scratch tile. ``fastmath`` is not used: sums are
-formed in order along k (each tile's FMA chain), and NaN and inf propagate as in BLAS. Integer
-products take a plain loop (exact, wrapping as NumPy's), which compiles in a fraction of the time.
+Partial tiles at the edges store under lane masks, straight into C, and panels along k are
+packed by register transposes, masked at the edges too. ``fastmath`` is not used: sums are formed
+in order along k (each tile's FMA chain), and NaN and inf propagate as in BLAS. Integer products
+take a plain loop (exact, wrapping as NumPy's), which compiles in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -81,49 +82,34 @@ _parallel = dict(_jit, parallel=True)
 
 
 @njit(error_model="numpy")
-def _micro_rows(nv, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode):
-    """The tile reading A's rows in place, ``nv`` vectors of columns wide."""
+def _micro_rows(nv, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, rows, cols):
+    """The tile reading A's rows in place, ``nv`` vectors of columns wide, writing C's first
+    ``rows`` x ``cols``."""
     if nv == 1:
-        _micro_rows_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode)
+        _micro_rows_narrow(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, OVERWRITE, rows, cols)
     else:
-        _micro_rows_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode)
+        _micro_rows_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, OVERWRITE, rows, cols)
 
 
 @njit(error_model="numpy")
 def _pack(x, along_k, r0, rows, pc, kc, width, out):
     """out[p * width + r] = X(r0 + r, pc + p) for r < rows (0 for rows <= r < width), p < kc,
-    where X(r, p) = x[r, p] if along_k (x's rows run along k: the blocks of whole vectors are
-    transposed in registers, the rest element by element) else x[p, r]."""
-    lanes = simd.lanes_of(out)
-    whole_r, whole_p = (rows // lanes * lanes, kc // lanes * lanes) if along_k else (0, 0)
-    if whole_r and whole_p:
-        xf = x.reshape(-1)
-        for r in range(0, whole_r, lanes):
-            for p in range(0, whole_p, lanes):
-                simd.transpose_square(xf, (r0 + r) * x.shape[1] + pc + p, x.shape[1], out,
-                                      p * width + r, width)
+    where X(r, p) = x[r, p] if along_k (x's rows run along k: transposed in registers, lanes x
+    lanes at a time, the blocks at the edges under lane masks) else x[p, r]."""
     if along_k:
-        for p in range(kc):
-            for r in range(whole_r if p < whole_p else 0, rows):
-                out[p * width + r] = x[r0 + r, pc + p]
+        lanes, xf, ld = simd.lanes_of(out), x.reshape(-1), x.shape[1]
+        for r in range(0, width, lanes):
+            for p in range(0, kc, lanes):
+                simd.transpose_block(xf, (r0 + r) * ld + pc + p, ld, max(0, min(lanes, rows - r)),
+                                     min(lanes, kc - p), out, p * width + r, width,
+                                     min(lanes, width - r))
     else:
         for p in range(kc):
-            src, dst = x[pc + p, r0:r0 + rows], out[p * width:p * width + rows]
+            src, dst = x[pc + p, r0:r0 + rows], out[p * width:(p + 1) * width]
             for r in range(rows):
                 dst[r] = src[r]
-    if rows < width:
-        for p in range(kc):
             for r in range(rows, width):
-                out[p * width + r] = 0
-
-
-@njit(error_model="numpy")
-def _put_tile(tile, nr, c, i0, j0, rows, cols, accumulate):
-    """c[i0:i0+rows, j0:j0+cols] (+)= the top-left corner of a scratch tile (rows of nr)."""
-    for i in range(rows):
-        src, dst = tile[i * nr:i * nr + cols], c[i0 + i, j0:j0 + cols]
-        for j in range(cols):
-            dst[j] = dst[j] + src[j] if accumulate else src[j]
+                dst[r] = 0
 
 
 @njit(error_model="numpy")
@@ -157,7 +143,6 @@ def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, ap, t):
     jb = t - ib * col_blocks
     j_lo = jb * col_panels // col_blocks * nr
     j_hi = min(n, (jb + 1) * col_panels // col_blocks * nr)
-    tile = np.empty(MR_WIDE * nr, c.dtype)
     for pc in range(0, k, kc):
         depth = min(kc, k - pc)
         mode = ADD if pc > 0 else OVERWRITE
@@ -174,13 +159,8 @@ def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, ap, t):
                     # the next tile, fetched for writing while this one computes (prefetches
                     # never fault: past the last row they fetch nothing of use, harmlessly)
                     ahead = i0 * n + j0 + nr if j0 + nr < j_end else (i0 + MR_WIDE) * n + jc
-                    if rows == MR_WIDE and cols == nr:
-                        _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n,
-                                    mode, cf, ahead, n)
-                    else:
-                        _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, tile, 0, nr,
-                                    OVERWRITE, cf, ahead, n)
-                        _put_tile(tile, nr, c, i0, j0, rows, cols, pc > 0)
+                    _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n, mode,
+                                rows, cols, cf, ahead, n)
 
 
 @njit(error_model="numpy")
@@ -238,24 +218,19 @@ def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks,
 @njit(error_model="numpy")
 def _rows_task(xa, b, ldb, c, nv, mr, nr, t):
     """Rows t*mr.. of C (all its columns) = A @ B over the whole of k, A's rows read in place
-    (xa[i] is row i); B's row p is b[p*ldb:][:nr]. A partial tile (past m, or C narrower than
-    nr) goes through a scratch tile, the last rows of A copied and zero-padded first."""
+    (xa[i] is row i); B's row p is b[p*ldb:][:nr]. The last tile, past m, reads a copy of A's
+    last rows, zero-padded."""
     m, n = c.shape
     k = xa.shape[1]
     af, cf = xa.reshape(-1), c.reshape(-1)
     i0 = t * mr
     rows = min(mr, m - i0)
-    if rows == mr and n == nr:
-        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, cf, i0 * n, n, OVERWRITE)
-        return
-    tile = np.empty(mr * nr, c.dtype)
     if rows == mr:
-        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, tile, 0, nr, OVERWRITE)
+        _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, cf, i0 * n, n, rows, n)
     else:
         edge = np.zeros(mr * k, c.dtype)
         edge[:rows * k] = af[i0 * k:(i0 + rows) * k]
-        _micro_rows(nv, edge, 0, k, b, 0, ldb, k, tile, 0, nr, OVERWRITE)
-    _put_tile(tile, nr, c, i0, 0, rows, n, False)
+        _micro_rows(nv, edge, 0, k, b, 0, ldb, k, cf, i0 * n, n, rows, n)
 
 
 @njit(**_serial)
@@ -298,8 +273,8 @@ def _swap_task(xa, ap, c, nr, t):
             source, b0, ldb = (xf, p0 * m + j0, m) if j0 < whole else (edge, p0 * nr, nr)
             for i0 in range(0, n, MR_SWAP):
                 _micro_swap(ap, i0 * k + p0 * MR_SWAP, MR_SWAP, source, b0, ldb, depth, block,
-                            i0 * width + j0 - j_lo, width, ADD if p0 > 0 else OVERWRITE, xf,
-                            ahead * m + j0, m if i0 == 0 else 0)
+                            i0 * width + j0 - j_lo, width, ADD if p0 > 0 else OVERWRITE,
+                            MR_SWAP, nr, xf, ahead * m + j0, m if i0 == 0 else 0)
     for j in range(j_hi - j_lo):
         row = c[j_lo + j]
         for i in range(n):

@@ -13,6 +13,8 @@ calls into: after editing this file (or vmath.py), delete the ``*.nbi``/``*.nbc`
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -39,10 +41,11 @@ def _multiply_add(builder: ir.IRBuilder, dtype, vector: ir.VectorType):
 
 
 def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
-    """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode)`` that computes
-    an ``mr`` x ``nv * lanes`` tile of products, all operands flat 1-D arrays of one dtype:
+    """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode, rows, cols)`` that
+    computes an ``mr`` x ``nv * lanes`` tile of products, all operands flat 1-D arrays of one
+    dtype, and stores its first ``rows`` x ``cols`` of it:
 
-        C(i, j) (+)= sum over p < kc of A(i, p) * b[b0 + p*ldb + j]
+        C(i, j) (+)= sum over p < kc of A(i, p) * b[b0 + p*ldb + j]   for i < rows, j < cols
 
     where A(i, p) is ``a[a0 + i*rs + p]`` when ``a_by_rows`` (rows of A where they lie) and
     ``a[a0 + p*rs + i]`` otherwise (a packed panel, or the columns of a transposed operand), and
@@ -51,6 +54,9 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
     A's column p, and does mr * nv FMAs.
 
     ``mode`` ADD adds the tile to C; OVERWRITE writes it, so C need not be cleared first.
+    A partial tile at C's edges (rows < mr or cols < nv * lanes) stores its rows under lane
+    masks (llvm.masked.store): nothing of C past them is read or written, and no scratch tile
+    and copy are needed. A and B must still hold the whole tile's operands (zero padding).
     Reading A's rows in place, the tile prefetches each row ROW_AHEAD elements ahead, one row
     per step. With ``prefetch`` the intrinsic takes three more arguments ``(f, f0, ldf)``:
     - "block": at each step p it asks L2 for the nv vectors at ``f[f0 + p*ldf:]``, the next
@@ -66,11 +72,11 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
                    for x in (a, b, c) + ((fetched,) if prefetch else ())):
             return None
         return types.void(a, types.intp, types.intp, b, types.intp, types.intp, types.intp, c,
-                          types.intp, types.intp, types.intp,
+                          types.intp, types.intp, types.intp, types.intp, types.intp,
                           *((fetched, types.intp, types.intp) if prefetch else ()))
 
     def codegen(context, builder, signature, args):
-        a_arg, a0_, rs_, b_arg, b0_, ldb_, kc_, c_arg, c0_, ldc_, mode_ = args[:11]
+        a_arg, a0_, rs_, b_arg, b0_, ldb_, kc_, c_arg, c0_, ldc_, mode_, rows_, cols_ = args[:13]
         dtype = signature.args[0].dtype
         element, vector, lanes = _vector_type(context, dtype)
         itemsize = dtype.bitwidth // 8
@@ -93,14 +99,14 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
             rows = [builder.gep(pa, [builder.add(a0_, builder.mul(rs_, const(i)))])
                     for i in range(mr)]
         if prefetch:
-            pf = context.make_array(signature.args[11])(context, builder, args[11]).data
+            pf = context.make_array(signature.args[13])(context, builder, args[13]).data
         fetch_block = _prefetcher(builder, 2)      # the next block: into L2, L1 is busy
         fetch_row_ahead = _prefetcher(builder, 3)  # a row's next lines, needed soon
         fetch_for_writing = _prefetcher(builder, 3, write=True)
 
         def fetch_ahead(p, fetch):
             """``fetch`` each of the nv vectors at f[f0 + p*ldf:]."""
-            ahead_row = builder.add(args[12], builder.mul(p, args[13]))
+            ahead_row = builder.add(args[14], builder.mul(p, args[15]))
             for v in range(nv):
                 fetch(builder.gep(pf, [builder.add(ahead_row, const(v * lanes))]))
 
@@ -138,21 +144,27 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
             step(p)
         add = builder.fadd if isinstance(dtype, types.Float) else builder.add
         adding = builder.icmp_signed("==", mode_, const(ADD))
-        with builder.if_else(adding) as (then, otherwise):
-            with then:
-                _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, add)
-            with otherwise:
-                _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, None)
+        whole = builder.and_(builder.icmp_signed("==", rows_, const(mr)),
+                             builder.icmp_signed("==", cols_, const(nv * lanes)))
+        edge = _TileEdge(builder, vector, rows_, cols_, itemsize)
+        with builder.if_else(whole) as parts:
+            for part, of in zip(parts, (None, edge)):
+                with part, builder.if_else(adding) as (then, otherwise):
+                    with then:
+                        _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, add, of)
+                    with otherwise:
+                        _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, None, of)
         return context.get_dummy_value()
 
     if prefetch:
         @intrinsic
-        def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate, f, f0, ldf):
+        def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode, rows, cols, f, f0,
+                  ldf):
             sig = typer(a, b, c, f)
             return (sig, codegen) if sig is not None else None
     else:
         @intrinsic
-        def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, accumulate):
+        def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode, rows, cols):
             sig = typer(a, b, c)
             return (sig, codegen) if sig is not None else None
     return micro
@@ -164,17 +176,84 @@ ROW_AHEAD = 256
 OVERWRITE, ADD = 0, 1
 
 
-def _write_tile(builder, acc, pc, c0, ldc, vector_at, align, add):
-    """C's tile from the accumulators: written, or added to C with ``add``."""
+def _write_tile(builder, acc, pc, c0, ldc, vector_at, align, add, edge=None):
+    """C's tile from the accumulators: written, or added to C with ``add``; with a _TileEdge,
+    only its rows and columns."""
     const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
     for i, row in enumerate(acc):
         c_row = builder.add(c0, builder.mul(ldc, const(i)))
-        for v, slot in enumerate(row):
-            value = builder.load(slot)
-            where = vector_at(pc, builder.add(c_row, const(v * value.type.count)))
-            if add is not None:
-                value = add(builder.load(where, align=align), value)
-            builder.store(value, where, align=align)
+        with edge.row(i) if edge else nullcontext():
+            for v, slot in enumerate(row):
+                value = builder.load(slot)
+                where = vector_at(pc, builder.add(c_row, const(v * value.type.count)))
+                if edge:
+                    edge.write(v, where, value, add)
+                    continue
+                if add is not None:
+                    value = add(builder.load(where, align=align), value)
+                builder.store(value, where, align=align)
+
+
+class _TileEdge:
+    """The stores of a partial tile: rows past ``rows`` skipped, and each vector's lanes past
+    ``cols`` masked off (llvm.masked.load and llvm.masked.store touch no memory there)."""
+
+    def __init__(self, builder, vector, rows, cols, align):
+        self.builder, self.rows, self.align = builder, rows, align
+        self.masked = _MaskedAccess(builder, vector)
+        self.cols = builder.trunc(cols, ir.IntType(32))
+
+    def row(self, i):
+        """A block that runs only for the tile's rows below ``rows``."""
+        return self.builder.if_then(self.builder.icmp_signed(
+            "<", ir.Constant(self.rows.type, i), self.rows))
+
+    def write(self, v, where, value, add):
+        """Store (or add, with ``add``) the lanes of vector ``v`` of a row left of ``cols``."""
+        b, masked = self.builder, self.masked
+        mask = masked.lanes_below(b.sub(self.cols, ir.Constant(self.cols.type, v * masked.lanes)))
+        if add is not None:
+            value = add(masked.load(where, mask, self.align), value)
+        masked.store(value, where, mask, self.align)
+
+
+class _MaskedAccess:
+    """Loads and stores of some lanes of a vector (llvm.masked.load/store: no memory is touched
+    in the lanes masked off; masked-off loads give 0)."""
+
+    def __init__(self, builder, vector: ir.VectorType):
+        self.builder, self.vector, self.lanes = builder, vector, vector.count
+        i32 = ir.IntType(32)
+        self.i32s = ir.VectorType(i32, self.lanes)
+        self.index = ir.Constant(self.i32s, list(range(self.lanes)))
+        masks, pointer, name = ir.VectorType(ir.IntType(1), self.lanes), vector.as_pointer(), \
+            _mangle(vector)
+        self._load = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            vector, [pointer, i32, masks, vector]), f"llvm.masked.load.{name}.p0")
+        self._store = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            ir.VoidType(), [vector, pointer, i32, masks]), f"llvm.masked.store.{name}.p0")
+
+    def lanes_below(self, limit):
+        """The mask of the lanes whose index is below the i32 ``limit`` (none when limit <= 0)."""
+        b = self.builder
+        undef = ir.Constant(self.i32s, ir.Undefined)
+        splat = b.shuffle_vector(b.insert_element(undef, limit, ir.Constant(ir.IntType(32), 0)),
+                                 undef, ir.Constant(self.i32s, [0] * self.lanes))
+        return b.icmp_signed("<", self.index, splat)
+
+    def load(self, pointer, mask, align):
+        return self.builder.call(self._load, [pointer, ir.Constant(ir.IntType(32), align), mask,
+                                              ir.Constant(self.vector, None)])
+
+    def store(self, value, pointer, mask, align):
+        self.builder.call(self._store, [value, pointer, ir.Constant(ir.IntType(32), align), mask])
+
+
+def _mangle(vector: ir.VectorType) -> str:
+    """LLVM's overload suffix of a vector type: v16f32, v8f64, v8i32 ..."""
+    element = vector.element
+    kind = {ir.FloatType: "f32", ir.DoubleType: "f64"}.get(type(element))
+    return f"v{vector.count}{kind or f'i{element.width}'}"
 
 
 def _prefetcher(builder: ir.IRBuilder, locality: int, write: bool = False):
@@ -201,11 +280,13 @@ def lanes_of(typingctx, x):
 
 
 @intrinsic
-def transpose_square(typingctx, x, x0, ldx, out, o0, ldo):
-    """out[o0 + j*ldo + i] = x[x0 + i*ldx + j] for i, j < W (flat arrays of one dtype, W =
-    lanes_of(x)): a W x W block transposed in registers, its rows loaded and its columns stored
-    as whole vectors (log2 W rounds of two-source shuffles), where element by element it would
-    take W * W strided accesses."""
+def transpose_block(typingctx, x, x0, ldx, rows, cols, out, o0, ldo, width):
+    """out[o0 + j*ldo + i] = X(i, j) for i < width, j < cols, where X(i, j) is x[x0 + i*ldx + j]
+    for i < rows and 0 below them (flat arrays of one dtype; rows <= width <= W and cols <= W,
+    W = lanes_of(x)). The block is transposed in registers, its rows loaded and its columns
+    stored as whole vectors (log2 W rounds of two-source shuffles) where element by element it
+    would take W * W strided accesses; a partial block loads and stores under lane masks, and
+    nothing outside it is read or written."""
     if not (isinstance(x, types.Array) and isinstance(out, types.Array) and x.ndim == out.ndim == 1
             and x.dtype == out.dtype):
         return None
@@ -214,27 +295,54 @@ def transpose_square(typingctx, x, x0, ldx, out, o0, ldo):
         element, vector, lanes = _vector_type(context, signature.args[0].dtype)
         itemsize = signature.args[0].dtype.bitwidth // 8
         px, po = (context.make_array(signature.args[i])(context, builder, args[i]).data
-                  for i in (0, 3))
+                  for i in (0, 5))
+        x0, ldx, rows, cols, o0, ldo, width = (args[i] for i in (1, 2, 3, 4, 6, 7, 8))
         const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
-        rows = [builder.load(_vector_pointer(builder, px, builder.add(
-            args[1], builder.mul(args[2], const(i))), vector), align=itemsize)
-            for i in range(lanes)]
-        half = lanes // 2
-        while half:  # swap the off-diagonal half x half blocks of every 2half x 2half block
-            upper = [j if j & half == 0 else lanes + j - half for j in range(lanes)]
-            lower = [j + half if j & half == 0 else lanes + j for j in range(lanes)]
-            for i in range(lanes):
-                if i & half == 0:
-                    a, b = rows[i], rows[i + half]
-                    rows[i] = builder.shuffle_vector(a, b, _lane_mask(upper))
-                    rows[i + half] = builder.shuffle_vector(a, b, _lane_mask(lower))
-            half //= 2
-        for j, column in enumerate(rows):
-            builder.store(column, _vector_pointer(builder, po, builder.add(
-                args[4], builder.mul(args[5], const(j))), vector), align=itemsize)
+        row_at = [_vector_pointer(builder, px, builder.add(x0, builder.mul(ldx, const(i))),
+                                  vector) for i in range(lanes)]
+        column_at = [_vector_pointer(builder, po, builder.add(o0, builder.mul(ldo, const(j))),
+                                     vector) for j in range(lanes)]
+        whole = builder.and_(builder.icmp_signed("==", rows, const(lanes)),
+                             builder.icmp_signed("==", cols, const(lanes)))
+        whole = builder.and_(whole, builder.icmp_signed("==", width, const(lanes)))
+        with builder.if_else(whole) as (plain, masked):
+            with plain:
+                rows_in = [builder.load(at, align=itemsize) for at in row_at]
+                for column, at in zip(_transposed(builder, rows_in), column_at):
+                    builder.store(column, at, align=itemsize)
+            with masked:
+                access = _MaskedAccess(builder, vector)
+                i32 = ir.IntType(32)
+                in_cols = access.lanes_below(builder.trunc(cols, i32))
+                in_width = access.lanes_below(builder.trunc(width, i32))
+                none = ir.Constant(in_cols.type, None)
+                rows_in = [access.load(at, builder.select(builder.icmp_signed(
+                    "<", const(i), rows), in_cols, none), itemsize)
+                    for i, at in enumerate(row_at)]
+                for j, (column, at) in enumerate(zip(_transposed(builder, rows_in), column_at)):
+                    access.store(column, at, builder.select(builder.icmp_signed(
+                        "<", const(j), cols), in_width, none), itemsize)
         return context.get_dummy_value()
 
-    return types.void(x, types.intp, types.intp, out, types.intp, types.intp), codegen
+    return types.void(x, types.intp, types.intp, types.intp, types.intp, out, types.intp,
+                      types.intp, types.intp), codegen
+
+
+def _transposed(builder, rows: list) -> list:
+    """The columns of a square of vectors (its rows): log2 W rounds that swap the off-diagonal
+    half x half blocks of every 2half x 2half block by two-source shuffles."""
+    rows, lanes = list(rows), len(rows)
+    half = lanes // 2
+    while half:
+        upper = [j if j & half == 0 else lanes + j - half for j in range(lanes)]
+        lower = [j + half if j & half == 0 else lanes + j for j in range(lanes)]
+        for i in range(lanes):
+            if i & half == 0:
+                a, b = rows[i], rows[i + half]
+                rows[i] = builder.shuffle_vector(a, b, _lane_mask(upper))
+                rows[i + half] = builder.shuffle_vector(a, b, _lane_mask(lower))
+        half //= 2
+    return rows
 
 
 def _lane_mask(lanes: list[int]) -> ir.Constant:
