@@ -33,9 +33,8 @@ def _vector_type(context, dtype) -> tuple[ir.Type, ir.VectorType, int]:
 def _multiply_add(builder: ir.IRBuilder, dtype, vector: ir.VectorType):
     """A function (x, y, acc) -> acc + x * y on vectors: fused where the CPU has FMA."""
     if isinstance(dtype, types.Float):
-        suffix = f"v{vector.count}f{dtype.bitwidth}"
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
-                                             f"llvm.fmuladd.{suffix}")
+                                             f"llvm.fmuladd.{_mangle(vector)}")
         return lambda x, y, acc: builder.call(fma, [x, y, acc])
     return lambda x, y, acc: builder.add(acc, builder.mul(x, y))
 
@@ -86,8 +85,7 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
         const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
 
         def vector_at(base, offset):
-            address = builder.gep(base, [offset])
-            return builder.bitcast(address, vector.as_pointer())
+            return _vector_pointer(builder, base, offset, vector)
 
         zero = ir.Constant(vector, None)
         acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)]
@@ -188,10 +186,10 @@ def _write_tile(builder, acc, pc, c0, ldc, vector_at, align, add, edge=None):
                 where = vector_at(pc, builder.add(c_row, const(v * value.type.count)))
                 if edge:
                     edge.write(v, where, value, add)
-                    continue
-                if add is not None:
-                    value = add(builder.load(where, align=align), value)
-                builder.store(value, where, align=align)
+                elif add is not None:
+                    builder.store(add(builder.load(where, align=align), value), where, align=align)
+                else:
+                    builder.store(value, where, align=align)
 
 
 class _TileEdge:
