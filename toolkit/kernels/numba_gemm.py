@@ -253,8 +253,8 @@ def _swap_task(xa, ap, c, nr, t):
     is xa (k x m) and ap holds op(B)^T packed in panels of MR_SWAP rows (k x MR_SWAP each).
     The rows of xa are the tile's B, read in place a block of SWAP_DEPTH rows at a time, the
     first tile of each panel prefetching the same columns of the next block. C^T's block is
-    summed in a scratch buffer, then written into C transposed. A partial last panel (past m)
-    is packed first."""
+    summed in a scratch buffer, then written into C transposed in registers. A partial last
+    panel (past m) is packed first."""
     m, n = c.shape
     k = xa.shape[0]
     xf = xa.reshape(-1)
@@ -275,10 +275,12 @@ def _swap_task(xa, ap, c, nr, t):
                 _micro_swap(ap, i0 * k + p0 * MR_SWAP, MR_SWAP, source, b0, ldb, depth, block,
                             i0 * width + j0 - j_lo, width, ADD if p0 > 0 else OVERWRITE,
                             MR_SWAP, nr, xf, ahead * m + j0, m if i0 == 0 else 0)
-    for j in range(j_hi - j_lo):
-        row = c[j_lo + j]
-        for i in range(n):
-            row[i] = block[i * width + j]
+    lanes, cf = simd.lanes_of(block), c.reshape(-1)
+    for i0 in range(0, n, lanes):
+        rows = min(lanes, n - i0)
+        for j0 in range(0, j_hi - j_lo, lanes):
+            simd.transpose_block(block, i0 * width + j0, width, rows, min(lanes, j_hi - j_lo - j0),
+                                 cf, (j_lo + j0) * n + i0, n, rows)
 
 
 @njit(**_serial)
