@@ -20,6 +20,8 @@ from pathlib import Path
 NOTABLE = ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni",
            "avx512bf16", "avx512fp16", "amx-tile", "neon", "sve")
 #: Cache sizes assumed where the operating system does not tell (a common desktop core).
+#: Bytes of a cache line (x86-64 and ARM64 alike): where buffers that kernels stream through start.
+LINE = 64
 DEFAULT_CACHES = {"L1d": 32 << 10, "L2": 256 << 10, "L3": 8 << 20}
 
 

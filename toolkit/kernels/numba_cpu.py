@@ -29,6 +29,7 @@ from .backend import (
     op_function,
     unary_dtype,
 )
+from .cpu import LINE
 from .host import asarray, to_numpy, zeros  # noqa: F401 - the protocol's memory functions
 from .numba_gemm import gemm
 from .sparse import is_sparse
@@ -49,8 +50,6 @@ SOFTMAX_WORK = 2
 POOL_MIN_BYTES = 1 << 22
 #: The most memory the pool of result buffers keeps alive.
 POOL_MAX_BYTES = 1 << 30
-#: Bytes of a cache line: where pooled results start.
-LINE = 64
 
 _NO_OFFSETS = np.empty(0, np.int64)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))

@@ -38,7 +38,7 @@ import numpy as np
 from numba import get_num_threads, get_thread_id, njit, prange
 
 from . import simd
-from .cpu import target
+from .cpu import LINE, target
 from .simd import ADD, OVERWRITE
 
 #: Below this many multiply-adds (about a millisecond of one core) one thread does it all.
@@ -91,21 +91,23 @@ def _micro_rows(nv, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, rows, cols):
         _micro_rows_wide(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, OVERWRITE, rows, cols)
 
 
-@njit(error_model="numpy")
-def _pack(x, along_k, r0, rows, pc, kc, width, out):
-    """out[p * width + r] = X(r0 + r, pc + p) for r < rows (0 for rows <= r < width), p < kc,
-    where X(r, p) = x[r, p] if along_k (x's rows run along k: transposed in registers, lanes x
-    lanes at a time, the blocks at the edges under lane masks) else x[p, r]."""
+@njit(error_model="numpy", inline="always")
+def _pack(xf, ld, along_k, r0, rows, pc, kc, width, out, o0):
+    """out[o0 + p * width + r] = X(r0 + r, pc + p) for r < rows (0 for rows <= r < width),
+    p < kc, where x is xf's rows of ld elements and X(r, p) = x[r, p] if along_k (x's rows run
+    along k: transposed in registers, lanes x lanes at a time, the blocks at the edges under
+    lane masks) else x[p, r]. Inlined: a call per micro-panel would cost as much as the
+    transposes."""
     if along_k:
-        lanes, xf, ld = simd.lanes_of(out), x.reshape(-1), x.shape[1]
+        lanes = simd.lanes_of(out)
         for r in range(0, width, lanes):
             for p in range(0, kc, lanes):
                 simd.transpose_block(xf, (r0 + r) * ld + pc + p, ld, max(0, min(lanes, rows - r)),
-                                     min(lanes, kc - p), out, p * width + r, width,
+                                     min(lanes, kc - p), out, o0 + p * width + r, width,
                                      min(lanes, width - r))
     else:
         for p in range(kc):
-            src, dst = x[pc + p, r0:r0 + rows], out[p * width:(p + 1) * width]
+            src, dst = xf[(pc + p) * ld + r0:], out[o0 + p * width:o0 + (p + 1) * width]
             for r in range(rows):
                 dst[r] = src[r]
             for r in range(rows, width):
@@ -122,7 +124,7 @@ def _pack_b_task(xb, b_rows, bp, kc, nr, t):
     j0, pc = (t - slab * panels) * nr, slab * kc
     depth = min(kc, k - pc)
     at = pc * panels * nr + j0 * depth
-    _pack(xb, b_rows, j0, min(nr, n - j0), pc, depth, nr, bp[at:at + nr * depth])
+    _pack(xb.reshape(-1), xb.shape[1], b_rows, j0, min(nr, n - j0), pc, depth, nr, bp, at)
 
 
 @njit(error_model="numpy")
@@ -134,7 +136,7 @@ def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, ap, t):
     later ones add to it."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
-    cf = c.reshape(-1)
+    cf, xaf = c.reshape(-1), xa.reshape(-1)
     n_pad = (n + nr - 1) // nr * nr
     ib = t // col_blocks
     panels, col_panels = (m + MR_WIDE - 1) // MR_WIDE, n_pad // nr
@@ -148,8 +150,8 @@ def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, ap, t):
         mode = ADD if pc > 0 else OVERWRITE
         for i0 in range(i_lo, i_hi, MR_WIDE):
             at = (i0 - i_lo) * depth
-            _pack(xa, a_rows, i0, min(MR_WIDE, m - i0), pc, depth, MR_WIDE,
-                  ap[at:at + MR_WIDE * depth])
+            _pack(xaf, xa.shape[1], a_rows, i0, min(MR_WIDE, m - i0), pc, depth, MR_WIDE, ap,
+                  at)
         for jc in range(j_lo, j_hi, nc):
             j_end = min(j_hi, jc + nc)
             for i0 in range(i_lo, i_hi, MR_WIDE):
@@ -265,7 +267,7 @@ def _swap_task(xa, ap, c, nr, t):
     block = np.empty((n + MR_SWAP - 1) // MR_SWAP * MR_SWAP * width, c.dtype)
     edge = np.empty(k * nr if whole < j_hi else 0, c.dtype)
     if whole < j_hi:
-        _pack(xa, False, whole, j_hi - whole, 0, k, nr, edge)
+        _pack(xf, m, False, whole, j_hi - whole, 0, k, nr, edge, 0)
     for p0 in range(0, k, SWAP_DEPTH):
         depth = min(SWAP_DEPTH, k - p0)
         ahead = min(p0 + SWAP_DEPTH, k - depth)  # the next block, or this one at the end
@@ -321,23 +323,26 @@ def integer_product(xa, a_rows, xb, b_rows, c):
 def pack_panels(x, along_k, rows, k, width, out):
     """out = X's first ``rows`` rows over all of k in panels of ``width`` rows (each k x
     width, zero-padded), where X(r, p) = x[r, p] if along_k else x[p, r] (see _pack)."""
+    xf = x.reshape(-1)
     for r0 in range(0, rows, width):
-        _pack(x, along_k, r0, min(width, rows - r0), 0, k, width, out[r0 * k:(r0 + width) * k])
+        _pack(xf, x.shape[1], along_k, r0, min(width, rows - r0), 0, k, width, out, r0 * k)
 
 
 _scratch = threading.local()
 
 
 def _buffer(size: int, dtype: np.dtype) -> np.ndarray:
-    """``size`` elements of packing memory that this thread keeps between products: fresh
-    memory would cost a page fault per 4 KiB."""
+    """``size`` elements of packing memory that this thread keeps between products (fresh
+    memory would cost a page fault per 4 KiB), starting on a cache line: the tiles load whole
+    vectors of the panels, which would otherwise straddle two lines."""
     nbytes = size * dtype.itemsize
     buf = getattr(_scratch, "buf", None)
-    if buf is None or buf.nbytes < nbytes:
-        buf = np.empty(nbytes, np.uint8)
+    if buf is None or buf.nbytes < nbytes + LINE:
+        buf = np.empty(nbytes + LINE, np.uint8)
         if nbytes <= SCRATCH_MAX_BYTES:
             _scratch.buf = buf
-    return buf[:nbytes].view(dtype)
+    start = -buf.__array_interface__["data"][0] % LINE
+    return buf[start:start + nbytes].view(dtype)
 
 
 def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
