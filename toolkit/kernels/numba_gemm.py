@@ -7,11 +7,12 @@ fused multiply-adds. MR and NV fill the register file: 14 x 2 vectors (14 x 32 f
 AVX-512's 32 registers, 6 x 2 (6 x 16) with AVX2's 16.
 
 Wide products (C more than two vectors wide) cut k into slabs of KC, chosen so that an A
-micro-panel (MR x KC) stays in a quarter of L1, and the columns into blocks whose slab of B
+micro-panel (MR x KC) stays in a quarter of L1, and the columns into stretches whose slab of B
 (KC x NC) fits in half of L2. B is packed into micro-panels (zero-padded at the edges), once
-by all the threads together or, where it is small beside L2, by each thread for itself; the
-blocks of C run across threads, each packing its own A micro-panels slab by slab and
-sweeping each over the block's B micro-panels. The first slab writes C, later ones add to it;
+by all the threads together or, where it is small beside L2, by each thread for itself; C's
+tiles, taken row panel by row panel, are shared out evenly as tasks across threads, each
+packing its own A micro-panels slab by slab and sweeping each over its tiles' B micro-panels
+(a task may start or end within a row panel). The first slab writes C, later ones add to it;
 each tile fetches the next tile of C for writing while it computes (a small k leaves its stores
 as costly as its FMAs otherwise; non-temporal stores measured slower, with or without it).
 
@@ -45,7 +46,7 @@ from .simd import ADD, OVERWRITE
 PARALLEL_MIN = 1 << 23
 #: The most packing memory a thread keeps between products.
 SCRATCH_MAX_BYTES = 1 << 28
-#: Blocks of C per thread in a wide product, for balance when a core is busy elsewhere.
+#: Tasks per thread in a wide product, for balance when a core is busy elsewhere.
 TASKS_PER_THREAD = 4
 #: Rows of A read in place by one tile: each needs a general-purpose register for its pointer.
 MAX_ROW_POINTERS = 8
@@ -128,39 +129,42 @@ def _pack_b_task(xb, b_rows, bp, kc, nr, t):
 
 
 @njit(error_model="numpy")
-def _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr, ap, t):
-    """Block t of C (row-block major: row_blocks shares of the MR-row panels, as even as can
-    be, by col_blocks shares of the columns), slab by slab: pack the block's A micro-panels
-    into ap (L2), then, for each stretch of nc columns (whose slab of B stays in L2), sweep
-    each A micro-panel (kept in L1) over the stretch's B micro-panels. The first slab writes C,
-    later ones add to it."""
+def _wide_task(xa, a_rows, bp, c, kc, tasks, nc, nr, ap, t):
+    """Task t of ``tasks``: its share of C's tiles (MR_WIDE x nr each) taken in order, row
+    panel by row panel, as even as can be (m = 512 is 36 whole panels and one of 8 rows: two
+    threads share the last one's columns), slab by slab: pack the share's A micro-panels into
+    ap (L2), then, for each stretch of nc columns (whose slab of B stays in L2), sweep each A
+    micro-panel (kept in L1) over its tiles' B micro-panels. The first slab writes C, later
+    ones add to it."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     cf, xaf = c.reshape(-1), xa.reshape(-1)
     n_pad = (n + nr - 1) // nr * nr
-    ib = t // col_blocks
-    panels, col_panels = (m + MR_WIDE - 1) // MR_WIDE, n_pad // nr
-    i_lo = ib * panels // row_blocks * MR_WIDE
-    i_hi = min(m, (ib + 1) * panels // row_blocks * MR_WIDE)
-    jb = t - ib * col_blocks
-    j_lo = jb * col_panels // col_blocks * nr
-    j_hi = min(n, (jb + 1) * col_panels // col_blocks * nr)
+    col_panels = n_pad // nr
+    tiles = (m + MR_WIDE - 1) // MR_WIDE * col_panels
+    first, last = t * tiles // tasks, (t + 1) * tiles // tasks  # the share: tiles [first, last)
+    if first == last:
+        return
+    p_lo, p_hi = first // col_panels, (last - 1) // col_panels + 1  # its row panels
     for pc in range(0, k, kc):
         depth = min(kc, k - pc)
         mode = ADD if pc > 0 else OVERWRITE
-        for i0 in range(i_lo, i_hi, MR_WIDE):
-            at = (i0 - i_lo) * depth
+        for panel in range(p_lo, p_hi):
+            i0 = panel * MR_WIDE
             _pack(xaf, xa.shape[1], a_rows, i0, min(MR_WIDE, m - i0), pc, depth, MR_WIDE, ap,
-                  at)
-        for jc in range(j_lo, j_hi, nc):
-            j_end = min(j_hi, jc + nc)
-            for i0 in range(i_lo, i_hi, MR_WIDE):
-                rows, a0 = min(MR_WIDE, m - i0), (i0 - i_lo) * depth
-                for j0 in range(jc, j_end, nr):
+                  (panel - p_lo) * MR_WIDE * depth)
+        for jc in range(0, n, nc):
+            j_end = min(n, jc + nc)
+            for panel in range(p_lo, p_hi):
+                i0, a0 = panel * MR_WIDE, (panel - p_lo) * MR_WIDE * depth
+                rows, row_tile = min(MR_WIDE, m - i0), panel * col_panels
+                j_from = max(jc, (first - row_tile) * nr)
+                j_to = min(j_end, (last - row_tile) * nr)
+                for j0 in range(j_from, j_to, nr):
                     cols, b0 = min(nr, n - j0), pc * n_pad + j0 * depth
                     # the next tile, fetched for writing while this one computes (prefetches
                     # never fault: past the last row they fetch nothing of use, harmlessly)
-                    ahead = i0 * n + j0 + nr if j0 + nr < j_end else (i0 + MR_WIDE) * n + jc
+                    ahead = i0 * n + j0 + nr if j0 + nr < j_to else (i0 + MR_WIDE) * n + jc
                     _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n, mode,
                                 rows, cols, cf, ahead, n)
 
@@ -172,49 +176,46 @@ def _b_tasks(k, n, kc, nr):
 
 
 @njit(**_serial)
-def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr):
+def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, tasks, nc, nr):
     """c = op(A) @ op(B) with packed panels, on one thread. Row i of op(A) is xa[i] if a_rows
     else xa[:, i]; column j of op(B) is xb[j] if b_rows else xb[:, j]; bp has room for all
     of B packed (k by n rounded up to nr), ap for each task's A panels (ap_size)."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
-    size = ap.size // (row_blocks * col_blocks)
+    size = ap.size // tasks
     for t in range(_b_tasks(k, n, kc, nr)):
         _pack_b_task(xb, b_rows, bp, kc, nr, t)
-    for t in range(row_blocks * col_blocks):
-        _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr,
-                   ap[t * size:(t + 1) * size], t)
+    for t in range(tasks):
+        _wide_task(xa, a_rows, bp, c, kc, tasks, nc, nr, ap[t * size:(t + 1) * size], t)
 
 
 @njit(**_parallel)
-def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, row_blocks, col_blocks, nc, nr):
-    """wide_serial with the blocks of C spread across threads. Where bp holds one copy of B
+def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, tasks, nc, nr):
+    """wide_serial with the tasks spread across threads. Where bp holds one copy of B
     packed (b_copies), the threads pack it together first: two parallel steps per product, so
     that a thread delayed by another process holds up the others only twice. Where it holds a
-    copy per thread, each thread packs all of B for itself as its first block begins: one
+    copy per thread, each thread packs all of B for itself as its first task begins: one
     step, and no thread waits for another's packing or reads it from another core's cache."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
-    size = ap.size // (row_blocks * col_blocks)
+    size = ap.size // tasks
     b_size = k * ((n + nr - 1) // nr * nr)
     copies = bp.size // b_size
     if copies == 1:
         for t in prange(_b_tasks(k, n, kc, nr)):
             _pack_b_task(xb, b_rows, bp, kc, nr, t)
-        for t in prange(row_blocks * col_blocks):
-            _wide_task(xa, a_rows, bp, c, kc, row_blocks, col_blocks, nc, nr,
-                       ap[t * size:(t + 1) * size], t)
+        for t in prange(tasks):
+            _wide_task(xa, a_rows, bp, c, kc, tasks, nc, nr, ap[t * size:(t + 1) * size], t)
     else:
         packed = np.zeros(copies, np.bool_)
-        for t in prange(row_blocks * col_blocks):
+        for t in prange(tasks):
             me = get_thread_id()  # 0 <= me < get_num_threads() == copies
             mine = bp[me * b_size:(me + 1) * b_size]
             if not packed[me]:
                 for u in range(_b_tasks(k, n, kc, nr)):
                     _pack_b_task(xb, b_rows, mine, kc, nr, u)
                 packed[me] = True
-            _wide_task(xa, a_rows, mine, c, kc, row_blocks, col_blocks, nc, nr,
-                       ap[t * size:(t + 1) * size], t)
+            _wide_task(xa, a_rows, mine, c, kc, tasks, nc, nr, ap[t * size:(t + 1) * size], t)
 
 
 @njit(error_model="numpy")
@@ -355,20 +356,16 @@ def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(x), True
 
 
-def blocking(m: int, k: int, n: int, itemsize: int,
-             threads: int) -> tuple[int, int, int, int]:
-    """(KC, row blocks, column blocks, NC) of a wide product: KC keeps an A micro-panel
-    (MR x KC) within a quarter of L1; NC keeps a slab of B (min(KC, k) x NC) within half of
-    L2, so that a small k sweeps long stretches of C's rows. The blocks of C are tasks: at
-    least TASKS_PER_THREAD per thread, by rows where there are enough, the columns split only
-    when the rows alone are too few."""
+def blocking(m: int, k: int, n: int, itemsize: int, threads: int) -> tuple[int, int, int]:
+    """(KC, tasks, NC) of a wide product: KC keeps an A micro-panel (MR x KC) within a quarter
+    of L1; NC keeps a slab of B (min(KC, k) x NC) within half of L2, so that a small k sweeps
+    long stretches of C's rows. The tiles of C are shared out as TASKS_PER_THREAD tasks per
+    thread (fewer where there are fewer tiles)."""
     caches, nr = target().caches, 2 * target().lanes(itemsize)
     kc = max(64, min(512, caches["L1d"] // (4 * MR_WIDE * itemsize)) // 8 * 8)
     nc = max(nr, caches["L2"] // (2 * min(kc, k) * itemsize) // nr * nr)
-    tasks = TASKS_PER_THREAD * threads
-    row_blocks = max(1, min(-(-m // MR_WIDE), tasks))
-    col_blocks = max(1, min(-(-n // nr), -(-tasks // row_blocks)))
-    return kc, row_blocks, col_blocks, nc
+    tiles = -(-m // MR_WIDE) * -(-n // nr)
+    return kc, max(1, min(tiles, TASKS_PER_THREAD * threads)), nc
 
 
 def b_copies(k: int, n: int, itemsize: int, threads: int) -> int:
@@ -380,10 +377,11 @@ def b_copies(k: int, n: int, itemsize: int, threads: int) -> int:
     return threads if small and threads > 1 else 1
 
 
-def ap_size(m: int, k: int, kc: int, row_blocks: int, col_blocks: int) -> int:
-    """Elements of packing memory for every wide task's A panels (one slab of its rows)."""
-    block_rows = (-(-m // MR_WIDE) // row_blocks + 1) * MR_WIDE
-    return row_blocks * col_blocks * block_rows * min(kc, k)
+def ap_size(m: int, k: int, kc: int, tasks: int) -> int:
+    """Elements of packing memory for every wide task's A panels (one slab of its rows): a
+    task's share of the tiles spans at most its share of the row panels, rounded up, and one
+    more where it starts or ends within a panel."""
+    return tasks * (-(-m // MR_WIDE // tasks) + 1) * MR_WIDE * min(kc, k)
 
 
 def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
@@ -419,11 +417,10 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
         (rows_parallel if parallel else rows_serial)(xa, bf, ldb, c, nv, mr, nr)
         return c
     threads = get_num_threads() if parallel else 1
-    kc, row_blocks, col_blocks, nc = blocking(m, k, n, dtype.itemsize, threads)
+    kc, tasks, nc = blocking(m, k, n, dtype.itemsize, threads)
     nr = 2 * lanes
     b_size = b_copies(k, n, dtype.itemsize, threads) * k * -(-n // nr) * nr
-    buf = _buffer(b_size + ap_size(m, k, kc, row_blocks, col_blocks), dtype)
+    buf = _buffer(b_size + ap_size(m, k, kc, tasks), dtype)
     (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, buf[:b_size],
-                                                 buf[b_size:], c, kc, row_blocks, col_blocks,
-                                                 nc, nr)
+                                                 buf[b_size:], c, kc, tasks, nc, nr)
     return c
