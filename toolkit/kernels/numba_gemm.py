@@ -46,8 +46,6 @@ from .simd import ADD, OVERWRITE
 PARALLEL_MIN = 1 << 23
 #: The most packing memory a thread keeps between products.
 SCRATCH_MAX_BYTES = 1 << 28
-#: Tasks per thread in a wide product, for balance when a core is busy elsewhere.
-TASKS_PER_THREAD = 4
 #: Rows of A read in place by one tile: each needs a general-purpose register for its pointer.
 MAX_ROW_POINTERS = 8
 
@@ -359,13 +357,15 @@ def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
 def blocking(m: int, k: int, n: int, itemsize: int, threads: int) -> tuple[int, int, int]:
     """(KC, tasks, NC) of a wide product: KC keeps an A micro-panel (MR x KC) within a quarter
     of L1; NC keeps a slab of B (min(KC, k) x NC) within half of L2, so that a small k sweeps
-    long stretches of C's rows. The tiles of C are shared out as TASKS_PER_THREAD tasks per
-    thread (fewer where there are fewer tiles)."""
+    long stretches of C's rows. The tiles of C are shared out as one task per thread (fewer
+    where there are fewer tiles): numba hands each thread an equal run of a parallel loop's
+    iterations, so more tasks would only split each thread's share (four per thread measured
+    no different)."""
     caches, nr = target().caches, 2 * target().lanes(itemsize)
     kc = max(64, min(512, caches["L1d"] // (4 * MR_WIDE * itemsize)) // 8 * 8)
     nc = max(nr, caches["L2"] // (2 * min(kc, k) * itemsize) // nr * nr)
     tiles = -(-m // MR_WIDE) * -(-n // nr)
-    return kc, max(1, min(tiles, TASKS_PER_THREAD * threads)), nc
+    return kc, max(1, min(tiles, threads)), nc
 
 
 def b_copies(k: int, n: int, itemsize: int, threads: int) -> int:
