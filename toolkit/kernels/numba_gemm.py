@@ -357,15 +357,17 @@ def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
 def blocking(m: int, k: int, n: int, itemsize: int, threads: int) -> tuple[int, int, int]:
     """(KC, tasks, NC) of a wide product: KC keeps an A micro-panel (MR x KC) within a quarter
     of L1; NC keeps a slab of B (min(KC, k) x NC) within half of L2, so that a small k sweeps
-    long stretches of C's rows. The tiles of C are shared out as one task per thread (fewer
-    where there are fewer tiles): numba hands each thread an equal run of a parallel loop's
-    iterations, so more tasks would only split each thread's share (four per thread measured
-    no different)."""
+    long stretches of C's rows. The tiles of C are shared out as tasks, a whole number per
+    thread (numba hands each thread an equal run of a parallel loop's iterations), enough of
+    them that each task's A panels of a slab stay within a quarter of L2, beside B's: they are
+    read again for every stretch of columns."""
     caches, nr = target().caches, 2 * target().lanes(itemsize)
     kc = max(64, min(512, caches["L1d"] // (4 * MR_WIDE * itemsize)) // 8 * 8)
     nc = max(nr, caches["L2"] // (2 * min(kc, k) * itemsize) // nr * nr)
-    tiles = -(-m // MR_WIDE) * -(-n // nr)
-    return kc, max(1, min(tiles, threads)), nc
+    panels = -(-m // MR_WIDE)
+    a_bytes = panels * MR_WIDE * min(kc, k) * itemsize
+    per_thread = max(1, -(-a_bytes // (threads * (caches["L2"] // 4))))
+    return kc, max(1, min(panels * -(-n // nr), per_thread * threads)), nc
 
 
 def b_copies(k: int, n: int, itemsize: int, threads: int) -> int:
