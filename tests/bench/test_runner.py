@@ -3,6 +3,7 @@ shown."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import types
 
@@ -23,7 +24,22 @@ def _plan(ops_sizes, backends, budget=30.0, repeats=1):
     """A plan of (op, sizes) pairs on named backends, float32, one repeat."""
     cases = [(WORKLOADS[op], [WORKLOADS[op].case(s) for s in sizes]) for op, sizes in ops_sizes]
     modules = {name: get_backend(name) for name in backends}
-    return Plan(cases, modules, np.dtype(np.float32), repeats, budget, min_repeat=0.0005)
+    return Plan(cases, modules, np.dtype(np.float32), repeats, budget, min_repeat=0.0005,
+                settle=0.0)
+
+
+def test_the_cores_settle_between_backends_next_to_compute_bound_rows(monkeypatch):
+    """A BLAS's threads spin after a dot: the next backend waits plan.settle before its row;
+    memory-bound rows (single-threaded NumPy) follow each other at once."""
+    slept = []
+    monkeypatch.setattr("toolkit.bench.runner.time.sleep", slept.append)
+    plan = dataclasses.replace(_plan([("relu", ["16"]), ("dot", ["4", "8"])], ["numpy", "numba"]),
+                               settle=0.25)
+    labels = []
+    run(plan, lambda label: labels.append((label, len(slept))))
+    # sleeps by the start of each row: none between the relu rows, one before each dot row
+    assert [count for _, count in labels] == [0, 0, 1, 2, 3, 4]
+    assert slept == [0.25] * 4
 
 
 def test_every_op_backend_and_size_gets_a_row_in_order_of_work():

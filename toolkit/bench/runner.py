@@ -5,6 +5,7 @@ and against the slow peer."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any, Callable, Iterable
@@ -17,6 +18,11 @@ from .workloads import Case, Workload
 
 #: Roofs by device ("cpu", "gpu") and bound ("memory", "compute").
 Roofs = dict[str, dict[str, Ceiling]]
+#: Seconds to wait when the backend changes next to a compute-bound row (dot): a BLAS's worker
+#: threads spin for a while after each call (OpenBLAS: 2^28 cycles, about 0.1 s) and share
+#: the cores with the next backend's threads. Measured on 2 cores: numba's n=1024 dot took
+#: 2-4x its time right after NumPy's, and its own time after 0.3 s.
+SETTLE_S = 0.3
 
 
 @dataclass
@@ -64,6 +70,7 @@ class Plan:
     repeats: int
     naive_budget: float
     min_repeat: float = 0.005
+    settle: float = SETTLE_S
 
     @property
     def total(self) -> int:
@@ -80,8 +87,10 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda label: None) -> lis
         for case in sorted(cases, key=workload.work):
             inputs = workload.inputs(case, plan.dtype, rng)
             for name, backend in plan.backends.items():
-                progress(f"{workload.name} {name} {case.label}")
                 row = _row(workload, case, name, plan.dtype)
+                if rows and rows[-1].backend != name and "compute" in (rows[-1].bound, row.bound):
+                    time.sleep(plan.settle)  # let the last backend's threads go idle
+                progress(f"{workload.name} {name} {case.label}")
                 repeats = plan.repeats
                 if name == "naive":
                     if naive_cost is None:
