@@ -167,6 +167,13 @@ def _wide_task(xa, a_rows, bp, c, kc, tasks, nc, nr, ap, t):
                                 rows, cols, cf, ahead, n)
 
 
+@njit(**_jit)
+def packed_b_size(k, n, nr):
+    """Elements of one copy of B packed: k rows of its n columns rounded up to nr (called from
+    Python too, so cached on disk like the kernels)."""
+    return k * ((n + nr - 1) // nr * nr)
+
+
 @njit(error_model="numpy")
 def _b_tasks(k, n, kc, nr):
     """Tasks of packing B (_pack_b_task): its micro-panels in every slab."""
@@ -197,7 +204,7 @@ def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, tasks, nc, nr):
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     size = ap.size // tasks
-    b_size = k * ((n + nr - 1) // nr * nr)
+    b_size = packed_b_size(k, n, nr)
     copies = bp.size // b_size
     if copies == 1:
         for t in prange(_b_tasks(k, n, kc, nr)):
@@ -375,7 +382,7 @@ def b_copies(k: int, n: int, itemsize: int, threads: int) -> int:
     (g @ W.T's W, 10000 x 16: packing it all takes a thread less time than waiting for the
     others at a barrier would), else one that the threads share."""
     nr = 2 * target().lanes(itemsize)
-    small = k * -(-n // nr) * nr * itemsize <= target().caches["L2"] // 2
+    small = packed_b_size(k, n, nr) * itemsize <= target().caches["L2"] // 2
     return threads if small and threads > 1 else 1
 
 
@@ -421,7 +428,7 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
     threads = get_num_threads() if parallel else 1
     kc, tasks, nc = blocking(m, k, n, dtype.itemsize, threads)
     nr = 2 * lanes
-    b_size = b_copies(k, n, dtype.itemsize, threads) * k * -(-n // nr) * nr
+    b_size = b_copies(k, n, dtype.itemsize, threads) * packed_b_size(k, n, nr)
     buf = _buffer(b_size + ap_size(m, k, kc, tasks), dtype)
     (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, buf[:b_size],
                                                  buf[b_size:], c, kc, tasks, nc, nr)
