@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from numba import njit
+from numba import get_num_threads, njit, set_num_threads
 
 from toolkit.kernels import numba_cpu as nb
 from toolkit.kernels import numba_gemm
@@ -230,6 +230,24 @@ def test_dot_blocks_and_slabs(trans_a, trans_b, dtype):
     assert k > kc and tasks == 2 and n > nc
     check_dot(m, k, n, dtype, trans_a, trans_b)
     check_dot(3 * numba_gemm.MR_WIDE - 1, k, n, dtype, trans_a, trans_b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 90), k=st.integers(1, 300), n=st.integers(1, 200),
+       trans_a=st.booleans(), trans_b=st.booleans(), threads=st.sampled_from([1, 2]),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_dot_at_any_shape_on_the_parallel_paths(m, k, n, trans_a, trans_b, threads, dtype):
+    """Every path of the product (narrow, transposed narrow, wide with shared or per-thread
+    packing of B, tasks starting inside row panels) on one and two threads, at shapes drawn
+    at random, the cut-over to the parallel kernels lowered to 1."""
+    before = get_num_threads()
+    try:
+        set_num_threads(min(threads, before))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(numba_gemm, "PARALLEL_MIN", 1)
+            check_dot(m, k, n, dtype, trans_a, trans_b)
+    finally:
+        set_num_threads(before)
 
 
 @pytest.mark.parametrize("trans_a", [False, True])
