@@ -377,12 +377,11 @@ def blocking(m: int, k: int, n: int, itemsize: int, threads: int) -> tuple[int, 
     return kc, max(1, min(panels * -(-n // nr), per_thread * threads)), nc
 
 
-def b_copies(k: int, n: int, itemsize: int, threads: int) -> int:
-    """Copies of B packed in a wide product: one per thread where B packed fits in half of L2
-    (g @ W.T's W, 10000 x 16: packing it all takes a thread less time than waiting for the
-    others at a barrier would), else one that the threads share."""
-    nr = 2 * target().lanes(itemsize)
-    small = packed_b_size(k, n, nr) * itemsize <= target().caches["L2"] // 2
+def b_copies(b_bytes: int, threads: int) -> int:
+    """Copies of B packed (``b_bytes`` each) in a wide product: one per thread where it fits in
+    half of L2 (g @ W.T's W, 10000 x 16: packing it all takes a thread less time than waiting
+    for the others at a barrier would), else one that the threads share."""
+    small = b_bytes <= target().caches["L2"] // 2
     return threads if small and threads > 1 else 1
 
 
@@ -428,7 +427,8 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
     threads = get_num_threads() if parallel else 1
     kc, tasks, nc = blocking(m, k, n, dtype.itemsize, threads)
     nr = 2 * lanes
-    b_size = b_copies(k, n, dtype.itemsize, threads) * packed_b_size(k, n, nr)
+    b_size = packed_b_size(k, n, nr)
+    b_size *= b_copies(b_size * dtype.itemsize, threads)
     buf = _buffer(b_size + ap_size(m, k, kc, tasks), dtype)
     (wide_parallel if parallel else wide_serial)(xa, a_rows, xb, b_rows, buf[:b_size],
                                                  buf[b_size:], c, kc, tasks, nc, nr)
