@@ -30,6 +30,15 @@ def _vector_type(context, dtype) -> tuple[ir.Type, ir.VectorType, int]:
     return element, ir.VectorType(element, lanes), lanes
 
 
+def splat(builder: ir.IRBuilder, value: ir.Value, lanes: int) -> ir.Value:
+    """A vector of ``lanes`` copies of the scalar ``value`` (insertelement, then a shuffle)."""
+    vector = ir.VectorType(value.type, lanes)
+    undef = ir.Constant(vector, ir.Undefined)
+    one = builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(ir.IntType(32), lanes),
+                                                          [0] * lanes))
+
+
 def _multiply_add(builder: ir.IRBuilder, dtype, vector: ir.VectorType):
     """A function (x, y, acc) -> acc + x * y on vectors: fused where the CPU has FMA."""
     if isinstance(dtype, types.Float):
@@ -90,9 +99,6 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
         zero = ir.Constant(vector, None)
         acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(nv)]
                for _ in range(mr)]
-        lane0 = ir.Constant(ir.IntType(32), 0)
-        splat_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
-        undef = ir.Constant(vector, ir.Undefined)
         if a_by_rows:  # one pointer per row of A, each read along k
             rows = [builder.gep(pa, [builder.add(a0_, builder.mul(rs_, const(i)))])
                     for i in range(mr)]
@@ -125,8 +131,7 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
             for i in range(mr):
                 address = (builder.gep(rows[i], [p]) if a_by_rows
                            else builder.gep(pa, [builder.add(column, const(i))]))
-                scalar = builder.insert_element(undef, builder.load(address), lane0)
-                broadcast = builder.shuffle_vector(scalar, undef, splat_mask)
+                broadcast = splat(builder, builder.load(address), lanes)
                 for v in range(nv):
                     builder.store(madd(broadcast, bs[v], builder.load(acc[i][v])), acc[i][v])
 
@@ -233,11 +238,7 @@ class _MaskedAccess:
 
     def lanes_below(self, limit):
         """The mask of the lanes whose index is below the i32 ``limit`` (none when limit <= 0)."""
-        b = self.builder
-        undef = ir.Constant(self.i32s, ir.Undefined)
-        splat = b.shuffle_vector(b.insert_element(undef, limit, ir.Constant(ir.IntType(32), 0)),
-                                 undef, ir.Constant(self.i32s, [0] * self.lanes))
-        return b.icmp_signed("<", self.index, splat)
+        return self.builder.icmp_signed("<", self.index, splat(self.builder, limit, self.lanes))
 
     def load(self, pointer, mask, align):
         return self.builder.call(self._load, [pointer, ir.Constant(ir.IntType(32), align), mask,
@@ -373,19 +374,12 @@ def float64_from_bits(typingctx, bits):
 
 def _sparse_setup(context, builder, signature, args, dense_at):
     """Pointers and types shared by the sparse-row intrinsics: (indices, data, dense, out data
-    pointers), the vector type, lanes, itemsize and a splat helper."""
+    pointers), the vector type and the itemsize."""
     dtype = signature.args[dense_at].dtype
     element, vector, lanes = _vector_type(context, dtype)
     pointers = [context.make_array(signature.args[i])(context, builder, args[i]).data
                 for i in range(len(args)) if isinstance(signature.args[i], types.Array)]
-    undef = ir.Constant(vector, ir.Undefined)
-    mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
-
-    def splat(value):
-        one = builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
-        return builder.shuffle_vector(one, undef, mask)
-
-    return pointers, vector, dtype.bitwidth // 8, splat
+    return pointers, vector, dtype.bitwidth // 8
 
 
 def _vector_pointer(builder, base, offset, vector):
@@ -409,7 +403,7 @@ def gather_rows_sum(typingctx, indices, data, p0, p1, dense, ld, j0, out, o0):
                      types.intp)
 
     def codegen(context, builder, signature, args):
-        (pi, pd, pdense, pout), vector, itemsize, splat = _sparse_setup(
+        (pi, pd, pdense, pout), vector, itemsize = _sparse_setup(
             context, builder, signature, args, 4)
         madd = _multiply_add(builder, signature.args[1].dtype, vector)
         acc = cgutils.alloca_once_value(builder, ir.Constant(vector, None))
@@ -419,7 +413,7 @@ def gather_rows_sum(typingctx, indices, data, p0, p1, dense, ld, j0, out, o0):
                 if signature.args[0].dtype.bitwidth < 64 else builder.load(builder.gep(pi, [p]))
             at = builder.add(builder.mul(column, args[5]), args[6])
             row = builder.load(_vector_pointer(builder, pdense, at, vector), align=itemsize)
-            value = splat(builder.load(builder.gep(pd, [p])))
+            value = splat(builder, builder.load(builder.gep(pd, [p])), vector.count)
             builder.store(madd(value, row, builder.load(acc)), acc)
         builder.store(builder.load(acc), _vector_pointer(builder, pout, args[8], vector),
                       align=itemsize)
@@ -439,7 +433,7 @@ def scatter_rows_add(typingctx, indices, data, p0, p1, dense, d0, out, ld, j0):
                      types.intp)
 
     def codegen(context, builder, signature, args):
-        (pi, pd, pdense, pout), vector, itemsize, splat = _sparse_setup(
+        (pi, pd, pdense, pout), vector, itemsize = _sparse_setup(
             context, builder, signature, args, 4)
         madd = _multiply_add(builder, signature.args[1].dtype, vector)
         source = builder.load(_vector_pointer(builder, pdense, args[5], vector), align=itemsize)
@@ -449,7 +443,7 @@ def scatter_rows_add(typingctx, indices, data, p0, p1, dense, d0, out, ld, j0):
                 if signature.args[0].dtype.bitwidth < 64 else builder.load(builder.gep(pi, [p]))
             where = _vector_pointer(builder, pout, builder.add(builder.mul(column, args[7]),
                                                                args[8]), vector)
-            value = splat(builder.load(builder.gep(pd, [p])))
+            value = splat(builder, builder.load(builder.gep(pd, [p])), vector.count)
             builder.store(madd(value, source, builder.load(where, align=itemsize)), where,
                           align=itemsize)
         return context.get_dummy_value()
@@ -489,11 +483,7 @@ def vector_max(typingctx, xs):
             return builder.load(builder.bitcast(builder.gep(data, [builder.mul(k, width)]),
                                                 vector.as_pointer()), align=dtype.bitwidth // 8)
 
-        first = builder.shuffle_vector(
-            builder.insert_element(ir.Constant(vector, ir.Undefined), builder.load(data),
-                                   ir.Constant(ir.IntType(32), 0)),
-            ir.Constant(vector, ir.Undefined),
-            ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+        first = splat(builder, builder.load(data), lanes)
         running = [cgutils.alloca_once_value(builder, first) for _ in range(MAX_ACCUMULATORS)]
         whole = builder.udiv(n, width)
         group = ir.Constant(i64, MAX_ACCUMULATORS)

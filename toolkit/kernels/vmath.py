@@ -28,7 +28,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from .cpu import target
-from .simd import bits_of_float64, float64_from_bits, lanes_of
+from .simd import bits_of_float64, float64_from_bits, lanes_of, splat
 
 #: The tags: which vector math library a kernel is compiled against.
 SVML_TAG = np.empty(0, np.uint8)
@@ -107,11 +107,7 @@ def _svml(name: str, around=None, shifted: bool = False):
         value = builder.load(where[0], align=dtype.bitwidth // 8)
         if shifted:
             shift = context.cast(builder, args[3], signature.args[3], dtype)
-            value = builder.fsub(value, builder.shuffle_vector(
-                builder.insert_element(ir.Constant(vector, ir.Undefined), shift,
-                                       ir.Constant(ir.IntType(32), 0)),
-                ir.Constant(vector, ir.Undefined),
-                ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)))
+            value = builder.fsub(value, splat(builder, shift, lanes))
         routine = lambda v: builder.call(fn, [v])  # noqa: E731
         result = around(builder, routine, value) if around else routine(value)
         builder.store(result, where[1], align=dtype.bitwidth // 8)
