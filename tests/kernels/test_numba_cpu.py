@@ -21,7 +21,9 @@ from numba import get_num_threads, njit, set_num_threads
 from toolkit.kernels import numba_cpu as nb
 from toolkit.kernels import numba_gemm
 from toolkit.kernels.cpu import target
-from toolkit.kernels.simd import ADD, OVERWRITE, transpose_block, vector_max
+from toolkit.kernels.simd.reductions import vector_max
+from toolkit.kernels.simd.tile import ADD, OVERWRITE
+from toolkit.kernels.simd.transpose import transpose_block
 
 RNG = np.random.default_rng(7)
 BIG = nb.PARALLEL_MIN + 37  # just above the cut-over, and not a multiple of the task size

@@ -1,5 +1,5 @@
 """The matrix product of the numba backend, C = op(A) @ op(B), as BLIS does it: packed panels and
-a register tile of explicit SIMD (simd.microkernel) sized for the CPU it runs on (cpu.target).
+a register tile of explicit SIMD (simd.tile.microkernel) sized for the CPU it runs on (cpu.target).
 
 Register tile. MR rows of C by NV vectors of columns stay in vector registers while k runs; each
 step loads NV vectors of a row of B, broadcasts MR numbers of a column of A and does MR * NV
@@ -38,9 +38,10 @@ from typing import Callable
 import numpy as np
 from numba import get_num_threads, get_thread_id, njit, prange
 
-from . import simd
 from .cpu import LINE, target
-from .simd import ADD, OVERWRITE
+from .simd.tile import ADD, OVERWRITE, microkernel
+from .simd.transpose import transpose_block
+from .simd.vectors import lanes_of
 
 #: Below this many multiply-adds (about a millisecond of one core) one thread does it all.
 PARALLEL_MIN = 1 << 23
@@ -65,10 +66,10 @@ MR_ROWS_NARROW = min(tile_rows(1, _REGISTERS), MAX_ROW_POINTERS)
 #: Tile rows of C^T in a transposed narrow product: 8 where the registers allow (C^T's 16 rows,
 #: a Dense layer's usual width, in two whole tiles), else the wide tile's.
 MR_SWAP = min(8, MR_WIDE)
-_micro_wide = simd.microkernel(MR_WIDE, 2, a_by_rows=False, prefetch="tile")
-_micro_rows_wide = simd.microkernel(MR_ROWS_WIDE, 2, a_by_rows=True)
-_micro_rows_narrow = simd.microkernel(MR_ROWS_NARROW, 1, a_by_rows=True)
-_micro_swap = simd.microkernel(MR_SWAP, 2, a_by_rows=False, prefetch="block")
+_micro_wide = microkernel(MR_WIDE, 2, a_by_rows=False, prefetch="tile")
+_micro_rows_wide = microkernel(MR_ROWS_WIDE, 2, a_by_rows=True)
+_micro_rows_narrow = microkernel(MR_ROWS_NARROW, 1, a_by_rows=True)
+_micro_swap = microkernel(MR_SWAP, 2, a_by_rows=False, prefetch="block")
 #: Columns of C^T per task of a transposed narrow product, and rows of op(A)^T per block: a
 #: block of op(A)^T (SWAP_DEPTH x SWAP_COLUMNS, 256 KiB of float32) fits in L2 while the
 #: next one is prefetched.
@@ -98,10 +99,10 @@ def _pack(xf, ld, along_k, r0, rows, pc, kc, width, out, o0):
     lane masks) else x[p, r]. Inlined: a call per micro-panel would cost as much as the
     transposes."""
     if along_k:
-        lanes = simd.lanes_of(out)
+        lanes = lanes_of(out)
         for r in range(0, width, lanes):
             for p in range(0, kc, lanes):
-                simd.transpose_block(xf, (r0 + r) * ld + pc + p, ld, max(0, min(lanes, rows - r)),
+                transpose_block(xf, (r0 + r) * ld + pc + p, ld, max(0, min(lanes, rows - r)),
                                      min(lanes, kc - p), out, o0 + p * width + r, width,
                                      min(lanes, width - r))
     else:
@@ -283,11 +284,11 @@ def _swap_task(xa, ap, c, nr, t):
                 _micro_swap(ap, i0 * k + p0 * MR_SWAP, MR_SWAP, source, b0, ldb, depth, block,
                             i0 * width + j0 - j_lo, width, ADD if p0 > 0 else OVERWRITE,
                             MR_SWAP, nr, xf, ahead * m + j0, m if i0 == 0 else 0)
-    lanes, cf = simd.lanes_of(block), c.reshape(-1)
+    lanes, cf = lanes_of(block), c.reshape(-1)
     for i0 in range(0, n, lanes):
         rows = min(lanes, n - i0)
         for j0 in range(0, j_hi - j_lo, lanes):
-            simd.transpose_block(block, i0 * width + j0, width, rows, min(lanes, j_hi - j_lo - j0),
+            transpose_block(block, i0 * width + j0, width, rows, min(lanes, j_hi - j_lo - j0),
                                  cf, (j_lo + j0) * n + i0, n, rows)
 
 

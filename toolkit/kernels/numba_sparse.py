@@ -4,7 +4,7 @@ CSR.T @ dense, in time proportional to the nonzeros times the dense operand's wi
 Each nonzero A[i, c] = v adds v times a row of the dense operand to a row of C: row c of B into
 row i of C for A @ B, row i of G into row c of C for A.T @ G. Those rows are contiguous and
 short (a Dense layer's 16 units: one AVX-512 vector), so the inner loop is one vector FMA per
-nonzero (simd.gather_rows_sum keeps the sum of a row in a register; simd.scatter_rows_add
+nonzero (simd.sparse_rows: gather_rows_sum keeps the sum of a row in a register; scatter_rows_add
 updates rows that differ within a CSR row, so its FMAs are independent). A @ B splits its rows
 across threads when large; A.T @ G scatters into rows that any row of A may share, so it stays
 on one thread (a batch of multi-hot rows is a fraction of a millisecond of work). Integer
@@ -18,7 +18,8 @@ from typing import Callable
 import numpy as np
 from numba import njit, prange
 
-from .simd import gather_rows_sum, lanes_of, scatter_rows_add
+from .simd.sparse_rows import gather_rows_sum, scatter_rows_add
+from .simd.vectors import lanes_of
 from .sparse import sparse_operands
 
 #: Multiply-adds from which A @ B runs on every core.

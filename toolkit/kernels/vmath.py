@@ -28,7 +28,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from .cpu import target
-from .simd import bits_of_float64, float64_from_bits, lanes_of, splat
+from .simd.vectors import lanes_of, splat
 
 #: The tags: which vector math library a kernel is compiled against.
 SVML_TAG = np.empty(0, np.uint8)
@@ -141,6 +141,30 @@ def _logistic(builder, exp, x):
 _svml_exp, _svml_tanh = _svml("exp"), _svml("tanh")
 _svml_sigmoid = _svml("exp", _logistic)
 _svml_exp_shifted = _svml("exp", shifted=True)
+
+
+@intrinsic
+def bits_of_float64(typingctx, x):
+    """The IEEE-754 bits of the float64 ``x`` as an int64 (vectorizes, unlike a view)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def float64_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bits are the int64 ``bits`` (vectorizes, unlike a view)."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
 
 
 @njit(error_model="numpy")
