@@ -115,16 +115,16 @@ def _pack(xf, ld, along_k, r0, rows, pc, kc, width, out, o0):
 
 
 @njit(error_model="numpy")
-def _pack_b_task(xb, b_rows, bp, kc, nr, t):
-    """Task t of packing B: micro-panel t % panels of slab t // panels, at that slab's place
-    in bp (slabs of kc rows, each all of B's columns rounded up to nr)."""
-    n, k = (xb.shape[0], xb.shape[1]) if b_rows else (xb.shape[1], xb.shape[0])
+def _pack_b_task(xbf, ld, b_rows, n, k, bp, kc, nr, t):
+    """Task t of packing B (n columns, k rows, held in xbf's rows of ld elements: its columns
+    if b_rows, else its rows): micro-panel t % panels of slab t // panels, at that slab's
+    place in bp (slabs of kc rows, each all of B's columns rounded up to nr)."""
     panels = (n + nr - 1) // nr
     slab = t // panels
     j0, pc = (t - slab * panels) * nr, slab * kc
     depth = min(kc, k - pc)
     at = pc * panels * nr + j0 * depth
-    _pack(xb.reshape(-1), xb.shape[1], b_rows, j0, min(nr, n - j0), pc, depth, nr, bp, at)
+    _pack(xbf, ld, b_rows, j0, min(nr, n - j0), pc, depth, nr, bp, at)
 
 
 @njit(error_model="numpy")
@@ -189,8 +189,9 @@ def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, tasks, nc, nr):
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     size = ap.size // tasks
+    xbf, ld = xb.reshape(-1), xb.shape[1]
     for t in range(_b_tasks(k, n, kc, nr)):
-        _pack_b_task(xb, b_rows, bp, kc, nr, t)
+        _pack_b_task(xbf, ld, b_rows, n, k, bp, kc, nr, t)
     for t in range(tasks):
         _wide_task(xa, a_rows, bp, c, kc, tasks, nc, nr, ap[t * size:(t + 1) * size], t)
 
@@ -207,9 +208,10 @@ def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, tasks, nc, nr):
     size = ap.size // tasks
     b_size = packed_b_size(k, n, nr)
     copies = bp.size // b_size
+    xbf, ld = xb.reshape(-1), xb.shape[1]
     if copies == 1:
         for t in prange(_b_tasks(k, n, kc, nr)):
-            _pack_b_task(xb, b_rows, bp, kc, nr, t)
+            _pack_b_task(xbf, ld, b_rows, n, k, bp, kc, nr, t)
         for t in prange(tasks):
             _wide_task(xa, a_rows, bp, c, kc, tasks, nc, nr, ap[t * size:(t + 1) * size], t)
     else:
@@ -219,41 +221,44 @@ def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, tasks, nc, nr):
             mine = bp[me * b_size:(me + 1) * b_size]
             if not packed[me]:
                 for u in range(_b_tasks(k, n, kc, nr)):
-                    _pack_b_task(xb, b_rows, mine, kc, nr, u)
+                    _pack_b_task(xbf, ld, b_rows, n, k, mine, kc, nr, u)
                 packed[me] = True
             _wide_task(xa, a_rows, mine, c, kc, tasks, nc, nr, ap[t * size:(t + 1) * size], t)
 
 
 @njit(error_model="numpy")
-def _rows_task(xa, b, ldb, c, nv, mr, nr, t):
-    """Rows t*mr.. of C (all its columns) = A @ B over the whole of k, A's rows read in place
-    (xa[i] is row i); B's row p is b[p*ldb:][:nr]. The last tile, past m, reads a copy of A's
-    last rows, zero-padded."""
-    m, n = c.shape
-    k = xa.shape[1]
-    af, cf = xa.reshape(-1), c.reshape(-1)
+def _rows_task(af, k, b, ldb, cf, m, n, nv, mr, t):
+    """Rows t*mr.. of C (all its n columns) = A @ B over the whole of k, A's rows read in place
+    (row i of A is af[i*k:][:k], of C cf[i*n:][:n]); B's row p starts at b[p*ldb] (nv whole
+    vectors, zero-padded past n). The last tile, past m, reads a copy of A's last rows,
+    zero-padded. The operands come flat: a reshape per tile (a call into Numba's runtime) cost
+    more than a small tile's FMAs."""
     i0 = t * mr
     rows = min(mr, m - i0)
     if rows == mr:
         _micro_rows(nv, af, i0 * k, k, b, 0, ldb, k, cf, i0 * n, n, rows, n)
     else:
-        edge = np.zeros(mr * k, c.dtype)
+        edge = np.zeros(mr * k, cf.dtype)
         edge[:rows * k] = af[i0 * k:(i0 + rows) * k]
         _micro_rows(nv, edge, 0, k, b, 0, ldb, k, cf, i0 * n, n, rows, n)
 
 
 @njit(**_serial)
-def rows_serial(xa, b, ldb, c, nv, mr, nr):
-    """c = A @ B for a C at most nr columns wide, on one thread (see _rows_task)."""
-    for t in range((c.shape[0] + mr - 1) // mr):
-        _rows_task(xa, b, ldb, c, nv, mr, nr, t)
+def rows_serial(xa, b, ldb, c, nv, mr):
+    """c = A @ B for a C at most two vectors wide, on one thread (see _rows_task)."""
+    (m, n), k = c.shape, xa.shape[1]
+    af, cf = xa.reshape(-1), c.reshape(-1)
+    for t in range((m + mr - 1) // mr):
+        _rows_task(af, k, b, ldb, cf, m, n, nv, mr, t)
 
 
 @njit(**_parallel)
-def rows_parallel(xa, b, ldb, c, nv, mr, nr):
+def rows_parallel(xa, b, ldb, c, nv, mr):
     """rows_serial with the row tiles across threads."""
-    for t in prange((c.shape[0] + mr - 1) // mr):
-        _rows_task(xa, b, ldb, c, nv, mr, nr, t)
+    (m, n), k = c.shape, xa.shape[1]
+    af, cf = xa.reshape(-1), c.reshape(-1)
+    for t in prange((m + mr - 1) // mr):
+        _rows_task(af, k, b, ldb, cf, m, n, nv, mr, t)
 
 
 @njit(error_model="numpy")
@@ -423,7 +428,7 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
             bf, ldb = _buffer(k * nr, dtype), nr
             pack_panels(xb, b_rows, n, k, nr, bf)
         mr = MR_ROWS_NARROW if nv == 1 else MR_ROWS_WIDE
-        (rows_parallel if parallel else rows_serial)(xa, bf, ldb, c, nv, mr, nr)
+        (rows_parallel if parallel else rows_serial)(xa, bf, ldb, c, nv, mr)
         return c
     threads = get_num_threads() if parallel else 1
     kc, tasks, nc = blocking(m, k, n, dtype.itemsize, threads)
