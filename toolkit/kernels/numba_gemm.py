@@ -348,13 +348,13 @@ def _buffer(size: int, dtype: np.dtype) -> np.ndarray:
     memory would cost a page fault per 4 KiB), starting on a cache line: the tiles load whole
     vectors of the panels, which would otherwise straddle two lines."""
     nbytes = size * dtype.itemsize
-    buf = getattr(_scratch, "buf", None)
-    if buf is None or buf.nbytes < nbytes + LINE:
+    lines = getattr(_scratch, "lines", None)  # the kept buffer from its first line on
+    if lines is None or lines.nbytes < nbytes:
         buf = np.empty(nbytes + LINE, np.uint8)
+        lines = buf[-buf.ctypes.data % LINE:]
         if nbytes <= SCRATCH_MAX_BYTES:
-            _scratch.buf = buf
-    start = -buf.__array_interface__["data"][0] % LINE
-    return buf[start:start + nbytes].view(dtype)
+            _scratch.lines = lines
+    return lines[:nbytes].view(dtype)
 
 
 def _rows_of(x: np.ndarray) -> tuple[np.ndarray, bool]:
