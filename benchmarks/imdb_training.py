@@ -204,8 +204,11 @@ def time_call(fn, repeat: int = 7) -> float:
     return statistics.median(samples)
 
 
-def profile_dots(backend: str, batch_size: int) -> None:
-    """Times of the first Dense layer's products on ``backend`` and in PyTorch, alternated."""
+def profile_dots(backend: str, batch_size: int, pairs: int = 9) -> None:
+    """Times of the first Dense layer's products on ``backend`` and in PyTorch: ``pairs`` pairs
+    of medians of 7 calls, the two sides of a pair timed back to back (which goes first
+    alternating), so that each ratio compares the same few milliseconds of a shared machine;
+    the median ratio, and the middle half of the ratios, are reported."""
     import torch
 
     b = get_backend(backend)
@@ -222,14 +225,21 @@ def profile_dots(backend: str, batch_size: int) -> None:
         (f"dX trans_b ({batch_size}x16)@({FEATURES}x16).T (not needed in training)",
          lambda: b.dot(g, w, trans_b=True), lambda: gt @ wt.T),
     ]
-    print(f"\nfirst-layer products on the dense path, median of 3 alternated medians of 7 "
-          f"({backend} vs torch):")
+    print(f"\nfirst-layer products on the dense path, {backend} vs torch: {pairs} pairs of "
+          f"medians of 7 calls, back to back, the order alternating; median time of each side, "
+          f"median ratio and the middle half of the ratios:")
     for label, ours, theirs in cases:
-        pairs = [(time_call(ours), time_call(theirs)) for _ in range(3)]
-        t_ours = statistics.median(p[0] for p in pairs)
-        t_torch = statistics.median(p[1] for p in pairs)
-        print(f"  {label:66s} {t_ours * 1e3:7.2f} ms  torch {t_torch * 1e3:7.2f} ms  "
-              f"ratio {t_ours / t_torch:5.2f}")
+        times = []
+        for i in range(pairs):
+            first, second = (ours, theirs) if i % 2 == 0 else (theirs, ours)
+            a, b_ = time_call(first), time_call(second)
+            times.append((a, b_) if i % 2 == 0 else (b_, a))
+        ratios = sorted(t_ours / t_torch for t_ours, t_torch in times)
+        t_ours = statistics.median(t[0] for t in times)
+        t_torch = statistics.median(t[1] for t in times)
+        q1, q3 = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
+        print(f"  {label:66s} {t_ours * 1e3:6.2f} ms  torch {t_torch * 1e3:6.2f} ms  "
+              f"ratio {statistics.median(ratios):5.2f} ({q1:.2f}-{q3:.2f})")
 
 
 def sparse_fit_memory(backend: str, seed: int, x, y, batch_size: int) -> tuple[int, int]:
