@@ -106,8 +106,8 @@ def _pack(xf, ld, along_k, r0, rows, pc, kc, width, out, o0):
         for r in range(0, width, lanes):
             for p in range(0, kc, lanes):
                 transpose_block(xf, (r0 + r) * ld + pc + p, ld, max(0, min(lanes, rows - r)),
-                                     min(lanes, kc - p), out, o0 + p * width + r, width,
-                                     min(lanes, width - r))
+                                min(lanes, kc - p), out, o0 + p * width + r, width,
+                                min(lanes, width - r))
     else:
         for p in range(kc):
             src, dst = xf[(pc + p) * ld + r0:], out[o0 + p * width:o0 + (p + 1) * width]
@@ -297,7 +297,7 @@ def _swap_task(xa, ap, c, nr, t):
         rows = min(lanes, n - i0)
         for j0 in range(0, j_hi - j_lo, lanes):
             transpose_block(block, i0 * width + j0, width, rows, min(lanes, j_hi - j_lo - j0),
-                                 cf, (j_lo + j0) * n + i0, n, rows)
+                            cf, (j_lo + j0) * n + i0, n, rows)
 
 
 @njit(**_serial)

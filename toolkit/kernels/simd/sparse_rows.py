@@ -77,7 +77,7 @@ def scatter_rows_add(typingctx, indices, data, p0, p1, dense, d0, out, ld, j0):
             column = builder.sext(builder.load(builder.gep(pi, [p])), i64) \
                 if signature.args[0].dtype.bitwidth < 64 else builder.load(builder.gep(pi, [p]))
             where = vector_pointer(builder, pout, builder.add(builder.mul(column, args[7]),
-                                                               args[8]), vector)
+                                                              args[8]), vector)
             value = splat(builder, builder.load(builder.gep(pd, [p])), vector.count)
             builder.store(madd(value, source, builder.load(where, align=itemsize)), where,
                           align=itemsize)

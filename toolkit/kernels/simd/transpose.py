@@ -30,9 +30,9 @@ def transpose_block(typingctx, x, x0, ldx, rows, cols, out, o0, ldo, width):
         x0, ldx, rows, cols, o0, ldo, width = (args[i] for i in (1, 2, 3, 4, 6, 7, 8))
         const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
         row_at = [vector_pointer(builder, px, builder.add(x0, builder.mul(ldx, const(i))),
-                                  vector) for i in range(lanes)]
+                                 vector) for i in range(lanes)]
         column_at = [vector_pointer(builder, po, builder.add(o0, builder.mul(ldo, const(j))),
-                                     vector) for j in range(lanes)]
+                                    vector) for j in range(lanes)]
         whole = builder.and_(builder.icmp_signed("==", rows, const(lanes)),
                              builder.icmp_signed("==", cols, const(lanes)))
         whole = builder.and_(whole, builder.icmp_signed("==", width, const(lanes)))
