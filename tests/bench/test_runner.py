@@ -29,17 +29,38 @@ def _plan(ops_sizes, backends, budget=30.0, repeats=1):
 
 
 def test_the_cores_settle_between_backends_next_to_compute_bound_rows(monkeypatch):
-    """A BLAS's threads spin after a dot: the next backend waits plan.settle before its row;
-    memory-bound rows (single-threaded NumPy) follow each other at once."""
+    """A BLAS's threads spin after a dot: a backend waits plan.settle before its warm-up and
+    before each repeat of a dot row where another backend ran last; memory-bound rows
+    (single-threaded NumPy) follow each other at once."""
     slept = []
     monkeypatch.setattr("toolkit.bench.runner.time.sleep", slept.append)
     plan = dataclasses.replace(_plan([("relu", ["16"]), ("dot", ["4", "8"])], ["numpy", "numba"]),
                                settle=0.25)
     labels = []
     run(plan, lambda label: labels.append((label, len(slept))))
-    # sleeps by the start of each row: none between the relu rows, one before each dot row
-    assert [count for _, count in labels] == [0, 0, 1, 2, 3, 4]
-    assert slept == [0.25] * 4
+    # sleeps by the start of each row: none for relu; for each dot size one before each
+    # warm-up, then one before each of the two repeats (numpy, numba) taken in turn
+    assert [count for _, count in labels] == [0, 0, 1, 2, 5, 6]
+    assert slept == [0.25] * 8
+
+
+def test_the_backends_repeats_are_taken_in_turns_the_order_reversing(monkeypatch):
+    """Each round times one repeat of every CPU backend, so their ratio compares the same
+    moments of the machine; the order reverses every round, so neither always goes first."""
+    import toolkit.bench.runner as runner
+
+    order, original = [], runner._start
+
+    def recording(row, *args):
+        timer = original(row, *args)
+        take = timer.repeat
+        timer.repeat = lambda: (order.append(row.backend), take())
+        return timer
+
+    monkeypatch.setattr(runner, "_start", recording)
+    rows = run(_plan([("relu", ["16"])], ["numpy", "numba"], repeats=3))
+    assert order == ["numpy", "numba", "numba", "numpy", "numpy", "numba"]
+    assert [len(row.times_s) for row in rows] == [3, 3]
 
 
 def test_every_op_backend_and_size_gets_a_row_in_order_of_work():

@@ -121,10 +121,12 @@ HELP = """Time the kernels on each backend and set them against the machine's li
 
 \b
 For each op, backend and size: a warm-up call timed apart ("first call": the
-compile time of numba and cuda), then the median of --repeats repeats. In the
-same run it measures the ceilings: memory copy bandwidth (np.copyto, beyond
-the last-level cache) for the memory-bound ops, NumPy's BLAS matmul for dot,
-and on a GPU the device copy bandwidth and cuBLAS SGEMM (CuPy, TF32 off).
+compile time of numba and cuda), then the median of --repeats repeats; the CPU
+backends (naive aside) take their repeats in turns, so that their ratio compares
+the same moments of a busy machine. In the same run it measures the ceilings:
+memory copy bandwidth (np.copyto, beyond the last-level cache) for the
+memory-bound ops, NumPy's BLAS matmul for dot, and on a GPU the device copy
+bandwidth and cuBLAS SGEMM (CuPy, TF32 off).
 
 \b
 Sizes: an element count (1048576 or 2^20) or shapes (64x3x32x10+32x10); for

@@ -1,7 +1,10 @@
-"""The sweep: every workload at every size on every backend, one :class:`Row` each. A naive run's
-time is estimated from the naive loop's measured cost per unit of work: it runs fewer repeats to
-fit the budget, or is skipped when even one would not; every row is then rated against its roof
-and against the slow peer."""
+"""The sweep: every workload at every size on every backend, one :class:`Row` each. The CPU
+backends' repeats of an op at a size are taken in turns (after each one's warm-up), the order
+reversing every round, so that the ratios between them compare the same moments of a shared
+machine rather than two stretches of it. A naive run's time is estimated from the naive loop's
+measured cost per unit of work: it runs fewer repeats to fit the budget, or is skipped when even
+one would not; naive and GPU rows are timed on their own. Every row is then rated against its
+roof and against the slow peer."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .ceilings import Ceiling, percent_of, rate
-from .timing import EXTRA_CALLS, measure, timed, timed_result
+from .timing import EXTRA_CALLS, Timer, measure, start, timed, timed_result
 from .workloads import Case, Workload
 
 #: Roofs by device ("cpu", "gpu") and bound ("memory", "compute").
@@ -82,16 +85,18 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda label: None) -> lis
     """Time the plan, calling ``progress`` before each row; :func:`rate_rows` rates the rows."""
     rng = np.random.default_rng(0)
     rows: list[Row] = []
+    last: list[Row] = []  # the row whose backend ran last
     for workload, cases in plan.cases:
         naive_cost: float | None = None  # seconds per unit of work, from the last naive row
         for case in sorted(cases, key=workload.work):
             inputs = workload.inputs(case, plan.dtype, rng)
+            in_turns: list[tuple[Row, Timer]] = []
             for name, backend in plan.backends.items():
                 row = _row(workload, case, name, plan.dtype)
-                if rows and rows[-1].backend != name and "compute" in (rows[-1].bound, row.bound):
-                    time.sleep(plan.settle)  # let the last backend's threads go idle
+                _settle(plan, last, row)
                 progress(f"{workload.name} {name} {case.label}")
-                repeats = plan.repeats
+                rows.append(row)
+                last[:] = [row]
                 if name == "naive":
                     if naive_cost is None:
                         naive_cost = _naive_cost(workload, backend, plan.dtype, rng)
@@ -100,14 +105,40 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda label: None) -> lis
                     if repeats == 0:
                         row.skipped = "over the naive time budget"
                         row.estimate_s = per_call
-                        rows.append(row)
                         continue
-                _time(row, workload, backend, inputs, repeats, plan.min_repeat)
-                if name == "naive" and row.median_s is not None:
-                    naive_cost = row.median_s / workload.work(case)
-                rows.append(row)
+                    _time(row, workload, backend, inputs, repeats, plan.min_repeat)
+                    if row.median_s is not None:
+                        naive_cost = row.median_s / workload.work(case)
+                elif row.device == "gpu":
+                    _time(row, workload, backend, inputs, plan.repeats, plan.min_repeat)
+                else:
+                    timer = _start(row, workload, backend, inputs, plan.min_repeat)
+                    if timer is not None:
+                        in_turns.append((row, timer))
+            _repeat_in_turns(plan, in_turns, last)
             del inputs
     return rows
+
+
+def _settle(plan: Plan, last: list[Row], row: Row) -> None:
+    """Wait plan.settle before ``row``'s backend runs where another ran last and either side is
+    compute-bound (the last backend's threads may still spin)."""
+    if last and last[0].backend != row.backend and "compute" in (last[0].bound, row.bound):
+        time.sleep(plan.settle)
+
+
+def _repeat_in_turns(plan: Plan, in_turns: list[tuple[Row, Timer]], last: list[Row]) -> None:
+    """The repeats of the rows started, one of each in turn, the order reversing every round
+    (A B, B A, A B ...); then each row's times."""
+    for round_ in range(plan.repeats):
+        for row, timer in in_turns if round_ % 2 == 0 else in_turns[::-1]:
+            _settle(plan, last, row)
+            last[:] = [row]
+            timer.repeat()
+    for row, timer in in_turns:
+        timing = timer.timing()
+        row.first_call_s, row.times_s = timing.first_call, list(timing.times)
+        row.median_s, row.calls_per_repeat = timing.median, timing.number
 
 
 def _row(workload: Workload, case: Case, backend: str, dtype: np.dtype) -> Row:
@@ -133,10 +164,22 @@ def naive_repeats(per_call: float, repeats: int, budget: float) -> int:
     return max(0, min(repeats, affordable))
 
 
+def _start(row: Row, workload: Workload, backend: ModuleType, inputs: list[np.ndarray],
+           min_repeat: float) -> Timer | None:
+    """A CPU row's :class:`Timer`, warmed up, or None where the op fails (the row says why: a
+    failing kernel is a result to show, not fatal)."""
+    try:
+        arrays = [backend.asarray(x) for x in inputs]
+        return start(lambda: workload.call(backend, arrays), min_repeat=min_repeat)
+    except Exception as error:  # noqa: BLE001 - a failing kernel is a result to show
+        row.skipped = f"failed: {type(error).__name__}: {error}"
+        return None
+
+
 def _time(row: Row, workload: Workload, backend: ModuleType, inputs: list[np.ndarray],
           repeats: int, min_repeat: float) -> None:
-    """Fill ``row``'s times, or say why it has none (an op that fails is shown, not fatal).
-    On a GPU the operands are moved to the device first and the copies timed apart."""
+    """Fill a row timed on its own (naive, or GPU), or say why it has none. On a GPU the
+    operands are moved to the device first and the copies timed apart."""
     gpu = row.device == "gpu"
     sync = backend.synchronize if gpu else (lambda: None)
     try:

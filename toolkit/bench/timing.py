@@ -1,6 +1,7 @@
 """Timing one call: a warm-up call timed apart (for compiled backends it includes the compile),
 then the median of repeats, each repeat running the call often enough to be well above the
-clock's resolution. On a GPU, ``sync`` waits for the device before the clock stops."""
+clock's resolution; the repeats of several calls can be taken in turns (:class:`Timer`). On a
+GPU, ``sync`` waits for the device before the clock stops."""
 
 from __future__ import annotations
 
@@ -47,19 +48,49 @@ def timed_result(fn: Callable[[], Any], sync: Callable[[], Any] = _nothing) -> t
     return result, time.perf_counter() - start
 
 
-def measure(fn: Callable[[], Any], repeats: int, sync: Callable[[], Any] = _nothing,
-            min_repeat: float = 0.005, max_number: int = 10_000) -> Timing:
-    """Time ``fn``: a warm-up call, a second call to size the repeats, then ``repeats`` repeats
-    of ``number`` calls each, ``number`` chosen so that a repeat lasts about ``min_repeat``."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
+@dataclass
+class Timer:
+    """A call under timing: its warm-up time, how many calls make one repeat, and the per-call
+    time of each repeat taken so far (:meth:`repeat`). Repeats of several calls can be taken
+    in turns, so that each call's repeats meet the same moments of a shared machine."""
+
+    fn: Callable[[], Any]
+    sync: Callable[[], Any]
+    first_call: float
+    number: int
+    times: list[float]
+
+    def repeat(self) -> None:
+        """Take one more repeat: ``number`` back-to-back calls."""
+        self.times.append(timed(self.fn, self.sync, self.number))
+
+    def timing(self) -> Timing:
+        """The warm-up and the repeats taken, as a :class:`Timing`."""
+        return Timing(self.first_call, tuple(self.times), self.number)
+
+
+def start(fn: Callable[[], Any], sync: Callable[[], Any] = _nothing, min_repeat: float = 0.005,
+          max_number: int = 10_000) -> Timer:
+    """A :class:`Timer` for ``fn``: a warm-up call, then a second call to choose ``number`` so
+    that a repeat lasts about ``min_repeat``."""
     first = timed(fn, sync)
     probe = timed(fn, sync)
     number = max(1, min(max_number, math.ceil(min_repeat / probe) if probe > 0 else max_number))
-    return Timing(first, tuple(timed(fn, sync, number) for _ in range(repeats)), number)
+    return Timer(fn, sync, first, number, [])
 
 
-#: Calls :func:`measure` makes besides the repeats: the warm-up and the probe.
+def measure(fn: Callable[[], Any], repeats: int, sync: Callable[[], Any] = _nothing,
+            min_repeat: float = 0.005, max_number: int = 10_000) -> Timing:
+    """Time ``fn`` alone: :func:`start`, then ``repeats`` repeats."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    timer = start(fn, sync, min_repeat, max_number)
+    for _ in range(repeats):
+        timer.repeat()
+    return timer.timing()
+
+
+#: Calls :func:`start` makes before the repeats: the warm-up and the probe.
 EXTRA_CALLS = 2
 
 
