@@ -102,6 +102,24 @@ def test_a_failing_kernel_is_a_row_that_says_so():
     assert "failed: RuntimeError: boom" in render(rows)
 
 
+def test_a_kernel_failing_in_a_later_repeat_leaves_the_turns_and_says_so():
+    """The warm-up and probe pass, the third call fails: the row says so, the others finish."""
+    calls = []
+
+    def flaky(x):
+        calls.append(1)
+        if len(calls) > 2:
+            raise RuntimeError("third call")
+        return x
+
+    plan = _plan([("relu", ["64"])], ["numpy"], repeats=3)
+    plan.backends["flaky"] = types.SimpleNamespace(asarray=np.asarray, relu=flaky)
+    rows = run(plan)
+    assert rows[1].skipped == "failed: RuntimeError: third call" and rows[1].median_s is None
+    assert len(rows[0].times_s) == 3 and rows[0].median_s > 0
+    assert len(calls) == 3  # no more turns for it after the failure
+
+
 def _cuda_module():
     try:
         return importlib.import_module("toolkit.kernels.cuda")

@@ -129,13 +129,21 @@ def _settle(plan: Plan, last: list[Row], row: Row) -> None:
 
 def _repeat_in_turns(plan: Plan, in_turns: list[tuple[Row, Timer]], last: list[Row]) -> None:
     """The repeats of the rows started, one of each in turn, the order reversing every round
-    (A B, B A, A B ...); then each row's times."""
+    (A B, B A, A B ...); then each row's times. A row whose op fails in a repeat says so and
+    leaves the turns."""
     for round_ in range(plan.repeats):
         for row, timer in in_turns if round_ % 2 == 0 else in_turns[::-1]:
+            if row.skipped:
+                continue
             _settle(plan, last, row)
             last[:] = [row]
-            timer.repeat()
+            try:
+                timer.repeat()
+            except Exception as error:  # noqa: BLE001 - a failing kernel is a result to show
+                row.skipped = f"failed: {type(error).__name__}: {error}"
     for row, timer in in_turns:
+        if row.skipped:
+            continue
         timing = timer.timing()
         row.first_call_s, row.times_s = timing.first_call, list(timing.times)
         row.median_s, row.calls_per_repeat = timing.median, timing.number
