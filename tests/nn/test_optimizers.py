@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from toolkit.kernels import get_backend
+from toolkit.kernels import get_backend, numba_cpu
 from toolkit.nn import optimizers
 
 B = get_backend("numpy")
@@ -160,11 +160,14 @@ def test_object_is_kept_and_unknown_name_suggests():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_rmsprop_step_equals_the_ops(dtype):
-    """The numba backend's fused step (backend.FUSED) gives the ops' results bit for bit."""
+@pytest.mark.parametrize("shape", [(300, 7), (numba_cpu.PARALLEL_MIN + 37,)],
+                         ids=["serial", "parallel"])
+def test_fused_rmsprop_step_equals_the_ops(dtype, shape):
+    """The numba backend's fused step (backend.FUSED) gives the ops' results bit for bit, on
+    one thread and (past the cut-over, in tasks that end mid-vector) on all of them."""
     nb = get_backend("numba")
     rng = np.random.default_rng(3)
-    w = rng.normal(size=(300, 7)).astype(dtype)
+    w = rng.normal(size=shape).astype(dtype)
     grads = [rng.normal(size=w.shape).astype(dtype) for _ in range(3)]
     fused, plain = optimizers.RMSprop(0.01), optimizers.RMSprop(0.01)
     wf = wp = w
