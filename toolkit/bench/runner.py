@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .ceilings import Ceiling, percent_of, rate
-from .timing import EXTRA_CALLS, Timer, measure, start, timed, timed_result
+from .timing import EXTRA_CALLS, Timer, Timing, measure, start, timed, timed_result
 from .workloads import Case, Workload
 
 #: Roofs by device ("cpu", "gpu") and bound ("memory", "compute").
@@ -85,7 +85,7 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda label: None) -> lis
     """Time the plan, calling ``progress`` before each row; :func:`rate_rows` rates the rows."""
     rng = np.random.default_rng(0)
     rows: list[Row] = []
-    last: list[Row] = []  # the row whose backend ran last
+    cores = _Cores(plan.settle)
     for workload, cases in plan.cases:
         naive_cost: float | None = None  # seconds per unit of work, from the last naive row
         for case in sorted(cases, key=workload.work):
@@ -93,10 +93,9 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda label: None) -> lis
             in_turns: list[tuple[Row, Timer]] = []
             for name, backend in plan.backends.items():
                 row = _row(workload, case, name, plan.dtype)
-                _settle(plan, last, row)
+                cores.hand_to(row)
                 progress(f"{workload.name} {name} {case.label}")
                 rows.append(row)
-                last[:] = [row]
                 if name == "naive":
                     if naive_cost is None:
                         naive_cost = _naive_cost(workload, backend, plan.dtype, rng)
@@ -115,38 +114,44 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda label: None) -> lis
                     timer = _start(row, workload, backend, inputs, plan.min_repeat)
                     if timer is not None:
                         in_turns.append((row, timer))
-            _repeat_in_turns(plan, in_turns, last)
+            _repeat_in_turns(plan.repeats, in_turns, cores)
             del inputs
     return rows
 
 
-def _settle(plan: Plan, last: list[Row], row: Row) -> None:
-    """Wait plan.settle before ``row``'s backend runs where another ran last and either side is
-    compute-bound (the last backend's threads may still spin)."""
-    if last and last[0].backend != row.backend and "compute" in (last[0].bound, row.bound):
-        time.sleep(plan.settle)
+@dataclass
+class _Cores:
+    """The row whose backend ran last on the cores, and the wait (``settle`` seconds) before
+    another backend runs where either side is compute-bound: the last backend's threads may
+    still spin."""
+
+    settle: float
+    last: Row | None = None
+
+    def hand_to(self, row: Row) -> None:
+        """Wait if need be, then let ``row``'s backend run."""
+        last, self.last = self.last, row
+        if last is not None and last.backend != row.backend and (
+                "compute" in (last.bound, row.bound)):
+            time.sleep(self.settle)
 
 
-def _repeat_in_turns(plan: Plan, in_turns: list[tuple[Row, Timer]], last: list[Row]) -> None:
+def _repeat_in_turns(repeats: int, in_turns: list[tuple[Row, Timer]], cores: _Cores) -> None:
     """The repeats of the rows started, one of each in turn, the order reversing every round
     (A B, B A, A B ...); then each row's times. A row whose op fails in a repeat says so and
     leaves the turns."""
-    for round_ in range(plan.repeats):
+    for round_ in range(repeats):
         for row, timer in in_turns if round_ % 2 == 0 else in_turns[::-1]:
             if row.skipped:
                 continue
-            _settle(plan, last, row)
-            last[:] = [row]
+            cores.hand_to(row)
             try:
                 timer.repeat()
             except Exception as error:  # noqa: BLE001 - a failing kernel is a result to show
-                row.skipped = f"failed: {type(error).__name__}: {error}"
+                _failed(row, error)
     for row, timer in in_turns:
-        if row.skipped:
-            continue
-        timing = timer.timing()
-        row.first_call_s, row.times_s = timing.first_call, list(timing.times)
-        row.median_s, row.calls_per_repeat = timing.median, timing.number
+        if not row.skipped:
+            _fill(row, timer.timing())
 
 
 def _row(workload: Workload, case: Case, backend: str, dtype: np.dtype) -> Row:
@@ -180,7 +185,7 @@ def _start(row: Row, workload: Workload, backend: ModuleType, inputs: list[np.nd
         arrays = [backend.asarray(x) for x in inputs]
         return start(lambda: workload.call(backend, arrays), min_repeat=min_repeat)
     except Exception as error:  # noqa: BLE001 - a failing kernel is a result to show
-        row.skipped = f"failed: {type(error).__name__}: {error}"
+        _failed(row, error)
         return None
 
 
@@ -198,10 +203,20 @@ def _time(row: Row, workload: Workload, backend: ModuleType, inputs: list[np.nda
             result, _ = timed_result(lambda: workload.call(backend, arrays), sync)
             _, row.to_host_s = timed_result(lambda: backend.to_numpy(result), sync)
     except Exception as error:  # noqa: BLE001 - a failing kernel is a result to show
-        row.skipped = f"failed: {type(error).__name__}: {error}"
+        _failed(row, error)
         return
+    _fill(row, timing)
+
+
+def _fill(row: Row, timing: Timing) -> None:
+    """A timed row's warm-up, repeats, median and calls per repeat."""
     row.first_call_s, row.times_s = timing.first_call, list(timing.times)
     row.median_s, row.calls_per_repeat = timing.median, timing.number
+
+
+def _failed(row: Row, error: Exception) -> None:
+    """Mark ``row`` as failed, saying why: a failing kernel is a result to show, not fatal."""
+    row.skipped = f"failed: {type(error).__name__}: {error}"
 
 
 def rate_rows(rows: Iterable[Row], roofs: Roofs) -> None:
