@@ -184,6 +184,13 @@ def _b_tasks(k, n, kc, nr):
     return ((k + kc - 1) // kc) * ((n + nr - 1) // nr)
 
 
+@njit(error_model="numpy")
+def _pack_b(xbf, ld, b_rows, n, k, bp, kc, nr):
+    """All of B packed into bp by the calling thread (see _pack_b_task)."""
+    for t in range(_b_tasks(k, n, kc, nr)):
+        _pack_b_task(xbf, ld, b_rows, n, k, bp, kc, nr, t)
+
+
 @njit(**_serial)
 def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, tasks, nc, nr):
     """c = op(A) @ op(B) with packed panels, on one thread. Row i of op(A) is xa[i] if a_rows
@@ -192,9 +199,7 @@ def wide_serial(xa, a_rows, xb, b_rows, bp, ap, c, kc, tasks, nc, nr):
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     size = ap.size // tasks
-    xbf, ld = xb.reshape(-1), xb.shape[1]
-    for t in range(_b_tasks(k, n, kc, nr)):
-        _pack_b_task(xbf, ld, b_rows, n, k, bp, kc, nr, t)
+    _pack_b(xb.reshape(-1), xb.shape[1], b_rows, n, k, bp, kc, nr)
     for t in range(tasks):
         _wide_task(xa, a_rows, bp, c, kc, tasks, nc, nr, ap[t * size:(t + 1) * size], t)
 
@@ -223,8 +228,7 @@ def wide_parallel(xa, a_rows, xb, b_rows, bp, ap, c, kc, tasks, nc, nr):
             me = get_thread_id()  # 0 <= me < get_num_threads() == copies
             mine = bp[me * b_size:(me + 1) * b_size]
             if not packed[me]:
-                for u in range(_b_tasks(k, n, kc, nr)):
-                    _pack_b_task(xbf, ld, b_rows, n, k, mine, kc, nr, u)
+                _pack_b(xbf, ld, b_rows, n, k, mine, kc, nr)
                 packed[me] = True
             _wide_task(xa, a_rows, mine, c, kc, tasks, nc, nr, ap[t * size:(t + 1) * size], t)
 
