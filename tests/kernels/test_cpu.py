@@ -36,9 +36,11 @@ def test_cache_sizes_from_sysfs(tmp_path):
 
 
 def test_the_tile_fills_the_register_file():
-    """14 x 2 vectors of accumulators with 32 registers, 6 x 2 with 16 (AVX2's)."""
+    """14 x 2 vectors of accumulators with 32 registers, 6 x 2 with 16 (AVX2's); a wide
+    product takes 6 x 4 with 32 (the fewest loads per FMA) and 6 x 2 with 16."""
     assert numba_gemm.tile_rows(2, 32) == 14 and numba_gemm.tile_rows(2, 16) == 6
     assert numba_gemm.tile_rows(1, 32) == 28 and numba_gemm.tile_rows(1, 16) == 14
+    assert numba_gemm.wide_tile(32) == (6, 4) and numba_gemm.wide_tile(16) == (6, 2)
 
 
 def test_numba_cpu_features_steer_the_target():

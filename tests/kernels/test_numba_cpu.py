@@ -150,7 +150,7 @@ def test_transpose_block_at_any_offset_stride_and_edge(dtype, x0, extra_x, o0, e
 @njit
 def _tile(a, b, c, c0, ldc, mode, rows, cols, kc):
     numba_gemm._micro_wide(a, 0, numba_gemm.MR_WIDE, b, 0, b.size // kc, kc, c, c0, ldc, mode,
-                           rows, cols, c, c0, ldc)
+                           rows, cols)
 
 
 @settings(max_examples=40, deadline=None)
@@ -160,7 +160,7 @@ def test_microkernel_stores_only_its_rows_and_columns(dtype, mode, kc, c0, data)
     """A partial tile at C's edge writes (or adds to) C's first rows x cols of the tile, under
     lane masks, and no element of C beyond them."""
     lanes = target().lanes(np.dtype(dtype).itemsize)
-    mr, nr = numba_gemm.MR_WIDE, 2 * lanes
+    mr, nr = numba_gemm.MR_WIDE, numba_gemm.NV_WIDE * lanes
     rows, cols = data.draw(st.integers(1, mr)), data.draw(st.integers(1, nr))
     ldc = nr + data.draw(st.integers(0, 5))
     a = values((kc, mr), dtype, special=False)  # a packed panel: column p of A is a[p]

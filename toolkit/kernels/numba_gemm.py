@@ -3,8 +3,8 @@ a register tile of explicit SIMD (simd.tile.microkernel) sized for the CPU it ru
 
 Register tile. MR rows of C by NV vectors of columns stay in vector registers while k runs; each
 step loads NV vectors of a row of B, broadcasts MR numbers of a column of A and does MR * NV
-fused multiply-adds. MR and NV fill the register file: 14 x 2 vectors (14 x 32 float32) with
-AVX-512's 32 registers, 6 x 2 (6 x 16) with AVX2's 16.
+fused multiply-adds. MR and NV fill the register file with the tile that loads least per FMA:
+6 x 4 vectors (6 x 64 float32) with AVX-512's 32 registers, 6 x 2 (6 x 16) with AVX2's 16.
 
 Wide products (C more than two vectors wide) cut k into slabs of KC, chosen so that an A
 micro-panel (MR x KC) stays in a quarter of L1, and the columns into stretches whose slab of B
@@ -12,9 +12,11 @@ micro-panel (MR x KC) stays in a quarter of L1, and the columns into stretches w
 by all the threads together or, where it is small beside L2, by each thread for itself; C's
 tiles, taken row panel by row panel, are shared out evenly as tasks across threads, each
 packing its own A micro-panels slab by slab and sweeping each over its tiles' B micro-panels
-(a task may start or end within a row panel). The first slab writes C, later ones add to it;
-each tile fetches the next tile of C for writing while it computes (a small k leaves its stores
-as costly as its FMAs otherwise; non-temporal stores measured slower, with or without it).
+(a task may start or end within a row panel). The first slab writes C, later ones add to it.
+With a small k (g @ W.T: k = 16) the stores cost as much as the FMAs; a tile six rows tall
+writes six runs of four lines, which the cores' prefetchers follow, where the 14 x 2 tile's
+fourteen runs of two needed each next tile fetched for writing by hand (prefetchw), and
+non-temporal stores measured slower than either.
 
 Narrow products (C at most two vectors wide: a Dense layer of 16 units) skip most packing, so
 that the big operand is read once, straight from memory:
@@ -57,19 +59,28 @@ def tile_rows(nv: int, registers: int) -> int:
     return min(28, (registers - nv - 1) // nv)
 
 
+def wide_tile(registers: int) -> tuple[int, int]:
+    """(MR, NV) of a wide product's tile: of the tiles a power of two vectors wide, the one
+    with the most FMAs per load, MR * NV / (MR + NV). With 32 registers 6 x 4 (2.4 FMAs a
+    load) rather than 14 x 2 (1.75), whose time it took, alternated: g @ W.T (k = 16) 0.93,
+    (512x300)@(300x1000) 0.93, 256^3 0.95, 1024^3 0.97, 2048^3 1.00. With 16, 6 x 2."""
+    return max(((tile_rows(nv, registers), nv) for nv in (1, 2, 4, 8)),
+               key=lambda tile: tile[0] * tile[1] / (tile[0] + tile[1]))
+
+
 _REGISTERS = target().vector_registers
-#: Tile rows of a wide product (packed A) ...
-MR_WIDE = tile_rows(2, _REGISTERS)
-#: ... and of a narrow one reading the rows of A in place, two vectors or one wide.
-MR_ROWS_WIDE = min(MR_WIDE, MAX_ROW_POINTERS)
+#: Tile rows and vectors of a wide product (packed A) ...
+MR_WIDE, NV_WIDE = wide_tile(_REGISTERS)
+#: ... and rows of a narrow one reading the rows of A in place, two vectors or one wide.
+MR_ROWS_WIDE = min(tile_rows(2, _REGISTERS), MAX_ROW_POINTERS)
 MR_ROWS_NARROW = min(tile_rows(1, _REGISTERS), MAX_ROW_POINTERS)
 #: Tile rows of C^T in a transposed narrow product: 8 where the registers allow (C^T's 16 rows,
-#: a Dense layer's usual width, in two whole tiles), else the wide tile's.
-MR_SWAP = min(8, MR_WIDE)
-_micro_wide = microkernel(MR_WIDE, 2, a_by_rows=False, prefetch="tile")
+#: a Dense layer's usual width, in two whole tiles), else as many as two vectors wide allow.
+MR_SWAP = min(8, tile_rows(2, _REGISTERS))
+_micro_wide = microkernel(MR_WIDE, NV_WIDE, a_by_rows=False)
 _micro_rows_wide = microkernel(MR_ROWS_WIDE, 2, a_by_rows=True)
 _micro_rows_narrow = microkernel(MR_ROWS_NARROW, 1, a_by_rows=True)
-_micro_swap = microkernel(MR_SWAP, 2, a_by_rows=False, prefetch="block")
+_micro_swap = microkernel(MR_SWAP, 2, a_by_rows=False, prefetch_block=True)
 #: Columns of C^T per task of a transposed narrow product, and rows of op(A)^T per block. The
 #: tiles walk a block's rows side by side, each row a stream that advances a tile's width at a
 #: time; the cores' L2 prefetchers follow a few dozen such streams (about 32 on Intel's), so
@@ -133,8 +144,8 @@ def _pack_b_task(xbf, ld, b_rows, n, k, bp, kc, nr, t):
 @njit(error_model="numpy")
 def _wide_task(xa, a_rows, bp, c, kc, tasks, nc, nr, ap, t):
     """Task t of ``tasks``: its share of C's tiles (MR_WIDE x nr each) taken in order, row
-    panel by row panel, as even as can be (m = 512 is 36 whole panels and one of 8 rows: two
-    threads share the last one's columns), slab by slab: pack the share's A micro-panels into
+    panel by row panel, as even as can be (a task may start or end within a row panel),
+    slab by slab: pack the share's A micro-panels into
     ap (L2), then, for each stretch of nc columns (whose slab of B stays in L2), sweep each A
     micro-panel (kept in L1) over its tiles' B micro-panels. The first slab writes C, later
     ones add to it."""
@@ -164,11 +175,8 @@ def _wide_task(xa, a_rows, bp, c, kc, tasks, nc, nr, ap, t):
                 j_to = min(j_end, (last - row_tile) * nr)
                 for j0 in range(j_from, j_to, nr):
                     cols, b0 = min(nr, n - j0), pc * n_pad + j0 * depth
-                    # the next tile, fetched for writing while this one computes (prefetches
-                    # never fault: past the last row they fetch nothing of use, harmlessly)
-                    ahead = i0 * n + j0 + nr if j0 + nr < j_to else (i0 + MR_WIDE) * n + jc
                     _micro_wide(ap, a0, MR_WIDE, bp, b0, nr, depth, cf, i0 * n + j0, n, mode,
-                                rows, cols, cf, ahead, n)
+                                rows, cols)
 
 
 @njit(**_jit)
@@ -381,7 +389,7 @@ def blocking(m: int, k: int, n: int, itemsize: int, threads: int) -> tuple[int, 
     thread (numba hands each thread an equal run of a parallel loop's iterations), enough of
     them that each task's A panels of a slab stay within a quarter of L2, beside B's: they are
     read again for every stretch of columns."""
-    caches, nr = target().caches, 2 * target().lanes(itemsize)
+    caches, nr = target().caches, NV_WIDE * target().lanes(itemsize)
     kc = max(64, min(512, caches["L1d"] // (4 * MR_WIDE * itemsize)) // 8 * 8)
     nc = max(nr, caches["L2"] // (2 * min(kc, k) * itemsize) // nr * nr)
     panels = -(-m // MR_WIDE)
@@ -439,7 +447,7 @@ def gemm(a: np.ndarray, b: np.ndarray, m: int, k: int, n: int,
         return c
     threads = get_num_threads() if parallel else 1
     kc, tasks, nc = blocking(m, k, n, dtype.itemsize, threads)
-    nr = 2 * lanes
+    nr = NV_WIDE * lanes
     b_size = packed_b_size(k, n, nr)
     b_size *= b_copies(b_size * dtype.itemsize, threads)
     buf = _buffer(b_size + ap_size(m, k, kc, tasks), dtype)

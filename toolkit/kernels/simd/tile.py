@@ -13,7 +13,7 @@ from numba.extending import intrinsic
 from .vectors import MaskedAccess, multiply_add, prefetcher, splat, vector_pointer, vector_type
 
 
-def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
+def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch_block: bool = False):
     """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode, rows, cols)`` that
     computes an ``mr`` x ``nv * lanes`` tile of products, all operands flat 1-D arrays of one
     dtype, and stores its first ``rows`` x ``cols`` of it:
@@ -31,22 +31,18 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
     masks (llvm.masked.store): nothing of C past them is read or written, and no scratch tile
     and copy are needed. A and B must still hold the whole tile's operands (zero padding).
     Reading A's rows in place, the tile prefetches each row ROW_AHEAD elements ahead, one row
-    per step. With ``prefetch`` the intrinsic takes three more arguments ``(f, f0, ldf)``:
-    - "block": at each step p it asks L2 for the nv vectors at ``f[f0 + p*ldf:]``, the next
-      block of a B read in place, fetched while this one computes;
-    - "tile": at each step p < mr it asks L1 for the nv vectors of row p of the next tile of C,
-      ``f[f0 + p*ldf:]``, for writing (prefetchw), so that the tile's stores at the end find
-      their lines owned instead of waiting for them: with a small k the stores would otherwise
-      cost as much as the FMAs.
+    per step. With ``prefetch_block`` the intrinsic takes three more arguments ``(f, f0, ldf)``
+    and at each step p asks L2 for the nv vectors at ``f[f0 + p*ldf:]``: the next block of a B
+    read in place, fetched while this one computes.
     """
 
     def typer(a, b, c, fetched=None):
         if not all(isinstance(x, types.Array) and x.ndim == 1 and x.dtype == a.dtype
-                   for x in (a, b, c) + ((fetched,) if prefetch else ())):
+                   for x in (a, b, c) + ((fetched,) if prefetch_block else ())):
             return None
         return types.void(a, types.intp, types.intp, b, types.intp, types.intp, types.intp, c,
                           types.intp, types.intp, types.intp, types.intp, types.intp,
-                          *((fetched, types.intp, types.intp) if prefetch else ()))
+                          *((fetched, types.intp, types.intp) if prefetch_block else ()))
 
     def codegen(context, builder, signature, args):
         a_arg, a0_, rs_, b_arg, b0_, ldb_, kc_, c_arg, c0_, ldc_, mode_, rows_, cols_ = args[:13]
@@ -67,26 +63,18 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
         if a_by_rows:  # one pointer per row of A, each read along k
             rows = [builder.gep(pa, [builder.add(a0_, builder.mul(rs_, const(i)))])
                     for i in range(mr)]
-        if prefetch:
+        if prefetch_block:
             pf = context.make_array(signature.args[13])(context, builder, args[13]).data
         fetch_block = prefetcher(builder, 2)      # the next block: into L2, L1 is busy
         fetch_row_ahead = prefetcher(builder, 3)  # a row's next lines, needed soon
-        fetch_for_writing = prefetcher(builder, 3, write=True)
-
-        def fetch_ahead(p, fetch):
-            """``fetch`` each of the nv vectors at f[f0 + p*ldf:]."""
-            ahead_row = builder.add(args[14], builder.mul(p, args[15]))
-            for v in range(nv):
-                fetch(builder.gep(pf, [builder.add(ahead_row, const(v * lanes))]))
 
         def step(p, fetch_row=None):
             """One step of k: loads of B's row p, broadcasts of A's column p, the FMAs; with
             ``fetch_row``, a prefetch of that row of A ROW_AHEAD elements ahead."""
-            if prefetch == "block":
-                fetch_ahead(p, fetch_block)
-            elif prefetch == "tile":
-                with builder.if_then(builder.icmp_signed("<", p, const(mr))):
-                    fetch_ahead(p, fetch_for_writing)
+            if prefetch_block:  # the nv vectors at f[f0 + p*ldf:]
+                ahead_row = builder.add(args[14], builder.mul(p, args[15]))
+                for v in range(nv):
+                    fetch_block(builder.gep(pf, [builder.add(ahead_row, const(v * lanes))]))
             if fetch_row is not None:
                 fetch_row_ahead(builder.gep(rows[fetch_row], [builder.add(p, const(ROW_AHEAD))]))
             b_row = builder.add(b0_, builder.mul(p, ldb_))
@@ -124,7 +112,7 @@ def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch: str | None = None):
                         _write_tile(builder, acc, pc, c0_, ldc_, vector_at, itemsize, None, of)
         return context.get_dummy_value()
 
-    if prefetch:
+    if prefetch_block:
         @intrinsic
         def micro(typingctx, a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode, rows, cols, f, f0,
                   ldf):

@@ -36,14 +36,13 @@ def multiply_add(builder: ir.IRBuilder, dtype, vector: ir.VectorType):
     return lambda x, y, acc: builder.add(acc, builder.mul(x, y))
 
 
-def prefetcher(builder: ir.IRBuilder, locality: int, write: bool = False):
-    """A function that asks the cache to fetch the line holding a pointer (llvm.prefetch, which
-    never faults): into every level with locality 3, all but L1 with 2; with ``write``, owned
-    for writing (prefetchw)."""
+def prefetcher(builder: ir.IRBuilder, locality: int):
+    """A function that asks the cache to fetch the line holding a pointer for reading
+    (llvm.prefetch, which never faults): into every level with locality 3, all but L1 with 2."""
     i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
         ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
-    flags = [ir.Constant(i32, int(write)), ir.Constant(i32, locality), ir.Constant(i32, 1)]
+    flags = [ir.Constant(i32, 0), ir.Constant(i32, locality), ir.Constant(i32, 1)]
     return lambda pointer: builder.call(fn, [builder.bitcast(pointer, i8p), *flags])
 
 
