@@ -9,7 +9,9 @@ import subprocess
 import sys
 
 from toolkit.bench import machine
-from toolkit.kernels import cpu, numba_gemm
+from toolkit.kernels import cpu
+from toolkit.kernels.numba_gemm import wide
+from toolkit.kernels.simd.tile import tile_rows
 
 HASWELL = "+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+cx8,+f16c,+fma,+fxsr,+popcnt,+sse,+sse2," \
           "+sse3,+sse4.1,+sse4.2,+ssse3,+xsave,-avx512f"
@@ -38,14 +40,15 @@ def test_cache_sizes_from_sysfs(tmp_path):
 def test_the_tile_fills_the_register_file():
     """14 x 2 vectors of accumulators with 32 registers, 6 x 2 with 16 (AVX2's); a wide
     product takes 6 x 4 with 32 (the fewest loads per FMA) and 6 x 2 with 16."""
-    assert numba_gemm.tile_rows(2, 32) == 14 and numba_gemm.tile_rows(2, 16) == 6
-    assert numba_gemm.tile_rows(1, 32) == 28 and numba_gemm.tile_rows(1, 16) == 14
-    assert numba_gemm.wide_tile(32) == (6, 4) and numba_gemm.wide_tile(16) == (6, 2)
+    assert tile_rows(2, 32) == 14 and tile_rows(2, 16) == 6
+    assert tile_rows(1, 32) == 28 and tile_rows(1, 16) == 14
+    assert wide.wide_tile(32) == (6, 4) and wide.wide_tile(16) == (6, 2)
 
 
 def test_numba_cpu_features_steer_the_target():
-    code = ("import json; from toolkit.kernels import cpu, numba_gemm as g; t = cpu.target(); "
-            "print(json.dumps([t.cpu, t.vector_bytes, t.vector_registers, g.MR_WIDE]))")
+    code = ("import json; from toolkit.kernels import cpu; from toolkit.kernels.numba_gemm import "
+            "wide; t = cpu.target(); "
+            "print(json.dumps([t.cpu, t.vector_bytes, t.vector_registers, wide.MR_WIDE]))")
     env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES=HASWELL)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           check=True)

@@ -21,6 +21,7 @@ from numba import get_num_threads, njit, set_num_threads
 from toolkit.kernels import numba_cpu as nb
 from toolkit.kernels import numba_gemm
 from toolkit.kernels.cpu import target
+from toolkit.kernels.numba_gemm import narrow, wide
 from toolkit.kernels.simd.reductions import vector_max
 from toolkit.kernels.simd.tile import ADD, OVERWRITE
 from toolkit.kernels.simd.transpose import transpose_block
@@ -149,8 +150,7 @@ def test_transpose_block_at_any_offset_stride_and_edge(dtype, x0, extra_x, o0, e
 
 @njit
 def _tile(a, b, c, c0, ldc, mode, rows, cols, kc):
-    numba_gemm._micro_wide(a, 0, numba_gemm.MR_WIDE, b, 0, b.size // kc, kc, c, c0, ldc, mode,
-                           rows, cols)
+    wide._micro_wide(a, 0, wide.MR_WIDE, b, 0, b.size // kc, kc, c, c0, ldc, mode, rows, cols)
 
 
 @settings(max_examples=40, deadline=None)
@@ -160,7 +160,7 @@ def test_microkernel_stores_only_its_rows_and_columns(dtype, mode, kc, c0, data)
     """A partial tile at C's edge writes (or adds to) C's first rows x cols of the tile, under
     lane masks, and no element of C beyond them."""
     lanes = target().lanes(np.dtype(dtype).itemsize)
-    mr, nr = numba_gemm.MR_WIDE, numba_gemm.NV_WIDE * lanes
+    mr, nr = wide.MR_WIDE, wide.NV_WIDE * lanes
     rows, cols = data.draw(st.integers(1, mr)), data.draw(st.integers(1, nr))
     ldc = nr + data.draw(st.integers(0, 5))
     a = values((kc, mr), dtype, special=False)  # a packed panel: column p of A is a[p]
@@ -211,8 +211,7 @@ def test_dot_tile_edges(trans_a, trans_b):
     full and partial tiles of rows, columns and vectors."""
     for dtype in (np.float32, np.float64):
         lanes = target().lanes(np.dtype(dtype).itemsize)
-        for mr in {numba_gemm.MR_SWAP, numba_gemm.MR_ROWS_NARROW, numba_gemm.MR_WIDE,
-                   numba_gemm.MR_ROWS_WIDE}:
+        for mr in {narrow.MR_SWAP, narrow.MR_ROWS_NARROW, wide.MR_WIDE, narrow.MR_ROWS_WIDE}:
             for m in (1, mr - 1, mr, mr + 1, 2 * mr + 3):
                 for n in (1, lanes - 1, lanes, lanes + 1, 2 * lanes, 2 * lanes + 1, 4 * lanes + 3):
                     check_dot(m, 7 + m % 5, n, dtype, trans_a, trans_b)
@@ -226,12 +225,12 @@ def test_dot_blocks_and_slabs(trans_a, trans_b, dtype):
     columns, then with three row panels between two tasks (the split falls within the middle
     panel); ragged edges everywhere."""
     itemsize = np.dtype(dtype).itemsize
-    kc, _, nc = numba_gemm.blocking(1, 1 << 20, 1 << 20, itemsize, 1)
-    m, k, n = 17 * numba_gemm.MR_WIDE + 5, kc + 45, nc + 5
-    kc, tasks, nc = numba_gemm.blocking(m, k, n, itemsize, 2)
+    kc, _, nc = wide.blocking(1, 1 << 20, 1 << 20, itemsize, 1)
+    m, k, n = 17 * wide.MR_WIDE + 5, kc + 45, nc + 5
+    kc, tasks, nc = wide.blocking(m, k, n, itemsize, 2)
     assert k > kc and tasks == 2 and n > nc
     check_dot(m, k, n, dtype, trans_a, trans_b)
-    check_dot(3 * numba_gemm.MR_WIDE - 1, k, n, dtype, trans_a, trans_b)
+    check_dot(3 * wide.MR_WIDE - 1, k, n, dtype, trans_a, trans_b)
 
 
 @settings(max_examples=40, deadline=None)

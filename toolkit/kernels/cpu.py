@@ -19,10 +19,17 @@ from pathlib import Path
 #: The SIMD features worth naming beside a speed figure, in order of age.
 NOTABLE = ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni",
            "avx512bf16", "avx512fp16", "amx-tile", "neon", "sve")
-#: Cache sizes assumed where the operating system does not tell (a common desktop core).
 #: Bytes of a cache line (x86-64 and ARM64 alike): where buffers that kernels stream through start.
 LINE = 64
+#: Cache sizes assumed where the operating system does not tell (a common desktop core).
 DEFAULT_CACHES = {"L1d": 32 << 10, "L2": 256 << 10, "L3": 8 << 20}
+
+#: How the numba kernels are compiled: cached on disk, with NumPy's error model (no check for
+#: division by zero). Serial kernels release the GIL; parallel ones keep it, because Numba's
+#: default (workqueue) thread pool must not be entered by two Python threads at once.
+JIT = dict(cache=True, error_model="numpy")
+SERIAL = dict(JIT, nogil=True)
+PARALLEL = dict(JIT, parallel=True)
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,12 @@ import numpy as np
 from numba import njit, prange
 
 from .backend import Op
+from .cpu import PARALLEL, SERIAL
 from .simd.reductions import vector_max
 from .vmath import exp_shifted_span, exp_span, sigmoid_span, tanh_span
 
 #: Elements per parallel task: large enough to hide the scheduling, small enough to balance.
 BLOCK = 1 << 15
-
-#: Serial kernels release the GIL; parallel ones keep it, because Numba's default (workqueue)
-#: thread pool must not be entered by two Python threads at once.
-_jit = dict(cache=True, error_model="numpy")
-_serial = dict(_jit, nogil=True)
-_parallel = dict(_jit, parallel=True)
 
 
 @njit(error_model="numpy")
@@ -79,13 +74,13 @@ def _unary_span(op, x, out, lo, hi, tag):
             _put_unary(op, outs, i, xs[i])
 
 
-@njit(**_serial)
+@njit(**SERIAL)
 def unary_serial(op, x, out, tag):
     """out = op(x) over flat contiguous arrays."""
     _unary_span(op, x, out, 0, out.size, tag)
 
 
-@njit(**_parallel)
+@njit(**PARALLEL)
 def unary_parallel(op, x, out, tag):
     """out = op(x) over flat contiguous arrays, in BLOCK-sized tasks across threads."""
     n = out.size
@@ -138,14 +133,14 @@ def _binary_tasks(op, t0, t1, blocks, block, a, a_off, a_row, ca, b, b_off, b_ro
                      inner)
 
 
-@njit(**_serial)
+@njit(**SERIAL)
 def binary_serial(op, a, a_off, a_row, ca, b, b_off, b_row, cb, out, outer, inner):
     """out (flat, outer rows of inner elements) = a op b, each operand addressed per row by an
     offset table or a row stride, and along the row with stride 0 (broadcast) or 1."""
     _binary_tasks(op, 0, outer, 1, inner, a, a_off, a_row, ca, b, b_off, b_row, cb, out, inner)
 
 
-@njit(**_parallel)
+@njit(**PARALLEL)
 def binary_parallel(op, a, a_off, a_row, ca, b, b_off, b_row, cb, out, outer, inner):
     """binary_serial with the rows (and long rows' BLOCK-sized pieces) spread across threads."""
     blocks = (inner + BLOCK - 1) // BLOCK
@@ -161,13 +156,13 @@ def _relu_grad_span(x, grad, out, lo, hi):
         outs[i] = gs[i] if xs[i] > 0 else 0
 
 
-@njit(**_serial)
+@njit(**SERIAL)
 def relu_grad_serial(x, grad, out):
     """out = grad where x > 0, else 0 (flat contiguous arrays)."""
     _relu_grad_span(x, grad, out, 0, out.size)
 
 
-@njit(**_parallel)
+@njit(**PARALLEL)
 def relu_grad_parallel(x, grad, out):
     """relu_grad_serial across threads."""
     n = out.size
@@ -184,13 +179,13 @@ def _take_span(x, rows, out, lo, hi):
             dst[j] = src[j]
 
 
-@njit(**_serial)
+@njit(**SERIAL)
 def take_rows_serial(x, rows, out):
     """out = x[rows] for a C-contiguous 2-D x."""
     _take_span(x, rows, out, 0, rows.size)
 
 
-@njit(**_parallel)
+@njit(**PARALLEL)
 def take_rows_parallel(x, rows, out):
     """take_rows_serial with blocks of 16 rows across threads."""
     for t in prange((rows.size + 15) // 16):
@@ -210,13 +205,13 @@ def _rmsprop_span(w, g, v, lr, rho, decay, eps, w_out, v_out, lo, hi):
         wo[i] = ws[i] - gs[i] * lr / np.sqrt(a + eps)
 
 
-@njit(**_serial)
+@njit(**SERIAL)
 def rmsprop_serial(w, g, v, lr, rho, decay, eps, w_out, v_out):
     """One RMSprop step over flat arrays; the scalars in the arrays' dtype."""
     _rmsprop_span(w, g, v, lr, rho, decay, eps, w_out, v_out, 0, w.size)
 
 
-@njit(**_parallel)
+@njit(**PARALLEL)
 def rmsprop_parallel(w, g, v, lr, rho, decay, eps, w_out, v_out):
     """rmsprop_serial in BLOCK-sized tasks across threads."""
     n = w.size
@@ -249,21 +244,21 @@ def _softmax_row(x, out, r, tag):
         outr[j] = outr[j] * s
 
 
-@njit(**_serial)
+@njit(**SERIAL)
 def softmax_serial(x, out, tag):
     """Row-wise softmax of a contiguous 2-D array."""
     for r in range(x.shape[0]):
         _softmax_row(x, out, r, tag)
 
 
-@njit(**_parallel)
+@njit(**PARALLEL)
 def softmax_parallel(x, out, tag):
     """Row-wise softmax, rows across threads."""
     for r in prange(x.shape[0]):
         _softmax_row(x, out, r, tag)
 
 
-@njit(**_serial)
+@njit(**SERIAL)
 def sum_last_serial(x, acc):
     """acc[o] += the sum of row o of a contiguous 2-D x: the sum over the last axis, each row a
     contiguous vectorized sum."""
@@ -271,7 +266,7 @@ def sum_last_serial(x, acc):
         acc[o] = _sum_flat(x[o], acc[o])
 
 
-@njit(**_parallel)
+@njit(**PARALLEL)
 def sum_last_parallel(x, acc):
     """sum_last_serial with the rows across threads."""
     for o in prange(x.shape[0]):
@@ -288,21 +283,21 @@ def _sum_rows(x, acc, o):
             accr[i] += xr[i]
 
 
-@njit(**_serial)
+@njit(**SERIAL)
 def sum_serial(x, acc):
     """acc (zeros, float64 or 64-bit integers) += x summed over axis 1 of a contiguous 3-D x."""
     for o in range(x.shape[0]):
         _sum_rows(x, acc, o)
 
 
-@njit(**_parallel)
+@njit(**PARALLEL)
 def sum_parallel(x, acc):
     """sum_serial with the outer index across threads."""
     for o in prange(x.shape[0]):
         _sum_rows(x, acc, o)
 
 
-@njit(**_parallel)
+@njit(**PARALLEL)
 def sum_all_parallel(x, acc):
     """acc[t] = the sum of BLOCK-sized piece t of a flat contiguous x (acc has one slot per
     piece; the caller adds the few partial sums)."""

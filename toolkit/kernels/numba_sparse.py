@@ -18,14 +18,13 @@ from typing import Callable
 import numpy as np
 from numba import njit, prange
 
+from .cpu import PARALLEL, SERIAL
 from .simd.sparse_rows import gather_rows_sum, scatter_rows_add
 from .simd.vectors import lanes_of
 from .sparse import sparse_operands
 
 #: Multiply-adds from which A @ B runs on every core.
 PARALLEL_MIN = 1 << 22
-
-_jit = dict(cache=True, error_model="numpy")
 
 
 @njit(error_model="numpy")
@@ -47,13 +46,13 @@ def _rows(indptr, indices, data, b, out, r0, r1):
             out[i, j] = total
 
 
-@njit(nogil=True, **_jit)
+@njit(**SERIAL)
 def csr_dense_serial(indptr, indices, data, b, out):
     """out = A @ b for A in CSR (indptr, indices, data) and a C-contiguous b."""
     _rows(indptr, indices, data, b, out, 0, out.shape[0])
 
 
-@njit(parallel=True, **_jit)
+@njit(**PARALLEL)
 def csr_dense_parallel(indptr, indices, data, b, out):
     """csr_dense_serial with blocks of 64 rows across threads."""
     rows = out.shape[0]
@@ -61,7 +60,7 @@ def csr_dense_parallel(indptr, indices, data, b, out):
         _rows(indptr, indices, data, b, out, t * 64, min(rows, t * 64 + 64))
 
 
-@njit(nogil=True, **_jit)
+@njit(**SERIAL)
 def csr_t_dense(indptr, indices, data, g, out):
     """out += A.T @ g: row i of g, scaled by each nonzero of A's row i, into the row of out
     that nonzero's column names (a vector at a time, the last columns one at a time)."""

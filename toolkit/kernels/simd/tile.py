@@ -13,6 +13,12 @@ from numba.extending import intrinsic
 from .vectors import MaskedAccess, multiply_add, prefetcher, splat, vector_pointer, vector_type
 
 
+def tile_rows(nv: int, registers: int) -> int:
+    """MR for a tile NV vectors wide: the accumulators, NV vectors of B and a broadcast of A
+    fill the register file (at most 28 rows: beyond that the tile gains nothing)."""
+    return min(28, (registers - nv - 1) // nv)
+
+
 def microkernel(mr: int, nv: int, a_by_rows: bool, prefetch_block: bool = False):
     """An intrinsic ``micro(a, a0, rs, b, b0, ldb, kc, c, c0, ldc, mode, rows, cols)`` that
     computes an ``mr`` x ``nv * lanes`` tile of products, all operands flat 1-D arrays of one
