@@ -24,7 +24,7 @@ from toolkit.kernels.cpu import target
 from toolkit.kernels.numba_gemm import narrow, wide
 from toolkit.kernels.simd.reductions import vector_max
 from toolkit.kernels.simd.tile import ADD, OVERWRITE
-from toolkit.kernels.simd.transpose import transpose_block
+from toolkit.kernels.simd.transpose import copy_vector, transpose_block
 
 RNG = np.random.default_rng(7)
 BIG = nb.PARALLEL_MIN + 37  # just above the cut-over, and not a multiple of the task size
@@ -145,6 +145,29 @@ def test_transpose_block_at_any_offset_stride_and_edge(dtype, x0, extra_x, o0, e
         block[i] = x[x0 + i * ldx:][:cols]
     want = np.full_like(out, -1)
     want[o0:].reshape(lanes, ldo)[:cols, :width] = block.T
+    np.testing.assert_array_equal(out, want)
+
+
+@njit
+def _copy_vector(x, x0, count, out, o0, width):
+    copy_vector(x, x0, count, out, o0, width)
+
+
+@settings(max_examples=40, deadline=None)
+@given(dtype=st.sampled_from([np.float32, np.float64, np.int32]), x0=st.integers(0, 40),
+       o0=st.integers(0, 40), data=st.data())
+def test_copy_vector_pads_with_zeros_and_touches_nothing_else(dtype, x0, o0, data):
+    """The packing's masked copy: ``count`` elements read at any offset (x ends where they do),
+    written at any other and zero-padded to ``width``; nothing past ``width`` is written."""
+    lanes = target().lanes(np.dtype(dtype).itemsize)
+    width = data.draw(st.integers(0, lanes))
+    count = data.draw(st.integers(0, width))
+    x = (np.arange(x0 + count) + 1).astype(dtype)
+    out = np.full(o0 + lanes + 3, -1, dtype)
+    _copy_vector(x, x0, count, out, o0, width)
+    want = np.full_like(out, -1)
+    want[o0:o0 + width] = 0
+    want[o0:o0 + count] = x[x0:]
     np.testing.assert_array_equal(out, want)
 
 

