@@ -54,11 +54,10 @@ def _pack_b_task(xbf, ld, b_rows, n, k, bp, kc, nr, t):
 @njit(error_model="numpy")
 def _wide_task(xa, a_rows, bp, c, kc, tasks, nc, nr, ap, t):
     """Task t of ``tasks``: its share of C's tiles (MR_WIDE x nr each) taken in order, row
-    panel by row panel, as even as can be (a task may start or end within a row panel),
-    slab by slab: pack the share's A micro-panels into
-    ap (L2), then, for each stretch of nc columns (whose slab of B stays in L2), sweep each A
-    micro-panel (kept in L1) over its tiles' B micro-panels. The first slab writes C, later
-    ones add to it."""
+    panel by row panel, as even as can be (a task may start or end within a row panel), slab
+    by slab: pack the share's A micro-panels into ap (L2), then, for each stretch of nc
+    columns (whose slab of B stays in L2), sweep each A micro-panel (kept in L1) over its
+    tiles' B micro-panels. The first slab writes C, later ones add to it."""
     m, n = c.shape
     k = xa.shape[1] if a_rows else xa.shape[0]
     cf, xaf = c.reshape(-1), xa.reshape(-1)

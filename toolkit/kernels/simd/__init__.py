@@ -9,11 +9,13 @@ registers for the whole k loop. The intrinsics here write such loops in LLVM IR 
 - ``vectors``: the building blocks they share (vector types, splats, FMAs, prefetches, masked
   loads and stores) and ``lanes_of``;
 - ``tile``: the matrix product's register tile (``microkernel``);
-- ``transpose``: blocks transposed in registers (``transpose_block``), for packing;
+- ``transpose``: blocks transposed in registers (``transpose_block``) and short runs copied under
+  lane masks (``copy_vector``), for packing;
 - ``sparse_rows``: CSR rows against a dense matrix (``gather_rows_sum``, ``scatter_rows_add``);
 - ``reductions``: the largest element (``vector_max``).
 
 Numba's on-disk cache checks only the source file of each cached kernel, not the modules it
-calls into: after editing this package (or vmath.py), delete the ``*.nbi``/``*.nbc`` files under
-``toolkit/kernels/__pycache__`` so that the kernels built on it are compiled again.
+calls into: after editing this package (or vmath.py, or numba_gemm/panels.py, whose packing the
+products in other files compile in), delete the ``*.nbi``/``*.nbc`` files under the
+``__pycache__`` folders of ``toolkit/kernels`` so that the kernels built on it are compiled again.
 """
