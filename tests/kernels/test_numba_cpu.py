@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numba import get_num_threads, njit, set_num_threads
 
+from toolkit.kernels import jit, numba_gemm, numba_loops
 from toolkit.kernels import numba_cpu as nb
-from toolkit.kernels import numba_gemm
 from toolkit.kernels.cpu import target
 from toolkit.kernels.numba_gemm import narrow, wide
 from toolkit.kernels.simd.reductions import vector_max
@@ -344,8 +344,11 @@ def test_results_held_by_the_caller_are_never_reused():
 
 
 CACHE_SCRIPT = textwrap.dedent("""
-    import json, numba, numpy as np
+    import json, os, sys, numba, numpy as np
     from numba.np.ufunc import parallel
+    from toolkit.kernels import jit
+    if os.environ.get("EDITED"):  # as if a file the kernels compile in had changed
+        jit.sources_stamp = lambda: "edited"
     from toolkit.kernels import numba_cpu, numba_loops
     started = parallel._is_initialized
     compiled = [k.signatures for k in (numba_loops.unary_serial, numba_loops.binary_serial)]
@@ -363,18 +366,39 @@ CACHE_SCRIPT = textwrap.dedent("""
 
 def test_a_second_process_loads_the_kernels_from_the_disk_cache(tmp_path):
     """The first process compiles relu's and add's kernels into a fresh cache directory; the
-    second compiles nothing. Neither starts threads or compiles anything at import."""
+    second compiles nothing. Neither starts threads or compiles anything at import. A third,
+    which sees the package's sources changed (in a file other than the kernels' own), compiles
+    them again: Numba alone would load the old ones."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     runs = []
-    for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", CACHE_SCRIPT], env=env, capture_output=True,
-                              text=True, timeout=300)
+    for edited in ("", "", "1"):
+        done = subprocess.run([sys.executable, "-c", CACHE_SCRIPT], env=dict(env, EDITED=edited),
+                              capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         runs.append(json.loads(done.stdout.splitlines()[-1]))
-    first, second = runs
+    first, second, after_edit = runs
     assert first["misses"] == 2 and second == {"threads_started_at_import": False,
                                                "compiled_at_import": False, "hits": 2, "misses": 0}
+    assert after_edit["misses"] == 2 and after_edit["hits"] == 0
     assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*")), "no cache index was written"
+
+
+def test_only_the_packages_kernels_are_stamped_with_its_sources(tmp_path):
+    """The package's kernels carry the hash of all its sources, which changes with any file's
+    contents; a function defined elsewhere keeps Numba's own locator."""
+    stamp = numba_loops.unary_serial._cache._impl.locator.get_source_stamp()
+    assert stamp[1] == jit.sources_stamp()
+    (tmp_path / "a.py").write_text("x = 1\n")
+    before = jit.sources_stamp(tmp_path)
+    (tmp_path / "a.py").write_text("x = 2\n")
+    jit.sources_stamp.cache_clear()
+    assert jit.sources_stamp(tmp_path) != before
+
+    @njit(cache=True)
+    def outside(v):
+        return v + 1
+
+    assert not type(outside._cache._impl.locator).__name__.startswith("Package")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])

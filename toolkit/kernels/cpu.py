@@ -24,13 +24,6 @@ LINE = 64
 #: Cache sizes assumed where the operating system does not tell (a common desktop core).
 DEFAULT_CACHES = {"L1d": 32 << 10, "L2": 256 << 10, "L3": 8 << 20}
 
-#: How the numba kernels are compiled: cached on disk, with NumPy's error model (no check for
-#: division by zero). Serial kernels release the GIL; parallel ones keep it, because Numba's
-#: default (workqueue) thread pool must not be entered by two Python threads at once.
-JIT = dict(cache=True, error_model="numpy")
-SERIAL = dict(JIT, nogil=True)
-PARALLEL = dict(JIT, parallel=True)
-
 
 @dataclass(frozen=True)
 class Target:

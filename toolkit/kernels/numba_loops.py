@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from .backend import Op
-from .cpu import PARALLEL, SERIAL
+from .jit import PARALLEL, SERIAL
 from .simd.reductions import vector_max
 from .vmath import exp_shifted_span, exp_span, sigmoid_span, tanh_span
 

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 from numba import njit, prange
 
-from .cpu import PARALLEL, SERIAL
+from .jit import PARALLEL, SERIAL
 from .simd.sparse_rows import gather_rows_sum, scatter_rows_add
 from .simd.vectors import lanes_of
 from .sparse import sparse_operands

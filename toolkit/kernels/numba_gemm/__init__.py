@@ -28,7 +28,8 @@ from typing import Callable
 import numpy as np
 from numba import njit
 
-from ..cpu import SERIAL, target
+from ..cpu import target
+from ..jit import SERIAL
 from . import narrow, wide
 
 #: Below this many multiply-adds (about a millisecond of one core) one thread does it all.

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..cpu import PARALLEL, SERIAL, target
+from ..cpu import target
+from ..jit import PARALLEL, SERIAL
 from ..simd.tile import ADD, OVERWRITE, microkernel, tile_rows
 from ..simd.transpose import transpose_block
 from ..simd.vectors import lanes_of

@@ -9,7 +9,8 @@ import threading
 import numpy as np
 from numba import njit
 
-from ..cpu import LINE, SERIAL
+from ..cpu import LINE
+from ..jit import SERIAL
 from ..simd.transpose import copy_vector, transpose_block
 from ..simd.vectors import lanes_of
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, get_thread_id, njit, prange
 
-from ..cpu import JIT, PARALLEL, SERIAL, target
+from ..cpu import target
+from ..jit import JIT, PARALLEL, SERIAL
 from ..simd.tile import ADD, OVERWRITE, microkernel, tile_rows
 from .panels import pack, scratch
 

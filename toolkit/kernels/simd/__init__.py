@@ -15,7 +15,6 @@ registers for the whole k loop. The intrinsics here write such loops in LLVM IR 
 - ``reductions``: the largest element (``vector_max``).
 
 Numba's on-disk cache checks only the source file of each cached kernel, not the modules it
-calls into: after editing this package (or vmath.py, or numba_gemm/panels.py, whose packing the
-products in other files compile in), delete the ``*.nbi``/``*.nbc`` files under the
-``__pycache__`` folders of ``toolkit/kernels`` so that the kernels built on it are compiled again.
+calls into; kernels/jit.py stamps every kernel with all the package's sources, so that an edit
+here recompiles the kernels built on it.
 """
