@@ -19,15 +19,11 @@ def transpose_block(typingctx, x, x0, ldx, rows, cols, out, o0, ldo, width):
     stored as whole vectors (log2 W rounds of two-source shuffles) where element by element it
     would take W * W strided accesses; a partial block loads and stores under lane masks, and
     nothing outside it is read or written."""
-    if not (isinstance(x, types.Array) and isinstance(out, types.Array) and x.ndim == out.ndim == 1
-            and x.dtype == out.dtype):
+    if not _flat_pair(x, out):
         return None
 
     def codegen(context, builder, signature, args):
-        element, vector, lanes = vector_type(context, signature.args[0].dtype)
-        itemsize = signature.args[0].dtype.bitwidth // 8
-        px, po = (context.make_array(signature.args[i])(context, builder, args[i]).data
-                  for i in (0, 5))
+        vector, lanes, itemsize, px, po = _operands(context, builder, signature, args, 5)
         x0, ldx, rows, cols, o0, ldo, width = (args[i] for i in (1, 2, 3, 4, 6, 7, 8))
         const = lambda n: ir.Constant(ir.IntType(64), n)  # noqa: E731
         row_at = [vector_pointer(builder, px, builder.add(x0, builder.mul(ldx, const(i))),
@@ -88,15 +84,11 @@ def copy_vector(typingctx, x, x0, count, out, o0, width):
     outside them read or written. A panel's row of 6 (the wide tile's MR) copied element by
     element cost a loop's overhead per 6 numbers: packing (10000 x 512)^T in panels of 6 took
     1.9x this time."""
-    if not (isinstance(x, types.Array) and isinstance(out, types.Array) and x.ndim == out.ndim == 1
-            and x.dtype == out.dtype):
+    if not _flat_pair(x, out):
         return None
 
     def codegen(context, builder, signature, args):
-        element, vector, lanes = vector_type(context, signature.args[0].dtype)
-        itemsize = signature.args[0].dtype.bitwidth // 8
-        px, po = (context.make_array(signature.args[i])(context, builder, args[i]).data
-                  for i in (0, 3))
+        vector, _, itemsize, px, po = _operands(context, builder, signature, args, 3)
         x0, count, o0, width = (args[i] for i in (1, 2, 4, 5))
         access, i32 = MaskedAccess(builder, vector), ir.IntType(32)
         value = access.load(vector_pointer(builder, px, x0, vector),
@@ -106,3 +98,19 @@ def copy_vector(typingctx, x, x0, count, out, o0, width):
         return context.get_dummy_value()
 
     return types.void(x, types.intp, types.intp, out, types.intp, types.intp), codegen
+
+
+def _flat_pair(x, out) -> bool:
+    """Whether the intrinsic's source and destination are 1-D arrays of one dtype."""
+    return (isinstance(x, types.Array) and isinstance(out, types.Array)
+            and x.ndim == out.ndim == 1 and x.dtype == out.dtype)
+
+
+def _operands(context, builder, signature, args, out_at: int):
+    """(vector type, lanes, itemsize, data pointer of x, data pointer of out) for an intrinsic
+    whose first argument is x and whose argument ``out_at`` is out."""
+    dtype = signature.args[0].dtype
+    _, vector, lanes = vector_type(context, dtype)
+    px, po = (context.make_array(signature.args[i])(context, builder, args[i]).data
+              for i in (0, out_at))
+    return vector, lanes, dtype.bitwidth // 8, px, po
