@@ -201,6 +201,32 @@ def test_without_a_gpu_the_ops_say_so():
     assert "no NVIDIA GPU or CUDA driver is present" in result.stdout
 
 
+def test_the_gpu_kernels_cache_is_stamped_with_the_packages_sources(tmp_path):
+    """A cached CUDA kernel bakes in backend.py's op codes and other files' device functions:
+    numba-cuda's cache, like the CPU's, stamps the package's kernels with all its sources, and
+    leaves a function defined elsewhere on its own locator. (Only the locator is built: no GPU
+    is needed.)"""
+    (tmp_path / "outside.py").write_text("def kernel(x):\n    pass\n")
+    code = textwrap.dedent(f"""
+        import sys
+        from toolkit.kernels import cuda_elementwise, cuda_runtime, jit
+        from numba.cuda.dispatcher import CUDACacheImpl
+        sys.path.insert(0, {str(tmp_path)!r})
+        import outside
+        ours, theirs = CUDACacheImpl(cuda_elementwise.relu_kernel).locator, \
+            CUDACacheImpl(outside.kernel).locator
+        assert type(ours).__name__.startswith("Package"), ours
+        assert ours.get_source_stamp()[1] == jit.sources_stamp()
+        assert not type(theirs).__name__.startswith("Package"), theirs
+        print("stamped")
+    """)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "stamped" in result.stdout
+
+
 def test_simulator_is_not_reported_as_a_gpu():
     if cuda_runtime.SIMULATOR:
         assert not cuda_runtime.is_available()

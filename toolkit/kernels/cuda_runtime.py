@@ -7,7 +7,8 @@ Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) the kernels run on the CPU, 
 so the backend can be tested without a GPU; :func:`is_available` is still False there.
 
 Dispatch cost is kept low on a real GPU: a kernel is compiled eagerly for one explicit signature
-(``cache=True``, so later processes load it from disk), its launch configurations are cached, and
+(``cache=True``, so later processes load it from disk, stamped with all the package's sources
+as jit.py stamps the CPU kernels), its launch configurations are cached, and
 :class:`Kernel` passes the arguments to ``cuda.core.launch`` directly instead of through Numba's
 per-call type dispatch; device memory comes from a small caching pool, as CuPy's does.
 """
@@ -33,6 +34,11 @@ except Exception as error:  # noqa: BLE001 - a broken install raises anything  #
 
 #: Kernels run under Numba's CUDA simulator (each GPU thread a Python thread), for tests.
 SIMULATOR = _cuda is not None and bool(_config.ENABLE_CUDASIM)
+if _cuda is not None and not SIMULATOR:  # the simulator caches nothing
+    from numba.cuda.core import caching as _caching
+
+    from .jit import install as _stamp_cache
+    _stamp_cache(_caching)
 #: Set TOOLKIT_CUDA_FAST_LAUNCH=0 to launch through Numba's dispatcher instead (for comparisons).
 FAST_LAUNCH = os.environ.get("TOOLKIT_CUDA_FAST_LAUNCH", "1") != "0"
 
