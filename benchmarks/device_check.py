@@ -14,23 +14,10 @@ Kernel compile time (or loading from Numba's cache) and host<->device transfer t
 apart. Timings are medians of repeats after a warm-up (CUDA events for single kernels). Exit code:
 0 when every correctness check passed, 1 when one failed, 2 when there is no GPU.
 
-On the device machine, in ONE call (estimated, not yet measured: 1-2 minutes to start the machine,
-3-4 for this check with its kernel compiles, at most 200 s for the cuda tests on the real GPU;
-the image's numba-cuda 0.30.4 needs NumPy 2.4, which travels as a wheel). Here, once, from the
-project root:
-
-    bash ../shared/device/prepare-wheels.sh
-
-then the device tool's run with carry [".whl"], timeout_s 540 and this command:
-
-    set -o pipefail; python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir
-    --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit;
-    nvidia-smi -L; PYTHONUNBUFFERED=1 python3 benchmarks/device_check.py
-    --json $OUT/device_check.json 2>&1 | tee $OUT/device_check.log; rc=$?;
-    timeout 200 python3 -m pytest tests/kernels -k cuda -q -x -p no:cacheprovider 2>&1
-    | tee $OUT/pytest_cuda.log | tail -8; tail -8 $OUT/device_check.log; exit $rc
-
-(one line, joined with spaces). Without a GPU, ``NUMBA_ENABLE_CUDASIM=1 python
+On the device machine it runs in ONE call with issue 14's grading check and the cuda tests:
+benchmarks/device_run.sh says how (estimated, not yet measured: 1-2 minutes to start the machine,
+3-4 for this check with its kernel compiles; the image's numba-cuda 0.30.4 needs NumPy 2.4,
+which travels as a wheel). Without a GPU, ``NUMBA_ENABLE_CUDASIM=1 python
 benchmarks/device_check.py --tiny`` runs every code path on tiny sizes under Numba's simulator
 (its timings mean nothing), and ``--ptx DIR`` compiles every kernel signature those paths use for
 the H100 (sm_90) without a GPU, writing the PTX and printing ptxas's registers and spills: it needs

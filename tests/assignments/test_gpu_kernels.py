@@ -10,6 +10,8 @@ The matching nbgrader runs (solution, stub, racing tiled kernel) are in test_nbg
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -138,3 +140,18 @@ def test_on_a_gpu_a_tiled_kernel_faster_than_the_naive_one_passes(worker, tmp_pa
     tests = grade(worker, tmp_path, "slow_naive", nb, small_speed_test)
     assert tests["test_matmul_tiled"].points == 3, tests["test_matmul_tiled"].message
     assert tests["test_matmul_tiled"].output == "Speed graded on Numba's CUDA simulator.\n"
+
+
+def test_the_device_grading_check_runs_here_on_the_simulator(tmp_path):
+    """benchmarks/gpu_grading_check.py, which a session with a GPU runs on the device machine:
+    genuine nbgrader's release prepared here, then the solution, stub and racing submission
+    graded with the verdicts it expects (on the simulator here), the solution twice alike."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_grading_check.py"
+    for step in (["prepare", str(tmp_path / "course")],
+                 ["grade", str(tmp_path / "course"), "--json", str(tmp_path / "report.json")]):
+        done = subprocess.run([sys.executable, str(script), *step], capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "racing: 7/10" in done.stdout and "stub: 0/10" in done.stdout
+    assert "the solution's two gradings: the same verdicts" in done.stdout
+    assert "These tests ran on Numba's CUDA simulator" in done.stdout
