@@ -27,9 +27,11 @@ from typing import Any
 REQUESTS = {
     "run": ("index", "source"),        # run a student cell; reply: notes, patched
     "names": (),                       # the student's names; reply: names
-    "call": ("h", "args", "kwargs"),   # call an object; reply: value, objects
+    "call": ("h", "args", "kwargs", "errstate"),  # call an object; reply: value, objects, and
+                                       # changed: the argument arrays it changed in place
     "getattr": ("h", "name"),          # read an attribute; reply: value, objects
-    "stage": ("h", "args", "kwargs", "copies"),  # hold fresh copies of the args, one per "timed"
+    "stage": ("h", "args", "kwargs", "copies", "errstate"),  # hold fresh copies of the args,
+                                                              # one per "timed"
     "timed": (),                       # call the staged object on the next copy, keep the result
     "end": (),                         # finish: the child exits
 }
@@ -54,6 +56,18 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
     if set(fields) != set(expected):
         raise TypeError(f"request {op!r} takes {expected}, got {tuple(fields)}")
     return {"op": op, **fields}
+
+
+#: NumPy's floating-point error handling at start-up (``numpy.geterr()``).
+NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
+
+
+def errstate(current: dict[str, str]) -> dict[str, str]:
+    """What a call's ``errstate`` carries: the settings of the grader's ``numpy.geterr()`` that
+    differ from NumPy's defaults (a test's ``with np.errstate(over="raise")``), which the sandbox
+    applies over the student's own; "call" and "log", which need a callback, become "warn"."""
+    return {k: "warn" if v in ("call", "log") else v for k, v in current.items()
+            if k in NUMPY_ERRORS and v != NUMPY_ERRORS[k]}
 
 
 def job(seed: int, limits: dict[str, Any], files: list[list[Any]]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+import numpy as np
+
 from autograder.engine import protocol, wire
 from autograder.engine.session import ChildSession, SandboxFailure
 
@@ -49,6 +51,8 @@ class Remote:
         trees, blobs = {}, []
         if "h" in protocol.REQUESTS[op]:
             trees["h"] = self._handle
+        if "errstate" in protocol.REQUESTS[op]:
+            trees["errstate"] = protocol.errstate(np.geterr())
         for key, value in fields.items():
             if key in ("args", "kwargs"):
                 tree, extra = encode_argument(value, self._session, len(blobs))
@@ -61,6 +65,9 @@ class Remote:
             self._session.stderr.append(str(reply["stderr"]))
         if reply.get("stdout"):
             self._session.stdout.append(str(reply["stdout"]))
+        if "changed" in reply:
+            self._put_back(reply["changed"], reply_blobs,
+                           [fields.get("args", []), fields.get("kwargs", {})])
         if not reply.get("ok"):
             _raise_remote(reply.get("error") if isinstance(reply.get("error"), dict) else {})
         objects = reply.get("objects") if isinstance(reply.get("objects"), dict) else {}
@@ -75,6 +82,30 @@ class Remote:
         except wire.WireError as error:
             self._session._fail(SandboxFailure(f"bad reply: {error}", "protocol"), 0)
             raise self._session.failure from None
+
+
+    def _put_back(self, tree: Any, blobs: list[bytes], arguments: list) -> None:
+        """Write the arrays a call changed in place (``changed``: [path, array] pairs) into the
+        test's own arguments, as the call would have changed them in the test's process; a
+        path that leads to no writable array of that shape and dtype is not followed."""
+        try:
+            changed = wire.decode(tree, blobs)
+        except wire.WireError:
+            self._session.flags.add("protocol")
+            return
+        for pair in changed if type(changed) is list else ():
+            if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not list:
+                continue
+            (path, new), target = pair, arguments
+            try:
+                for i in path:
+                    target = list(target.values())[i] if isinstance(target, dict) else target[i]
+            except (IndexError, KeyError, TypeError):
+                continue
+            if (isinstance(target, np.ndarray) and isinstance(new, np.ndarray)
+                    and target.shape == new.shape and target.dtype == new.dtype
+                    and target.flags.writeable):
+                np.copyto(target, new)
 
 
 class StudentObject(Remote):

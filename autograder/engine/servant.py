@@ -70,6 +70,34 @@ def _error(exc: BaseException, cell_files: set[str]) -> dict[str, Any]:
                                   if c.__module__ == "builtins"])
 
 
+def _errstate(changes: Any) -> Any:
+    """NumPy's floating-point error handling as the test has it (``protocol.errstate``: what it
+    changed from NumPy's defaults, applied over the student's own settings), as a context."""
+    np = _np()
+    valid = {"ignore", "warn", "raise", "print"}
+    if not isinstance(changes, dict) or not all(
+            k in ("divide", "over", "under", "invalid") and v in valid for k, v in changes.items()):
+        raise ValueError(f"bad floating-point error handling {changes!r}")
+    return np.errstate(**changes)
+
+
+def _arrays_in(value: Any, path: tuple = ()) -> list[tuple[list, Any]]:
+    """The NumPy arrays in a call's decoded arguments, each with its path: positions in the
+    lists, tuples and dicts (by insertion order) that hold it."""
+    if type(value) is _np().ndarray:
+        return [(list(path), value)]
+    items = value.values() if type(value) is dict else value if type(value) in (
+        list, tuple) else ()
+    return [found for i, item in enumerate(items) for found in _arrays_in(item, (*path, i))]
+
+
+def _same_bytes(a: Any, b: Any) -> bool:
+    """Whether two arrays of one dtype and shape hold the same bytes (NaNs included)."""
+    np = _np()
+    return a.shape == b.shape and np.array_equal(np.ascontiguousarray(a).reshape(-1).view(
+        np.uint8), np.ascontiguousarray(b).reshape(-1).view(np.uint8))
+
+
 def _compile_timer() -> Any:
     """A listener adding up the seconds this process spends in Numba's compiler."""
     from numba.core import event
@@ -94,9 +122,9 @@ class Servant:
         self.described: dict[int, dict[str, Any]] = {}
         self.cache = wire.ArrayCache()
         self.cell_files: set[str] = set()
-        self.sent_ids: dict[str, int] = {}
+        self.sent_arrays: dict[str, str] = {}   # name -> digest of the large array last sent
         self.flagged: set[str] = set()
-        self.staged: tuple[Any, list[tuple[Any, Any]]] | None = None
+        self.staged: tuple[Any, list[tuple[Any, Any]], Any] | None = None
         self.compiling = _compile_timer()
         self.out = os.path.join(job_dir, "stdout")
         self.err = os.path.join(job_dir, "stderr")
@@ -217,11 +245,12 @@ class Servant:
                 if type(top) is str and top.split(".")[0] in protocol.TRUSTED_MODULES:
                     entries[name] = {"kind": "module", "module": top}
                 continue
-            if (id(obj) == self.sent_ids.get(name) and type(obj) is _np().ndarray
-                    and obj.nbytes > 1 << 20):
-                entries[name] = {"kind": "same"}
-                continue
-            self.sent_ids[name] = id(obj)
+            if type(obj) is _np().ndarray and obj.nbytes > 1 << 20:
+                digest = wire.digest(obj)   # changed in place, it is sent again
+                if self.sent_arrays.get(name) == digest:
+                    entries[name] = {"kind": "same"}
+                    continue
+                self.sent_arrays[name] = digest
             try:
                 tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
             except wire.Unencodable:
@@ -251,10 +280,21 @@ class Servant:
 
     def op_call(self, msg: dict[str, Any],
                 blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        """Call an object under the test's floating-point error handling; the arrays among the
+        arguments that the call changed in place go back with the reply (``changed``: [path,
+        array] pairs), so that the test sees its own arrays changed, as in a notebook."""
         target = self._lookup(msg["h"])
         args = self._args(msg["args"], blobs)
         kwargs = self._args(msg["kwargs"], blobs)
-        return self._invoke(lambda: target(*args, **kwargs))
+        before = [(path, a, a.copy(order="K")) for path, a in _arrays_in([args, kwargs])]
+        with _errstate(msg["errstate"]):
+            reply, out = self._invoke(lambda: target(*args, **kwargs))
+        changed = [[path, a] for path, a, copy in before if not _same_bytes(a, copy)]
+        if changed:
+            tree, extra = wire.encode(changed, max_bytes=self.limits.transfer_mb * 2**20)
+            reply["changed"] = wire.shift(tree, len(out))
+            out = out + extra
+        return reply, out
 
     def op_getattr(self, msg: dict[str, Any],
                    blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
@@ -269,7 +309,7 @@ class Servant:
             raise ValueError(f"between 1 and 100 copies, not {copies}")
         self.staged = (self._lookup(msg["h"]),
                        [(self._args(msg["args"], blobs), self._args(msg["kwargs"], blobs))
-                        for _ in range(copies)])
+                        for _ in range(copies)], msg["errstate"])
         return {"ok": True}
 
     def op_timed(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
@@ -277,9 +317,10 @@ class Servant:
         kernel's CPU clock of this process, so nothing else is done before replying)."""
         if self.staged is None or not self.staged[1]:
             raise ValueError("nothing staged to time")
-        target, (args, kwargs) = self.staged[0], self.staged[1].pop(0)
+        target, (args, kwargs), errstate = self.staged[0], self.staged[1].pop(0), self.staged[2]
         try:
-            target(*args, **kwargs)
+            with _errstate(errstate):
+                target(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}
         return {"ok": True}

@@ -2,14 +2,22 @@
 
 A message is a frame: a fixed header (magic, JSON length, blob count), the blob lengths, a UTF-8
 JSON document, then the blobs. Values are plain data only: JSON scalars, lists, and tagged
-objects for tuples ({"__t": [...]}), dicts ({"__d": [[k, v], ...]}), complex numbers
-({"__c": [re, im]}), arrays ({"__a": i}: blob i is ``.npy`` bytes, read with allow_pickle=False),
-NumPy scalars ({"__s": i}) and handles to objects that stay in the sandbox ({"__h": id}). The
-decoder trusts nothing: every size is capped and anything else is a ``WireError``.
+objects for tuples ({"__t": [...]}), dicts ({"__d": [[k, v], ...]}) and the standard library's
+dicts that keep more than their items (``collections.OrderedDict``, ``Counter``, and
+``defaultdict`` of a built-in type: {"__od"|"__cnt": [[k, v], ...]}, {"__dd": [type, [...]]}),
+sets and frozensets ({"__set"|"__fset": [...]}), ranges ({"__r": [start, stop, step]}), complex
+numbers ({"__c": [re, im]}), bytes ({"__b": i}: blob i), arrays ({"__a": i}: blob i is ``.npy``
+bytes, read with allow_pickle=False), NumPy scalars ({"__s": i}) and handles to objects that
+stay in the sandbox ({"__h": id}). A student's function that returns a range, a set or a
+Counter is answered with one, as in a notebook: a proxy in its place would compare unequal to
+everything. The decoder trusts nothing: every size is capped and anything else is a
+``WireError``.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import io
 import json
 import os
@@ -27,6 +35,13 @@ MAX_MESSAGE = 64 * 1024 * 1024
 MAX_DEPTH = 32
 #: Most blobs in one message.
 MAX_BLOBS = 10_000
+#: The tags whose body is a blob index.
+_BLOB_TAGS = ("__a", "__s", "__b")
+#: The dict types that cross with their type, by tag (a defaultdict's also names its factory).
+_DICTS = {"__od": collections.OrderedDict, "__cnt": collections.Counter}
+#: The factories a defaultdict may have to cross: the built-in types, by name.
+_FACTORIES = {t.__name__: t for t in (int, float, complex, str, bytes, bool, list, tuple, dict,
+                                      set, frozenset)}
 
 
 class WireError(Exception):
@@ -55,6 +70,7 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
     ({"__A": [blob, key]})."""
     blobs: list[bytes] = []
     budget = [max_bytes]
+    added: list[str] = []   # cache keys this value adds, forgotten again if it cannot cross
 
     def spend(n: int) -> None:
         budget[0] -= n
@@ -86,6 +102,7 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
                 if known:
                     return {"__k": key}
                 if key:
+                    added.append(key)
                     return {"__A": [blob(v), key]}
             return {"__a": blob(v)}
         if isinstance(v, np.generic) and t.__module__ == "numpy" and v.dtype.kind in "biufcSUMm":
@@ -94,42 +111,75 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
             return [walk(x, depth + 1) for x in v]
         if t is tuple:
             return {"__t": [walk(x, depth + 1) for x in v]}
-        if t is dict:
-            return {"__d": [[walk(k, depth + 1), walk(x, depth + 1)] for k, x in v.items()]}
+        if t is dict or t in _DICTS.values():
+            items = [[walk(k, depth + 1), walk(x, depth + 1)] for k, x in v.items()]
+            return {next((tag for tag, d in _DICTS.items() if d is t), "__d"): items}
+        if t is collections.defaultdict and _FACTORIES.get(getattr(v.default_factory, "__name__",
+                                                                   None)) is v.default_factory:
+            return {"__dd": [v.default_factory.__name__,
+                             [[walk(k, depth + 1), walk(x, depth + 1)] for k, x in v.items()]]}
+        if t is set or t is frozenset:
+            return {"__set" if t is set else "__fset": [walk(x, depth + 1) for x in v]}
+        if t is range:
+            return {"__r": [v.start, v.stop, v.step]}
+        if t is bytes:
+            spend(len(v))
+            blobs.append(v)
+            return {"__b": len(blobs) - 1}
         if handle is not None:
             return {"__h": handle(v)}
         raise Unencodable(f"a {t.__name__} is not plain data")
 
-    return walk(value, 0), blobs
+    try:
+        return walk(value, 0), blobs
+    except BaseException:
+        if cache is not None:
+            cache.forget(added)
+        raise
+
+
+def digest(array: np.ndarray) -> str:
+    """An array's identity by content: dtype, shape, memory order and the SHA-256 of its bytes
+    (two arrays with the same digest are the same array)."""
+    data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    order = "F" if array.flags.f_contiguous and not array.flags.c_contiguous else "C"
+    return f"{array.dtype.str}{array.shape}{order}{hashlib.sha256(data).hexdigest()}"
 
 
 class ArrayCache:
     """Large arrays sent once per session (a test timing a function passes the same input again
-    and again). The sender's side remembers keys, the receiver's side the arrays; both stop adding
-    at the same byte budget, so they always agree."""
+    and again), keyed by their ``digest``. The sender's side remembers keys, the receiver's side
+    the arrays; each charges an array to the same byte budget once, when it first crosses (a key
+    the sender could not send is forgotten again), so they always agree."""
 
     def __init__(self, budget: int = 256 * 2**20, min_bytes: int = 64 * 1024) -> None:
         self.budget, self.min_bytes = budget, min_bytes
-        self.keys: set[str] = set()
+        self.keys: dict[str, int] = {}
         self.arrays: dict[str, np.ndarray] = {}
 
     def key(self, array: np.ndarray) -> tuple[str, bool]:
         """(key, already sent) for an array to send; key "" when the budget is spent."""
-        data = np.ascontiguousarray(array)
-        import zlib
-
-        key = (f"{array.dtype.str}{array.shape}{zlib.adler32(memoryview(data).cast('B'))}"
-               f"{zlib.crc32(memoryview(data).cast('B')[:4096])}")
+        key = digest(array)
         if key in self.keys:
             return key, True
         if array.nbytes > self.budget:
             return "", False
         self.budget -= array.nbytes
-        self.keys.add(key)
+        self.keys[key] = array.nbytes
         return key, False
 
+    def forget(self, keys: list[str]) -> None:
+        """Take back keys that never reached the peer."""
+        for key in keys:
+            self.budget += self.keys.pop(key, 0)
+
     def store(self, key: Any, array: np.ndarray) -> None:
-        if type(key) is not str or array.nbytes > self.budget:
+        """Keep an array the peer sent with its key; again under the same key, nothing."""
+        if type(key) is not str:
+            raise WireError("bad cache key")
+        if key in self.arrays:
+            return
+        if array.nbytes > self.budget:
             raise WireError("array cache overflow")
         self.budget -= array.nbytes
         array.flags.writeable = False
@@ -159,6 +209,32 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
             raise WireError("blob is not a plain array")
         return a
 
+    def items(out: dict, body: list, depth: int) -> dict:
+        for pair in body:
+            if type(pair) is not list or len(pair) != 2:
+                raise WireError("bad dict entry")
+            key = walk(pair[0], depth + 1)
+            try:
+                out[key] = walk(pair[1], depth + 1)
+            except TypeError:
+                raise WireError("unhashable dict key") from None
+        return out
+
+    def store_new(v: Any, depth: int) -> None:
+        """Keep every array sent with its cache key first: the sender counts them as sent even
+        where decoding the rest of the value fails."""
+        if depth > MAX_DEPTH:
+            raise WireError("value nested too deep")
+        if type(v) is list:
+            for x in v:
+                store_new(x, depth + 1)
+        elif type(v) is dict and len(v) == 1:
+            (tag, body), = v.items()
+            if tag == "__A" and type(body) is list and len(body) == 2:
+                cache.store(body[1], array(body[0]))
+            elif tag not in _BLOB_TAGS:
+                store_new(body, depth + 1)
+
     def walk(v: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise WireError("value nested too deep")
@@ -171,28 +247,32 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
             (tag, body), = v.items()
             if tag == "__t" and type(body) is list:
                 return tuple(walk(x, depth + 1) for x in body)
-            if tag == "__d" and type(body) is list:
-                out = {}
-                for pair in body:
-                    if type(pair) is not list or len(pair) != 2:
-                        raise WireError("bad dict entry")
-                    key = walk(pair[0], depth + 1)
-                    try:
-                        out[key] = walk(pair[1], depth + 1)
-                    except TypeError:
-                        raise WireError("unhashable dict key") from None
-                return out
+            if (tag == "__d" or tag in _DICTS) and type(body) is list:
+                return items(_DICTS.get(tag, dict)(), body, depth)
+            if (tag == "__dd" and type(body) is list and len(body) == 2
+                    and body[0] in _FACTORIES and type(body[1]) is list):
+                return items(collections.defaultdict(_FACTORIES[body[0]]), body[1], depth)
+            if tag in ("__set", "__fset") and type(body) is list:
+                try:
+                    return (set if tag == "__set" else frozenset)(walk(x, depth + 1) for x in body)
+                except TypeError:
+                    raise WireError("unhashable set element") from None
+            if tag == "__r" and type(body) is list and len(body) == 3 and all(
+                    type(x) is int for x in body) and body[2] != 0:
+                return range(*body)
+            if tag == "__b":
+                if type(body) is not int or not 0 <= body < len(blobs):
+                    raise WireError(f"bad blob index {body!r}")
+                return bytes(blobs[body])
             if (tag == "__c" and type(body) is list and len(body) == 2
                     and all(type(x) in (int, float) for x in body)):
                 return complex(body[0], body[1])
             if tag == "__a":
                 return array(body)
             if tag == "__A" and cache is not None and type(body) is list and len(body) == 2:
-                a = array(body[0])
-                cache.store(body[1], a)
-                return a.copy()
+                return cache.get(body[1]).copy(order="K")  # stored before the walk
             if tag == "__k" and cache is not None:
-                return cache.get(body).copy()
+                return cache.get(body).copy(order="K")
             if tag == "__s":
                 a = array(body)
                 if a.ndim != 0:
@@ -202,6 +282,8 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
                 return handle(body)
         raise WireError(f"unexpected {t.__name__} in message")
 
+    if cache is not None:
+        store_new(tree, 0)
     return walk(tree, 0)
 
 
@@ -213,12 +295,11 @@ def shift(tree: Any, base: int) -> Any:
         return [shift(x, base) for x in tree]
     if type(tree) is dict:
         (tag, body), = tree.items()
-        if tag in ("__a", "__s"):
+        if tag in _BLOB_TAGS:
             return {tag: body + base}
-        if tag == "__d":
-            return {tag: [[shift(k, base), shift(v, base)] for k, v in body]}
-        if tag == "__t":
-            return {tag: [shift(x, base) for x in body]}
+        if tag == "__A":
+            return {tag: [body[0] + base, body[1]]}
+        return {tag: shift(body, base)}
     return tree
 
 

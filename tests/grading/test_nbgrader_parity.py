@@ -87,3 +87,85 @@ def test_a_real_assignment_scores_as_nbgrader_scores_it(tmp_path):
     ours = engine_points(course, REAL, ["solution", "stub"])
     assert ours == theirs
     assert all(ours["solution"].values()) and sum(ours["stub"].values()) == 0
+
+
+#: What crosses between a test cell and the student's code, in pairs of (student cell, test
+#: cell): the honest submission's cells and, where the other submission differs, its cell.
+CROSSING = {
+    "large_by_keyword": ("def scale(x, w):\n    return x * w.sum()\n", None, """
+W = np.full((100, 100), 2.0)
+assert np.allclose(scale(np.ones(10), w=W), 20000.0)
+assert np.allclose(scale(np.ones(20000), w=W), 20000.0)
+"""),
+    "alike_arrays": ("def labels_of(y):\n    return np.argmax(y, axis=1)\n", None, """
+labels = np.arange(1000) % 10
+swapped = labels.copy()
+swapped[[600, 700]] = labels[[700, 600]]
+assert (labels_of(np.eye(10)[labels]) == labels).all()
+assert (labels_of(np.eye(10)[swapped]) == swapped).all()
+"""),
+    "global_made": ("X = np.arange(200_000.0).reshape(1000, 200)\n", None,
+                    "assert X.shape == (1000, 200)\n"),
+    "global_changed_in_place": ("X -= X.mean(axis=0)\n", None,
+                                "assert abs(X.mean()) < 1e-9, X.mean()\n"),
+    "containers": ("""def folds(n, k):
+    return [range(i * (n // k), (i + 1) * (n // k)) for i in range(k)]
+
+
+def counts(words):
+    return collections.Counter(words)
+""", None, """
+assert folds(6, 3) == [range(0, 2), range(2, 4), range(4, 6)]
+assert np.asarray(folds(6, 3)[1]).tolist() == [2, 3]
+assert counts(["a", "b", "a"])["z"] == 0 and counts(["a"]) == collections.Counter(a=1)
+assert set(counts(["a", "b"])) == {"a", "b"}
+"""),
+    "argument_changed_in_place": ("def center_(x):\n    x -= x.mean()\n", None, """
+x = np.array([1.0, 2.0, 3.0])
+center_(x)
+assert np.allclose(x, [-1.0, 0.0, 1.0]), x
+"""),
+    "argument_left_alone": ("def relu(x):\n    return np.maximum(x, 0)\n",
+                            "def relu(x):\n    x[x < 0] = 0\n    return x\n", """
+x = np.array([-1.0, 2.0])
+assert np.array_equal(relu(x), [0.0, 2.0])
+assert np.array_equal(x, [-1.0, 2.0]), "relu changed its input"
+"""),
+    "error_handling": ("""def sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+""", "def sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n", """
+with np.errstate(over="raise"):
+    s = sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+assert np.allclose(s, [0.0, 0.5, 1.0])
+"""),
+}
+
+
+def crossing_cells(honest: bool) -> list:
+    cells = [nbs.cell("import collections\nimport numpy as np", "imports", locked=True)]
+    for name, (student, other, test) in CROSSING.items():
+        cells += [nbs.cell(student if honest or other is None else other, name, solution=True),
+                  nbs.cell(test, f"test_{name}", points=1)]
+    return cells
+
+
+def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
+    """Arguments and results cross between the test cells and the sandbox as they would pass
+    within one notebook's kernel: a large array by keyword, arrays alike but for two labels,
+    a global array changed in place, ranges and Counters returned, an argument the student's
+    function changes in place (seen by the test), one it must leave alone, and a test's
+    ``np.errstate``. The other submission changes its input and overflows: 0 there, as in
+    nbgrader."""
+    course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
+                                              "careless": crossing_cells(False)},
+                        source=crossing_cells(True))
+    nbgrader(course, "generate_assignment", nbs.ASSIGNMENT, "--force")
+    nbgrader(course, "autograde", nbs.ASSIGNMENT, "--force")
+    students = ["honest", "careless"]
+    theirs = nbgrader_points(course, nbs.ASSIGNMENT, nbs.ASSIGNMENT, students)
+    ours = engine_points(course, nbs.ASSIGNMENT, students)
+    assert ours == theirs
+    assert all(ours["honest"].values()) and len(ours["honest"]) == len(CROSSING)
+    assert [name for name, points in ours["careless"].items() if not points] == [
+        "test_argument_left_alone", "test_error_handling"]

@@ -69,14 +69,16 @@ def write(path: Path, cells: list) -> Path:
     return path
 
 
-def course(root: Path, submissions: dict[str, list | bytes | None]) -> Path:
-    """An nbgrader course at ``root`` with the source notebook and one submission per student
-    (cells, raw bytes, or None for a folder without the notebook)."""
+def course(root: Path, submissions: dict[str, list | bytes | None],
+           source: list | None = None) -> Path:
+    """An nbgrader course at ``root`` with the source notebook (``source_cells()`` unless given)
+    and one submission per student (cells, raw bytes, or None for a folder without the
+    notebook)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.course_id = 'testcourse'\n"
         f"c.CourseDirectory.root = {str(root)!r}\n")
-    write(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", source_cells())
+    write(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", source or source_cells())
     for student, content in submissions.items():
         folder = root / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True, exist_ok=True)
