@@ -40,7 +40,8 @@ class Limits:
     memory_mb: int = 2048       # address space per process, on top of the warm zygote's; and,
                                 # with cgroups, the memory of the whole process tree
     cpu_s: int = 120            # CPU seconds per process
-    nproc: int = 64             # processes (and, with cgroups, threads) of the submission
+    nproc: int = 64             # processes and threads of the submission (a pids cgroup,
+                                # else RLIMIT_NPROC on top of what its user runs already)
     fsize_mb: int = 64          # largest file it may write
     nofile: int = 256           # open files
     output_kb: int = 64         # printed output kept per request
@@ -172,14 +173,45 @@ def vm_size() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def apply_rlimits(limits: Limits, gpu: bool = False) -> None:
-    """Limit the calling (student) process: CPU seconds, processes of its user, file size, open
-    files, no core dumps, and memory on top of what it already maps, unless it has a GPU (CUDA
-    maps far more address space than memory; a memory cgroup caps it instead)."""
+def user_tasks(uid: int | None = None, proc: str = "/proc") -> int:
+    """Processes and threads whose real user is ``uid`` (this process's), as ``proc`` shows
+    them: what the kernel counts against that user's RLIMIT_NPROC."""
+    uid = os.getuid() if uid is None else uid
+    total = 0
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "status"), "rb") as f:
+                fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
+            if int(fields[b"Uid"].split()[0]) == uid:
+                total += int(fields[b"Threads"])
+        except (OSError, KeyError, ValueError, IndexError):  # ended meanwhile, or unreadable
+            continue
+    return total
+
+
+def apply_rlimits(limits: Limits, gpu: bool = False, tasks_capped: bool = False) -> None:
+    """Limit the calling (student) process: CPU seconds, processes, file size, open files, no
+    core dumps, and memory on top of what it already maps, unless it has a GPU (CUDA maps far
+    more address space than memory; a memory cgroup caps it instead).
+
+    Processes: the kernel counts RLIMIT_NPROC over every process and thread of the user,
+    wherever they run, so a fixed limit would make a grade depend on what else the user runs.
+    Where the worker puts the child in a pids cgroup (``tasks_capped``), that counts the
+    submission's own tasks, and RLIMIT_NPROC is left alone. Otherwise it is what the user runs
+    now plus the submission's allowance."""
     mb = 1024 * 1024
-    caps = [(resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_NPROC, limits.nproc),
-            (resource.RLIMIT_FSIZE, limits.fsize_mb * mb),
+    caps = [(resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_FSIZE, limits.fsize_mb * mb),
             (resource.RLIMIT_NOFILE, limits.nofile), (resource.RLIMIT_CORE, 0)]
+    if not tasks_capped:
+        # A race remains: the count is taken once, at the fork. Tasks the same user starts later
+        # take from this allowance (another worker's submission where workers share a user:
+        # without bubblewrap, as a non-root user), tasks that end add to it. Under bubblewrap as
+        # a non-root user, /proc shows only the sandbox's PID namespace: that is the count
+        # Linux 5.14 and later check (per user namespace); older kernels count the user's tasks
+        # on the whole machine, of which this sees only the sandbox's.
+        caps.append((resource.RLIMIT_NPROC, user_tasks() + limits.nproc))
     if not gpu:
         caps.append((resource.RLIMIT_AS, vm_size() + limits.memory_mb * mb))
     for which, value in caps:

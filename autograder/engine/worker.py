@@ -73,6 +73,8 @@ class Worker:
         env = sandbox.sandbox_env()
         if self.gpus:
             argv += ["--gpu"]
+        if self.cgroup is not None:
+            argv += ["--cgroup"]
         if self.mode == "bubblewrap":
             if os.geteuid() == 0:
                 argv += ["--uid", str(sandbox.sandbox_uid())]

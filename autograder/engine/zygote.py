@@ -1,6 +1,8 @@
 """The warm worker inside the sandbox: imports NumPy, Numba and the toolkit once, then forks one
-child per submission (``python -m autograder.engine.zygote FD [--gpu] [--uid UID]``; ``--gpu``: the
-worker opened GPUs to it, so its children get no address-space limit, see ``sandbox``).
+child per submission (``python -m autograder.engine.zygote FD [--gpu] [--cgroup] [--uid UID]``;
+``--gpu``: the worker opened GPUs to it, so its children get no address-space limit;
+``--cgroup``: the worker puts each child in a pids cgroup, so it gets no RLIMIT_NPROC, see
+``sandbox.apply_rlimits``).
 
 The zygote starts no thread before it forks (BLAS pools are limited to one thread and Numba's
 threading layer starts only when a child first runs a parallel function). For each job it writes
@@ -65,9 +67,9 @@ def _reap(child: int) -> None:
 
 
 def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
-              watched: dict[str, int], gpu: bool) -> None:
-    """In the forked child: isolate, limit (``gpu``: it may use the GPUs opened to the zygote),
-    seed, serve; never returns."""
+              watched: dict[str, int], gpu: bool, cgroup: bool) -> None:
+    """In the forked child: isolate, limit (``gpu``: it may use the GPUs opened to the zygote;
+    ``cgroup``: the grader caps its tasks with a cgroup), seed, serve; never returns."""
     from autograder.engine.servant import Servant
 
     code = 0
@@ -81,7 +83,7 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
         limits = Limits(**job["limits"])
         os.makedirs(job_dir, mode=0o700, exist_ok=True)
         sys.path.insert(0, os.getcwd())
-        apply_rlimits(limits, gpu=gpu)
+        apply_rlimits(limits, gpu=gpu, tasks_capped=cgroup)
         random.seed(job["seed"])
         import numpy
 
@@ -133,6 +135,7 @@ def main(argv: list[str]) -> None:
     """The zygote's loop: warm up, then one forked child per job request."""
     control = socket.socket(fileno=int(argv[0]))
     gpu = "--gpu" in argv  # the worker opened GPUs to this zygote
+    cgroup = "--cgroup" in argv  # ... and puts each child in its cgroup
     if "--uid" in argv:  # bubblewrap as root: drop to the worker's own unprivileged user
         uid = int(argv[argv.index("--uid") + 1])
         os.setgroups([])
@@ -191,7 +194,7 @@ def main(argv: list[str]) -> None:
         if pid == 0:
             control.close()
             parent_end.close()
-            run_child(child_end, job, job_dir, watched, gpu)
+            run_child(child_end, job, job_dir, watched, gpu, cgroup)
         child_end.close()
         socket.send_fds(control, [b"%-*d" % (protocol.PID_FIELD, pid)], [parent_end.fileno()])
         parent_end.close()
