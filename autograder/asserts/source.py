@@ -7,7 +7,8 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 #: How many helper functions the source checks follow from the function they check.
@@ -70,19 +71,23 @@ def _defs(tree: ast.AST) -> list[ast.AST]:
 
 @dataclass(frozen=True)
 class _Definition:
-    """One function to inspect: its name, syntax tree, source lines, and the live function when
-    there is one (None for source carried by an engine proxy)."""
+    """One function to inspect: its name, syntax tree, source lines, the live function when
+    there is one (None for source carried by an engine proxy), and the names its global names
+    resolve through (the function's ``__globals__``; for a proxy, the student's names the grader
+    gave it in ``__autograder_globals__``)."""
 
     name: str
     node: ast.AST
     lines: list[str]
     function: Any = None
+    scope: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _definitions(fn: Any, label: str) -> list[_Definition]:
     """``fn``'s own definition, then the helpers it calls, so that a loop or an import cannot
-    hide one call away: functions of the same notebook reached through its global names, or, for
-    a proxy's carried source, the functions defined in that same source."""
+    hide one call away: the student's functions reached through its global names (the same
+    notebook's functions in a notebook, the proxies that carry source in the engine), and, for a
+    proxy's carried source, the functions defined in that same source."""
     source = source_of(fn)
     tree = _parse(source, label)
     carried = type(inspect.getattr_static(fn, "__autograder_source__", None)) is str
@@ -90,43 +95,106 @@ def _definitions(fn: Any, label: str) -> list[_Definition]:
     own = target.__name__ if inspect.isfunction(target) else label
     defs = _defs(tree)
     main = next((d for d in defs if d.name == own), defs[0] if defs else tree)
-    found = [_Definition(label, main, source.splitlines(), target)]
     if carried:
-        by_name = {d.name: d for d in defs}
-        queue, seen = [main], {getattr(main, "name", "")}
-        while queue:
-            for node in ast.walk(queue.pop()):
-                if isinstance(node, ast.Name) and node.id in by_name and node.id not in seen:
-                    seen.add(node.id)
-                    queue.append(by_name[node.id])
-                    found.append(_Definition(node.id, by_name[node.id], found[0].lines))
-        return found
+        first = _Definition(label, main, source.splitlines(), None, _student_names(fn))
+        return [first, *_same_source(first, defs), *_helpers(first, fn, None)]
     if not inspect.isfunction(target):
-        return found
-    queue, seen = [target], {id(target)}
-    while queue and len(found) < MAX_HELPERS:
+        return [_Definition(label, main, source.splitlines(), target)]
+    first = _Definition(label, main, source.splitlines(), target, target.__globals__)
+    return [first, *_helpers(first, fn, target.__module__)]
+
+
+def _student_names(proxy: Any) -> Mapping[str, Any]:
+    """The student's names that the engine gave ``proxy`` (read statically), else none."""
+    names = inspect.getattr_static(proxy, "__autograder_globals__", None)
+    return names if type(names) is dict else {}
+
+
+def _same_source(first: _Definition, defs: list[ast.AST]) -> list[_Definition]:
+    """The functions defined in a carried source (a whole cell) that ``first`` calls by name."""
+    by_name = {d.name: d for d in defs}
+    found: list[_Definition] = []
+    queue, seen = [first.node], {getattr(first.node, "name", "")}
+    while queue:
+        for node in ast.walk(queue.pop()):
+            if isinstance(node, ast.Name) and node.id in by_name and node.id not in seen:
+                seen.add(node.id)
+                queue.append(by_name[node.id])
+                found.append(_Definition(node.id, by_name[node.id], first.lines))
+    return found
+
+
+def _helpers(first: _Definition, fn: Any, module: str | None) -> list[_Definition]:
+    """The student's functions that ``first`` (the definition of ``fn``) calls, directly or
+    through one another: each global name of a definition looked up in its scope, and followed if
+    it is a function of ``module`` (in a notebook) or a proxy carrying source (in the engine,
+    where ``module`` is None and the scope holds no functions); NumPy, builtins and other
+    libraries are not."""
+    found: list[_Definition] = []
+    queue, seen = [first], {id(fn), id(first.function)}
+    while queue and len(found) < MAX_HELPERS - 1:
         current = queue.pop()
-        for global_name in sorted(_global_names(current)):
-            helper = _python_function(current.__globals__.get(global_name))
-            if (not inspect.isfunction(helper) or id(helper) in seen
-                    or helper.__module__ != target.__module__):
+        for global_name in sorted(_names_of(current)):
+            value = current.scope.get(global_name)
+            if id(value) in seen:
                 continue
-            seen.add(id(helper))
-            try:
-                text = textwrap.dedent(inspect.getsource(helper))
-            except (OSError, TypeError):
-                continue
-            helper_defs = _defs(_parse(text, global_name))
-            if helper_defs:
-                found.append(_Definition(global_name, helper_defs[0], text.splitlines(), helper))
+            helper = _helper(global_name, value, module)
+            if helper is not None:
+                seen.add(id(value))
+                found.append(helper)
                 queue.append(helper)
     return found
 
 
+def _helper(name: str, value: Any, module: str | None) -> _Definition | None:
+    """``value``'s definition if it is one of the student's functions (a function of ``module``,
+    read by ``inspect``; an engine proxy, by the source it carries), else None."""
+    function = _python_function(value)
+    carried = inspect.getattr_static(value, "__autograder_source__", None)
+    if inspect.isfunction(function) and function.__module__ == module:
+        try:
+            text = textwrap.dedent(inspect.getsource(function))
+        except (OSError, TypeError):
+            return None
+        scope = function.__globals__
+    elif type(carried) is str:
+        text, function, scope = textwrap.dedent(carried), None, _student_names(value)
+    else:
+        return None
+    defs = _defs(_parse(text, name))
+    return _Definition(name, defs[0], text.splitlines(), function, scope) if defs else None
+
+
+def _names_of(definition: _Definition) -> set[str]:
+    """The global names a definition refers to: its function's code's, or for carried source
+    the same names read from the code that compiling it (never running it) gives."""
+    if definition.function is not None:
+        return _global_names(definition.function)
+    try:
+        module = compile("\n".join(definition.lines), "<source>", "exec")
+    except (SyntaxError, ValueError, RecursionError):
+        return {n.id for n in ast.walk(definition.node) if isinstance(n, ast.Name)}
+    name = getattr(definition.node, "name", None)
+    code = next((k for k in _codes(module) if k.co_name == name), module)
+    return _global_names(code)
+
+
+def _codes(code: Any) -> list[Any]:
+    """``code`` and the code objects nested in it, outermost first."""
+    found, queue = [], [code]
+    while queue:
+        current = queue.pop(0)
+        found.append(current)
+        queue.extend(k for k in current.co_consts if inspect.iscode(k))
+    return found
+
+
 def _global_names(function: Any) -> set[str]:
-    """The global names a Python function's code (nested code included) refers to."""
+    """The global names a Python function's code (or a code object; nested code included)
+    refers to."""
     names: set[str] = set()
-    stack = [function.__code__]  # the function type's own slot: no student code runs
+    # the function type's own slot: no student code runs
+    stack = [function.__code__ if inspect.isfunction(function) else function]
     while stack:
         code = stack.pop()
         names.update(code.co_names)

@@ -4,6 +4,7 @@ robustness against hostile result objects."""
 
 from __future__ import annotations
 
+import inspect
 import linecache
 import time
 
@@ -195,6 +196,60 @@ def test_loops_hidden_in_a_helper_of_the_same_notebook_are_found():
     assert ("relu must be vectorized but has a for loop on line 3 of the source of helper, which "
             "it calls" in str(info.value))
     assert_no_loops(cell_function("def relu(x):\n    return np.maximum(x, 0)\n", "relu", scope))
+
+
+#: Cells whose ``relu`` calls helpers: the loop (if any) the check must find, by its message.
+HELPER_CELLS = {
+    "loop in a private helper": (
+        "def _rows(x):\n    return np.array([np.maximum(r, 0) for r in x])\n\n\n"
+        "def relu(x):\n    return _rows(x)\n",
+        "a list comprehension on line 2 of the source of _rows, which it calls"),
+    "loop two helpers away": (
+        "def inner(x):\n    for i in range(len(x)):\n        x[i] = max(x[i], 0)\n    return x\n"
+        "\n\ndef outer(x):\n    return inner(x.copy())\n\n\ndef relu(x):\n    return outer(x)\n",
+        "a for loop on line 2 of the source of inner, which it calls"),
+    "vectorized helpers, one recursive": (
+        "def clip(x):\n    return np.maximum(x, 0)\n\n\n"
+        "def relu(x, depth=0):\n    return clip(x) if depth else relu(x, 1)\n", None),
+    "numpy, builtins and values are not followed": (
+        "maximum = 0\nrows = [1, 2]\n\n\n"
+        "def relu(x):\n    return np.maximum(x, maximum) + len(rows) * 0\n", None),
+}
+
+
+def engine_names(scope: dict) -> dict:
+    """``scope`` as the grading engine hands it to test cells: each function the student defined
+    as a proxy carrying its source and ``__autograder_globals__`` (this very mapping)."""
+    names = {}
+    for name, value in scope.items():
+        if inspect.isfunction(value):
+            value = Proxy(inspect.getsource(value))
+            value.__autograder_globals__ = names
+        names[name] = value
+    return names
+
+
+@pytest.mark.parametrize("cell, found", HELPER_CELLS.values(), ids=HELPER_CELLS)
+def test_helpers_are_followed_alike_in_a_notebook_and_in_the_engine(cell, found):
+    """In a notebook the check follows ``relu``'s globals; in the engine, the student's names that
+    the proxy carries: both give the same verdict and message."""
+    scope = {"np": np, "__name__": "__main__"}
+    cell_function(cell, "relu", scope)
+    for relu in (scope["relu"], engine_names(scope)["relu"]):
+        if found is None:
+            assert_no_loops(relu, name="relu")
+            assert_not_toolkit(relu, name="relu")
+        else:
+            with pytest.raises(AssertionError, match=f"relu must be vectorized but has {found}"):
+                assert_no_loops(relu, name="relu")
+
+
+def test_a_proxy_without_the_students_names_reads_its_own_source_alone():
+    scope = {"np": np, "__name__": "__main__"}
+    cell_function(HELPER_CELLS["loop in a private helper"][0], "relu", scope)
+    proxy = engine_names(scope)["relu"]
+    del proxy.__autograder_globals__
+    assert_no_loops(proxy, name="relu")
 
 
 def test_proxies_carrying_a_whole_cell_check_the_named_function_and_its_helpers():
