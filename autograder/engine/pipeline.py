@@ -126,6 +126,7 @@ class Grader:
         run.timings["start_s"] = time.perf_counter() - clock
         namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         namespace["get_ipython"] = lambda shell=magics.MagicShell(namespace): shell
+        students: dict[str, Any] = {}
         seen: dict[str, str] = {}
         cells = 0
         last_test = max((i for i, s in enumerate(steps) if isinstance(s, TestCell)), default=-1)
@@ -141,7 +142,7 @@ class Grader:
                     run.tests.append(_not_run(step, prefix, str(session.failure)))
                 else:
                     spent = asserts.reference_seconds()
-                    self._sync(session, namespace, seen, run)
+                    self._sync(session, namespace, students, seen, run)
                     run.tests.append(self._test_cell(step, namespace, session, run, prefix))
                     run.timings["reference_s"] += asserts.reference_seconds() - spent
                     run.timings["tests_s"] += time.perf_counter() - clock
@@ -176,10 +177,13 @@ class Grader:
         if protocol.truncated(str(reply.get("stdout", "")) + str(reply.get("stderr", ""))):
             run.flags.add("output-flood")
 
-    def _sync(self, session: ChildSession, namespace: dict[str, Any], seen: dict[str, str],
-              run: Run) -> None:
+    def _sync(self, session: ChildSession, namespace: dict[str, Any], students: dict[str, Any],
+              seen: dict[str, str], run: Run) -> None:
         """Bring the student's names, as values or proxies, into the test namespace (only names
-        that changed since the last test cell, so a test's own names are not overwritten)."""
+        that changed since the last test cell, so a test's own names are not overwritten), and
+        into ``students``, which each proxy carries as ``__autograder_globals__``: the source
+        checks follow the student's helpers through it, as they follow a function's globals in a
+        notebook."""
         if session.failure is not None:
             return
         try:
@@ -214,13 +218,14 @@ class Grader:
                     value = importlib.import_module(module)
                 elif kind == "object":
                     value = make_proxy(session, entry)
+                    value.__autograder_globals__ = students
                 else:
                     continue
             except (wire.WireError, ImportError):
                 run.flags.add("protocol")
                 continue
             seen[name] = digest
-            namespace[name] = value
+            namespace[name] = students[name] = value
 
     def _test_cell(self, step: TestCell, namespace: dict[str, Any], session: ChildSession, run: Run,
                    prefix: str) -> TestResult:
