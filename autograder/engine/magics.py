@@ -2,22 +2,31 @@
 
 The grader turns a cell's magics into plain Python with IPython's own transformer
 (``%timeit f(x)`` becomes ``get_ipython().run_line_magic('timeit', 'f(x)')``); in the sandbox a
-small stand-in shell (``MagicShell``) runs what is safe and skips the rest with a note: ``%timeit``
-and ``%time`` run the statement once, ``%matplotlib`` and other display or configuration magics are
-skipped, shell commands (``!ls``) never run.
+small stand-in shell (``MagicShell``) runs what is safe and skips the rest with a note. What a
+magic gives back, or leaves in the namespace, is what IPython's gives: ``%time`` and ``%%time``
+run once, untimed, and return the value of a last expression; ``%timeit`` runs its statement
+once, untimed, unless its result is kept (``-o``, ``-v NAME``), when it is timed as IPython
+times it and the result is IPython's ``TimeitResult``; ``%%capture NAME`` keeps the cell's
+output in ``NAME``; ``%%writefile`` writes its file; ``%env`` reads and sets variables.
+``%matplotlib`` and other display or configuration magics are skipped, shell commands (``!ls``)
+never run. The shell also gives the namespace the ``display`` a kernel defines.
 """
 
 from __future__ import annotations
 
-import re
+import ast
+import os
+import shlex
+import time
+import timeit
+import uuid
 from typing import Any
 
 #: Line magics that only configure the notebook's display or kernel: skipped silently.
 QUIET = {"matplotlib", "config", "load_ext", "reload_ext", "autoreload", "aimport", "precision",
          "pylab", "pprint", "xmode", "colors", "notebook", "autosave"}
-#: Magics whose statement is run once, without the timing.
-TIMED = {"timeit", "time", "prun", "capture"}
-_TIMEIT_OPTIONS = re.compile(r"^\s*((?:-[nr]\s*\d+|-[oqcp]\s*\d*|-t)\s+)*")
+#: Options of the magics that run a statement: those that take a value, and flags.
+OPTIONS = {"timeit": ("nrpv", "tcqo"), "time": ("", ""), "prun": ("DlsT", "rq")}
 
 
 def transform(source: str) -> str:
@@ -33,33 +42,165 @@ def transform(source: str) -> str:
         return source  # which then fails with its own SyntaxError
 
 
+def display(*objs: Any, display_id: Any = None, raw: bool = False, **kwargs: Any) -> Any:
+    """IPython's ``display`` as a kernel shows plain objects: the text of each one's repr (of a
+    raw output, its text/plain part), here printed. It must exist: a cell that calls it and
+    stops there would lose the functions it defines after the call."""
+    for obj in objs:
+        if not raw:
+            print(repr(obj))
+        elif isinstance(obj, dict) and "text/plain" in obj:
+            print(obj["text/plain"])
+    if display_id:
+        return DisplayHandle(uuid.uuid4().hex if display_id is True else display_id)
+    return None
+
+
+class DisplayHandle:
+    """What ``display(..., display_id=...)`` returns, so that a cell's later ``update`` works."""
+
+    def __init__(self, display_id: str) -> None:
+        self.display_id = display_id
+
+    def display(self, obj: Any, **kwargs: Any) -> None:
+        display(obj, **kwargs)
+
+    def update(self, obj: Any, **kwargs: Any) -> None:
+        display(obj, **kwargs)
+
+
+def options(name: str, line: str) -> tuple[dict[str, str], str]:
+    """A magic's leading options (``-n 3 -o``, as IPython's ``parse_options`` reads them) and the
+    statement after them."""
+    valued, flags = OPTIONS.get(name, ("", ""))
+    found: dict[str, str] = {}
+    rest = line.lstrip()
+    while rest.startswith("-") and len(rest) > 1:
+        key = rest[1]
+        if rest.startswith("--no-raise-error"):  # %time's only long option
+            rest = rest[len("--no-raise-error"):].lstrip()
+        elif key in flags:  # alone, or in a cluster as -qo
+            found[key], rest = "", rest[2:]
+            rest = rest.lstrip() if rest[:1].isspace() or not rest else "-" + rest
+        elif key in valued:
+            value, _, rest = rest[2:].lstrip().partition(" ")
+            found[key], rest = value, rest.lstrip()
+        else:
+            break
+    return found, rest
+
+
 class MagicShell:
-    """The ``get_ipython()`` a student cell sees in the sandbox: runs or skips magics."""
+    """The ``get_ipython()`` a student cell sees in the sandbox: runs or skips magics. It adds
+    ``display`` to ``namespace``, as a kernel does."""
 
     def __init__(self, namespace: dict[str, Any]) -> None:
         self.namespace = namespace
         self.notes: list[str] = []
         self.user_ns = namespace
+        namespace.setdefault("display", display)
 
     def _run(self, code: str) -> Any:
-        code = _TIMEIT_OPTIONS.sub("", code, count=1)
-        return exec(compile(code, "<magic>", "exec"), self.namespace)
+        """Run ``code`` (its own magics turned into calls, as IPython does) in the namespace;
+        the value of its last expression, as ``%time`` gives."""
+        tree = ast.parse(transform(code), "<magic>")
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, "<magic>", "exec"), self.namespace)
+        if last is None:
+            return None
+        return eval(compile(ast.Expression(last.value), "<magic>", "eval"), self.namespace)
 
     def run_line_magic(self, name: str, line: str, _stack_depth: int = 1) -> Any:
-        if name in TIMED:
-            self.notes.append(f"%{name} ran its statement once, untimed")
-            return self._run(line)
+        if name in OPTIONS:
+            found, statement = options(name, line)
+            return self._statement(name, found, "pass", statement)
+        if name == "env":
+            return self._env(line)
         if name not in QUIET:
             self.notes.append(f"%{name} skipped: the grader does not run this magic")
         return None
 
     def run_cell_magic(self, name: str, line: str, cell: str) -> Any:
-        if name in TIMED:
-            self.notes.append(f"%%{name} ran its cell once, untimed")
-            if name == "timeit" and line.strip():
-                self._run(line)  # %%timeit's setup line
-            return self._run(cell)
+        if name in OPTIONS:
+            found, setup = options(name, line)
+            return self._statement(name, found, setup or "pass", cell)
+        if name == "capture":
+            return self._capture(line, cell)
+        if name == "writefile":
+            return self._writefile(line, cell)
         self.notes.append(f"%%{name} skipped: the grader does not run this cell magic")
+        return None
+
+    def _statement(self, name: str, found: dict[str, str], setup: str, statement: str) -> Any:
+        """``%time``, ``%timeit``, ``%prun``: the statement run once, untimed (its value
+        returned), or, for a ``%timeit`` whose result is kept, timed as IPython times it."""
+        if name == "timeit" and ("o" in found or "v" in found):
+            return self._timeit(found, setup, statement)
+        self.notes.append(f"%{name} ran its statement once, untimed")
+        self._run(setup)
+        value = self._run(statement)
+        return value if name == "time" else None
+
+    def _timeit(self, found: dict[str, str], setup: str, statement: str) -> Any:
+        """IPython's ``%timeit`` with a result: loops chosen to take at least 0.2 s unless
+        ``-n`` is given, ``-r`` repeats (at least 7), the result kept in ``-v``'s name and
+        returned for ``-o``."""
+        from IPython.core.magics.execution import TimeitResult
+
+        self.notes.append("%timeit timed its statement: its result is used")
+        statement, setup = transform(statement), transform(setup)
+        started = time.perf_counter()
+        timer = timeit.Timer(statement, setup, globals=self.namespace)
+        compile_time = time.perf_counter() - started
+        number = int(found.get("n", 0))
+        for power in range(10 if number == 0 else 0):
+            number = 10 ** power
+            if timer.timeit(number) >= 0.2:
+                break
+        repeat = int(found.get("r", max(timeit.default_repeat, 7)))
+        runs = timer.repeat(repeat, number)
+        result = TimeitResult(number, repeat, min(runs) / number, max(runs) / number, runs,
+                              compile_time, int(found.get("p", 3)))
+        if "q" not in found:
+            print(result)
+        if "v" in found:
+            self.namespace[found["v"]] = result
+        return result if "o" in found else None
+
+    def _capture(self, line: str, cell: str) -> None:
+        """``%%capture [--no-stdout] [--no-stderr] [NAME]``: the cell's output kept in NAME."""
+        from IPython.utils.capture import capture_output
+
+        words = shlex.split(line)
+        with capture_output("--no-stdout" not in words, "--no-stderr" not in words) as captured:
+            self._run(cell)
+        names = [w for w in words if not w.startswith("-")]
+        if names:
+            self.namespace[names[0]] = captured
+
+    def _writefile(self, line: str, cell: str) -> None:
+        """``%%writefile [-a] FILE``: the cell written (or appended) to FILE, as IPython does."""
+        words = shlex.split(line)
+        append = bool({"-a", "--append"} & set(words))
+        names = [w for w in words if not w.startswith("-")]
+        if not names:
+            raise ValueError("%%writefile needs the name of the file to write")
+        filename = os.path.expanduser(names[0])
+        print(("Appending to " if append and os.path.exists(filename) else
+               "Overwriting " if os.path.exists(filename) else "Writing ") + filename)
+        with open(filename, "a" if append else "w", encoding="utf-8") as f:
+            f.write(cell)
+
+    def _env(self, line: str) -> Any:
+        """``%env``: all variables, one variable's value, or ``NAME=VALUE`` / ``NAME VALUE`` set."""
+        line = line.strip()
+        if not line:
+            return dict(os.environ)
+        name, sep, value = line.partition("=") if "=" in line else line.partition(" ")
+        if not sep:
+            return os.environ[name]
+        os.environ[name.strip()] = value.strip()
+        print(f"env: {name.strip()}={value.strip()}")
         return None
 
     def system(self, command: str) -> None:
@@ -74,3 +215,4 @@ class MagicShell:
 
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: self.notes.append(f"get_ipython().{name} skipped")
+

@@ -1,0 +1,116 @@
+"""What a Jupyter kernel gives student cells, in the sandbox's stand-in shell: ``display``, the
+values and names IPython's magics leave (``%timeit -o``, ``%time``, ``%%capture``,
+``%%writefile``, ``%env``), and, in the engine, the student's helpers followed by the source
+checks as in a notebook."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from autograder.engine.magics import MagicShell, options, transform
+from autograder.engine.notebook import StudentCell, TestCell
+from autograder.engine.pipeline import Grader
+from autograder.engine.worker import Worker
+
+
+def run_cells(*cells: str) -> tuple[dict, MagicShell]:
+    """The cells run as the sandbox runs them; the namespace and the shell."""
+    namespace: dict = {}
+    shell = MagicShell(namespace)
+    namespace["get_ipython"] = lambda: shell
+    for cell in cells:
+        exec(compile(transform(cell), "<cell>", "exec"), namespace)
+    return namespace, shell
+
+
+@pytest.mark.parametrize("line, found, rest", [
+    ("-n3 -r 2 -qo f(x)", {"n": "3", "r": "2", "q": "", "o": ""}, "f(x)"),
+    ("-o -v saved f(x, -1)", {"o": "", "v": "saved"}, "f(x, -1)"),
+    ("-x + 1", {}, "-x + 1"),
+])
+def test_timeit_options_are_read_as_ipython_reads_them(line, found, rest):
+    assert options("timeit", line) == (found, rest)
+
+
+def test_display_shows_each_objects_repr_and_keeps_the_cell_running(capsys):
+    namespace, _ = run_cells("import numpy as np\nx = np.arange(3.0)\ndisplay(x, 'a')\n"
+                             "handle = display(x, display_id=True)\nhandle.update(2 * x)\n"
+                             "def double(v):\n    return 2 * v\n")
+    assert capsys.readouterr().out == ("array([0., 1., 2.])\n'a'\narray([0., 1., 2.])\n"
+                                       "array([0., 2., 4.])\n")
+    assert namespace["double"](2) == 4
+
+
+def test_timeit_gives_ipythons_result_when_it_is_kept():
+    from IPython.core.magics.execution import TimeitResult
+
+    namespace, shell = run_cells("def f(v):\n    return v + 1\n",
+                                 "t = %timeit -o -n 3 -r 2 f(1)\n",
+                                 "%timeit -q -n 2 -r 1 -v kept f(1)\n",
+                                 "plain = %timeit -n 1 -r 1 f(1)\n")
+    t = namespace["t"]
+    assert type(t) is TimeitResult and (t.loops, t.repeat, len(t.all_runs)) == (3, 2, 2)
+    assert 0 < t.best <= t.average <= t.worst and t.stdev >= 0 and t.compile_time >= 0
+    assert t.timings == [run / 3 for run in t.all_runs]
+    assert type(namespace["kept"]) is TimeitResult and namespace["kept"].loops == 2
+    assert namespace["plain"] is None and "%timeit ran its statement once, untimed" in shell.notes
+
+
+def test_other_magics_leave_what_ipython_leaves(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # a kernel's '' on sys.path, as in the sandbox
+    monkeypatch.delenv("GRADED_BY", raising=False)
+    namespace, _ = run_cells(
+        "y = %time 6 * 7\n",
+        "%%time\nz = 1\nz + 1\n",
+        "%%capture out\nprint('hidden')\n",
+        "%%writefile helper_module.py\ndef helper():\n    return 5\n",
+        "from helper_module import helper\n%env GRADED_BY=engine\nwho = %env GRADED_BY\n",
+        "%prun -s cumulative -q helper()\n",
+    )
+    assert (namespace["y"], namespace["z"], namespace["who"]) == (42, 1, "engine")
+    assert namespace["out"].stdout == "hidden\n" and "hidden" not in capsys.readouterr().out
+    assert namespace["helper"]() == 5 and os.environ["GRADED_BY"] == "engine"
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker()
+    yield w
+    w.close()
+
+
+CHECK_RELU = ("import numpy as np\nfrom autograder.asserts import assert_no_loops\n"
+              "assert_no_loops(relu)\nassert (relu(np.array([-1.0, 2.0])) == [0, 2]).all()\n")
+
+
+@pytest.mark.parametrize("helper, points", [
+    ("def _rows(x):\n    return np.array([np.maximum(row, 0) for row in x])\n", 0.0),
+    ("def _rows(x):\n    return np.maximum(x, 0)\n", 1.0),
+])
+def test_the_source_checks_follow_the_students_helpers_in_the_engine(worker, helper, points):
+    cell = "import numpy as np\n\n" + helper + "\n\ndef relu(x):\n    return _rows(x)\n"
+    steps = [StudentCell(cell),
+             TestCell("t", 1.0, CHECK_RELU)]
+    run = Grader(worker).run(steps, [])
+    assert run.tests[0].points == points, run.tests[0].message
+    if not points:
+        assert "the source of _rows, which it calls" in run.tests[0].message
+
+
+def test_kernel_names_and_magic_results_in_the_engine(worker):
+    steps = [StudentCell("import numpy as np\nx = np.arange(3.0)\ndisplay(x)\n\n"
+                         "def double(v):\n    return 2 * v\n"),
+             TestCell("t1", 1.0, "assert (double(np.arange(3.0)) == [0, 2, 4]).all()\n"
+                                 "display(double(1))\n"),
+             StudentCell("t = %timeit -o -n 3 -r 2 double(x)\nbest = t.best\n"
+                         "twice = %time double(x)\n\ndef triple(v):\n    return 3 * v\n"),
+             StudentCell("%%writefile quadruple.py\ndef quadruple(v):\n    return 4 * v\n"),
+             StudentCell("from quadruple import quadruple\n"),
+             TestCell("t2", 1.0, "assert (triple(np.arange(3.0)) == [0, 3, 6]).all()\n"
+                                 "assert best > 0 and t.loops == 3\n"
+                                 "assert (twice == [0, 2, 4]).all() and quadruple(1) == 4\n")]
+    run = Grader(worker).run(steps, [])
+    assert [test.points for test in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
