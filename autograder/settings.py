@@ -5,13 +5,16 @@
     tmp_mb = 256         # its private /tmp, a tmpfs (bubblewrap)
     shm_mb = 64          # its /dev/shm
     work_mb = 256        # its work folder
-    nproc = 64           # processes (threads too, with cgroups)
+    nproc = 64           # processes and threads
     submission_s = 300   # wall-clock seconds for the whole submission
-    cell_timeout_s = 60  # ... for one student cell; call_timeout_s for one call from a test
+    cell_timeout_s = 120 # ... for one student cell; call_timeout_s for one call from a test
     gpu = true           # open the machine's NVIDIA GPUs to it where a memory cgroup caps it
 
 The keys are the fields of ``engine.sandbox.Limits`` (their comments say what each caps). A file
 with an unknown key or a value of the wrong kind is refused with a message naming it.
+
+The timeouts follow nbgrader's unless the file sets them: a cell that runs past nbgrader's
+``Execute.timeout`` is interrupted there, and in the engine (``load_limits``).
 """
 
 from __future__ import annotations
@@ -24,14 +27,45 @@ from autograder.engine.sandbox import Limits
 
 #: The file name, relative to the course directory.
 FILENAME = "autograder.toml"
+#: nbgrader's configuration file in the course directory.
+CONFIG = "nbgrader_config.py"
 
 
 def load_limits(course_dir: str | Path) -> Limits:
-    """The course's limits: ``Limits()`` with what ``autograder.toml`` sets; ValueError for a
-    file that cannot be read or a key or value that is wrong."""
-    path = Path(course_dir) / FILENAME
+    """The course's limits; ValueError for a file that cannot be read or a key or value that is
+    wrong. Each limit is, first to last: what ``autograder.toml`` sets; for ``cell_timeout_s``
+    and ``call_timeout_s``, nbgrader's timeout for the course's cells (``nbgrader_timeout``;
+    where it has none, the submission's budget alone bounds a cell); ``Limits()``'s default."""
+    values = _toml_limits(Path(course_dir) / FILENAME)
+    timeout = nbgrader_timeout(course_dir)
+    if timeout is None:
+        timeout = values.get("submission_s", Limits().submission_s)
+    return dataclasses.replace(Limits(), **{"cell_timeout_s": timeout,
+                                            "call_timeout_s": timeout, **values})
+
+
+def nbgrader_timeout(course_dir: str | Path) -> float | None:
+    """Seconds a cell may run before nbgrader interrupts it, as it reads the course's
+    nbgrader_config.py (``c.Execute.timeout``, or a class it inherits from, else nbgrader's
+    default); None where it has no timeout (None, 0 or less)."""
+    from nbgrader.preprocessors import Execute
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    path = Path(course_dir) / CONFIG
+    try:
+        config = (PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+                  if path.is_file() else Config())
+    except Exception as error:  # noqa: BLE001 - the course's Python file may raise anything
+        raise ValueError(f"cannot read {path}: {error}") from None
+    timeout = Execute(config=config).timeout
+    return float(timeout) if timeout is not None and timeout > 0 else None
+
+
+def _toml_limits(path: Path) -> dict[str, int | float | bool]:
+    """The limits ``autograder.toml`` at ``path`` sets, checked (none without the file)."""
     if not path.exists():
-        return Limits()
+        return {}
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8")).get("limits", {})
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
@@ -57,4 +91,4 @@ def load_limits(course_dir: str | Path) -> Limits:
                              f"{'whole number' if kind is int else 'number'}, e.g. {key} = "
                              f"{example}")
         values[key] = kind(value)
-    return dataclasses.replace(Limits(), **values)
+    return values

@@ -45,8 +45,9 @@ class Limits:
     fsize_mb: int = 64          # largest file it may write
     nofile: int = 256           # open files
     output_kb: int = 64         # printed output kept per request
-    cell_timeout_s: float = 60.0    # wall-clock seconds for one student cell
-    call_timeout_s: float = 60.0    # ... for one call from a test cell
+    cell_timeout_s: float = 30.0    # wall-clock seconds for one student cell, then it is
+                                    # interrupted (nbgrader's default Execute.timeout)
+    call_timeout_s: float = 30.0    # ... for one call from a test cell
     submission_s: float = 300.0     # ... for the whole submission; then its remaining tests score 0
     transfer_mb: int = 64       # largest value that crosses between grader and sandbox
     tmp_mb: int = 256           # size of its private /tmp (bubblewrap)

@@ -1,8 +1,13 @@
 """One submission's child, seen from the grader: requests and replies under deadlines, the child's
 CPU clock (read from the kernel, for speed tests), and the flags its failures earn.
 
-After any failure the session is dead: the worker is stopped (its next session starts a fresh
-zygote) and every later request fails at once.
+A request that runs past its timeout (a student cell past ``Limits.cell_timeout_s``, a call from a
+test past ``call_timeout_s``) is interrupted, as nbgrader interrupts a cell that runs past its
+``Execute.timeout``: the child gets SIGINT, the student's code raises KeyboardInterrupt, and the
+reply becomes nbgrader's CellTimeoutError for that request; grading goes on. Any other failure
+(a child that does not stop within INTERRUPT_GRACE_S of the interrupt too) leaves the session
+dead: the worker is stopped (its next session starts a fresh zygote) and every later request fails
+at once.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ if TYPE_CHECKING:
     from autograder.engine.worker import Worker
 
 _UCRED = struct.Struct("3i")
+#: Seconds an interrupted child has to stop the student's code and reply, before it is killed.
+INTERRUPT_GRACE_S = 5.0
 
 
 class SandboxFailure(BaseException):
@@ -85,7 +92,7 @@ class ChildSession:
     def request(self, message: dict[str, Any], blobs: list[bytes] = (), timeout: float | None = None
                 ) -> tuple[dict[str, Any], list[bytes]]:
         """Send one request and wait for its reply, at most ``timeout`` seconds (and never past
-        the submission's budget)."""
+        the submission's budget); past ``timeout`` the child is interrupted (``_interrupt``)."""
         if self.failure is not None:
             raise SandboxFailure(f"{self.failure} earlier in this submission", self.failure.flag)
         timeout = self.worker.limits.call_timeout_s if timeout is None else timeout
@@ -96,7 +103,12 @@ class ChildSession:
         limit = timeout if budget is None else min(timeout, budget)
         try:
             self.sock.sendall(wire.pack(message, list(blobs)))
-            reply = self.worker.read(self.sock, time.monotonic() + limit, watch=self.worker.watch)
+            deadline = time.monotonic() + limit
+            if limit < timeout or self.worker.wait_readable(self.sock, deadline,
+                                                            self.worker.watch):
+                reply = self.worker.read(self.sock, deadline, watch=self.worker.watch)
+            else:
+                reply = self._interrupt(timeout)
         except SandboxFailure as failure:
             if failure.flag == "timeout" and limit < timeout:
                 failure = SandboxFailure("", "time-budget")
@@ -109,6 +121,37 @@ class ChildSession:
         if type(compile_s) in (int, float):
             self.compile_s = float(compile_s)
         return reply
+
+    def _interrupt(self, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
+        """The reply to a request that ran past ``timeout``: SIGINT to the child, whose
+        KeyboardInterrupt the servant replies with, turned into the error nbgrader gives a cell
+        past its timeout (CellTimeoutError; its output, notes and flags kept), so that the next
+        cells and tests run as they do in nbgrader. SandboxFailure where the child does not reply
+        within INTERRUPT_GRACE_S (nor before the submission's budget ends)."""
+        if select.select([self.sock], [], [], 0)[0]:  # the reply came as the time ran out
+            return self.worker.read(self.sock, time.monotonic() + INTERRUPT_GRACE_S,
+                                    watch=self.worker.watch)
+        try:
+            os.kill(self.host_pid, signal.SIGINT)  # known once started (``start``)
+        except (ProcessLookupError, PermissionError):
+            raise SandboxFailure("timed out", "timeout") from None
+        budget = self.budget_left()
+        grace = INTERRUPT_GRACE_S if budget is None else max(0.0, min(INTERRUPT_GRACE_S, budget))
+        try:
+            reply, blobs = self.worker.read(self.sock, time.monotonic() + grace,
+                                            watch=self.worker.watch)
+        except SandboxFailure as failure:  # still running, or ended by the interrupt
+            if failure.flag == "disk-limit":
+                raise
+            spent = budget is not None and self.budget_left() <= 0
+            raise SandboxFailure("timed out", "time-budget" if spent else "timeout") from None
+        message = (f"timed out after {timeout:g} s and was interrupted, as nbgrader interrupts a "
+                   "cell that runs past its timeout")
+        notes = reply.get("notes") if isinstance(reply.get("notes"), list) else []
+        reply.update(ok=False, error=protocol.error_record("CellTimeoutError", message),
+                     notes=[*notes, message])
+        self.flags.add("timeout")
+        return reply, blobs
 
     def out_of_time(self) -> bool:
         """Whether the submission's budget is spent (the session then fails, flagged)."""

@@ -176,18 +176,25 @@ class Worker:
                                  "disk-limit")
 
     # -- reading the zygote's and the child's sockets
+    def wait_readable(self, sock: socket.socket, deadline: float,
+                      watch: Callable[[], None] | None = None) -> bool:
+        """Whether ``sock`` has bytes (or its end) to read before ``deadline``, without reading
+        them; ``watch`` runs every WATCH_EVERY seconds of waiting."""
+        while True:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                return False
+            if select.select([sock], [], [], min(timeout, WATCH_EVERY) if watch else timeout)[0]:
+                return True
+            if watch is not None:
+                watch()
+
     def read_bytes(self, sock: socket.socket, n: int, deadline: float,
                    watch: Callable[[], None] | None = None) -> bytes:
         """Up to ``n`` bytes (at least one) from ``sock`` before ``deadline``, or SandboxFailure;
         ``watch`` runs every WATCH_EVERY seconds of waiting."""
-        while True:
-            timeout = deadline - time.monotonic()
-            if timeout <= 0:
-                raise SandboxFailure("timed out", "timeout")
-            if select.select([sock], [], [], min(timeout, WATCH_EVERY) if watch else timeout)[0]:
-                break
-            if watch is not None:
-                watch()
+        if not self.wait_readable(sock, deadline, watch):
+            raise SandboxFailure("timed out", "timeout")
         chunk = sock.recv(min(n, 1 << 24))
         if not chunk:
             raise SandboxFailure("the student's process ended", "process-ended")

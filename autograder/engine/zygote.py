@@ -76,6 +76,10 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
     log = os.dup(2)  # the zygote's log, for the child's own failures (fd 2 gets captured)
     try:
         os.setsid()
+        # the grader interrupts a request past its timeout with SIGINT (session.ChildSession):
+        # a KeyboardInterrupt in the student's code, even where the grader was started with
+        # SIGINT ignored (as a background job of a script), which the zygote would inherit
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         _prctl(_PR_SET_DUMPABLE, 1)
         # orphaned descendants stay its children: the grader sees them

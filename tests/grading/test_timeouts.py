@@ -1,0 +1,113 @@
+"""A cell that runs past its timeout is interrupted, as genuine nbgrader interrupts a cell past its
+``Execute.timeout``: that cell (or the test whose call ran long) fails, and grading goes on with
+the next cells. The timeout is the course's nbgrader timeout unless autograder.toml sets one.
+
+Bounded if the interrupt failed: every sleep here ends by itself within 30 s.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.engine.pipeline import grade_submission
+from autograder.engine.sandbox import Limits
+from autograder.engine.session import INTERRUPT_GRACE_S
+from autograder.engine.worker import Worker
+from autograder.settings import load_limits
+from tests.helpers import notebooks as nbs
+
+FULL = {"test_relu": 2.0, "test_add": 3.0, "test_mean": 2.0}
+SLOW_CELL = "import time\ntime.sleep(30)\n"
+SLOW_ADD = "def add(a, b):\n    import time\n    time.sleep(30)\n    return a + b\n"
+#: A cell that ignores the interrupt: only killing its process stops it.
+DEAF_CELL = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(30)\n"
+
+
+def grade(worker: Worker, course: Path, name: str, cells: list):
+    folder = course / "submitted" / name / nbs.ASSIGNMENT
+    nbs.write(folder / f"{nbs.ASSIGNMENT}.ipynb", cells)
+    result = grade_submission(nbs.ASSIGNMENT, name, course / "source" / nbs.ASSIGNMENT, folder,
+                              worker)
+    return result, {t.name: t.points for t in result.tests}
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker(Limits(cell_timeout_s=2, call_timeout_s=2))
+    yield w
+    w.close()
+
+
+def test_a_slow_cell_is_interrupted_and_the_next_cells_still_run(worker, tmp_path):
+    started = time.monotonic()
+    result, points = grade(worker, nbs.course(tmp_path, {}), "slow-cell",
+                           nbs.with_extra(nbs.CORRECT, 3, SLOW_CELL))
+    assert points == FULL and "timeout" in result.flags, result.tests
+    assert time.monotonic() - started < 20
+
+
+def test_a_slow_call_fails_its_test_alone(worker, tmp_path):
+    result, points = grade(worker, nbs.course(tmp_path, {}), "slow-call",
+                           nbs.with_cell(nbs.CORRECT, 3, SLOW_ADD))
+    assert points == {**FULL, "test_add": 0.0} and "timeout" in result.flags
+    message = next(t.message for t in result.tests if t.name == "test_add")
+    assert "CellTimeoutError" in message and "timed out after 2 s" in message, message
+
+
+def test_a_cell_that_ignores_the_interrupt_is_killed(worker, tmp_path):
+    """Then, as before, the rest of the submission scores 0; the next one is unharmed."""
+    course = nbs.course(tmp_path, {})
+    started = time.monotonic()
+    result, points = grade(worker, course, "deaf", nbs.with_extra(nbs.CORRECT, 3, DEAF_CELL))
+    assert points == {"test_relu": 2.0, "test_add": 0.0, "test_mean": 0.0}
+    assert "timeout" in result.flags
+    assert time.monotonic() - started < 2 + INTERRUPT_GRACE_S + 10
+    after, points = grade(worker, course, "after-deaf", nbs.CORRECT)
+    assert points == FULL and after.flags == ()
+
+
+def timeouts(course: Path) -> tuple[float, float]:
+    limits = load_limits(course)
+    return limits.cell_timeout_s, limits.call_timeout_s
+
+
+def test_the_timeouts_follow_the_courses_nbgrader_timeout(tmp_path):
+    """autograder.toml first, then nbgrader_config.py's c.Execute.timeout (none there: the
+    submission's budget), then nbgrader's default of 30 s."""
+    assert load_limits(tmp_path) == Limits() and Limits().cell_timeout_s == 30
+    config = tmp_path / "nbgrader_config.py"
+    config.write_text("c = get_config()\nc.Execute.timeout = 120\n")
+    assert timeouts(tmp_path) == (120, 120)
+    (tmp_path / "autograder.toml").write_text("[limits]\ncell_timeout_s = 45\nsubmission_s = 90\n")
+    assert timeouts(tmp_path) == (45, 120)
+    config.write_text("c = get_config()\nc.ExecutePreprocessor.timeout = None\n")
+    assert load_limits(tmp_path).call_timeout_s == 90
+    config.write_text("c = get_config()\nc.Execute.timeout = \n")
+    with pytest.raises(ValueError, match="cannot read"):
+        load_limits(tmp_path)
+
+
+@pytest.mark.slow
+def test_timeouts_score_as_nbgrader_scores_them(tmp_path):
+    """Genuine nbgrader with c.Execute.timeout = 3: a slow cell is interrupted and the tests after
+    it pass; a slow function fails the test that calls it, and the next test passes."""
+    from tests.grading.test_nbgrader_parity import nbgrader, nbgrader_points
+
+    students = {"slow_cell": nbs.with_extra(nbs.CORRECT, 3, SLOW_CELL),
+                "slow_call": nbs.with_cell(nbs.CORRECT, 3, SLOW_ADD)}
+    course = nbs.course(tmp_path / "course", students)
+    with (course / "nbgrader_config.py").open("a") as config:
+        config.write("c.Execute.timeout = 3\n")
+    nbgrader(course, "generate_assignment", nbs.ASSIGNMENT, "--force")
+    nbgrader(course, "autograde", nbs.ASSIGNMENT, "--force")
+    theirs = nbgrader_points(course, nbs.ASSIGNMENT, nbs.ASSIGNMENT, list(students))
+    worker = Worker(load_limits(course))
+    try:
+        ours = {s: grade(worker, course, s, cells)[1] for s, cells in students.items()}
+    finally:
+        worker.close()
+    assert ours == theirs
+    assert ours == {"slow_cell": FULL, "slow_call": {**FULL, "test_add": 0.0}}
