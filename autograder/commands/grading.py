@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -16,20 +18,46 @@ from autograder.commands.options import COURSE_OPTION
 from autograder.course import find_course
 from autograder.engine.notebook import NotebookError
 
+#: The grader's packages whose code decides a verdict: the engine and the checks test cells call.
+_ENGINE_PACKAGES = ("engine", "asserts")
 
-def _fingerprint(source_dir: Path, submission_dir: Path, seed: int) -> str:
-    """What a grade depends on: the source notebooks, the submission's files and the seed."""
-    digest = hashlib.sha256(str(seed).encode())
-    for folder in (source_dir, submission_dir):
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink() and ".ipynb_checkpoints" not in path.parts:
-                digest.update(str(path.relative_to(folder)).encode() + b"\0")
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+def _fingerprint(folders: list[Path], seed: int, limits) -> str:
+    """What a grade depends on, so that a change to any of it grades again: the files of
+    ``folders`` (the source notebooks, the released files, the submission), the seed, the limits
+    (the course's autograder.toml and nbgrader timeout, as in effect) and the engine's code."""
+    settings = {"seed": seed, "limits": limits.to_dict(), "engine": _engine_digest()}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for folder in folders:
+        digest.update(b"\0folder\0")
+        if folder.is_dir():
+            _hash_files(digest, folder)
     return digest.hexdigest()
 
 
-def find_jobs(course: Path, assignment: str, student: str | None, seed: int) -> list:
-    """The submissions of ``assignment`` in an nbgrader course directory, as pool jobs."""
+def _hash_files(digest, folder: Path, pattern: str = "*") -> None:
+    """Add each file under ``folder`` that matches ``pattern`` (its relative path and contents)
+    to ``digest``."""
+    for path in sorted(folder.rglob(pattern)):
+        if path.is_file() and not path.is_symlink() and ".ipynb_checkpoints" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+@functools.lru_cache(maxsize=1)
+def _engine_digest() -> str:
+    """The autograder's version and a hash of its engine's sources (``_ENGINE_PACKAGES``)."""
+    import autograder
+
+    digest = hashlib.sha256(autograder.__version__.encode())
+    for package in _ENGINE_PACKAGES:
+        _hash_files(digest, Path(autograder.__file__).parent / package, "*.py")
+    return digest.hexdigest()
+
+
+def find_jobs(course: Path, assignment: str, student: str | None, seed: int, limits) -> list:
+    """The submissions of ``assignment`` in an nbgrader course directory, as pool jobs graded
+    under ``limits``."""
     from autograder.engine.pool import Job
     from autograder.gradebook import FILENAME
 
@@ -51,7 +79,8 @@ def find_jobs(course: Path, assignment: str, student: str | None, seed: int) -> 
     forbidden = (str(course.resolve()), str(source_dir.resolve()), FILENAME, "gradebook.db")
     return [Job(assignment, s, source_dir, submitted / s / assignment,
                 release if release.is_dir() else None, seed, forbidden,
-                _fingerprint(source_dir, submitted / s / assignment, seed)) for s in students]
+                _fingerprint([source_dir, release, submitted / s / assignment], seed, limits))
+            for s in students]
 
 
 @click.command()
@@ -89,7 +118,7 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
         limits = load_limits(course)
     except ValueError as error:
         options.fail(error)
-    jobs = find_jobs(course, assignment, student, seed)
+    jobs = find_jobs(course, assignment, student, seed, limits)
     with _pool(limits, workers, len(jobs), scheduler, cluster,
                (tls_ca_file, tls_cert, tls_key)) as (pool, where):
         try:  # opened only once the pool is up: an unreachable scheduler leaves nothing written
