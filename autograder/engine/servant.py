@@ -238,7 +238,7 @@ class Servant:
         entries, out_blobs = {}, []
         budget = self.limits.transfer_mb * 2**20 // 2  # values past it stay here, behind proxies
         for name, obj in list(self.namespace.items()):
-            if name.startswith("_") or name in _SKIP_NAMES:
+            if (name.startswith("__") and name.endswith("__")) or name in _SKIP_NAMES:
                 continue
             if type(obj).__name__ == "module":
                 top = getattr(obj, "__name__", "")
