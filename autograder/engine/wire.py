@@ -287,6 +287,22 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
     return walk(tree, 0)
 
 
+def blob_indices(tree: Any, depth: int = 0) -> list[Any]:
+    """The blob indices a tree holds, in order (unchecked: ``decode`` checks them)."""
+    if depth > MAX_DEPTH:
+        raise WireError("value nested too deep")
+    if type(tree) is list:
+        return [i for x in tree for i in blob_indices(x, depth + 1)]
+    if type(tree) is dict and len(tree) == 1:
+        (tag, body), = tree.items()
+        if tag in _BLOB_TAGS:
+            return [body]
+        if tag == "__A":
+            return body[:1] if type(body) is list else []
+        return blob_indices(body, depth + 1)
+    return []
+
+
 def shift(tree: Any, base: int) -> Any:
     """``tree`` with its blob indices moved up by ``base`` (several values share one message)."""
     if base == 0:
@@ -327,8 +343,8 @@ def unpack(read: Callable[[int], bytes],
                         "cap")
     try:
         message = json.loads(read(json_len).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise WireError(f"message is not JSON: {error}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise WireError(f"message is not JSON (or nested too deep): {error}") from None
     if type(message) is not dict:
         raise WireError("message is not an object")
     return message, [read(n) for n in lengths]

@@ -139,6 +139,8 @@ with np.errstate(over="raise"):
     s = sigmoid(np.array([-1000.0, 0.0, 1000.0]))
 assert np.allclose(s, [0.0, 0.5, 1.0])
 """),
+    "a_name_the_test_takes": ("x = np.arange(3.0)\n", None, "x = \"the test's own x\"\n"),
+    "another_array_changed": ("y = np.ones(3)\n", None, "assert x == \"the test's own x\"\n"),
 }
 
 
@@ -155,8 +157,9 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     within one notebook's kernel: a large array by keyword, arrays alike but for two labels,
     a global array changed in place, ranges and Counters returned, an argument the student's
     function changes in place (seen by the test), one it must leave alone, and a test's
-    ``np.errstate``. The other submission changes its input and overflows: 0 there, as in
-    nbgrader."""
+    ``np.errstate``, and a test's own name that the student also used, kept when another of
+    the student's arrays changes. The other submission changes its input and overflows: 0
+    there, as in nbgrader."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))

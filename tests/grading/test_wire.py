@@ -94,6 +94,12 @@ def test_caps():
         wire.unpack(lambda n: frame.read(n), max_bytes=1000)
     with pytest.raises(wire.WireError, match="magic"):
         wire.unpack(lambda n: b"\0" * n)
+    deep = b'{"v":' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # a child's own bytes
+    frame = io.BytesIO(wire._HEADER.pack(wire.MAGIC, len(deep), 0) + deep)
+    with pytest.raises(wire.WireError, match="nested too deep"):
+        wire.unpack(frame.read)
+    with pytest.raises(wire.WireError, match="too deep"):
+        wire.blob_indices(nested)
 
 
 def test_array_cache_sends_a_repeated_argument_once():
