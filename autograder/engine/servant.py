@@ -9,14 +9,16 @@ What this side does report (flags of monkeypatched modules, lying classes) only 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import inspect
 import linecache
 import os
 import pkgutil
+import signal
 import socket
 import sys
 import traceback
-from typing import Any
+from typing import Any, Iterator
 
 from autograder import asserts
 from autograder.engine import protocol, wire
@@ -128,6 +130,24 @@ class Servant:
         self.compiling = _compile_timer()
         self.out = os.path.join(job_dir, "stdout")
         self.err = os.path.join(job_dir, "stderr")
+        self.in_student_code = False
+        signal.signal(signal.SIGINT, self._interrupted)
+
+    # -- the grader's interrupt (a request past its timeout) stops the student's code only
+    def _interrupted(self, signum: int, frame: Any) -> None:
+        """SIGINT: a KeyboardInterrupt in the student's code; outside it (the reply to a cell
+        that finished as its time ran out is on its way) it is dropped."""
+        if self.in_student_code:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def _student(self) -> Iterator[None]:
+        """The student's code runs in this block: the grader's interrupt stops it."""
+        self.in_student_code = True
+        try:
+            yield
+        finally:
+            self.in_student_code = False
 
     # -- output capture: fds 1 and 2 go to files, read back (capped) after each request
     def _capture(self) -> None:
@@ -218,7 +238,9 @@ class Servant:
         self.shell.notes = []
         reply: dict[str, Any] = {"ok": True}
         try:
-            exec(compile(source, path, "exec"), self.namespace)
+            code = compile(source, path, "exec")
+            with self._student():
+                exec(code, self.namespace)
         except BaseException as exc:  # noqa: BLE001 - a cell may raise anything, SystemExit too
             reply = {"ok": False, "error": _error(exc, self.cell_files)}
         reply["notes"] = self.shell.notes
@@ -264,7 +286,8 @@ class Servant:
 
     def _invoke(self, fn: Any) -> tuple[dict[str, Any], list[bytes]]:
         try:
-            result = fn()
+            with self._student():
+                result = fn()
         except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}, []
         objects: dict[str, Any] = {}
@@ -319,7 +342,7 @@ class Servant:
             raise ValueError("nothing staged to time")
         target, (args, kwargs), errstate = self.staged[0], self.staged[1].pop(0), self.staged[2]
         try:
-            with _errstate(errstate):
+            with _errstate(errstate), self._student():
                 target(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}

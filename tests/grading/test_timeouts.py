@@ -111,3 +111,28 @@ def test_timeouts_score_as_nbgrader_scores_them(tmp_path):
         worker.close()
     assert ours == theirs
     assert ours == {"slow_cell": FULL, "slow_call": {**FULL, "test_add": 0.0}}
+
+
+def test_an_interrupt_outside_the_students_code_is_dropped(tmp_path):
+    """The grader's SIGINT can land as a cell ends, its reply on the way: outside the student's
+    code the sandbox drops it (it would otherwise end the child between requests); inside, it
+    is the student's KeyboardInterrupt."""
+    import os
+    import signal
+    import socket
+
+    from autograder.engine.servant import Servant
+
+    previous = signal.getsignal(signal.SIGINT)
+    ours, theirs = socket.socketpair()
+    try:
+        servant = Servant(ours, str(tmp_path), Limits(), {})
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # handled between requests: nothing happens
+        with pytest.raises(KeyboardInterrupt), servant._student():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        ours.close()
+        theirs.close()
