@@ -243,6 +243,7 @@ class Grader:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
                 warnings.catch_warnings(record=True) as caught:
             _notebook_warning_filters()
+            session.warning_baseline = list(warnings.filters)
             try:
                 value = _execute(magics.transform(step.source), namespace,
                                  f"<test {step.grade_id}>")

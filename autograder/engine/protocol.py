@@ -27,11 +27,11 @@ from typing import Any
 REQUESTS = {
     "run": ("index", "source"),        # run a student cell; reply: notes, patched
     "names": (),                       # the student's names; reply: names
-    "call": ("h", "args", "kwargs", "errstate"),  # call an object; reply: value, objects, and
+    "call": ("h", "args", "kwargs", "context"),  # call an object; reply: value, objects, and
                                        # changed: the argument arrays it changed in place
     "getattr": ("h", "name"),          # read an attribute; reply: value, objects
-    "stage": ("h", "args", "kwargs", "copies", "errstate"),  # hold fresh copies of the args,
-                                                              # one per "timed"
+    "stage": ("h", "args", "kwargs", "copies", "context"),  # hold fresh copies of the args,
+                                                             # one per "timed"
     "timed": (),                       # call the staged object on the next copy, keep the result
     "end": (),                         # finish: the child exits
 }
@@ -62,12 +62,22 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
 NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 
 
-def errstate(current: dict[str, str]) -> dict[str, str]:
-    """What a call's ``errstate`` carries: the settings of the grader's ``numpy.geterr()`` that
-    differ from NumPy's defaults (a test's ``with np.errstate(over="raise")``), which the sandbox
-    applies over the student's own; "call" and "log", which need a callback, become "warn"."""
-    return {k: "warn" if v in ("call", "log") else v for k, v in current.items()
-            if k in NUMPY_ERRORS and v != NUMPY_ERRORS[k]}
+def call_context(errors: dict[str, str], filters: list, baseline: list) -> dict[str, Any]:
+    """What a call's ``context`` carries: the test's own settings that reach the student's code
+    as they would within one notebook process. ``errstate``: the settings of the grader's
+    ``numpy.geterr()`` that differ from NumPy's defaults (a test's ``with
+    np.errstate(over="raise")``; "call" and "log", which need a callback, become "warn");
+    ``warnings``: the grader's warning filters that the test added to ``baseline`` (its
+    ``simplefilter("ignore", NumbaPerformanceWarning)``), each as [action, message pattern,
+    category ("module:qualname"), module pattern, lineno]. The sandbox applies both over the
+    student's own settings for the call."""
+    errstate = {k: "warn" if v in ("call", "log") else v for k, v in errors.items()
+                if k in NUMPY_ERRORS and v != NUMPY_ERRORS[k]}
+    added = [f for f in filters if f not in baseline]
+    return {"errstate": errstate, "warnings": [
+        [action, getattr(message, "pattern", message),
+         f"{category.__module__}:{category.__qualname__}", getattr(module, "pattern", module),
+         lineno] for action, message, category, module, lineno in added]}
 
 
 def job(seed: int, limits: dict[str, Any], files: list[list[Any]]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ their source in ``__autograder_source__`` for the source checks of ``autograder.
 from __future__ import annotations
 
 import builtins
+import warnings
 from typing import Any
 
 import numpy as np
@@ -51,8 +52,9 @@ class Remote:
         trees, blobs = {}, []
         if "h" in protocol.REQUESTS[op]:
             trees["h"] = self._handle
-        if "errstate" in protocol.REQUESTS[op]:
-            trees["errstate"] = protocol.errstate(np.geterr())
+        if "context" in protocol.REQUESTS[op]:
+            trees["context"] = protocol.call_context(np.geterr(), warnings.filters,
+                                                     self._session.warning_baseline)
         for key, value in fields.items():
             if key in ("args", "kwargs"):
                 tree, extra = encode_argument(value, self._session, len(blobs))

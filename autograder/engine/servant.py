@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import traceback
+import warnings
 from typing import Any, Iterator
 
 from autograder import asserts
@@ -72,15 +73,46 @@ def _error(exc: BaseException, cell_files: set[str]) -> dict[str, Any]:
                                   if c.__module__ == "builtins"])
 
 
-def _errstate(changes: Any) -> Any:
-    """NumPy's floating-point error handling as the test has it (``protocol.errstate``: what it
-    changed from NumPy's defaults, applied over the student's own settings), as a context."""
+@contextlib.contextmanager
+def _test_context(context: Any) -> Iterator[None]:
+    """The test's NumPy error handling and added warning filters around a call
+    (``protocol.call_context``), over the student's own; the warning filters are left alone
+    where the test added none (replacing them resets which warnings were already shown)."""
     np = _np()
-    valid = {"ignore", "warn", "raise", "print"}
-    if not isinstance(changes, dict) or not all(
-            k in ("divide", "over", "under", "invalid") and v in valid for k, v in changes.items()):
-        raise ValueError(f"bad floating-point error handling {changes!r}")
-    return np.errstate(**changes)
+    if not isinstance(context, dict) or not isinstance(context.get("errstate"), dict) or \
+            not isinstance(context.get("warnings"), list):
+        raise ValueError(f"bad call context {context!r}")
+    errstate, filters = context["errstate"], context["warnings"]
+    if not all(k in protocol.NUMPY_ERRORS and v in ("ignore", "warn", "raise", "print")
+               for k, v in errstate.items()):
+        raise ValueError(f"bad floating-point error handling {errstate!r}")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(np.errstate(**errstate))
+        if filters:
+            stack.enter_context(warnings.catch_warnings())
+            for entry in reversed(filters):
+                _add_filter(entry)
+        yield
+
+
+def _add_filter(entry: Any) -> None:
+    """One forwarded warning filter, if its category is Python's or a trusted package's."""
+    import importlib
+
+    if type(entry) is not list or len(entry) != 5:
+        raise ValueError(f"bad warning filter {entry!r}")
+    action, message, category, module, lineno = entry
+    path, _, qualname = str(category).partition(":")
+    if path.split(".")[0] not in {"builtins", "warnings", *protocol.TRUSTED_MODULES}:
+        return
+    try:
+        cls = importlib.import_module(path)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+    except (ImportError, AttributeError):
+        return
+    if isinstance(cls, type) and issubclass(cls, Warning) and type(lineno) is int:
+        warnings.filterwarnings(str(action), str(message or ""), cls, str(module or ""), lineno)
 
 
 def _arrays_in(value: Any, path: tuple = ()) -> list[tuple[list, Any]]:
@@ -310,7 +342,7 @@ class Servant:
         args = self._args(msg["args"], blobs)
         kwargs = self._args(msg["kwargs"], blobs)
         before = [(path, a, a.copy(order="K")) for path, a in _arrays_in([args, kwargs])]
-        with _errstate(msg["errstate"]):
+        with _test_context(msg["context"]):
             reply, out = self._invoke(lambda: target(*args, **kwargs))
         changed = [[path, a] for path, a, copy in before if not _same_bytes(a, copy)]
         if changed:
@@ -332,7 +364,7 @@ class Servant:
             raise ValueError(f"between 1 and 100 copies, not {copies}")
         self.staged = (self._lookup(msg["h"]),
                        [(self._args(msg["args"], blobs), self._args(msg["kwargs"], blobs))
-                        for _ in range(copies)], msg["errstate"])
+                        for _ in range(copies)], msg["context"])
         return {"ok": True}
 
     def op_timed(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
@@ -340,9 +372,9 @@ class Servant:
         kernel's CPU clock of this process, so nothing else is done before replying)."""
         if self.staged is None or not self.staged[1]:
             raise ValueError("nothing staged to time")
-        target, (args, kwargs), errstate = self.staged[0], self.staged[1].pop(0), self.staged[2]
+        target, (args, kwargs), context = self.staged[0], self.staged[1].pop(0), self.staged[2]
         try:
-            with _errstate(errstate), self._student():
+            with _test_context(context), self._student():
                 target(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}

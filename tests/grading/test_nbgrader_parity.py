@@ -139,6 +139,29 @@ with np.errstate(over="raise"):
     s = sigmoid(np.array([-1000.0, 0.0, 1000.0]))
 assert np.allclose(s, [0.0, 0.5, 1.0])
 """),
+    "warning_filters": ("""import numba
+
+
+@numba.njit(parallel=True)  # nothing to parallelize: Numba warns when it compiles
+def total(x):
+    s = 0.0
+    for v in x:
+        s += v
+    return s
+
+
+def log_of(x):
+    return np.log(x)
+""", None, """
+import warnings
+from numba.core.errors import NumbaPerformanceWarning
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", NumbaPerformanceWarning)
+    assert total(np.ones(4)) == 4.0
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    assert log_of(np.array([0.0]))[0] == -np.inf
+"""),
     "a_name_the_test_takes": ("x = np.arange(3.0)\n", None, "x = \"the test's own x\"\n"),
     "another_array_changed": ("y = np.ones(3)\n", None, "assert x == \"the test's own x\"\n"),
 }
@@ -157,7 +180,7 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     within one notebook's kernel: a large array by keyword, arrays alike but for two labels,
     a global array changed in place, ranges and Counters returned, an argument the student's
     function changes in place (seen by the test), one it must leave alone, and a test's
-    ``np.errstate``, and a test's own name that the student also used, kept when another of
+    ``np.errstate`` and warning filters, and a test's own name that the student also used, kept when another of
     the student's arrays changes. The other submission changes its input and overflows: 0
     there, as in nbgrader."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
