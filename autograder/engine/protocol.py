@@ -103,12 +103,15 @@ def is_message(message: dict[str, Any], op: str) -> bool:
 
 
 def error_record(kind: str, message: str, traceback: str = "", errno: int | None = None,
-                 bases: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+                 bases: list[str] | tuple[str, ...] = (), origin: str = "") -> dict[str, Any]:
     """An exception as plain data: its type's name, message, the student's part of the traceback,
-    its errno and the names of its built-in base classes (so the grader can re-raise a ValueError
-    as a ValueError)."""
+    its errno, the names of its built-in classes, its own first (so the grader can re-raise a
+    ValueError as a ValueError, and a student's subclass of it as one), and where its class is
+    defined ("module:qualname", so that a trusted package's, NumPy's LinAlgError say, is
+    re-raised as itself)."""
     return {"type": kind, "message": message[:2000], "traceback": traceback[-8000:],
-            "errno": errno if type(errno) is int else None, "bases": list(bases)[:8]}
+            "errno": errno if type(errno) is int else None, "bases": list(bases)[:8],
+            "origin": origin[:200]}
 
 
 def truncation_note(size: int, cap: int) -> str:

@@ -70,7 +70,8 @@ def _error(exc: BaseException, cell_files: set[str]) -> dict[str, Any]:
             + "".join(traceback.format_exception_only(type(exc), exc)))
     return protocol.error_record(type(exc).__name__, str(exc), text, getattr(exc, "errno", None),
                                  [c.__name__ for c in type(exc).__mro__
-                                  if c.__module__ == "builtins"])
+                                  if c.__module__ == "builtins"],
+                                 f"{type(exc).__module__}:{type(exc).__qualname__}")
 
 
 @contextlib.contextmanager

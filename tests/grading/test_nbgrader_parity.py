@@ -162,6 +162,36 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)
     assert log_of(np.array([0.0]))[0] == -np.inf
 """),
+    "exceptions": ("""class ShapeMismatchError(ValueError):
+    pass
+
+
+def check_pair(a, b):
+    if np.shape(a) != np.shape(b):
+        raise ShapeMismatchError(f"{np.shape(a)} against {np.shape(b)}")
+
+
+def solve(a, b):
+    if np.linalg.det(a) == 0:
+        raise np.linalg.LinAlgError("singular matrix")
+    return np.linalg.solve(a, b)
+""", None, """
+for call, caught in ((lambda: check_pair(np.ones(2), np.ones(3)), ValueError),
+                     (lambda: solve(np.zeros((2, 2)), np.ones(2)), np.linalg.LinAlgError),
+                     (lambda: solve(np.zeros((2, 2)), np.ones(2)), ValueError)):
+    try:
+        call()
+    except caught:
+        pass
+    else:
+        raise AssertionError("no error")
+try:
+    check_pair(np.ones(2), np.ones(3))
+except KeyError:
+    raise AssertionError("a ValueError is no KeyError")
+except ValueError as error:
+    assert "(2,) against (3,)" in str(error)
+"""),
     "a_name_the_test_takes": ("x = np.arange(3.0)\n", None, "x = \"the test's own x\"\n"),
     "another_array_changed": ("y = np.ones(3)\n", None, "assert x == \"the test's own x\"\n"),
 }
@@ -180,7 +210,8 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     within one notebook's kernel: a large array by keyword, arrays alike but for two labels,
     a global array changed in place, ranges and Counters returned, an argument the student's
     function changes in place (seen by the test), one it must leave alone, and a test's
-    ``np.errstate`` and warning filters, and a test's own name that the student also used, kept when another of
+    ``np.errstate`` and warning filters, the student's own ValueError and NumPy's LinAlgError
+    caught as they are in a notebook, and a test's own name that the student also used, kept when another of
     the student's arrays changes. The other submission changes its input and overflows: 0
     there, as in nbgrader."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
