@@ -477,8 +477,26 @@ def test_the_kernel_checks_read_the_function_alone_as_the_engine_carries_it():
     assert_launches(host, "k")  # the kernel's scalar np.maximum is not host work
 
 
+@pytest.mark.parametrize("line", [
+    "return np.reshape(out.copy_to_host(), x.shape)",
+    "return np.ravel(np.ascontiguousarray(x)).copy()",
+    "np.copyto(np.empty_like(x), x)",
+    "blocks = int(min(np.ceil(x.size / threads), MAX_BLOCKS))",
+    "n, m = x.shape[0], len(x)\n    n += 1\n"
+    "    return np.prod(np.shape(x)) + math.ceil(n * m / threads)",
+])
+def test_assert_launches_lets_host_code_move_reshape_and_size(line):
+    """NumPy that only moves, copies or reshapes arrays, or computes the launch's size from
+    sizes, is host work too: the same verdict in a notebook and in the engine."""
+    source = HOST.rsplit("    return", 1)[0] + f"    {line}\n"
+    assert_launches(Proxy(source), "relu_kernel", name="gpu_relu")
+    assert_launches(cell_function(source, "gpu_relu"), "relu_kernel")
+
+
 @pytest.mark.parametrize("body, what", [
     ("    return np.maximum(x, 0)\n", "numpy.maximum"),
+    ("    return np.maximum(out.copy_to_host(), 0)\n", "numpy.maximum"),
+    ("    return np.sqrt(threads + np.sum(x))\n", "numpy.sqrt"),
     ("    return np.linalg.matmul(x, x)\n", "numpy.linalg.matmul"),
     ("    return np.broadcast_to(x, (2, 3))\n", "numpy.broadcast_to"),
     ("    return x * (x > 0)\n", "an operator on the whole array x"),
@@ -516,12 +534,36 @@ def test_kernel_checks_read_numba_cuda_kernels():
 
 def test_assert_tiles_synchronized_accepts_both_barriers():
     assert_tiles_synchronized(Proxy(TILED), name="matmul")
-    as_while = TILED.replace("for start in range(0, a.shape[1], TILE):",
-                             "start = 0\n    while start < a.shape[1]:")
-    assert_tiles_synchronized(Proxy(as_while.replace("        cuda.syncthreads()\n    c[",
-                                                     "        cuda.syncthreads()\n"
-                                                     "        start += TILE\n    c[")),
-                              name="matmul")
+    declared = ("    a_tile = cuda.shared.array((TILE, TILE), dtype=c.dtype)\n"
+                "    b_tile = cuda.shared.array((TILE, TILE), dtype=c.dtype)\n")
+    for other in ("    a_tile, b_tile = (cuda.shared.array((TILE, TILE), c.dtype),\n"
+                  "                      cuda.shared.array((TILE, TILE), c.dtype))\n",
+                  "    tiles = cuda.shared.array((2, TILE, TILE), dtype=c.dtype)\n"
+                  "    a_tile, b_tile = tiles[0], tiles[1]\n"):
+        source = TILED.replace(declared, other)
+        assert_tiles_synchronized(Proxy(source), name="matmul", simulator=True)
+        with pytest.raises(AssertionError, match="reads a shared tile that other threads"):
+            assert_tiles_synchronized(Proxy(source.replace(FIRST_SYNC, "        for t")),
+                                      name="matmul")
+
+
+def test_on_the_simulator_shared_arrays_declared_on_one_line_are_refused_with_the_reason():
+    """The simulator gives shared arrays declared on one line the same memory: on a GPU such a
+    kernel is right, on the simulator its results are wrong, and the check says why."""
+    one_line = TILED.replace(
+        "    a_tile = cuda.shared.array((TILE, TILE), dtype=c.dtype)\n"
+        "    b_tile = cuda.shared.array((TILE, TILE), dtype=c.dtype)\n",
+        "    a_tile, b_tile = cuda.shared.array((TILE, TILE), c.dtype), "
+        "cuda.shared.array((TILE, TILE), c.dtype)\n")
+    assert_tiles_synchronized(Proxy(one_line), name="matmul")
+    assert_tiles_synchronized(Proxy(TILED), name="matmul", simulator=True)
+    with pytest.raises(AssertionError) as info:
+        assert_tiles_synchronized(Proxy(one_line), name="matmul", simulator=True)
+    assert str(info.value).startswith(
+        "matmul declares 2 shared arrays on line 2 of its source: `a_tile, b_tile = "
+        "cuda.shared.array((TILE, TILE), c.dtype), cuda.shared.array((TILE, TILE), c.dtype)`: "
+        "Numba's CUDA simulator, on which these tests run, gives the arrays declared on one line "
+        "the same memory\n  hint: declare each shared array on its own line")
 
 
 @pytest.mark.parametrize("missing, race, line", [

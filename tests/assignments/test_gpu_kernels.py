@@ -98,6 +98,29 @@ def test_work_done_on_the_host_scores_zero_although_its_results_are_right(worker
         assert "this part asks for the arithmetic to run in the kernel" in message
 
 
+def test_numpy_that_reshapes_or_sizes_on_the_host_scores_full(worker, tmp_path):
+    """Host code may reshape and size the launch with NumPy. Tiles declared in one tuple
+    assignment count as shared memory, but the simulator gives both one memory: the test says
+    so rather than leave a wrong result unexplained."""
+    nb = source()
+    edit(nb, "relu_kernel", "blocks = min(blocks_for(x.size, threads), MAX_BLOCKS)",
+         "blocks = int(min(np.ceil(x.size / threads), MAX_BLOCKS))")
+    edit(nb, "relu_kernel", "return out.copy_to_host().reshape(x.shape)",
+         "return np.reshape(out.copy_to_host(), x.shape)")
+    edit(nb, "add_kernel", "cuda.to_device(x.ravel()), cuda.to_device(y.ravel())",
+         "cuda.to_device(np.ravel(x)), cuda.to_device(np.ravel(y))")
+    edit(nb, "matmul_tiled", "    a_tile = cuda.shared.array((TILE, TILE), dtype=c.dtype)\n"
+         "    b_tile = cuda.shared.array((TILE, TILE), dtype=c.dtype)\n",
+         "    a_tile, b_tile = cuda.shared.array((TILE, TILE), c.dtype), "
+         "cuda.shared.array((TILE, TILE), c.dtype)\n")
+    tests = grade(worker, tmp_path, "honest", nb)
+    assert {name: t.points for name, t in tests.items()} == {
+        "test_blocks_for": 1, "test_relu_kernel": 2, "test_add_broadcast": 2,
+        "test_matmul_naive": 2, "test_matmul_tiled": 0}, [t.message for t in tests.values()]
+    assert ("matmul_tiled_kernel declares 2 shared arrays on line 5 of its source"
+            in tests["test_matmul_tiled"].message), tests["test_matmul_tiled"].message
+
+
 @pytest.fixture(scope="module")
 def small_speed_test(tmp_path_factory) -> Path:
     """The source notebook with the GPU speed test's matrices shrunk to what the simulator runs."""
