@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .source import _called_name, _Definition, _definitions, _label, _where
+from .source import _called_name, _Definition, _definitions, _dotted, _label, _where
 
 #: NumPy functions that host code may call around a kernel launch on any argument: they make,
 #: convert, copy, reshape or describe arrays (as do NumPy's scalar types, np.float32 ...) and
@@ -321,15 +321,6 @@ def _paired(target: ast.AST, value: ast.AST) -> list[tuple[ast.AST, ast.AST]]:
         return [pair for item, part in zip(target.elts, value.elts)
                 for pair in _paired(item, part)]
     return [(target, value)]
-
-
-def _dotted(node: ast.AST) -> str:
-    """"cuda.shared.array" for that attribute chain, "" for anything that is not one."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""
 
 
 def _tile_events(statements: list[ast.stmt], shared: set[str]) -> list[tuple[str, ast.AST]]:

@@ -218,3 +218,12 @@ def _called_name(func: ast.AST) -> str:
     if isinstance(func, ast.Attribute):
         return func.attr
     return ""
+
+
+def _dotted(node: ast.AST) -> str:
+    """"cuda.shared.array" for that attribute chain, "" for anything that is not one."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""

@@ -11,7 +11,15 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .source import _called_name, _definitions, _global_names, _label, _python_function, _where
+from .source import (
+    _called_name,
+    _definitions,
+    _dotted,
+    _global_names,
+    _label,
+    _python_function,
+    _where,
+)
 
 #: Calls that are Python loops in disguise: NumPy's (np.vectorize, ...) and the builtins' (bare
 #: map, filter, functools.reduce; a ufunc's own .reduce, as np.add.reduce, is vectorized).
@@ -27,11 +35,16 @@ _LOOP_NODES = {
 def assert_no_loops(fn: Any, name: str | None = None) -> None:
     """Fail if ``fn``'s source, or a helper of the same notebook it calls, has a for/while loop,
     a comprehension or generator, or calls a loop in disguise (np.vectorize, map, ...); the
-    message gives the line."""
+    message gives the line. A for loop, comprehension or generator over an array's dimensions
+    is not a loop over its data and passes (``_over_dimensions``): ``any(n == 0 for n in
+    np.shape(y))``, ``for axis in range(x.ndim)``; one over ``range(len(x))``, ``x`` itself,
+    ``x.flat`` or ``range(x.shape[0])`` fails."""
     label = _label(fn, name)
     for definition in _definitions(fn, label):
         for node in ast.walk(definition.node):
             what = _LOOP_NODES.get(type(node))
+            if what is not None and _over_dimensions(node):
+                what = None
             if what is None and isinstance(node, ast.Call) and _hidden_loop(node.func):
                 what = f"{_called_name(node.func)}(), a Python loop in disguise"
             if what is not None:
@@ -39,8 +52,59 @@ def assert_no_loops(fn: Any, name: str | None = None) -> None:
                     f"{label} must be vectorized but has {what} on "
                     f"{_where(definition, label, node)}\n  hint: express the whole computation "
                     "with NumPy array operations (arithmetic on arrays, np.maximum, broadcasting, "
-                    "np.dot, ...)"
+                    "np.dot, ...); a loop over the dimensions (x.shape, range(x.ndim)) may stay"
                 )
+
+
+def _over_dimensions(loop: ast.AST) -> bool:
+    """Whether ``loop`` (a for loop, comprehension or generator; never a while loop) iterates
+    over dimensions only: every iterable is a shape (``x.shape``, ``np.shape(x)``, a slice of
+    one), ``range`` of dimension counts (``x.ndim``, ``np.ndim(x)``, ``len`` of a shape, with
+    constants and operators), or ``zip`` / ``enumerate`` / ``reversed`` of those."""
+    if isinstance(loop, (ast.For, ast.AsyncFor)):
+        return _dimensions(loop.iter)
+    generators = getattr(loop, "generators", None)
+    return bool(generators) and all(_dimensions(g.iter) for g in generators)
+
+
+def _dimensions(node: ast.AST) -> bool:
+    """Whether iterating over ``node`` gives an array's dimensions or axes, not its data."""
+    if _shape(node):
+        return True
+    if not isinstance(node, ast.Call) or node.keywords:
+        return False
+    called = _dotted(node.func)
+    if called == "range":
+        return (all(_count(a) or isinstance(a, ast.Constant) for a in node.args)
+                and any(_count(a) for a in node.args))
+    return called in ("zip", "enumerate", "reversed") and bool(node.args) \
+        and all(_dimensions(a) for a in node.args)
+
+
+def _shape(node: ast.AST) -> bool:
+    """``x.shape``, ``np.shape(x)`` or a slice of one (``x.shape[1:]``)."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "shape"
+    if isinstance(node, ast.Call):
+        return _dotted(node.func) in ("np.shape", "numpy.shape")
+    return isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) \
+        and _shape(node.value)
+
+
+def _count(node: ast.AST) -> bool:
+    """A number of dimensions: ``x.ndim``, ``np.ndim(x)``, ``len`` of a shape, or arithmetic
+    on one of them and constants (``x.ndim - 1``)."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "ndim"
+    if isinstance(node, ast.Call):
+        called = _dotted(node.func)
+        return called in ("np.ndim", "numpy.ndim") or (
+            called == "len" and len(node.args) == 1 and _shape(node.args[0]))
+    if isinstance(node, ast.BinOp):
+        parts = (node.left, node.right)
+        return any(_count(p) for p in parts) and all(_count(p) or isinstance(p, ast.Constant)
+                                                    for p in parts)
+    return isinstance(node, ast.UnaryOp) and _count(node.operand)
 
 
 def _hidden_loop(func: ast.AST) -> bool:

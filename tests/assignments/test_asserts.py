@@ -168,6 +168,10 @@ def test_source_of_without_source_is_a_clear_failure():
     ("    return list(map(abs, x))\n", "map(), a Python loop in disguise", 2),
     ("    import functools\n    return functools.reduce(max, x)\n",
      "reduce(), a Python loop in disguise", 3),
+    ("    return [v for v in x.flat]\n", "a list comprehension", 2),
+    ("    for i in range(x.shape[0]):\n        x[i] = 0\n    return x\n", "a for loop", 2),
+    ("    return [v for n in x.shape for v in x]\n", "a list comprehension", 2),
+    ("    return list(zip(x.shape, x))[0] + [i for i in range(3)]\n", "a list comprehension", 2),
 ])
 def test_assert_no_loops_reports_the_construct_and_line(body, what, line):
     fn = cell_function("def relu(x):\n" + body, "relu")
@@ -176,6 +180,20 @@ def test_assert_no_loops_reports_the_construct_and_line(body, what, line):
     message = str(info.value)
     assert f"relu must be vectorized but has {what} on line {line}" in message
     assert "hint:" in message
+
+
+@pytest.mark.parametrize("line", [
+    "if any(n == 0 for n in np.shape(x)):\n        raise ValueError('empty')",
+    "for axis in range(x.ndim - 1):\n        x = np.cumsum(x, axis=axis)",
+    "assert all(a == b for a, b in zip(x.shape[1:], np.shape(x)[1:]))",
+    "sizes = {axis: n for axis, n in enumerate(reversed(x.shape))}",
+    "axes = [i for i in range(1, len(np.shape(x)))] + [k for k in range(np.ndim(x))]",
+])
+def test_assert_no_loops_lets_loops_over_the_dimensions_pass(line):
+    """A loop over an array's shape or axes is not a loop over its data."""
+    source = f"def relu(x):\n    {line}\n    return np.maximum(x, 0)\n"
+    assert_no_loops(cell_function(source, "relu"))
+    assert_no_loops(Proxy(source), name="relu")
 
 
 def test_assert_no_loops_accepts_vectorized_code_and_reads_proxies():
@@ -211,6 +229,10 @@ HELPER_CELLS = {
     "vectorized helpers, one recursive": (
         "def clip(x):\n    return np.maximum(x, 0)\n\n\n"
         "def relu(x, depth=0):\n    return clip(x) if depth else relu(x, 1)\n", None),
+    "a generator over the shape in a helper": (
+        "def _check(x):\n    if any(n == 0 for n in np.shape(x)):\n"
+        "        raise ValueError('empty')\n\n\n"
+        "def relu(x):\n    _check(x)\n    return np.maximum(x, 0)\n", None),
     "numpy, builtins and values are not followed": (
         "maximum = 0\nrows = [1, 2]\n\n\n"
         "def relu(x):\n    return np.maximum(x, maximum) + len(rows) * 0\n", None),
