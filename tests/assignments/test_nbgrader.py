@@ -1,8 +1,9 @@
 """Genuine nbgrader on the course: generate_assignment releases every assignment, autograde grades
 the source notebooks submitted as they are (full marks), the released stubs (0, failing only with
-the stubs' NotImplementedError) and partly correct submissions: one that also imports the
-toolkit's softmax (nbgrader's partial marks, and the toolkit check's message), and GPU kernels
-whose tiled product races without cuda.syncthreads() (which the grading engine scores the same).
+the stubs' NotImplementedError), honest variants of the solutions (full marks) and partly correct
+submissions: one that also imports the toolkit's softmax (nbgrader's partial marks, and the
+toolkit check's message), and GPU kernels whose tiled product races without cuda.syncthreads()
+(which the grading engine scores the same).
 
 nbgrader runs in this process through its Python API (one import of the Jupyter stack), once per
 assignment and student, and executes each notebook in a fresh kernel of this virtual environment.
@@ -21,6 +22,8 @@ import pytest
 
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.worker import Worker
+
+from .test_honest_work import HONEST, honest_submission
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:Object of type .* not in session")]
@@ -144,6 +147,8 @@ def graded(tmp_path_factory):
             submissions = {"solution": source, "stub": release}
             if assignment in PARTIALS:
                 submissions["partial"] = PARTIALS[assignment](source, release)
+            if assignment in HONEST:
+                submissions["honest"] = honest_submission(assignment)
             results[assignment] = {}
             for student, nb in submissions.items():
                 folder = course / "submitted" / student / assignment
@@ -212,6 +217,16 @@ def test_released_notebooks_hide_solutions_and_hidden_tests(graded, assignment):
                                       .split("### BEGIN SOLUTION")[0].splitlines()}
     released = {line.strip() for cell in release.cells for line in cell.source.splitlines()}
     assert not (secret - visible) & released
+
+
+@pytest.mark.parametrize("assignment", sorted(HONEST))
+def test_honest_variants_of_the_solutions_score_full_marks(graded, assignment):
+    """Correct work in other forms than the solution's (test_honest_work.py): no test cell fails
+    it, nor writes to stderr, which nbgrader scores 0."""
+    result = graded[assignment]["honest"]
+    assert result["errors"] == {}
+    assert all(score == max_score for score, max_score in result["scores"].values()), \
+        result["scores"]
 
 
 def test_partly_correct_submission_gets_nbgrader_partial_marks(graded):

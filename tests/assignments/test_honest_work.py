@@ -1,0 +1,87 @@
+"""Honest, correct work that the test cells once scored 0, graded by the grading engine: a sigmoid
+and softmax in the tests' own reference form (NumPy warns on stderr about their NaN inputs), a
+naive relu that builds a float64 result, a relu_numba compiled with parallel=True and no prange
+(Numba warns on stderr that nothing ran in parallel), a shape check that loops over
+np.shape(y_true). Each scores full marks. test_nbgrader.py grades the same submissions with
+genuine nbgrader (``HONEST`` and ``honest_submission`` are shared).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.engine.pipeline import grade_submission
+from autograder.engine.worker import Worker
+
+pytestmark = pytest.mark.slow
+
+COURSE = Path(__file__).resolve().parents[2] / "assignments"
+#: Per assignment, the edits (solution cell id, text, replacement) that make a source notebook an
+#: honest variant of its solution.
+HONEST = {
+    "01_tensors_vectorization": [
+        ("naive_operations",
+         "    x = x.copy()\n    for i in range(x.shape[0]):\n        for j in range(x.shape[1]):\n"
+         "            x[i, j] = max(x[i, j], 0)\n    return x\n",
+         "    z = np.zeros(x.shape)\n    for i in range(x.shape[0]):\n"
+         "        for j in range(x.shape[1]):\n            z[i, j] = max(x[i, j], 0)\n"
+         "    return z\n"),
+        ("vectorized_operations", "    return np.maximum(x, 0)\n",
+         "    return np.clip(x, 0, None)\n"),
+        ("numba_operations", "@njit\ndef relu_numba(x):",
+         "@njit(parallel=True)\ndef relu_numba(x):"),
+    ],
+    "03_losses_activations": [
+        ("activations", "    return np.maximum(x, 0)\n", "    return np.clip(x, 0, None)\n"),
+        ("activations",
+         "    e = np.exp(-np.abs(x))\n    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))\n",
+         "    return np.exp(-np.logaddexp(0, -x))\n"),
+        ("activations",
+         "    e = np.expm1(-2 * np.abs(x))\n    return np.sign(x) * (-e / (2 + e))\n",
+         "    return 2 * sigmoid(2 * x) - 1\n"),
+        ("softmax",
+         "    shifted = x - np.max(x, axis=-1, keepdims=True)\n    e = np.exp(shifted)\n"
+         "    return e / np.sum(e, axis=-1, keepdims=True)\n",
+         "    return np.exp(x - np.logaddexp.reduce(x, axis=-1, keepdims=True))\n"),
+        ("regression_losses", "    if np.size(y_true) == 0:\n",
+         "    if any(n == 0 for n in np.shape(y_true)):\n"),
+    ],
+    "05_gpu_kernels": [
+        ("relu_kernel", "blocks = min(blocks_for(x.size, threads), MAX_BLOCKS)",
+         "blocks = int(min(np.ceil(x.size / threads), MAX_BLOCKS))"),
+        ("relu_kernel", "return out.copy_to_host().reshape(x.shape)",
+         "return np.reshape(out.copy_to_host(), x.shape)"),
+        ("add_kernel", "cuda.to_device(x.ravel()), cuda.to_device(y.ravel())",
+         "cuda.to_device(np.ravel(x)), cuda.to_device(np.ravel(y))"),
+    ],
+}
+
+
+def honest_submission(assignment: str) -> nbformat.NotebookNode:
+    """The source notebook of ``assignment`` with its ``HONEST`` edits made."""
+    nb = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    cells = {cell.get("id"): cell for cell in nb.cells}
+    for cell_id, old, new in HONEST[assignment]:
+        assert cells[cell_id].source.count(old) == 1, (cell_id, old)
+        cells[cell_id].source = cells[cell_id].source.replace(old, new)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker()
+    yield w
+    w.close()
+
+
+@pytest.mark.parametrize("assignment", ["01_tensors_vectorization", "03_losses_activations"])
+def test_honest_work_scores_full_marks_in_the_engine(worker, tmp_path, assignment):
+    folder = tmp_path / "submitted" / "honest" / assignment
+    folder.mkdir(parents=True)
+    nbformat.write(honest_submission(assignment), folder / f"{assignment}.ipynb")
+    result = grade_submission(assignment, "honest", COURSE / "source" / assignment, folder, worker)
+    failed = {t.name: t.message for t in result.tests if t.points < t.max_points}
+    assert not failed and len(result.tests) >= 4, failed
