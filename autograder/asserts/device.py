@@ -35,7 +35,8 @@ _DEVICE_HINT = ("a kernel computes one element per thread (out[i] = ... for the 
 
 def assert_launches(fn: Any, kernel: str, name: str | None = None) -> None:
     """Fail unless ``fn``, host code, launches the CUDA kernel named ``kernel`` in its own source
-    (``kernel[blocks, threads](...)``) and leaves the arithmetic to it. Host code may make, move,
+    (``kernel[blocks, threads](...)``, or through a name given ``kernel[blocks, threads]``) and
+    leaves the arithmetic to it. Host code may make, move,
     copy and reshape arrays and size the launch; it fails on
 
     - ``@``, or an operator, comparison or method (but ``ARRAY_ATTRIBUTES``) on an array argument
@@ -52,15 +53,28 @@ def assert_launches(fn: Any, kernel: str, name: str | None = None) -> None:
     carry it, so that nbgrader and the engine judge the same text."""
     label = _label(fn, name)
     definition = _definitions(fn, label)[0]
-    if not any(isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript)
-               and isinstance(node.func.value, ast.Name) and node.func.value.id == kernel
-               for node in ast.walk(definition.node)):
+    if not _launches(definition.node, kernel):
         raise AssertionError(
             f"{label} does not launch {kernel}\n  hint: move the arrays to the device "
             f"(cuda.to_device, cuda.device_array), launch {kernel}[blocks, threads](...) on them "
             f"in {label} itself, and copy the result back (copy_to_host)")
     arrays = _array_parameters(definition.node)
     _no_array_math(definition, label, arrays, _Sizes(definition.node, arrays))
+
+
+def _launches(host: ast.AST, kernel: str) -> bool:
+    """Whether ``host`` calls ``kernel[...]``, directly or through a name assigned it
+    (``launch = kernel[blocks, threads]; launch(x, out)``)."""
+    def configured(node: ast.AST) -> bool:
+        return isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+            and node.value.id == kernel
+
+    aliases = {target.id for node in ast.walk(host)
+               if isinstance(node, ast.Assign) and configured(node.value)
+               for target in node.targets if isinstance(target, ast.Name)}
+    return any(isinstance(node, ast.Call) and (configured(node.func) or (
+        isinstance(node.func, ast.Name) and node.func.id in aliases))
+        for node in ast.walk(host))
 
 
 def assert_no_array_math(fn: Any, name: str | None = None) -> None:

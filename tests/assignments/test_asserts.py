@@ -475,6 +475,12 @@ def test_assert_launches_accepts_host_code_that_moves_arrays_and_launches():
 
 
 def test_assert_launches_requires_the_launch_of_the_named_kernel():
+    through_a_name = HOST.replace("    relu_kernel[", "    launch = relu_kernel[").replace(
+        "](cuda.to_device(x.ravel()), out)", "]\n    launch(cuda.to_device(x.ravel()), out)")
+    assert_launches(Proxy(through_a_name), "relu_kernel", name="gpu_relu")
+    with pytest.raises(AssertionError, match="gpu_relu does not launch relu_kernel"):
+        assert_launches(Proxy(through_a_name.replace("    launch(", "    print(")), "relu_kernel",
+                        name="gpu_relu")
     with pytest.raises(AssertionError) as info:
         assert_launches(Proxy(HOST.replace("relu_kernel[", "other_kernel[")), "relu_kernel",
                         name="gpu_relu")
