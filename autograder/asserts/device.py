@@ -36,8 +36,8 @@ _DEVICE_HINT = ("a kernel computes one element per thread (out[i] = ... for the 
 def assert_launches(fn: Any, kernel: str, name: str | None = None) -> None:
     """Fail unless ``fn``, host code, launches the CUDA kernel named ``kernel`` in its own source
     (``kernel[blocks, threads](...)``, or through a name given ``kernel[blocks, threads]``) and
-    leaves the arithmetic to it. Host code may make, move,
-    copy and reshape arrays and size the launch; it fails on
+    leaves the arithmetic to it. Host code may make, move, copy and reshape arrays and size the
+    launch; it fails on
 
     - ``@``, or an operator, comparison or method (but ``ARRAY_ATTRIBUTES``) on an array argument
       (a parameter without a default value);
