@@ -211,9 +211,9 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     a global array changed in place, ranges and Counters returned, an argument the student's
     function changes in place (seen by the test), one it must leave alone, and a test's
     ``np.errstate`` and warning filters, the student's own ValueError and NumPy's LinAlgError
-    caught as they are in a notebook, and a test's own name that the student also used, kept when another of
-    the student's arrays changes. The other submission changes its input and overflows: 0
-    there, as in nbgrader."""
+    caught as they are in a notebook, and a test's own name that the student also used, kept
+    when another of the student's arrays changes. The other submission changes its input and
+    overflows: 0 there, as in nbgrader."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
