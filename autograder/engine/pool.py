@@ -92,8 +92,10 @@ def grade_job(job: Job, worker: Worker) -> dict:
         result = grade_submission(job.assignment, job.student, job.source_dir,
                                   job.submission_dir, worker, job.release_dir, job.seed,
                                   job.forbidden)
-    except Exception as error:  # noqa: BLE001 - whatever went wrong is this submission's result
-        result = failed(job, f"{type(error).__name__}: {error}")
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # noqa: BLE001 - whatever went wrong (a SystemExit too) is
+        result = failed(job, f"{type(error).__name__}: {error}")  # this submission's result
     return result.to_dict()
 
 
@@ -175,6 +177,6 @@ def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = Non
             job = pending.pop(future)
             try:
                 result = SubmissionResult.from_dict(future.result())
-            except Exception as error:  # noqa: BLE001 - a grader process died: record it, go on
+            except (Exception, SystemExit) as error:  # noqa: BLE001 - a grader process died
                 result = failed(job, f"grader process failed: {error}")
             on_result(job, result)

@@ -39,6 +39,15 @@ REQUESTS = {
 TRUSTED_MODULES = frozenset({
     "numpy", "math", "numba", "toolkit", "autograder", "time", "random", "itertools", "functools",
     "collections", "matplotlib", "statistics", "operator", "string"})
+def trusted_module(name: str) -> bool:
+    """Whether the grader may import the module ``name`` because a student's name is bound to
+    it: a public module of a trusted package (no ``__main__``, whose import runs a program, no
+    private ``_module``)."""
+    parts = name.split(".")
+    return parts[0] in TRUSTED_MODULES and all(p.isidentifier() and not p.startswith("_")
+                                               for p in parts)
+
+
 #: Socket buffer size of a child's channel (the kernel caps it at net.core.wmem_max).
 BUFFER = 8 * 1024 * 1024
 #: Width of the child's pid field that follows the zygote's ``send_fds``.

@@ -35,6 +35,12 @@ MAX_MESSAGE = 64 * 1024 * 1024
 MAX_DEPTH = 32
 #: Most blobs in one message.
 MAX_BLOBS = 10_000
+#: Most numbers a range may hold (the transfer cap's worth of int64): a test turns it into an
+#: array in the grader's own process.
+MAX_RANGE = MAX_MESSAGE // 8
+#: Most keys of one set or dict that may share a hash: colliding keys make building it take
+#: time quadratic in their number (ints that differ by 2**61 - 1 collide; honest keys do not).
+MAX_COLLISIONS = 64
 #: The tags whose body is a blob index.
 _BLOB_TAGS = ("__a", "__s", "__b")
 #: The dict types that cross with their type, by tag (a defaultdict's also names its factory).
@@ -209,15 +215,22 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
             raise WireError("blob is not a plain array")
         return a
 
+    def hashable(keys: list) -> list:
+        """``keys``, checked: hashable, and not too many of them sharing a hash."""
+        try:
+            hashes = [hash(k) for k in keys]
+        except TypeError:
+            raise WireError("unhashable set element or dict key") from None
+        if len(hashes) - len(set(hashes)) > MAX_COLLISIONS:
+            raise WireError("set or dict keys crafted to share a hash")
+        return keys
+
     def items(out: dict, body: list, depth: int) -> dict:
-        for pair in body:
-            if type(pair) is not list or len(pair) != 2:
-                raise WireError("bad dict entry")
-            key = walk(pair[0], depth + 1)
-            try:
-                out[key] = walk(pair[1], depth + 1)
-            except TypeError:
-                raise WireError("unhashable dict key") from None
+        if not all(type(pair) is list and len(pair) == 2 for pair in body):
+            raise WireError("bad dict entry")
+        keys = hashable([walk(pair[0], depth + 1) for pair in body])
+        for key, pair in zip(keys, body):
+            out[key] = walk(pair[1], depth + 1)
         return out
 
     def store_new(v: Any, depth: int) -> None:
@@ -253,13 +266,17 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
                     and body[0] in _FACTORIES and type(body[1]) is list):
                 return items(collections.defaultdict(_FACTORIES[body[0]]), body[1], depth)
             if tag in ("__set", "__fset") and type(body) is list:
-                try:
-                    return (set if tag == "__set" else frozenset)(walk(x, depth + 1) for x in body)
-                except TypeError:
-                    raise WireError("unhashable set element") from None
+                elements = hashable([walk(x, depth + 1) for x in body])
+                return (set if tag == "__set" else frozenset)(elements)
             if tag == "__r" and type(body) is list and len(body) == 3 and all(
                     type(x) is int for x in body) and body[2] != 0:
-                return range(*body)
+                numbers = range(*body)
+                try:
+                    if len(numbers) <= MAX_RANGE:
+                        return numbers
+                except OverflowError:
+                    pass
+                raise WireError(f"range of more than {MAX_RANGE} numbers")
             if tag == "__b":
                 if type(body) is not int or not 0 <= body < len(blobs):
                     raise WireError(f"bad blob index {body!r}")

@@ -7,6 +7,8 @@ under a limit set here, no signal ever goes to a process group or to this test's
 from __future__ import annotations
 
 import socket
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -294,3 +296,35 @@ def test_an_honest_object_array_is_not_flagged(worker, course):
             "def add(a, b):\n    return a + b\n")
     result, points = grade(worker, course, "object-array", nbs.with_cell(nbs.CORRECT, 3, code))
     assert points == FULL and result.flags == ()
+
+
+def test_a_module_or_exception_class_named_to_run_a_program_is_never_loaded(worker, course):
+    """A name bound to a fake module called numpy.f2py.__main__, and an exception class that
+    claims that module: importing it in the grader would run f2py's main, whose SystemExit
+    ended the whole grading run. Neither is imported; the grade is the work's."""
+    code = ("import types\n_m = types.ModuleType('numpy.f2py.__main__')\n"
+            "class Fake(ValueError):\n    pass\nFake.__module__ = 'numpy.f2py.__main__'\n"
+            "def add(a, b):\n    raise Fake('no sum')\n")
+    result, points = grade(worker, course, "program", nbs.with_cell(nbs.CORRECT, 3, code))
+    assert points == NO_ADD and result.status == "graded"
+    assert "numpy.f2py.__main__" not in sys.modules
+
+
+def test_crafted_replies_cost_the_grader_nothing(worker, course):
+    """The student's process answers with a set of keys that share one hash (building it would
+    take the grader minutes), a range of a billion numbers (a test would turn it into an array
+    in the grader's memory), and a write-back path through a range: each is refused at once."""
+    code = ("from autograder.engine import servant as S\nnames, call = S.Servant.op_names, "
+            "S.Servant.op_call\n"
+            "def op_names(self, msg, blobs):\n    reply, out = names(self, msg, blobs)\n"
+            "    reply['names']['zz'] = {'kind': 'value', 'value': "
+            "{'__set': [k * (2**61 - 1) for k in range(1, 60000)]}}\n    return reply, out\n"
+            "def op_call(self, msg, blobs):\n    reply, out = call(self, msg, blobs)\n"
+            "    reply['changed'] = [[[0, 0, {'__r': [0, 10**8, 1]}], {'__a': 0}]]\n"
+            "    return reply, out\n"
+            "S.Servant.op_names, S.Servant.op_call = op_names, op_call\n"
+            "def mean(xs):\n    return range(10**9)\n")
+    started = time.monotonic()
+    result, points = grade(worker, course, "crafty", nbs.with_cell(nbs.CORRECT, 5, code))
+    assert points["test_mean"] == 0.0 and time.monotonic() - started < 15
+    assert "protocol" in result.flags
