@@ -159,6 +159,7 @@ class Grader:
         if session.failure is not None:
             return
         source = magics.transform(step.source)
+        session.cells[index] = source
         try:
             reply, _ = session.request(protocol.request("run", index=index, source=source),
                                        timeout=self.worker.limits.cell_timeout_s)

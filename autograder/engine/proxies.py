@@ -5,7 +5,9 @@ values). Everything else stays in the sandbox behind a proxy: calling a ``Studen
 an attribute of a ``StudentObject``, sends plain arguments over and brings a plain result (or
 another proxy) back. Proxies never forward comparisons, truth tests or conversions, so an object
 whose ``__eq__`` lies compares as what it is, a remote object. Functions the student wrote carry
-their source in ``__autograder_source__`` for the source checks of ``autograder.asserts``.
+their source in ``__autograder_source__`` for the source checks of ``autograder.asserts``: read
+in the grader's own copy of the cells it sent, where the sandbox says the function starts (a
+patched ``inspect`` there changes nothing).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from autograder.engine import protocol, wire
+from autograder.engine.notebook import definition_at
 from autograder.engine.session import ChildSession, SandboxFailure
 
 
@@ -188,8 +191,12 @@ class StudentFunction(StudentObject):
         super().__init__(session, handle, info)
         self.__name__ = self.__qualname__ = info.get("name") or "student_function"
         self.__module__ = info.get("module") or "__main__"
-        if isinstance(info.get("source"), str):
-            self.__autograder_source__ = info["source"]
+        where = info.get("where")
+        if (type(where) is list and len(where) == 3 and type(where[0]) is int
+                and type(where[1]) is int and type(where[2]) is str):
+            source = definition_at(session.cells.get(where[0], ""), where[1], where[2])
+            if source is not None:
+                self.__autograder_source__ = source
 
 
 def make_proxy(session: ChildSession, info: dict[str, Any]) -> StudentObject:

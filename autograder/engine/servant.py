@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import inspect
 import linecache
 import os
 import pkgutil
@@ -133,6 +132,11 @@ def _same_bytes(a: Any, b: Any) -> bool:
         np.uint8), np.ascontiguousarray(b).reshape(-1).view(np.uint8))
 
 
+def _cell_index(path: str) -> int:
+    """The index of the cell whose file is ``path`` (``op_run`` writes cell<index>.py)."""
+    return int(os.path.basename(path)[len("cell"):-len(".py")])
+
+
 def _compile_timer() -> Any:
     """A listener adding up the seconds this process spends in Numba's compiler."""
     from numba.core import event
@@ -240,12 +244,10 @@ class Servant:
         info["name"] = name if type(name) is str else ""
         module = getattr(obj, "__module__", None)
         info["module"] = module if type(module) is str else ""
-        if code is not None and getattr(code, "co_filename", None) in self.cell_files:
-            try:
-                info["source"] = inspect.getsource(target)
-                info["module"] = "__main__"
-            except (OSError, TypeError):
-                pass
+        filename = getattr(code, "co_filename", None)
+        if filename in self.cell_files:  # the grader reads the definition in its own copy
+            info["where"] = [_cell_index(filename), code.co_firstlineno, code.co_name]
+            info["module"] = "__main__"
         info["suspect"] = _suspicions(type(obj))
         return info
 

@@ -54,6 +54,7 @@ class ChildSession:
         self.flags: set[str] = set()
         self.compile_s = 0.0          # seconds the child has spent in Numba's compiler
         self.sent = wire.ArrayCache()  # large arguments the child already holds
+        self.cells: dict[int, str] = {}  # the student cells' sources as sent, by index
         self.warning_baseline: list = []  # the warning filters a test starts with (its additions
                                           # reach the student's code: protocol.call_context)
         self._oom_kills = worker.cgroup.oom_kills() if worker.cgroup else 0

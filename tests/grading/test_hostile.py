@@ -328,3 +328,23 @@ def test_crafted_replies_cost_the_grader_nothing(worker, course):
     result, points = grade(worker, course, "crafty", nbs.with_cell(nbs.CORRECT, 5, code))
     assert points["test_mean"] == 0.0 and time.monotonic() - started < 15
     assert "protocol" in result.flags
+
+
+def test_a_patched_inspect_does_not_fool_the_source_checks(worker, tmp_path):
+    """The sandbox's inspect.getsource made to show a loop-free relu: the grader reads relu's
+    definition in its own copy of the cells it sent, and finds the loop."""
+    looping = ("def relu(x):\n    out = x.copy()\n    for i in range(out.size):\n"
+               "        out.flat[i] = max(out.flat[i], 0)\n    return out\n")
+    cells = [nbs.cell("import numpy as np", "imports", locked=True),
+             nbs.cell(looping, "relu_solution", solution=True),
+             nbs.cell("from autograder.asserts import assert_no_loops\nassert_no_loops(relu)\n",
+                      "test_relu", points=1)]
+    course = nbs.course(tmp_path / "course", {}, source=cells)
+    patch = ("import inspect, linecache\ninspect.getsource = lambda obj: "
+             "'def relu(x):\\n    return np.maximum(x, 0)\\n'\n"
+             "linecache.getlines = lambda *a, **k: ['def relu(x):\\n', "
+             "'    return np.maximum(x, 0)\\n']\n")
+    for name, submitted in (("honest-loop", cells), ("patched", nbs.with_extra(cells, 2, patch))):
+        result, points = grade(worker, course, name, submitted)
+        assert points == {"test_relu": 0.0}, (name, result.tests)
+        assert "for loop" in result.tests[0].message, result.tests[0].message
