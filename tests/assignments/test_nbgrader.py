@@ -1,6 +1,7 @@
 """Genuine nbgrader on the course: generate_assignment releases every assignment, autograde grades
 the source notebooks submitted as they are (full marks), the released stubs (0, failing only with
-the stubs' NotImplementedError), honest variants of the solutions (full marks) and partly correct
+the stubs' NotImplementedError), honest variants of the solutions (full marks), functions that
+overwrite the tests' input arrays in place (0 on the cells they target) and partly correct
 submissions: one that also imports the toolkit's softmax (nbgrader's partial marks, and the
 toolkit check's message), and GPU kernels whose tiled product races without cuda.syncthreads()
 (which the grading engine scores the same).
@@ -24,6 +25,7 @@ from autograder.engine.pipeline import grade_submission
 from autograder.engine.worker import Worker
 
 from .test_honest_work import HONEST, honest_submission
+from .test_input_overwrite import OVERWRITE, OVERWRITE_TESTS, overwrite_submission
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:Object of type .* not in session")]
@@ -149,6 +151,8 @@ def graded(tmp_path_factory):
                 submissions["partial"] = PARTIALS[assignment](source, release)
             if assignment in HONEST:
                 submissions["honest"] = honest_submission(assignment)
+            if assignment in OVERWRITE:
+                submissions["overwrite"] = overwrite_submission(assignment)
             results[assignment] = {}
             for student, nb in submissions.items():
                 folder = course / "submitted" / student / assignment
@@ -227,6 +231,15 @@ def test_honest_variants_of_the_solutions_score_full_marks(graded, assignment):
     assert result["errors"] == {}
     assert all(score == max_score for score, max_score in result["scores"].values()), \
         result["scores"]
+
+
+@pytest.mark.parametrize("assignment", sorted(OVERWRITE))
+def test_overwriting_the_test_inputs_scores_zero(graded, assignment):
+    """Functions that overwrite the test's arrays in place and return the answer for what they
+    wrote there (test_input_overwrite.py): the test cells they target give them copies."""
+    scores = graded[assignment]["overwrite"]["scores"]
+    gamed = {name: scores[name] for name in OVERWRITE_TESTS[assignment] if scores[name][0]}
+    assert not gamed, gamed
 
 
 def test_partly_correct_submission_gets_nbgrader_partial_marks(graded):
