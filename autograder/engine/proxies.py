@@ -121,9 +121,10 @@ class Remote:
 
 
     def _put_back(self, tree: Any, blobs: list[bytes], arguments: list) -> None:
-        """Write the arrays a call changed in place (``changed``: [path, array] pairs) into the
-        test's own arguments, as the call would have changed them in the test's process; a
-        path that leads to no writable array of that shape and dtype is not followed."""
+        """Write the arrays, lists and dicts a call changed in place (``changed``: [path, value]
+        pairs) into the test's own arguments, as the call would have changed them in the test's
+        process; a path that leads to no writable array of that shape and dtype, or to no list
+        or dict for a list or dict, is not followed."""
         try:
             changed = wire.decode(tree, blobs)
         except wire.WireError:
@@ -143,6 +144,11 @@ class Remote:
                     and target.shape == new.shape and target.dtype == new.dtype
                     and target.flags.writeable):
                 np.copyto(target, new)
+            elif type(target) is list and type(new) is list:
+                target[:] = new
+            elif type(target) is dict and type(new) is dict:
+                target.clear()
+                target.update(new)
 
 
 class StudentObject(Remote):

@@ -115,14 +115,27 @@ def _add_filter(entry: Any) -> None:
         warnings.filterwarnings(str(action), str(message or ""), cls, str(module or ""), lineno)
 
 
-def _arrays_in(value: Any, path: tuple = ()) -> list[tuple[list, Any]]:
-    """The NumPy arrays in a call's decoded arguments, each with its path: positions in the
-    lists, tuples and dicts (by insertion order) that hold it."""
+def _mutables_in(value: Any, path: tuple = ()) -> list[tuple[list, Any, Any]]:
+    """What a call may change in place in its decoded arguments, each with its path (positions
+    in the lists, tuples and dicts, by insertion order, that hold it) and a snapshot: arrays (a
+    copy), lists and dicts (their items), ``value`` itself first."""
+    kind = type(value)
+    if kind is _np().ndarray:
+        return [(list(path), value, value.copy(order="K"))]
+    found = [(list(path), value, list(value.items()) if kind is dict else list(value))] \
+        if kind in (list, dict) else []
+    items = value.values() if kind is dict else value if kind in (list, tuple) else ()
+    return found + [m for i, item in enumerate(items) for m in _mutables_in(item, (*path, i))]
+
+
+def _changed(value: Any, snapshot: Any) -> bool:
+    """Whether a call changed ``value`` since its ``_mutables_in`` snapshot."""
     if type(value) is _np().ndarray:
-        return [(list(path), value)]
-    items = value.values() if type(value) is dict else value if type(value) in (
-        list, tuple) else ()
-    return [found for i, item in enumerate(items) for found in _arrays_in(item, (*path, i))]
+        return not _same_bytes(value, snapshot)
+    now = list(value.items()) if type(value) is dict else list(value)
+    flat = (lambda pairs: [x for pair in pairs for x in pair]) if type(value) is dict else list
+    return len(now) != len(snapshot) or any(a is not b for a, b in zip(flat(now),
+                                                                        flat(snapshot)))
 
 
 def _same_bytes(a: Any, b: Any) -> bool:
@@ -338,20 +351,28 @@ class Servant:
 
     def op_call(self, msg: dict[str, Any],
                 blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
-        """Call an object under the test's floating-point error handling; the arrays among the
-        arguments that the call changed in place go back with the reply (``changed``: [path,
-        array] pairs), so that the test sees its own arrays changed, as in a notebook."""
+        """Call an object under the test's floating-point error handling and warning filters;
+        the arrays, lists and dicts among the arguments that the call changed in place go back
+        with the reply (``changed``: [path, value] pairs), so that the test sees its own
+        arguments changed, as in a notebook (a value that is not plain data stays behind)."""
         target = self._lookup(msg["h"])
         args = self._args(msg["args"], blobs)
         kwargs = self._args(msg["kwargs"], blobs)
-        before = [(path, a, a.copy(order="K")) for path, a in _arrays_in([args, kwargs])]
+        before = _mutables_in(args, (0,))[1:] + _mutables_in(kwargs, (1,))[1:]
         with _test_context(msg["context"]):
             reply, out = self._invoke(lambda: target(*args, **kwargs))
-        changed = [[path, a] for path, a, copy in before if not _same_bytes(a, copy)]
+        changed, budget = [], self.limits.transfer_mb * 2**20
+        for path, value, snapshot in before:
+            if _changed(value, snapshot):
+                try:
+                    tree, extra = wire.encode([path, value], max_bytes=budget)
+                except wire.Unencodable:
+                    continue
+                budget -= sum(map(len, extra))
+                changed.append(wire.shift(tree, len(out)))
+                out = out + extra
         if changed:
-            tree, extra = wire.encode(changed, max_bytes=self.limits.transfer_mb * 2**20)
-            reply["changed"] = wire.shift(tree, len(out))
-            out = out + extra
+            reply["changed"] = changed
         return reply, out
 
     def op_getattr(self, msg: dict[str, Any],

@@ -125,6 +125,21 @@ x = np.array([1.0, 2.0, 3.0])
 center_(x)
 assert np.allclose(x, [-1.0, 0.0, 1.0]), x
 """),
+    "lists_and_dicts_changed_in_place": ("""def add_word(vocabulary, word):
+    vocabulary.append(word)
+    return len(vocabulary)
+
+
+def count(counts, word):
+    counts[word] = counts.get(word, 0) + 1
+""", None, """
+words = ["a"]
+assert add_word(words, "b") == 2 and words == ["a", "b"], words
+counts = {}
+count(counts, "x")
+count(counts, "x")
+assert counts == {"x": 2}, counts
+"""),
     "argument_left_alone": ("def relu(x):\n    return np.maximum(x, 0)\n",
                             "def relu(x):\n    x[x < 0] = 0\n    return x\n", """
 x = np.array([-1.0, 2.0])
@@ -207,9 +222,9 @@ def crossing_cells(honest: bool) -> list:
 
 def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     """Arguments and results cross between the test cells and the sandbox as they would pass
-    within one notebook's kernel: a large array by keyword, arrays alike but for two labels,
-    a global array changed in place, ranges and Counters returned, an argument the student's
-    function changes in place (seen by the test), one it must leave alone, and a test's
+    within one notebook's kernel: a large array by keyword, arrays alike but for two labels, a
+    global array changed in place, ranges and Counters returned, an array, a list and a dict the
+    student's function changes in place (seen by the test), one it must leave alone, a test's
     ``np.errstate`` and warning filters, the student's own ValueError and NumPy's LinAlgError
     caught as they are in a notebook, and a test's own name that the student also used, kept
     when another of the student's arrays changes. The other submission changes its input and
