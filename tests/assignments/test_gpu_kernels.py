@@ -17,8 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.engine.pipeline import grade_submission, validate_notebook
+from autograder.engine.pipeline import validate_notebook
 from autograder.engine.worker import Worker
+from tests.assignments.conftest import grade_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -47,18 +48,7 @@ def on_a_gpu(nb: nbformat.NotebookNode) -> None:
 
 def grade(worker: Worker, course: Path, student: str, nb: nbformat.NotebookNode,
           source_dir: Path = SOURCE):
-    folder = course / "submitted" / student / ASSIGNMENT
-    folder.mkdir(parents=True)
-    nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
-    result = grade_submission(ASSIGNMENT, student, source_dir, folder, worker)
-    return {t.name: t for t in result.tests}
-
-
-@pytest.fixture(scope="module")
-def worker():
-    w = Worker()
-    yield w
-    w.close()
+    return grade_notebook(worker, course, student, ASSIGNMENT, nb, source_dir)
 
 
 def test_the_notebook_turns_the_simulator_on_itself(monkeypatch):

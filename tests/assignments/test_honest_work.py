@@ -13,8 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.engine.pipeline import grade_submission
-from autograder.engine.worker import Worker
+from tests.assignments.conftest import grade_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -70,18 +69,9 @@ def honest_submission(assignment: str) -> nbformat.NotebookNode:
     return nb
 
 
-@pytest.fixture(scope="module")
-def worker():
-    w = Worker()
-    yield w
-    w.close()
-
-
 @pytest.mark.parametrize("assignment", ["01_tensors_vectorization", "03_losses_activations"])
 def test_honest_work_scores_full_marks_in_the_engine(worker, tmp_path, assignment):
-    folder = tmp_path / "submitted" / "honest" / assignment
-    folder.mkdir(parents=True)
-    nbformat.write(honest_submission(assignment), folder / f"{assignment}.ipynb")
-    result = grade_submission(assignment, "honest", COURSE / "source" / assignment, folder, worker)
-    failed = {t.name: t.message for t in result.tests if t.points < t.max_points}
-    assert not failed and len(result.tests) >= 4, failed
+    tests = grade_notebook(worker, tmp_path, "honest", assignment,
+                           honest_submission(assignment))
+    failed = {t.name: t.message for t in tests.values() if t.points < t.max_points}
+    assert not failed and len(tests) >= 4, failed

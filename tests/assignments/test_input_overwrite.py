@@ -22,8 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.engine.pipeline import grade_submission
-from autograder.engine.worker import Worker
+from tests.assignments.conftest import grade_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -171,25 +170,10 @@ def overwrite_submission(assignment: str,
     return nb
 
 
-def grade(worker: Worker, course: Path, student: str, assignment: str,
-          nb: nbformat.NotebookNode) -> dict:
-    folder = course / "submitted" / student / assignment
-    folder.mkdir(parents=True)
-    nbformat.write(nb, folder / f"{assignment}.ipynb")
-    result = grade_submission(assignment, student, COURSE / "source" / assignment, folder, worker)
-    return {t.name: t for t in result.tests}
-
-
-@pytest.fixture(scope="module")
-def worker():
-    w = Worker()
-    yield w
-    w.close()
-
-
 @pytest.mark.parametrize("assignment", sorted(OVERWRITE))
 def test_overwriting_the_inputs_scores_zero_in_the_engine(worker, tmp_path, assignment):
-    tests = grade(worker, tmp_path, "overwrite", assignment, overwrite_submission(assignment))
+    tests = grade_notebook(worker, tmp_path, "overwrite", assignment,
+                           overwrite_submission(assignment))
     gamed = {name: f"{tests[name].points}/{tests[name].max_points}"
              for name in OVERWRITE_TESTS[assignment] if tests[name].points}
     assert not gamed, gamed
@@ -198,6 +182,6 @@ def test_overwriting_the_inputs_scores_zero_in_the_engine(worker, tmp_path, assi
 @pytest.mark.parametrize("assignment", sorted(OVERWRITE))
 def test_the_solutions_still_score_full_marks_in_the_engine(worker, tmp_path, assignment):
     nb = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    tests = grade(worker, tmp_path, "solution", assignment, nb)
+    tests = grade_notebook(worker, tmp_path, "solution", assignment, nb)
     failed = {t.name: t.message for t in tests.values() if t.points < t.max_points}
     assert not failed and len(tests) >= 4, failed
