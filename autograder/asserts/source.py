@@ -192,14 +192,9 @@ def _codes(code: Any) -> list[Any]:
 def _global_names(function: Any) -> set[str]:
     """The global names a Python function's code (or a code object; nested code included)
     refers to."""
-    names: set[str] = set()
     # the function type's own slot: no student code runs
-    stack = [function.__code__ if inspect.isfunction(function) else function]
-    while stack:
-        code = stack.pop()
-        names.update(code.co_names)
-        stack.extend(k for k in code.co_consts if inspect.iscode(k))
-    return names
+    code = function.__code__ if inspect.isfunction(function) else function
+    return {name for nested in _codes(code) for name in nested.co_names}
 
 
 def _where(definition: _Definition, label: str, node: ast.AST) -> str:

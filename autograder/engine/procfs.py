@@ -1,6 +1,7 @@
 """What the kernel says about a sandboxed process, read from the grader's side: its CPU clock, the
 CPU time of the children it reaped, and its live children. A student can patch every clock inside
-the sandbox; none of these.
+the sandbox; none of these. Also the tasks of a user, which the kernel counts against its
+RLIMIT_NPROC (read where the sandbox sets that limit).
 """
 
 from __future__ import annotations
@@ -32,14 +33,34 @@ def reaped_cpu_ns(pid: int) -> int:
     return (int(fields[13]) + int(fields[14])) * 1_000_000_000 // _TICKS
 
 
+def _pids(proc: str = "/proc") -> list[int]:
+    """The processes ``proc`` lists (some may end before they are read)."""
+    return [int(entry) for entry in os.listdir(proc) if entry.isdigit()]
+
+
 def children(pid: int) -> list[int]:
     """The live processes whose parent is ``pid`` (a scan of /proc)."""
     found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if int(_stat_fields(int(entry))[1]) == pid:
-                    found.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
+    for child in _pids():
+        try:
+            if int(_stat_fields(child)[1]) == pid:
+                found.append(child)
+        except (OSError, ValueError, IndexError):
+            continue
     return found
+
+
+def user_tasks(uid: int | None = None, proc: str = "/proc") -> int:
+    """Processes and threads whose real user is ``uid`` (this process's), as ``proc`` shows
+    them: what the kernel counts against that user's RLIMIT_NPROC."""
+    uid = os.getuid() if uid is None else uid
+    total = 0
+    for pid in _pids(proc):
+        try:
+            with open(os.path.join(proc, str(pid), "status"), "rb") as f:
+                fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
+            if int(fields[b"Uid"].split()[0]) == uid:
+                total += int(fields[b"Threads"])
+        except (OSError, KeyError, ValueError, IndexError):  # ended meanwhile, or unreadable
+            continue
+    return total

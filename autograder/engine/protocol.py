@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 #: Requests the child answers: op -> the fields the grader sends with it.
 REQUESTS = {
@@ -67,6 +67,27 @@ def request(op: str, **fields: Any) -> dict[str, Any]:
     return {"op": op, **fields}
 
 
+def class_name(cls: type) -> str:
+    """How a class is named across the channel (an exception's origin, a warning filter's
+    category): "module:qualname"."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def named_class(name: Any, module_of: Callable[[str], Any]) -> type | None:
+    """The class ``class_name`` gave ``name``, its module got by ``module_of(path)`` (which may
+    return None or raise ImportError: no class); None for anything else."""
+    if not isinstance(name, str) or ":" not in name:
+        return None
+    path, _, qualname = name.partition(":")
+    try:
+        found = module_of(path)
+    except ImportError:
+        return None
+    for part in qualname.split("."):
+        found = getattr(found, part, None) if part.isidentifier() else None
+    return found if isinstance(found, type) else None
+
+
 #: NumPy's floating-point error handling at start-up (``numpy.geterr()``).
 NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 
@@ -85,7 +106,7 @@ def call_context(errors: dict[str, str], filters: list, baseline: list) -> dict[
     added = [f for f in filters if f not in baseline]
     return {"errstate": errstate, "warnings": [
         [action, getattr(message, "pattern", message),
-         f"{category.__module__}:{category.__qualname__}", getattr(module, "pattern", module),
+         class_name(category), getattr(module, "pattern", module),
          lineno] for action, message, category, module, lineno in added]}
 
 

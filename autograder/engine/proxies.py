@@ -63,17 +63,11 @@ def _builtin(name: str) -> type | None:
 
 
 def _trusted_class(origin: Any) -> type | None:
-    """The exception class at ``origin`` ("module:qualname") if a public module of a trusted
-    package that the grader has imported already defines it (nothing is imported here)."""
-    if not isinstance(origin, str) or ":" not in origin:
-        return None
-    path, _, qualname = origin.partition(":")
-    if not protocol.trusted_module(path) or path.split(".")[0] == "autograder":
-        return None
-    cls: Any = sys.modules.get(path)
-    for part in qualname.split("."):
-        cls = getattr(cls, part, None) if part.isidentifier() else None
-    return cls if isinstance(cls, type) and issubclass(cls, Exception) else None
+    """The exception class at ``origin`` (``protocol.class_name``) if a public module of a
+    trusted package that the grader has imported already defines it (nothing is imported)."""
+    cls = protocol.named_class(origin, lambda path: sys.modules.get(path) if (
+        protocol.trusted_module(path) and path.split(".")[0] != "autograder") else None)
+    return cls if cls is not None and issubclass(cls, Exception) else None
 
 
 class Remote:

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.engine.procfs import user_tasks
+
 #: Where the writable work folder appears inside the sandbox.
 WORKDIR = "/submission"
 #: Sandboxed code runs as an unprivileged user of its own when the grader runs as root: this plus
@@ -172,24 +174,6 @@ def vm_size() -> int:
     """This process's current address-space size in bytes."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def user_tasks(uid: int | None = None, proc: str = "/proc") -> int:
-    """Processes and threads whose real user is ``uid`` (this process's), as ``proc`` shows
-    them: what the kernel counts against that user's RLIMIT_NPROC."""
-    uid = os.getuid() if uid is None else uid
-    total = 0
-    for entry in os.listdir(proc):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(os.path.join(proc, entry, "status"), "rb") as f:
-                fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
-            if int(fields[b"Uid"].split()[0]) == uid:
-                total += int(fields[b"Threads"])
-        except (OSError, KeyError, ValueError, IndexError):  # ended meanwhile, or unreadable
-            continue
-    return total
 
 
 def apply_rlimits(limits: Limits, gpu: bool = False, tasks_capped: bool = False) -> None:

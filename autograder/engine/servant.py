@@ -70,7 +70,7 @@ def _error(exc: BaseException, cell_files: set[str]) -> dict[str, Any]:
     return protocol.error_record(type(exc).__name__, str(exc), text, getattr(exc, "errno", None),
                                  [c.__name__ for c in type(exc).__mro__
                                   if c.__module__ == "builtins"],
-                                 f"{type(exc).__module__}:{type(exc).__qualname__}")
+                                 protocol.class_name(type(exc)))
 
 
 @contextlib.contextmanager
@@ -102,16 +102,10 @@ def _add_filter(entry: Any) -> None:
     if type(entry) is not list or len(entry) != 5:
         raise ValueError(f"bad warning filter {entry!r}")
     action, message, category, module, lineno = entry
-    path, _, qualname = str(category).partition(":")
-    if path.split(".")[0] not in {"builtins", "warnings", *protocol.TRUSTED_MODULES}:
-        return
-    try:
-        cls = importlib.import_module(path)
-        for part in qualname.split("."):
-            cls = getattr(cls, part)
-    except (ImportError, AttributeError):
-        return
-    if isinstance(cls, type) and issubclass(cls, Warning) and type(lineno) is int:
+    trusted = {"builtins", "warnings", *protocol.TRUSTED_MODULES}
+    cls = protocol.named_class(category, lambda path: importlib.import_module(path)
+                               if path.split(".")[0] in trusted else None)
+    if cls is not None and issubclass(cls, Warning) and type(lineno) is int:
         warnings.filterwarnings(str(action), str(message or ""), cls, str(module or ""), lineno)
 
 
