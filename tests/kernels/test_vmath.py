@@ -77,6 +77,19 @@ def test_fallback_scalars_cover_the_whole_range():
     np.testing.assert_allclose([vmath.tanh64(v) for v in x], np.tanh(x), rtol=4e-15, atol=0)
 
 
+def test_float32_fallback_within_two_ulp_over_the_whole_range():
+    """exp32 and sigmoid32 (the float32 fallback) vectorized over a dense sweep, subnormal
+    results, overflow and the scalar tail included, against float64 NumPy rounded to float32.
+    Below x = -88.7 sigmoid's e^-x overflows float32, as in NumPy's float32 and in SVML's path,
+    and 1 / (1 + inf) is 0 where the true value is under float32's smallest normal number."""
+    x = np.concatenate([np.linspace(-110, 90, 400_003, dtype=np.float32),
+                        np.linspace(-1, 1, 20_001, dtype=np.float32)])
+    f32 = np.finfo(np.float32)
+    for op, atol in (("exp", f32.smallest_subnormal), ("sigmoid", f32.tiny)):
+        got, want = run(op, x, vmath.FALLBACK_TAG), expected(op, x)
+        np.testing.assert_allclose(got, want, rtol=2 * f32.eps, atol=atol)
+
+
 def test_the_library_is_svml_where_installed_unless_disabled():
     code = "import json; from toolkit.kernels import vmath; print(json.dumps(vmath.LIBRARY))"
     env = dict(os.environ, NUMBA_DISABLE_INTEL_SVML="1")
@@ -85,3 +98,18 @@ def test_the_library_is_svml_where_installed_unless_disabled():
     assert json.loads(done.stdout) == "fallback"
     installed = any(path.startswith("/") for path in vmath._svml_paths())
     assert vmath.LIBRARY == "svml" or not installed
+
+
+@pytest.mark.skipif(vmath.LIBRARY != "svml", reason="SVML is not installed here")
+def test_svml_routines_are_the_variants_for_this_cpus_instruction_set():
+    import llvmlite.binding as llvm
+
+    from toolkit.kernels.cpu import target
+
+    lanes = target().lanes(4)
+    name = vmath._routine(f"__svml_expf{lanes}")
+    assert llvm.address_of_symbol(name)
+    suffix = {64: "_z0", 32: "_l9" if "avx2" in target().features else "_e9"}.get(
+        target().vector_bytes, "")
+    assert name == f"__svml_expf{lanes}{suffix}"
+    assert vmath._routine("__svml_nosuchf8") == "__svml_nosuchf8"  # the dispatcher's name

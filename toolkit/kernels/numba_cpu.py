@@ -38,14 +38,18 @@ name = "numba"
 #: dot takes a scipy.sparse CSR first operand (numba_sparse).
 accepts_sparse = True
 
-#: Inputs with at least this many elements run on every core; smaller ones on one. Waking the
-#: thread pool costs little on an idle machine but up to a scheduler time slice (milliseconds)
-#: on a busy one, so only work of a millisecond or more is split.
+#: Inputs with at least this many elements of a one-pass, memory-bound op (relu, add) run on
+#: every core; smaller ones on one. Waking the thread pool costs little on an idle machine but
+#: up to a scheduler time slice (milliseconds) on a busy one, so only work of a millisecond or
+#: more is split.
 PARALLEL_MIN = 1 << 21
-#: softmax's cost per element against a one-pass op's (its passes over each row: the maximum, the
-#: exponentials, their sum, the scaling; measured 0.70 ms against tanh's 0.38 ms at 2^20 float32),
-#: so it splits at the same amount of work: PARALLEL_MIN / SOFTMAX_WORK elements.
-SOFTMAX_WORK = 2
+#: The cost of an element of the ops that compute more than they move, in elements of relu's,
+#: so that each splits at the same amount of work: PARALLEL_MIN / WORK[op] elements. Measured
+#: serially at 2^20 float32 on an AVX2 core (AMD EPYC, Zen 3): relu 122-157 us, tanh 378, exp
+#: 458, sigmoid 522, softmax 650 (its passes over each row: the maximum, the exponentials,
+#: their sum, the scaling), log 3337 (libm, an element at a time); on two cores exp took
+#: 179 us, sigmoid 256, softmax 357.
+WORK = {"tanh": 2, "exp": 4, "sigmoid": 4, "softmax": 4, "log": 16}
 #: Results of at least this many bytes reuse the memory of dropped results (see ``_empty``).
 POOL_MIN_BYTES = 1 << 22
 #: The most memory the pool of result buffers keeps alive.
@@ -92,7 +96,7 @@ def _contiguous(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _unary_op(op: str, doc: str):
     """The backend function of a unary op: one compiled kernel, chosen by the op's code."""
-    code = op_code(op)
+    code, work = op_code(op), WORK.get(op, 1)
 
     @op_function(op, doc)
     def apply(x):
@@ -100,7 +104,7 @@ def _unary_op(op: str, doc: str):
         dtype = unary_dtype(op, x)
         x = _contiguous(x, dtype)
         out = _empty(x.shape, dtype)
-        if out.size >= PARALLEL_MIN:
+        if out.size * work >= PARALLEL_MIN:
             loops.unary_parallel(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
         elif out.size:
             loops.unary_serial(code, x.reshape(-1), out.reshape(-1), vmath.TAG)
@@ -264,7 +268,7 @@ def softmax(x):
     if out.size == 0:
         return out
     rows = x.reshape(-1, x.shape[-1])
-    parallel = x.size * SOFTMAX_WORK >= PARALLEL_MIN and rows.shape[0] > 1
+    parallel = x.size * WORK["softmax"] >= PARALLEL_MIN and rows.shape[0] > 1
     kernel = loops.softmax_parallel if parallel else loops.softmax_serial
     kernel(rows, out.reshape(rows.shape), vmath.TAG)
     return out

@@ -8,8 +8,11 @@ loop of ``np.exp`` calls libm once per element, 10 to 50 times slower than a vec
 SVML routines are called here directly: ``__svml_expf16`` takes and returns 16 float32 in one
 AVX-512 register (``__svml_expf8`` eight with AVX2). Without SVML, or with
 ``NUMBA_DISABLE_INTEL_SVML=1``, the polynomials below serve: exp by reduction to
-2^n * exp(r), |r| <= ln2/2, and tanh through expm1, both in float64 (accurate to a few ulp of it)
-with only arithmetic, floor and bit casts, which LLVM turns into vector code.
+2^n * exp(r), |r| <= ln2/2, and tanh through expm1, in float64 (accurate to a few ulp of it)
+with only arithmetic, floor and bit casts, which LLVM turns into vector code; float32 exp and
+sigmoid by the same reduction in float32 (exp32, within 2 ulp), at eight or sixteen lanes
+where float64 would have four or eight: four times the speed of the float64 polynomial on an
+AVX2 core, and faster than NumPy's float32 exp.
 
 Which one serves is fixed at import (``LIBRARY``). The kernels take ``TAG``, a zero-length array
 whose dtype names the library, as an argument: the two builds then differ in their signature, and
@@ -81,6 +84,25 @@ def _load_svml() -> bool:
 LIBRARY = "svml" if _load_svml() else "fallback"
 TAG = SVML_TAG if LIBRARY == "svml" else FALLBACK_TAG
 
+#: SVML's suffixes for the routines of one instruction set, by the features it needs and the
+#: vector width the kernels use: AVX-512 (z0), AVX2 with FMA (l9), AVX (e9).
+_ISA_VARIANTS = ((("avx512f",), 64, "_z0"), (("avx2", "fma"), 32, "_l9"), (("avx",), 32, "_e9"))
+
+
+def _routine(base: str) -> str:
+    """The name of SVML's routine ``base`` (``__svml_expf8``) to call on this CPU: the variant
+    for its instruction set (``__svml_expf8_l9`` for AVX2) where the library has one, else
+    ``base``, a dispatcher that picks a variant at every call. Called directly, the AVX2
+    variant took 0.70-0.72 of the dispatcher's time on an AMD EPYC (Zen 3), same results."""
+    import llvmlite.binding as llvm
+
+    cpu = target()
+    for needs, vector_bytes, suffix in _ISA_VARIANTS:
+        if (cpu.vector_bytes == vector_bytes and cpu.features.issuperset(needs)
+                and llvm.address_of_symbol(base + suffix)):
+            return base + suffix
+    return base
+
 
 def _svml(name: str, around=None, shifted: bool = False):
     """An intrinsic ``f(src, dst, i)``: dst[i:i+W] = name(src[i:i+W]) by SVML's routine for W
@@ -100,7 +122,7 @@ def _svml(name: str, around=None, shifted: bool = False):
         vector = ir.VectorType(element, lanes)
         suffix = "f" if dtype == types.float32 else ""
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector]),
-                                            f"__svml_{name}{suffix}{lanes}")
+                                            _routine(f"__svml_{name}{suffix}{lanes}"))
         where = [builder.bitcast(builder.gep(context.make_array(t)(context, builder, a).data,
                                              [args[2]]), vector.as_pointer())
                  for t, a in zip(signature.args[:2], args[:2])]
@@ -165,6 +187,60 @@ def float64_from_bits(typingctx, bits):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(types.int64), codegen
+
+
+#: exp32's reduction and polynomial (Cephes' expf): ln2 in a part exact in float32 and the rest,
+#: and exp(r) = 1 + r + r^2 P(r) on |r| <= ln2/2, within 2 ulp of float32.
+_LN2_HI32, _LN2_LO32 = np.float32(0.693359375), np.float32(-2.12194440e-4)
+_EXP32 = tuple(np.float32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3,
+                                       4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1))
+#: 1.5 * 2^23: adding it to a float32 below 2^22 in size rounds to an integer held in its low bits.
+_ROUNDER32 = np.float32(12582912.0)
+#: Beyond these exp(x) is inf or 0 in float32 (subnormals included); clamping keeps n small.
+_EXP32_LO, _EXP32_HI = np.float32(-104.0), np.float32(89.0)
+_LOG2E32, _ONE32 = np.float32(_LOG2E), np.float32(1.0)
+
+
+@intrinsic
+def _times_pow2(typingctx, p, rounded):
+    """p * 2^n for the float32 ``rounded`` = n + 1.5 * 2^23, whose low bits hold n: 2^n built
+    from bits in two halves, so that results down to the smallest subnormal, and overflow to
+    inf, come out right. Its integer arithmetic is int32 here, where Numba would widen it to
+    int64 and halve the lanes of the vector code."""
+    if p != types.float32 or rounded != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32, f32 = ir.IntType(32), ir.FloatType()
+        const = lambda n: ir.Constant(i32, n)  # noqa: E731
+        n = builder.sub(builder.bitcast(args[1], i32),
+                        const(int(_ROUNDER32.view(np.int32))))
+        half = builder.ashr(n, const(1))
+        scale = [builder.bitcast(builder.shl(builder.add(e, const(127)), const(23)), f32)
+                 for e in (half, builder.sub(n, half))]
+        return builder.fmul(builder.fmul(args[0], scale[0]), scale[1])
+
+    return types.float32(types.float32, types.float32), codegen
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def exp32(x):
+    """e^x of a float32 in float32 arithmetic: n = round(x / ln2) (by adding 1.5 * 2^23),
+    r = x - n ln2, 2^n (1 + r + r^2 P(r)). NaN stays NaN."""
+    c = _EXP32_LO if x < _EXP32_LO else (_EXP32_HI if x > _EXP32_HI else x)  # NaN passes
+    rounded = c * _LOG2E32 + _ROUNDER32
+    n = rounded - _ROUNDER32
+    r = (c - n * _LN2_HI32) - n * _LN2_LO32
+    q = _EXP32[0]
+    for coefficient in _EXP32[1:]:
+        q = q * r + coefficient
+    return _times_pow2(q * (r * r) + r + _ONE32, rounded)
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def sigmoid32(x):
+    """1 / (1 + e^-x) of a float32 in float32 arithmetic (exp32)."""
+    return _ONE32 / (_ONE32 + exp32(-x))
 
 
 @njit(error_model="numpy")
@@ -270,6 +346,13 @@ def _exp_shifted_span(src, dst, lo, hi, shift, tag):
                 dst[j] = np.exp(src[j] - shift)
         return with_svml
 
+    if src.dtype == types.float32:
+        def with_fallback32(src, dst, lo, hi, shift, tag):
+            xs, out, s = src[lo:hi], dst[lo:hi], np.float32(shift)
+            for j in range(hi - lo):
+                out[j] = exp32(xs[j] - s)
+        return with_fallback32
+
     def with_fallback(src, dst, lo, hi, shift, tag):
         xs, out = src[lo:hi], dst[lo:hi]
         for j in range(hi - lo):
@@ -282,9 +365,10 @@ def sigmoid_span(src, dst, lo, hi, tag):
     names."""
 
 
-def _spans(svml_apply, scalar, fallback):
-    """The @overload body of exp_span or tanh_span: SVML a vector at a time, with ``scalar``
-    (libm) for the last few elements; or the vectorizable ``fallback``."""
+def _spans(svml_apply, scalar, fallback, fallback32=None):
+    """The @overload body of exp_span or sigmoid_span: SVML a vector at a time, with ``scalar``
+    (libm) for the last few elements; or the vectorizable ``fallback`` (in float64), or for
+    float32 ``fallback32`` (in float32) where given."""
 
     def choose(src, dst, lo, hi, tag):
         if tag.dtype == types.uint8 and src.dtype in (types.float32, types.float64):
@@ -298,6 +382,13 @@ def _spans(svml_apply, scalar, fallback):
                     dst[j] = scalar(src[j])
             return with_svml
 
+        if fallback32 is not None and src.dtype == types.float32:
+            def with_fallback32(src, dst, lo, hi, tag):
+                xs, out = src[lo:hi], dst[lo:hi]
+                for j in range(hi - lo):
+                    out[j] = fallback32(xs[j])
+            return with_fallback32
+
         def with_fallback(src, dst, lo, hi, tag):
             xs, out = src[lo:hi], dst[lo:hi]
             for j in range(hi - lo):
@@ -307,7 +398,7 @@ def _spans(svml_apply, scalar, fallback):
     return choose
 
 
-overload(exp_span)(_spans(_svml_exp, np.exp, exp64))
+overload(exp_span)(_spans(_svml_exp, np.exp, exp64, exp32))
 @overload(tanh_span)
 def _tanh_span(src, dst, lo, hi, tag):
     if src.dtype == types.float32:
@@ -317,4 +408,4 @@ def _tanh_span(src, dst, lo, hi, tag):
                 out[j] = tanh32(xs[j])
         return rational
     return _spans(_svml_tanh, np.tanh, tanh64)(src, dst, lo, hi, tag)
-overload(sigmoid_span)(_spans(_svml_sigmoid, _sigmoid_scalar, sigmoid64))
+overload(sigmoid_span)(_spans(_svml_sigmoid, _sigmoid_scalar, sigmoid64, sigmoid32))
