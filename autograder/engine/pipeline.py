@@ -110,6 +110,24 @@ def _partial(value: Any, points: float) -> tuple[float, str]:
     return grade, f"partial credit: {grade:g} of {points:g} points"
 
 
+def _builtins_used(steps: list[Step]) -> frozenset[str]:
+    """The built-in names (abs, all, sum ...) the test cells read. A student's function bound
+    to one of them is what a test calls, in a notebook and here alike: ``def abs(x): return 0``
+    passes ``abs(mean(xs) - 2) < 1e-12``. The grade stays nbgrader's; the submission is flagged
+    (shadowed-builtin:abs) for a person to look at."""
+    names: set[str] = set()
+    for step in steps:
+        if isinstance(step, TestCell):
+            try:
+                tree = ast.parse(magics.transform(step.source))
+            except (SyntaxError, ValueError):
+                continue
+            names.update(node.id for node in ast.walk(tree)
+                         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
+    return frozenset(name for name in names
+                     if not name.startswith("_") and hasattr(builtins, name))
+
+
 class Grader:
     """Runs a plan's steps for one notebook in one child of ``worker``."""
 
@@ -128,6 +146,7 @@ class Grader:
         namespace["get_ipython"] = lambda shell=magics.MagicShell(namespace): shell
         students: dict[str, Any] = {}
         seen: dict[str, str] = {}
+        builtins_used = _builtins_used(steps)
         cells = 0
         last_test = max((i for i, s in enumerate(steps) if isinstance(s, TestCell)), default=-1)
         try:
@@ -143,6 +162,8 @@ class Grader:
                 else:
                     spent = asserts.reference_seconds()
                     self._sync(session, namespace, students, seen, run)
+                    run.flags.update(f"shadowed-builtin:{name}" for name in builtins_used
+                                     if callable(students.get(name)))
                     run.tests.append(self._test_cell(step, namespace, session, run, prefix))
                     run.timings["reference_s"] += asserts.reference_seconds() - spent
                     run.timings["tests_s"] += time.perf_counter() - clock

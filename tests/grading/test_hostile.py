@@ -81,6 +81,18 @@ def test_monkeypatching_builtins_is_flagged_and_harmless(worker, course):
     assert {"monkeypatch:builtins.isinstance", "monkeypatch:builtins.abs"} <= set(result.flags)
 
 
+def test_a_function_named_as_a_builtin_a_test_calls_is_flagged(worker, course):
+    """``def abs(x): return 0`` makes test_mean's ``abs(mean(xs) - 2) < 1e-12`` hold for any
+    mean: full marks in a notebook, and here (nbgrader's grade), but flagged for a person."""
+    cells = nbs.with_cell(nbs.CORRECT, 5, "def mean(xs):\n    return 0.0\n")
+    result, points = grade(worker, course, "shadow", attack(cells, "def abs(x):\n    return 0\n"))
+    assert points == FULL
+    assert "shadowed-builtin:abs" in result.flags
+    honest, _ = grade(worker, course, "own-max", attack(nbs.CORRECT, "def max(a, b):\n    "
+                                                        "return a if a > b else b\n"))
+    assert honest.flags == ()  # no test calls max
+
+
 def test_edited_test_cell_is_replaced_by_the_source(worker, course):
     cells = nbs.with_cell(nbs.with_cell(nbs.CORRECT, 3, WRONG_ADD), 4, "pass  # all good")
     _, points = grade(worker, course, "editor", cells)
