@@ -9,8 +9,10 @@ cell of the submission is student code, run in order in the sandbox.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,9 +194,6 @@ def definition_at(source: str, line: int, name: str) -> str | None:
     (``name`` "<lambda>"), the statement that starts at ``line``. None where there is none: the
     grader reads a student's function in its own copy of the cells it sent, where the sandbox
     only says where the function starts."""
-    import ast
-    import textwrap
-
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError):
@@ -213,4 +212,3 @@ def definition_at(source: str, line: int, name: str) -> str | None:
         if found:
             return textwrap.dedent("\n".join(lines[first - 1:node.end_lineno]) + "\n")
     return None
-

@@ -39,6 +39,8 @@ REQUESTS = {
 TRUSTED_MODULES = frozenset({
     "numpy", "math", "numba", "toolkit", "autograder", "time", "random", "itertools", "functools",
     "collections", "matplotlib", "statistics", "operator", "string"})
+
+
 def trusted_module(name: str) -> bool:
     """Whether the grader may import the module ``name`` because a student's name is bound to
     it: a public module of a trusted package (no ``__main__``, whose import runs a program, no
