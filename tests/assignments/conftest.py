@@ -1,5 +1,5 @@
-"""What the assignment tests share: one grading-engine worker per test module, and grading a
-notebook as a student's submission."""
+"""What the assignment tests share: where the course is, its source notebooks, one
+grading-engine worker per test module, and grading a notebook as a student's submission."""
 
 from __future__ import annotations
 
@@ -11,8 +11,14 @@ import pytest
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.worker import Worker
 
-#: The course's source notebooks.
-SOURCE = Path(__file__).resolve().parents[2] / "assignments" / "source"
+#: The nbgrader course, and its source notebooks.
+COURSE = Path(__file__).resolve().parents[2] / "assignments"
+SOURCE = COURSE / "source"
+
+
+def source_notebook(assignment: str) -> nbformat.NotebookNode:
+    """The source notebook (solutions and hidden tests) of ``assignment``."""
+    return nbformat.read(SOURCE / assignment / f"{assignment}.ipynb", as_version=4)
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,13 @@ import pytest
 
 from autograder.engine.pipeline import validate_notebook
 from autograder.engine.worker import Worker
+from tests.assignments import conftest
 from tests.assignments.conftest import grade_notebook
 
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "05_gpu_kernels"
-SOURCE = Path(__file__).resolve().parents[2] / "assignments" / "source" / ASSIGNMENT
+SOURCE = conftest.SOURCE / ASSIGNMENT
 NOTEBOOK = SOURCE / f"{ASSIGNMENT}.ipynb"
 
 

@@ -8,16 +8,13 @@ genuine nbgrader (``HONEST`` and ``honest_submission`` are shared).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import nbformat
 import pytest
 
-from tests.assignments.conftest import grade_notebook
+from tests.assignments.conftest import grade_notebook, source_notebook
 
 pytestmark = pytest.mark.slow
 
-COURSE = Path(__file__).resolve().parents[2] / "assignments"
 #: Per assignment, the edits (solution cell id, text, replacement) that make a source notebook an
 #: honest variant of its solution.
 HONEST = {
@@ -61,7 +58,7 @@ HONEST = {
 
 def honest_submission(assignment: str) -> nbformat.NotebookNode:
     """The source notebook of ``assignment`` with its ``HONEST`` edits made."""
-    nb = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    nb = source_notebook(assignment)
     cells = {cell.get("id"): cell for cell in nb.cells}
     for cell_id, old, new in HONEST[assignment]:
         assert cells[cell_id].source.count(old) == 1, (cell_id, old)

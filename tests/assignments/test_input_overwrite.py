@@ -22,11 +22,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.assignments.conftest import grade_notebook
+from tests.assignments.conftest import grade_notebook, source_notebook
 
 pytestmark = pytest.mark.slow
-
-COURSE = Path(__file__).resolve().parents[2] / "assignments"
 
 #: A student cell added after the first given cell: what the cheats use to pick the tests' random
 #: inputs (finite, non-empty, with a non-integer entry) and to overwrite them with a pattern.
@@ -155,8 +153,7 @@ def overwrite_submission(assignment: str,
                          source: Path | None = None) -> nbformat.NotebookNode:
     """The source notebook of ``assignment`` (or the notebook at ``source``) with the helper cell
     and each ``OVERWRITE`` prologue put first in its function's solution."""
-    path = source or COURSE / "source" / assignment / f"{assignment}.ipynb"
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.read(source, as_version=4) if source else source_notebook(assignment)
     for function, prologue, _ in OVERWRITE[assignment]:
         marker = f"def {function}("
         cell = next(c for c in nb.cells if c.cell_type == "code" and marker in c.source
@@ -181,7 +178,6 @@ def test_overwriting_the_inputs_scores_zero_in_the_engine(worker, tmp_path, assi
 
 @pytest.mark.parametrize("assignment", sorted(OVERWRITE))
 def test_the_solutions_still_score_full_marks_in_the_engine(worker, tmp_path, assignment):
-    nb = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    tests = grade_notebook(worker, tmp_path, "solution", assignment, nb)
+    tests = grade_notebook(worker, tmp_path, "solution", assignment, source_notebook(assignment))
     failed = {t.name: t.message for t in tests.values() if t.points < t.max_points}
     assert not failed and len(tests) >= 4, failed

@@ -24,14 +24,14 @@ import pytest
 from autograder.engine.pipeline import grade_submission
 from autograder.engine.worker import Worker
 
+from .conftest import COURSE, SOURCE, source_notebook
 from .test_honest_work import HONEST, honest_submission
 from .test_input_overwrite import OVERWRITE, OVERWRITE_TESTS, overwrite_submission
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:Object of type .* not in session")]
 
-COURSE = Path(__file__).resolve().parents[2] / "assignments"
-ASSIGNMENTS = sorted(p.name for p in (COURSE / "source").iterdir() if p.is_dir())
+ASSIGNMENTS = sorted(p.name for p in SOURCE.iterdir() if p.is_dir())
 PARTIAL = "03_losses_activations"
 #: The partial submission: cells taken from the solution, and the points nbgrader should give.
 PARTIAL_FROM_SOLUTION = ("activations", "regression_losses")
@@ -124,7 +124,7 @@ def graded(tmp_path_factory):
 
     course = tmp_path_factory.mktemp("course")
     shutil.copy(COURSE / "nbgrader_config.py", course)
-    shutil.copytree(COURSE / "source", course / "source")
+    shutil.copytree(SOURCE, course / "source")
     results: dict = {"course": course}
     with pytest.MonkeyPatch.context() as mp:
         # nbgrader runs alembic (a console script of this environment) to set up its database.
@@ -211,7 +211,7 @@ def region_lines(nb, begin: str, end: str) -> set[str]:
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_released_notebooks_hide_solutions_and_hidden_tests(graded, assignment):
     release = graded[f"release:{assignment}"]
-    source = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    source = source_notebook(assignment)
     text = nbformat.writes(release)
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
     secret = (region_lines(source, "### BEGIN SOLUTION", "### END SOLUTION")
