@@ -100,7 +100,11 @@ class Gradebook:
 
     def record(self, result: SubmissionResult, fingerprint: str = "") -> SubmissionResult | None:
         """Store ``result``, replacing an earlier one of the same assignment and student, which
-        moves to the history; one transaction. Returns the result it replaced, if any."""
+        moves to the history; one transaction. Returns the result it replaced, if any. A
+        grader error is not a grade and is refused (ValueError)."""
+        if result.status == "error":
+            raise ValueError(f"{result.student}: a grader error is not a grade and is not "
+                             f"recorded ({result.error})")
         key = (self.course, result.assignment, result.student)
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")

@@ -30,7 +30,9 @@ class SubmissionResult:
     assignment: str
     student: str
     tests: tuple[TestResult, ...]
-    status: str = "graded"    # graded | failed (the notebook could not be graded) | missing
+    # graded | failed (the notebook could not be graded) | missing | error (the grader failed on
+    # it: not a grade, never recorded; graded again on the next run)
+    status: str = "graded"
     error: str = ""           # why it failed, when it did
     flags: tuple[str, ...] = ()   # what it attacked: "monkeypatch:numpy.allclose", "fork-bomb", ...
     seed: int = 0

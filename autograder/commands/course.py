@@ -228,6 +228,11 @@ def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str
         if not results:
             raise ValueError(f"the gradebook has no results for {assignment!r}: run "
                              f"`autograder grade {assignment}` first")
+        ungraded = sorted(set(_submissions(course, assignment)) - {r.student for r in results})
+        if ungraded:  # exported, each would read as 0 points for work handed in
+            raise ValueError(f"{len(ungraded)} submission(s) of {assignment} are not graded yet "
+                             f"({', '.join(ungraded)}); nothing was exported. Run `autograder "
+                             f"grade {assignment}` first: it grades just those")
         manifest = coursedir.read_manifest(course, assignment)
         grades = grades_for(assignment, results, roster=roster, deadlines=load_deadlines(course),
                             max_score=manifest["max_score"] if manifest else None)

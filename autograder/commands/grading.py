@@ -109,7 +109,7 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
     """Grade every submission of ASSIGNMENT (student code sandboxed, tests from the source
     notebooks) into the course's gradebook. Unchanged submissions already graded are skipped, so
     a run that was stopped picks up where it was."""
-    from autograder.engine.pool import grade_all
+    from autograder.engine.pool import RETRIES, grade_all
     from autograder.gradebook import Gradebook, course_id
     from autograder.settings import load_limits
 
@@ -133,20 +133,30 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
         results, previous = [], {}
         with click.progressbar(length=len(todo), label="grading", file=sys.stderr) as bar:
             def record(job, result):
-                replaced = book.record(result, job.fingerprint)
-                if replaced is not None:
-                    previous[result.student] = replaced
+                if result.status != "error":  # the grader's failure is no grade: not stored
+                    replaced = book.record(result, job.fingerprint)
+                    if replaced is not None:
+                        previous[result.student] = replaced
                 results.append(result)
                 bar.update(1)
 
             grade_all(todo, on_result=record, pool=pool)
     for result in sorted(results, key=lambda r: r.student):
+        if result.status == "error":
+            click.echo(f"{result.student:<20} not graded  ({result.error})")
+            continue
         flags = f"  flags: {', '.join(result.flags)}" if result.flags else ""
         error = f"  ({result.error})" if result.error else ""
         click.echo(f"{result.student:<20} {result.score:g}/{result.max_score:g}  "
                    f"{result.status}{flags}{error}")
     _report_changes(results, previous)
     book.close()
+    errors = sorted(r.student for r in results if r.status == "error")
+    if errors:
+        raise click.ClickException(
+            f"{len(errors)} submission(s) not graded, as the grader failed on them "
+            f"{1 + RETRIES} times ({', '.join(errors)}); nothing was recorded for them. Run "
+            f"`autograder grade {assignment}` again to grade just those")
 
 
 @contextlib.contextmanager

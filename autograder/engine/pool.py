@@ -1,6 +1,11 @@
 """Grading many submissions in parallel: one grader process per worker, each with its own warm
 zygote, results handed back to the caller (who records them) as they finish.
 
+The grader's own failure is never a grade. A submission it could not grade because of itself or the
+machine (a grader process killed, say by the kernel's OOM killer on a busy machine; a sandbox that
+could not start) is graded again on fresh processes, up to ``RETRIES`` times, and if it still fails
+comes back with status "error", which the caller does not record: the next run grades it.
+
 No process outlives the grader: a pool process watches its parent's pipe and, when the grader dies
 by any signal, kills its zygote (bubblewrap's --die-with-parent and the zygote's parent-death
 signal take the sandbox with it), empties its cgroup and exits.
@@ -17,6 +22,7 @@ import os
 import tempfile
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -39,6 +45,9 @@ class Job:
     forbidden: tuple[str, ...] = ()
     fingerprint: str = ""
 
+
+#: How many more times a submission is graded after the grader failed on it.
+RETRIES = 2
 
 _worker: Worker | None = None
 
@@ -84,8 +93,8 @@ def _grade(job: Job) -> dict:
 
 
 def grade_job(job: Job, worker: Worker) -> dict:
-    """Grade one job on ``worker``, as a plain dict; the grader's own failure on it is recorded
-    as a failed result, and the run goes on."""
+    """Grade one job on ``worker``, as a plain dict; the grader's own failure on it (the
+    pipeline never raises for what a submission does) comes back as a ``grader_error``."""
     from autograder.engine.pipeline import grade_submission
 
     try:
@@ -95,12 +104,13 @@ def grade_job(job: Job, worker: Worker) -> dict:
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # noqa: BLE001 - whatever went wrong (a SystemExit too) is
-        result = failed(job, f"{type(error).__name__}: {error}")  # this submission's result
+        result = grader_error(job, f"{type(error).__name__}: {error}")
     return result.to_dict()
 
 
-def failed(job: Job, error: str) -> SubmissionResult:
-    """A result for a submission that could not be graded: every test cell at 0 points."""
+def grader_error(job: Job, error: str) -> SubmissionResult:
+    """What the grader reports for a submission it failed on: status "error", not a grade (its
+    test cells listed at 0 points, for the record; the caller does not store it)."""
     from autograder.engine.notebook import NotebookError, read_notebook, test_cells
 
     tests: list[TestResult] = []
@@ -110,7 +120,8 @@ def failed(job: Job, error: str) -> SubmissionResult:
                       for t in test_cells(read_notebook(path))]
         except NotebookError:
             pass
-    return SubmissionResult(job.assignment, job.student, tuple(tests), status="failed", error=error,
+    return SubmissionResult(job.assignment, job.student, tuple(tests), status="error",
+                            error=f"the grader failed on it, not the submission: {error}",
                             seed=job.seed)
 
 
@@ -127,15 +138,19 @@ class LocalPool:
 
     def __enter__(self) -> "LocalPool":
         if self.workers > 1:
-            references = self._stack.enter_context(
+            self._references = self._stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="autograder-references-"))
-            self._pool = self._stack.enter_context(ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init, initargs=(self.limits, self.mode, references)))
+            self._stack.callback(lambda: self._pool.shutdown())
+            self._start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+    def _start(self) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init, initargs=(self.limits, self.mode, self._references))
 
     def capacity(self) -> int:
         """How many jobs to have submitted at once: each worker busy and one more waiting (one
@@ -144,7 +159,12 @@ class LocalPool:
 
     def submit(self, job: Job) -> Future:
         if self._pool is not None:
-            return self._pool.submit(_grade, job)
+            try:
+                return self._pool.submit(_grade, job)
+            except BrokenProcessPool:  # a grader process died, and the pool's others with it
+                self._pool.shutdown()
+                self._start()
+                return self._pool.submit(_grade, job)
         if not self._started:  # this process grades: its worker starts with the first job
             _init(self.limits, self.mode)
             self._stack.callback(_worker.close)
@@ -161,22 +181,29 @@ def grade_all(jobs: Iterable[Job], workers: int = 1, limits: Limits | None = Non
     """Grade ``jobs`` on ``pool`` (entered by the caller; default: a ``LocalPool`` of ``workers``
     warm zygotes, for this call); ``on_result`` runs here, in this process, once per job as it
     finishes (in completion order). Jobs go to the pool a few at a time, so a run stopped midway
-    has little in flight."""
+    has little in flight. A job the grader fails on goes back in line, ``RETRIES`` times at
+    most, before its "error" result is handed over."""
     jobs = list(jobs)
     if pool is None:
         with LocalPool(workers if len(jobs) > 1 else 1, limits, mode) as own:
             return grade_all(jobs, on_result=on_result, pool=own)
-    waiting = jobs[::-1]  # popped from the end: in the given order
-    pending: dict[Future, Job] = {}
+    waiting = list(range(len(jobs)))[::-1]  # indices, popped from the end: in the given order
+    pending: dict[Future, int] = {}
+    retries = [0] * len(jobs)
     while waiting or pending:
         while waiting and len(pending) < pool.capacity():  # a few ahead, not all at once
-            job = waiting.pop()
-            pending[pool.submit(job)] = job
+            index = waiting.pop()
+            pending[pool.submit(jobs[index])] = index
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
         for future in done:
-            job = pending.pop(future)
+            index = pending.pop(future)
+            job = jobs[index]
             try:
                 result = SubmissionResult.from_dict(future.result())
             except (Exception, SystemExit) as error:  # noqa: BLE001 - a grader process died
-                result = failed(job, f"grader process failed: {error}")
+                result = grader_error(job, f"its grader process ended: {error}")
+            if result.status == "error" and retries[index] < RETRIES:
+                retries[index] += 1
+                waiting.append(index)  # next in line, on a fresh process where one died
+                continue
             on_result(job, result)
