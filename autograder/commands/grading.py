@@ -219,6 +219,7 @@ def validate(notebook: Path, course_path: str | None) -> None:
     """Check NOTEBOOK against its own visible tests, with the grader's engine, before you submit
     (with the course's limits where a course directory is given or found)."""
     from autograder.engine.pipeline import validate_notebook
+    from autograder.engine.session import MachineFault
     from autograder.engine.worker import Worker
     from autograder.settings import load_limits
 
@@ -236,6 +237,9 @@ def validate(notebook: Path, course_path: str | None) -> None:
         tests, notes = validate_notebook(notebook, worker)
     except NotebookError as error:
         options.fail(error)
+    except MachineFault as error:
+        raise click.ClickException(f"{error}: the machine's fault, not your notebook's; run "
+                                   "it again") from error
     finally:
         worker.close()
     for test in tests:

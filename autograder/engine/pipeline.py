@@ -37,7 +37,7 @@ from autograder.engine.notebook import (
     test_cells,
 )
 from autograder.engine.proxies import make_proxy
-from autograder.engine.session import ChildSession, SandboxFailure
+from autograder.engine.session import ChildSession, MachineFault, SandboxFailure
 from autograder.engine.worker import Worker
 from autograder.results import SubmissionResult, TestResult
 
@@ -169,6 +169,8 @@ class Grader:
                     run.timings["tests_s"] += time.perf_counter() - clock
         finally:
             session.close(kill=session.failure is not None)
+        if session.machine_fault:
+            raise MachineFault(session.machine_fault)
         run.timings["compile_s"] = session.compile_s
         run.flags |= session.flags
         return run

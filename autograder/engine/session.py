@@ -39,6 +39,11 @@ class SandboxFailure(BaseException):
         self.flag = flag
 
 
+class MachineFault(RuntimeError):
+    """The machine, not the submission, ended its grading: its out-of-memory killer took a process
+    of the submission that was within its own memory cap. A grader error, graded again."""
+
+
 class ChildSession:
     """Requests to the child that grades one submission."""
 
@@ -57,7 +62,10 @@ class ChildSession:
         self.cells: dict[int, str] = {}  # the student cells' sources as sent, by index
         self.warning_baseline: list = []  # the warning filters a test starts with (its additions
                                           # reach the student's code: protocol.call_context)
-        self._oom_kills = worker.cgroup.oom_kills() if worker.cgroup else 0
+        self.machine_fault = ""  # why the machine, not the submission, ended it (MachineFault)
+        if worker.cgroup is not None:
+            worker.cgroup.reset_peak()
+        self._memory_events = worker.cgroup.memory_events() if worker.cgroup else (0, 0)
 
     def start(self, timeout: float = 30.0) -> None:
         """Read the child's hello, with the credentials the kernel attached to it (its pid as
@@ -200,10 +208,13 @@ class ChildSession:
                                      "time-budget")
         elif failure.flag == "process-ended":
             code = self._exit_code()
-            if self._out_of_memory():
+            killed = self._oom_killed()
+            if killed == "cap":
                 failure = SandboxFailure("the student's process was killed for going over the "
                                          f"memory cap of {self.worker.limits.memory_mb} MB",
                                          "memory-limit")
+            elif killed == "machine":
+                failure = SandboxFailure(self.machine_fault, "machine-oom")
             elif code is None:  # no word from the zygote either: the student's code killed it
                 self.flags.add("worker-killed")
                 failure = SandboxFailure("the student's process ended", "process-ended")
@@ -213,9 +224,22 @@ class ChildSession:
         self.failure = failure
         self.close(kill=True)
 
-    def _out_of_memory(self) -> bool:
+    def _oom_killed(self) -> str | None:
+        """Whose shortage an OOM kill in the submission's tree since it started answered: "cap"
+        (it went over its own memory cap) or "machine" (the machine ran short while the tree was
+        within its cap; ``machine_fault`` then says so); None if nothing was killed."""
         cgroup = self.worker.cgroup
-        return cgroup is not None and cgroup.oom_kills() > self._oom_kills
+        if cgroup is None:
+            return None
+        kills, cap_hits = cgroup.memory_events()
+        if kills <= self._memory_events[0]:
+            return None
+        if cap_hits > self._memory_events[1]:
+            return "cap"
+        self.machine_fault = ("the machine ran out of memory and its OOM killer ended a process "
+                              "of the submission, which was within its memory cap of "
+                              f"{self.worker.limits.memory_mb} MB")
+        return "machine"
 
     def _exit_code(self) -> int | None:
         """The child's exit status, as the zygote reports it, when it can within a moment."""
@@ -258,7 +282,7 @@ class ChildSession:
         if kill:
             self._kill_child()
             self.worker.stop()
-        if self._out_of_memory():  # a process of the tree was killed, maybe not the child itself
+        if self._oom_killed() == "cap":  # a process of the tree was killed, maybe not the child
             self.flags.add("memory-limit")
         if self.worker.cgroup is not None and self.worker.cgroup.procs():
             self.worker.cgroup.kill()

@@ -27,7 +27,20 @@ def test_v2_caps_memory_and_tasks_and_enables_the_controllers(tmp_path):
     assert (group.memory / "pids.max").read_text() == "24"
     (group.memory / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n")
     (group.memory / "cgroup.procs").write_text("")
-    assert group.oom_kills() == 2 and group.procs() == [] and group.kill()
+    assert group.memory_events() == (2, 1) and group.procs() == [] and group.kill()
+
+
+def test_v1_counts_the_cap_reached_by_the_peak_since_it_was_reset(tmp_path):
+    """v1 keeps no count of its cap being reached (failcnt stays 0 on recent kernels): a peak
+    within CAP_MARGIN of the cap counts; a kill with the peak far below it was the machine's."""
+    group = cgroups.Cgroup("v1", [tmp_path])
+    (tmp_path / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")
+    (tmp_path / "memory.limit_in_bytes").write_text(str(256 * 2**20))
+    for peak_mb, reached in ((256, 1), (253, 1), (200, 0)):
+        (tmp_path / "memory.max_usage_in_bytes").write_text(str(peak_mb * 2**20))
+        assert group.memory_events() == (3, reached)
+    group.reset_peak()
+    assert (tmp_path / "memory.max_usage_in_bytes").read_text() == "0"
 
 
 def test_v2_without_the_controllers_delegated_is_none(tmp_path):

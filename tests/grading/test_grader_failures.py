@@ -12,7 +12,9 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import autograder.engine.pipeline
@@ -138,3 +140,50 @@ def test_the_gradebook_refuses_a_grader_error(tmp_path):
         else:
             raise AssertionError("a grader error was recorded")
         assert book.results() == []
+
+
+def memory_parent(tmp_name: str, limit_mb: int):
+    """A v1 memory group under this process's own, capped at ``limit_mb``: the machine running
+    short, for the processes put in it. None where v1 groups cannot be made here."""
+    from autograder.engine import cgroups
+
+    own = cgroups._own_paths()
+    for mount, kind, options in cgroups._mounts():
+        if kind == "cgroup" and "memory" in options and "memory" in own:
+            folder = Path(mount) / own["memory"].lstrip("/") / tmp_name
+            try:
+                folder.mkdir()
+                (folder / "memory.limit_in_bytes").write_text(str(limit_mb * 2**20))
+            except OSError:
+                return None
+            return folder
+    return None
+
+
+def test_a_submission_the_machine_oom_kills_within_its_cap_is_not_graded(tmp_path):
+    """The grader runs in a group capped at 1 GB (the machine); the submission's own cap is 8 GB
+    and it takes 1.5 GB: the kernel kills it for the machine's shortage, not its own. Its own
+    cap's kills stay memory-limit flags (test_caps)."""
+    parent = memory_parent(f"autograder-machine-{os.getpid()}", 1024)
+    if parent is None:
+        pytest.skip("no cgroup v1 memory hierarchy this process may create groups in")
+    hog = "import numpy as np\nblock = np.ones(1536 * 2**20 // 8)\n"
+    course = nbs.course(tmp_path, {"amy": nbs.with_extra(nbs.CORRECT, 1, hog)})
+    (course / "autograder.toml").write_text("[limits]\nmemory_mb = 8192\n")
+    try:
+        done = subprocess.run(
+            ["sh", "-c", f'echo $$ > {parent}/cgroup.procs && exec "$0" "$@"', sys.executable,
+             "-m", "autograder.cli", "grade", nbs.ASSIGNMENT, "--course", str(course),
+             "--workers", "1"], capture_output=True, text=True, timeout=300)
+    finally:
+        for group in parent.glob("autograder-*"):
+            group.rmdir()
+        parent.rmdir()
+    if "cgroup: none" in done.stdout + done.stderr:
+        pytest.skip("the grader made no cgroup inside the test's group")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert ("amy                  not graded  (the grader failed on it, not the submission: "
+            "MachineFault: the machine ran out of memory and its OOM killer ended a process of "
+            "the submission, which was within its memory cap of 8192 MB)") in done.stdout
+    with Gradebook(course / FILENAME) as book:
+        assert book.results(nbs.ASSIGNMENT) == []
