@@ -232,7 +232,9 @@ def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str
         if ungraded:  # exported, each would read as 0 points for work handed in
             raise ValueError(f"{len(ungraded)} submission(s) of {assignment} are not graded yet "
                              f"({', '.join(ungraded)}); nothing was exported. Run `autograder "
-                             f"grade {assignment}` first: it grades just those")
+                             f"grade {assignment}` first: it grades just those (to export the "
+                             f"others without them, move their submitted/<student>/{assignment} "
+                             "folders aside)")
         manifest = coursedir.read_manifest(course, assignment)
         grades = grades_for(assignment, results, roster=roster, deadlines=load_deadlines(course),
                             max_score=manifest["max_score"] if manifest else None)
