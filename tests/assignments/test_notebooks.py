@@ -3,24 +3,15 @@ and the grading engine expect (solution regions, graded test cells with hidden t
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
-COURSE = Path(__file__).resolve().parents[2] / "assignments"
+from tests.assignments.conftest import COURSE
+from tests.helpers.scripts import load_script
 
-
-def load_builder():
-    spec = importlib.util.spec_from_file_location("assignments_build", COURSE / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build = load_builder()
+build = load_script("assignments/build.py")
 ASSIGNMENTS = build.assignments()
 
 

@@ -3,20 +3,14 @@ the test, when a loaded grading's verdict differs from the quiet one."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "loaded_grading.py"
+from tests.helpers.scripts import load_script
 
 
 @pytest.fixture
 def loaded_grading():
-    spec = importlib.util.spec_from_file_location("loaded_grading", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/loaded_grading.py")
 
 
 @pytest.mark.slow

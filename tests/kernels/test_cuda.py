@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.backends import available_backends
+from tests.helpers.scripts import load_script
 from toolkit.kernels import cuda_runtime
 
 pytestmark = pytest.mark.skipif("cuda" not in available_backends(),
@@ -234,12 +235,7 @@ def test_simulator_is_not_reported_as_a_gpu():
 
 def device_check():
     """benchmarks/device_check.py as a module."""
-    import importlib.util
-    path = os.path.join(ROOT, "benchmarks", "device_check.py")
-    spec = importlib.util.spec_from_file_location("device_check", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/device_check.py")
 
 
 @pytest.mark.slow
