@@ -88,7 +88,8 @@ def find_jobs(course: Path, assignment: str, student: str | None, seed: int, lim
 @COURSE_OPTION
 @click.option("--student", default=None, help="Grade only this student's submission.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Submissions graded in parallel here [default: the number of CPU cores].")
+              help="Submissions graded in parallel here [default: the number of CPU cores, or "
+                   "fewer where the available memory holds fewer at the memory cap].")
 @click.option("--force", is_flag=True, help="Re-grade submissions already graded unchanged.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of random and NumPy's global RNG.")
@@ -159,6 +160,21 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
             f"`autograder grade {assignment}` again to grade just those")
 
 
+#: Memory a local worker takes besides its submission's cap: its grader process and its zygote.
+WORKER_OVERHEAD_MB = 384
+
+
+def memory_fits(limits) -> int | None:
+    """How many local workers the memory available here holds, each at its submission's memory
+    cap and ``WORKER_OVERHEAD_MB`` (at least 1), or None where that is unknown."""
+    from autograder.engine import cgroups, procfs
+
+    known = [b for b in (procfs.available_memory(), cgroups.own_memory_headroom()) if b is not None]
+    if not known:
+        return None
+    return max(1, min(known) // ((limits.memory_mb + WORKER_OVERHEAD_MB) * 2**20))
+
+
 @contextlib.contextmanager
 def _pool(limits, workers: int | None, jobs: int, scheduler: str | None, cluster: str | None,
           tls: tuple[str | None, ...]):
@@ -171,7 +187,13 @@ def _pool(limits, workers: int | None, jobs: int, scheduler: str | None, cluster
     if not (scheduler or cluster):
         if any(tls):
             raise click.UsageError("the --tls-* files are for --scheduler")
-        workers = min(workers or os.cpu_count() or 1, max(1, jobs))
+        fits = memory_fits(limits)
+        if workers is not None and fits is not None and workers > fits:
+            click.echo(f"note: {workers} workers at a memory cap of {limits.memory_mb} MB each "
+                       f"need more memory than this machine has available (enough for {fits}): "
+                       "a submission within its cap may be killed for the machine's shortage and "
+                       "graded again, or not graded; fewer --workers avoids it", err=True)
+        workers = min(workers or min(os.cpu_count() or 1, fits or jobs), max(1, jobs))
         mode = sandbox.isolation()
         with LocalPool(workers, limits, mode) as pool:
             yield pool, f"on {workers} workers (isolation: {mode})"

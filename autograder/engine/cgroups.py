@@ -146,6 +146,25 @@ class Cgroup:
                 pass
 
 
+def own_memory_headroom() -> int | None:
+    """Bytes this process's own memory group (a container's, say) may still grow by, or None
+    where it has no limit or none can be read."""
+    own = _own_paths()
+    for mount, kind, options in _mounts():
+        if kind == "cgroup2" and "" in own:
+            names = ("memory.max", "memory.current")
+            folder = Path(mount) / own[""].lstrip("/")
+        elif kind == "cgroup" and "memory" in options and "memory" in own:
+            names = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+            folder = Path(mount) / own["memory"].lstrip("/")
+        else:
+            continue
+        limit, usage = (_counters(folder / name, key="n").get("n") for name in names)
+        if limit is not None and usage is not None and limit < 2**60:
+            return max(0, limit - usage)
+    return None
+
+
 def create(name: str, memory_bytes: int, pids: int) -> Cgroup | None:
     """New groups ``name`` capped at ``memory_bytes`` and ``pids`` tasks, or None where this
     process may not create them. Stale groups of graders that died are removed first."""

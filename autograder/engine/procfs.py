@@ -1,7 +1,7 @@
 """What the kernel says about a sandboxed process, read from the grader's side: its CPU clock, the
 CPU time of the children it reaped, and its live children. A student can patch every clock inside
 the sandbox; none of these. Also the tasks of a user, which the kernel counts against its
-RLIMIT_NPROC (read where the sandbox sets that limit).
+RLIMIT_NPROC (read where the sandbox sets that limit), and the memory the machine has available.
 """
 
 from __future__ import annotations
@@ -64,3 +64,16 @@ def user_tasks(uid: int | None = None, proc: str = "/proc") -> int:
         except (OSError, KeyError, ValueError, IndexError):  # ended meanwhile, or unreadable
             continue
     return total
+
+
+def available_memory(meminfo: str = "/proc/meminfo") -> int | None:
+    """Bytes of memory the machine can give new work without swapping (MemAvailable), or None
+    where the kernel does not say."""
+    try:
+        with open(meminfo, "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

@@ -72,3 +72,29 @@ def test_a_process_in_the_group_is_held_and_killed_with_it():
         sleeper.kill()
         group.remove()
     assert all(not folder.exists() for folder in group.folders)
+
+
+def test_the_memory_available_is_read_from_meminfo(tmp_path):
+    from autograder.engine import procfs
+
+    (tmp_path / "meminfo").write_text("MemTotal:  32000000 kB\nMemFree:  1000 kB\n"
+                                      "MemAvailable:  2097152 kB\n")
+    assert procfs.available_memory(str(tmp_path / "meminfo")) == 2 * 2**30
+    (tmp_path / "old").write_text("MemTotal:  32000000 kB\n")
+    assert procfs.available_memory(str(tmp_path / "old")) is None
+    assert procfs.available_memory() > 0  # this machine's
+
+
+def test_the_own_groups_headroom_is_its_limit_less_its_usage(tmp_path, monkeypatch):
+    """v1 and v2 alike; None where the group has no limit ("max", or v1's near 2^63)."""
+    own = tmp_path / "job"
+    own.mkdir()
+    monkeypatch.setattr(cgroups, "_own_paths", lambda: {"": "/job", "memory": "/job"})
+    for kind, limit, usage in (("cgroup2", "memory.max", "memory.current"),
+                               ("cgroup", "memory.limit_in_bytes", "memory.usage_in_bytes")):
+        monkeypatch.setattr(cgroups, "_mounts", lambda: [(str(tmp_path), kind, {"memory"})])
+        (own / usage).write_text(str(3 * 2**30))
+        (own / limit).write_text(str(4 * 2**30))
+        assert cgroups.own_memory_headroom() == 2**30
+        (own / limit).write_text("max" if kind == "cgroup2" else "9223372036854771712")
+        assert cgroups.own_memory_headroom() is None

@@ -118,3 +118,24 @@ def test_validate_uses_the_course_limits_when_given(tmp_path):
     missing = CliRunner().invoke(main, ["validate", str(path), "--course",
                                         str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "no nbgrader course directory" in missing.output
+
+
+def test_workers_are_as_many_as_the_memory_holds_at_the_cap(tmp_path, monkeypatch):
+    """Two submissions, 2 cores or more, memory for one at the 2048 MB cap: one worker by
+    default, and a note (not a refusal) when asked for two."""
+    from autograder.engine import cgroups, procfs
+
+    monkeypatch.setattr(procfs, "available_memory", lambda: 3 * 2**30)
+    monkeypatch.setattr(cgroups, "own_memory_headroom", lambda: None)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    course = nbs.course(tmp_path / "c", {"amy": nbs.CORRECT, "bob": nbs.CORRECT})
+    runner = CliRunner()
+    grade = ["grade", nbs.ASSIGNMENT, "--course", str(course)]
+    first = runner.invoke(main, grade)
+    assert first.exit_code == 0 and "to grade on 1 workers" in first.output, first.output
+    again = runner.invoke(main, [*grade, "--workers", "2", "--force"])
+    assert again.exit_code == 0 and "to grade on 2 workers" in again.output, again.output
+    assert ("note: 2 workers at a memory cap of 2048 MB each need more memory than this machine "
+            "has available (enough for 1)") in again.output
+    monkeypatch.setattr(cgroups, "own_memory_headroom", lambda: 2**30)  # a container's limit
+    assert "to grade on 1 workers" in runner.invoke(main, [*grade, "--force"]).output
