@@ -1,7 +1,8 @@
 """What the kernel says about a sandboxed process, read from the grader's side: its CPU clock, the
 CPU time of the children it reaped, and its live children. A student can patch every clock inside
 the sandbox; none of these. Also the tasks of a user, which the kernel counts against its
-RLIMIT_NPROC (read where the sandbox sets that limit), and the memory the machine has available.
+RLIMIT_NPROC (read where the sandbox sets that limit), and the machine's memory: how much is
+available, how many processes its out-of-memory killer has ended.
 """
 
 from __future__ import annotations
@@ -77,3 +78,16 @@ def available_memory(meminfo: str = "/proc/meminfo") -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def oom_kills(vmstat: str = "/proc/vmstat") -> int:
+    """How many processes the kernel's out-of-memory killer has ended on this machine since it
+    booted, any cgroup's limit or the machine's own shortage (0 where the kernel does not say)."""
+    try:
+        with open(vmstat, "rb") as f:
+            for line in f:
+                if line.startswith(b"oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0

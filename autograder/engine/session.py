@@ -66,6 +66,7 @@ class ChildSession:
         if worker.cgroup is not None:
             worker.cgroup.reset_peak()
         self._memory_events = worker.cgroup.memory_events() if worker.cgroup else (0, 0)
+        self._machine_oom_kills = procfs.oom_kills()
 
     def start(self, timeout: float = 30.0) -> None:
         """Read the child's hello, with the credentials the kernel attached to it (its pid as
@@ -208,7 +209,7 @@ class ChildSession:
                                      "time-budget")
         elif failure.flag == "process-ended":
             code = self._exit_code()
-            killed = self._oom_killed()
+            killed = self._oom_killed(died=True)
             if killed == "cap":
                 failure = SandboxFailure("the student's process was killed for going over the "
                                          f"memory cap of {self.worker.limits.memory_mb} MB",
@@ -224,15 +225,16 @@ class ChildSession:
         self.failure = failure
         self.close(kill=True)
 
-    def _oom_killed(self) -> str | None:
-        """Whose shortage an OOM kill in the submission's tree since it started answered: "cap"
-        (it went over its own memory cap) or "machine" (the machine ran short while the tree was
-        within its cap; ``machine_fault`` then says so); None if nothing was killed."""
+    def _oom_killed(self, died: bool = False) -> str | None:
+        """Whose shortage an OOM kill since the submission started answered: "cap" (its tree went
+        over its own memory cap) or "machine" (the machine ran short while the tree was within
+        its cap; ``machine_fault`` then says so); None if nothing of it was killed. ``died``: its
+        child ended unasked, so a kill anywhere on the machine meanwhile (of its zygote, say)
+        may be why; a retry tells, since a submission that kills itself does so again."""
         cgroup = self.worker.cgroup
-        if cgroup is None:
-            return None
-        kills, cap_hits = cgroup.memory_events()
-        if kills <= self._memory_events[0]:
+        kills, cap_hits = cgroup.memory_events() if cgroup is not None else (0, 0)
+        if not (kills > self._memory_events[0]
+                or died and procfs.oom_kills() > self._machine_oom_kills):
             return None
         if cap_hits > self._memory_events[1]:
             return "cap"

@@ -187,3 +187,30 @@ def test_a_submission_the_machine_oom_kills_within_its_cap_is_not_graded(tmp_pat
             "the submission, which was within its memory cap of 8192 MB)") in done.stdout
     with Gradebook(course / FILENAME) as book:
         assert book.results(nbs.ASSIGNMENT) == []
+
+
+def test_a_process_that_dies_while_the_machine_oom_kills_is_graded_again(tmp_path, monkeypatch):
+    """The child ends by SIGKILL while the machine's OOM kill count rises (its zygote's death,
+    say, looks the same): graded again. It killed itself, so the second grading, with no OOM
+    kill on the machine, scores what the submission earns: the tests after the kill fail."""
+    from autograder.engine import procfs
+
+    suicide = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    course = nbs.course(tmp_path / "c", {"amy": nbs.with_extra(nbs.CORRECT, 3, suicide)})
+    readings = iter([5, 6])  # the first session starts at 5 and its child dies at 6
+    monkeypatch.setattr(procfs, "oom_kills", lambda: next(readings, 6))
+    starts = []
+    real = autograder.engine.pipeline.grade_submission
+
+    def counted(*args):
+        starts.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(autograder.engine.pipeline, "grade_submission", counted)
+    result = CliRunner().invoke(main, ["grade", nbs.ASSIGNMENT, "--course", str(course),
+                                       "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert starts == ["amy", "amy"]
+    with Gradebook(course / FILENAME) as book:
+        (graded,) = book.results(nbs.ASSIGNMENT)
+    assert graded.status == "graded" and graded.score < 7 and "process-ended" in graded.flags
