@@ -6,16 +6,21 @@ submission it was grading. The result it replaces moves to the history table in 
 transaction: a re-grade that changed a score can always be seen, and undone by hand. A fingerprint
 of what was graded (the submission's and the source's notebooks) lets a restarted run skip what is
 already done. The gradebook belongs to one course: opening it for another raises ValueError.
+A file that cannot be opened or written raises ``GradebookError``, which says why (not a gradebook,
+a full disk, no permission, another command holding it) and leaves what the file holds as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from autograder.results import SubmissionResult
+from toolkit.files import disk_full, free_bytes
 
 #: The gradebook's file name inside a course directory.
 FILENAME = "autograder.sqlite"
@@ -47,6 +52,34 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+class GradebookError(ValueError):
+    """The gradebook file cannot be opened or written; the message says why and what to do."""
+
+
+#: Free bytes under which SQLite's "disk I/O error" is taken for a full disk (making its
+#: -shm file fails so).
+LOW_DISK = 1 << 20
+
+
+def _explain(path: Path, error: sqlite3.Error) -> str:
+    """Why SQLite failed on the gradebook at ``path``, and what to do, from its error code."""
+    name = getattr(error, "sqlite_errorname", None) or ""
+    free = free_bytes(path.parent)
+    if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and free is not None
+                                 and free < LOW_DISK):
+        return disk_full(path)
+    if name == "SQLITE_NOTADB" or name.startswith("SQLITE_CORRUPT"):
+        return (f"it is not an autograder gradebook ({error}); pass the course's own, or move "
+                "this file aside to start an empty one")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return (f"it or its folder {path.parent} is not writable by you ({error}); run as the "
+                "user who owns the course, or change the permissions")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return (f"another command has held it for a minute ({error}); run this one again when "
+                "that one is done")
+    return str(error)
+
+
 def course_id(course_dir: str | Path) -> str:
     """A course's identity: nbgrader's ``CourseDirectory.course_id`` from its nbgrader_config.py
     when set there, else the directory's name."""
@@ -72,14 +105,40 @@ class Gradebook:
         if not self.path.parent.is_dir():
             raise ValueError(f"cannot create the gradebook {self.path}: folder {self.path.parent} "
                              "does not exist")
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        try:
+        self._db: sqlite3.Connection | None = None
+        self._new = not self.path.exists()
+        with self._sqlite("open"):
+            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as error:
+            self._check_course(course)
+
+    @contextlib.contextmanager
+    def _sqlite(self, doing: str) -> Iterator[None]:
+        """SQLite's errors while ``doing`` something to the file as one ``GradebookError``. One
+        at opening closes the connection, and removes the file if this opening created it."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            why = _explain(self.path, error)
+            if doing == "open":
+                self._abandon()
+            kept = "it was not created" if doing == "open" and self._new else \
+                "what it holds is unchanged"
+            raise GradebookError(f"cannot {doing} the gradebook {self.path}: {why}; {kept}"
+                                 ) from None
+
+    def _abandon(self) -> None:
+        """Close a connection that failed to open, and remove the files it created."""
+        if self._db is not None:
             self._db.close()
-            raise ValueError(f"{self.path} is not an autograder gradebook ({error})") from None
+        if self._new:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    def _check_course(self, course: str | None) -> None:
+        """Store ``course`` on first use; refuse another course's gradebook."""
         row = self._db.execute("SELECT value FROM meta WHERE key='course'").fetchone()
         if row is None:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('course', ?)", (course or "",))
@@ -106,7 +165,7 @@ class Gradebook:
             raise ValueError(f"{result.student}: a grader error is not a grade and is not "
                              f"recorded ({result.error})")
         key = (self.course, result.assignment, result.student)
-        with self._db:
+        with self._sqlite("write a result to"), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             row = self._db.execute("SELECT * FROM results WHERE course=? AND assignment=? "
                                    "AND student=?", key).fetchone()

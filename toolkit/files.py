@@ -4,6 +4,7 @@ onto it only when the writing succeeded, so a crash or an error never leaves hal
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -66,3 +67,37 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     _fsync_dir(path.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+#: Errors of a disk with no room left, and of a place one may not write to.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def free_bytes(where: str | Path) -> int | None:
+    """Bytes free for this user on the disk holding ``where`` (or its nearest existing folder)."""
+    place = Path(where).absolute()
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    try:
+        return shutil.disk_usage(place).free
+    except OSError:
+        return None
+
+
+def why_not_written(error: OSError, where: str | Path) -> str:
+    """What an ``OSError`` from writing under ``where`` means, and what to do about it."""
+    if error.errno in DISK_FULL:
+        return disk_full(where)
+    if error.errno in NOT_WRITABLE:
+        return (f"{where} is not writable ({os.strerror(error.errno)}): write somewhere you may, "
+                "or change its permissions")
+    return f"{error.strerror or error} ({where})"
+
+
+def disk_full(where: str | Path) -> str:
+    """That the disk holding ``where`` is full, how full, and what to do."""
+    free = free_bytes(where)
+    room = "" if free is None else f" ({free // 1024} KiB free)"
+    return (f"the disk holding {where} is full{room}: free some space there, then run the "
+            "command again")

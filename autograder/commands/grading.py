@@ -111,7 +111,7 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
     notebooks) into the course's gradebook. Unchanged submissions already graded are skipped, so
     a run that was stopped picks up where it was."""
     from autograder.engine.pool import RETRIES, grade_all
-    from autograder.gradebook import Gradebook, course_id
+    from autograder.gradebook import Gradebook, GradebookError, course_id
     from autograder.settings import load_limits
 
     course = options.course(course_path)
@@ -141,7 +141,13 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
                 results.append(result)
                 bar.update(1)
 
-            grade_all(todo, on_result=record, pool=pool)
+            try:
+                grade_all(todo, on_result=record, pool=pool)
+            except GradebookError as error:
+                kept = sum(r.status != "error" for r in results)
+                raise click.ClickException(
+                    f"{error}. This run recorded {kept} of {len(todo)} result(s) before it "
+                    f"stopped; `autograder grade {assignment}` grades the rest") from None
     for result in sorted(results, key=lambda r: r.student):
         if result.status == "error":
             click.echo(f"{result.student:<20} not graded  ({result.error})")

@@ -1,7 +1,8 @@
 """Exports of an assignment's grades: nbgrader CSV, Canvas CSV, Gradescope results.json, HTML.
 
 Every exporter module renders a checked `Grades` (built by `grades_for`) to {path: text} in memory;
-`export` writes them through `atomic_file` / `atomic_dir`, so a failed export writes nothing.
+`export` writes them through `atomic_file` / `atomic_dir`, so each format is written whole or not
+at all.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from autograder.deadlines import Deadline, with_late_penalty
 from autograder.results import SubmissionResult
 from autograder.roster import Roster, check_student_id
-from toolkit.files import atomic_dir, atomic_file
+from toolkit.files import atomic_dir, atomic_file, why_not_written
 
 #: The formats `autograder export --to` accepts, and the module that writes each.
 FORMATS = {
@@ -76,7 +78,8 @@ def export(formats: list[str] | str, grades: Grades, out: str | Path) -> dict[st
 
     Every format is rendered in memory first, so a problem with any of them (a roster without Canvas
     ids, say) raises before a single file is written. Each format then replaces its own files or
-    folder atomically.
+    folder atomically; a write that fails (a full disk) raises ValueError, which names the formats
+    written whole before it.
     """
     formats = [formats] if isinstance(formats, str) else list(formats)
     unknown = [f for f in formats if f not in FORMATS]
@@ -88,17 +91,30 @@ def export(formats: list[str] | str, grades: Grades, out: str | Path) -> dict[st
     out = Path(out)
     written: dict[str, list[Path]] = {}
     for fmt, module, files in rendered:
+        try:
+            _write(module, files, out, grades.assignment)
+        except OSError as error:
+            left = [f for f, _, _ in rendered if f != fmt and f not in written]
+            raise ValueError(
+                f"cannot write the {fmt} export: {why_not_written(error, out)}. Written whole "
+                f"before it: {', '.join(written) or 'none'}; not written: "
+                f"{', '.join([fmt, *left])}") from None
         written[fmt] = [out / rel for rel in files]
-        folder = getattr(module, "FOLDER", None)
-        if folder is None:
-            for rel, data in files.items():
-                with atomic_file(out / rel, "wb") as fh:
-                    fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            continue
-        folder = folder.format(assignment=grades.assignment)
-        with atomic_dir(out / folder) as tmp:
-            for rel, data in files.items():
-                inner = Path(rel).relative_to(folder)
-                (tmp / inner).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / inner).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return written
+
+
+def _write(module: ModuleType, files: dict[str, str | bytes], out: Path, assignment: str) -> None:
+    """Write one format's ``files`` under ``out``: each file atomically, or its ``FOLDER`` as a
+    whole."""
+    folder = getattr(module, "FOLDER", None)
+    if folder is None:
+        for rel, data in files.items():
+            with atomic_file(out / rel, "wb") as fh:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        return
+    folder = folder.format(assignment=assignment)
+    with atomic_dir(out / folder) as tmp:
+        for rel, data in files.items():
+            inner = Path(rel).relative_to(folder)
+            (tmp / inner).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / inner).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from autograder.deadlines import Deadline, parse_time
+from autograder.gradebook import FILENAME, Gradebook
 from autograder.results import SubmissionResult, TestResult
-from autograder.roster import Roster, Student
+from autograder.roster import Roster, Student, write_roster
 
 ASSIGNMENT = "vectorization"
 XSS = '<script>document.title="pwned"</script><img src=x onerror="alert(1)">'
@@ -95,3 +96,19 @@ def course(tmp_path):
                                 "language": "python"}})
     nbformat.write(nb, root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     return root
+
+
+@pytest.fixture
+def graded(course, results, roster):
+    """The course with a roster, a deadline and the fixture's results in its gradebook."""
+    write_roster(course / "roster.csv", list(roster))
+    (course / "deadlines.toml").write_text(
+        f'[{ASSIGNMENT}]\ndue = 2026-12-01T23:59:00Z\npolicy = "per_day"\nper_day = 0.1\n')
+    for r in results:
+        (course / "submitted" / r.student / ASSIGNMENT).mkdir(parents=True)
+        (course / "submitted" / r.student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").write_text("{}")
+        (course / "submitted" / r.student / ASSIGNMENT / "timestamp.txt").write_text(r.submitted_at)
+    with Gradebook(course / FILENAME, "dlcourse") as book:
+        for r in results:
+            book.record(r)
+    return course

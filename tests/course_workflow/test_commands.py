@@ -7,11 +7,10 @@ import csv
 import json
 import zipfile
 
-import pytest
 from click.testing import CliRunner
 
 from autograder.cli import main
-from autograder.gradebook import FILENAME, Gradebook
+from autograder.gradebook import Gradebook
 from autograder.roster import Student, write_roster
 
 from .conftest import ASSIGNMENT
@@ -19,22 +18,6 @@ from .conftest import ASSIGNMENT
 
 def run(*args: str):
     return CliRunner().invoke(main, list(args))
-
-
-@pytest.fixture
-def graded(course, results, roster):
-    """The course with a roster, a deadline and the fixture's results in its gradebook."""
-    write_roster(course / "roster.csv", list(roster))
-    (course / "deadlines.toml").write_text(
-        f'[{ASSIGNMENT}]\ndue = 2026-12-01T23:59:00Z\npolicy = "per_day"\nper_day = 0.1\n')
-    for r in results:
-        (course / "submitted" / r.student / ASSIGNMENT).mkdir(parents=True)
-        (course / "submitted" / r.student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").write_text("{}")
-        (course / "submitted" / r.student / ASSIGNMENT / "timestamp.txt").write_text(r.submitted_at)
-    with Gradebook(course / FILENAME, "dlcourse") as book:
-        for r in results:
-            book.record(r)
-    return course
 
 
 def test_unknown_assignment_is_one_line(course):
