@@ -17,6 +17,7 @@ before anything is written, so a roster that lacks a student leaves the course u
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from autograder.deadlines import Deadline, parse_time
 from autograder.roster import Roster, check_student_id
-from toolkit.files import atomic_dir
+from toolkit.files import atomic_dir, why_not_written
 
 #: Canvas's name for a downloaded submission file.
 CANVAS_NAME = re.compile(r"^(?P<name>[^_/]+)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<submission>\d+)_"
@@ -199,11 +200,21 @@ def collect(source: str | Path, course_dir: str | Path, assignment: str, *,
                                    "graded by its time")
         if days or f.marked_late:
             report.late.append((f, days))
-    for student in report.students:
+    for done, student in enumerate(report.students):
         mine = [f for f in collected if f.student == student]
-        with atomic_dir(course_dir / "submitted" / student / assignment) as tmp:
-            for f in mine:
-                (tmp / f.notebook).write_bytes(content[(f.student, f.notebook)])
-            (tmp / "timestamp.txt").write_text(nbgrader_timestamp(max(f.timestamp for f in mine))
-                                               + "\n")
+        folder = course_dir / "submitted" / student
+        try:
+            with atomic_dir(folder / assignment) as tmp:
+                for f in mine:
+                    (tmp / f.notebook).write_bytes(content[(f.student, f.notebook)])
+                (tmp / "timestamp.txt").write_text(
+                    nbgrader_timestamp(max(f.timestamp for f in mine)) + "\n")
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # made for this submission, and empty
+            raise ValueError(
+                f"cannot collect {student}'s submission: "
+                f"{why_not_written(error, course_dir / 'submitted')}; {done} of "
+                f"{len(report.students)} student(s) were collected before it, each whole. "
+                "Collecting again replaces them") from None
     return report

@@ -1,7 +1,8 @@
 """A full disk, and a file that is not a gradebook: each command stops with one line that says what
-to do, and what the gradebook and the exports held is kept. The full disk is real: a 1 MiB tmpfs
-mounted in a user and mount namespace of the test's own (``unshare``), skipped where the kernel
-allows none; SQLite's own "database or disk is full" comes from a page limit on its connection."""
+to do, and what the gradebook, the submissions and the exports held is kept. The full disk is
+real: a 1 MiB tmpfs mounted in a user and mount namespace of the test's own (``unshare``), skipped
+where the kernel allows none; SQLite's own "database or disk is full" comes from a page limit on
+its connection."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from tests.helpers import notebooks as nbs
 
 from .conftest import ASSIGNMENT
 
-#: Run inside the namespaces with the graded course, the tmpfs and the assignment: copies of the
-#: course onto the tmpfs (one without its gradebook), fills the tmpfs, runs the commands, frees
-#: it, and prints what each gave as JSON.
+#: Run inside the namespaces with the graded course, the tmpfs, the assignment and a scratch folder:
+#: copies the course onto the tmpfs (one without its gradebook), fills the tmpfs, runs the commands
+#: (collect, of a download of new notebooks, into the copy without a gradebook), frees it, and
+#: prints what each gave as JSON.
 ON_FULL_DISK = '''
 import json, shutil, sys
 from pathlib import Path
@@ -45,7 +47,14 @@ def run(*args):
     done = CliRunner().invoke(main, [str(a) for a in args])
     return [done.exit_code, done.output]
 
-seen = {"status": run("status", assignment, "--course", course),
+download = shutil.copytree(graded / "submitted", Path(sys.argv[4]) / "download")
+for student in download.iterdir():  # <student>/<notebook>: a folder collect reads
+    (student / assignment / "timestamp.txt").unlink()
+    for notebook in (student / assignment).iterdir():
+        notebook.write_text('{"cells": [], "new": true}')
+        notebook.rename(student / notebook.name)
+seen = {"collect": run("collect", download, "--course", fresh),
+        "status": run("status", assignment, "--course", course),
         "export": run("export", assignment, "--course", graded, "--to", "csv,html",
                       "--out", disk / "exports")}
 try:
@@ -53,6 +62,8 @@ try:
 except GradebookError as error:
     seen["new gradebook"] = str(error)
 seen["left in fresh"] = sorted(p.name for p in fresh.iterdir() if p.name.startswith("autograder"))
+seen["submitted"] = sorted(str(p.relative_to(fresh)) for p in (fresh / "submitted").rglob("*")
+                           if p.is_file() and "new" not in p.read_text())
 seen["exports"] = sorted(str(p) for p in (disk / "exports").rglob("*")) \\
     if (disk / "exports").exists() else []
 filler.unlink()
@@ -77,7 +88,7 @@ def on_full_disk(graded, tmp_path) -> dict:
     disk.mkdir()
     mount = 'mount -t tmpfs -o size=1m tmpfs "$0" && exec "$@"'
     done = subprocess.run([*namespaces, "sh", "-c", mount, str(disk), sys.executable, "-c",
-                           ON_FULL_DISK, str(graded), str(disk), ASSIGNMENT],
+                           ON_FULL_DISK, str(graded), str(disk), ASSIGNMENT, str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
@@ -85,6 +96,12 @@ def on_full_disk(graded, tmp_path) -> dict:
 
 def test_a_full_disk_stops_each_command_with_one_line_and_loses_nothing(graded, tmp_path):
     seen = on_full_disk(graded, tmp_path)
+    code, output = seen["collect"]
+    assert code == 1 and one_line_error(output, "cannot collect alice's submission", "is full",
+                                        "0 of 3 student(s) were collected before it")
+    assert seen["submitted"] == sorted(  # each submission as it was, no half-written one
+        f"submitted/{s}/{ASSIGNMENT}/{name}" for s in ("alice", "bob", "carol")
+        for name in (f"{ASSIGNMENT}.ipynb", "timestamp.txt"))
     code, output = seen["status"]
     assert code == 1 and one_line_error(output, "cannot open the gradebook", "is full",
                                         "free some space", "what it holds is unchanged")
