@@ -8,7 +8,9 @@ as the local pool. A job travels as a ``Bundle``: the source notebooks' bytes, a
 and submitted files (symlinks as links, never followed), so a worker needs no shared file system
 and sees no other student's files. Results come back to the client, which alone writes the
 gradebook. When a Dask worker dies mid-submission, the scheduler runs the task again on another
-worker.
+worker. Only workers whose grading environment (``engine.environment``) is the client's grade: a
+cluster with others is refused, and a worker that joins later refuses each bundle, which then goes
+back in line as a grader error.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.engine.environment import differences, grading_environment
 from autograder.engine.pool import Job
 from autograder.engine.protocol import folder_entries, write_entries
 from autograder.engine.sandbox import Limits
@@ -52,13 +55,15 @@ class Bundle:
     sources: dict[str, bytes]
     release: tuple[list[list[Any]], list[bytes]] | None
     submission: tuple[list[list[Any]], list[bytes]]
+    environment: dict[str, str]   # the client's grading environment, which the worker must have
 
     @classmethod
     def of(cls, job: Job) -> "Bundle":
         """Read ``job``'s files here, on the client."""
         sources = {p.name: p.read_bytes() for p in sorted(Path(job.source_dir).glob("*.ipynb"))}
         release = folder_entries([Path(job.release_dir)], MAX_STAGED) if job.release_dir else None
-        return cls(job, sources, release, folder_entries([Path(job.submission_dir)], MAX_STAGED))
+        return cls(job, sources, release, folder_entries([Path(job.submission_dir)], MAX_STAGED),
+                   grading_environment())
 
     def unpack(self, folder: Path) -> Job:
         """Write the files under ``folder`` (on the worker) and return the job that grades them."""
@@ -108,6 +113,7 @@ class DaskPool:
 
         if self.local is not None:
             self.client.wait_for_workers(self.local)
+        self.check_workers()
         self.client.register_plugin(EnginePlugin(self.limits, uuid.uuid4().hex),
                                     name=EnginePlugin.name)
         self._executor = self.client.get_executor(pure=False)
@@ -119,6 +125,22 @@ class DaskPool:
         if self._cluster is not None:
             self._cluster.close()
         self.client = self._cluster = None
+
+    def check_workers(self) -> None:
+        """Refuse (ClusterError, the client closed) a cluster with workers whose grading
+        environment is not this machine's: the same submission could get another grade there."""
+        mine = grading_environment()
+        found = self.client.run(grading_environment)
+        off = {address: differences(theirs, mine) for address, theirs in found.items()}
+        off = {address: phrases for address, phrases in off.items() if phrases}
+        if off:
+            self.__exit__()
+            listed = "; ".join(f"{address}: {', '.join(phrases)}"
+                               for address, phrases in sorted(off.items()))
+            raise ClusterError(
+                f"{len(off)} of {len(found)} Dask worker(s) would grade with another environment "
+                f"than this machine's, so a submission could get another grade there ({listed}). "
+                "Install the same versions on them, or grade without them")
 
     def submit(self, job: Job) -> Future:
         from autograder.engine.dask_worker import grade_bundle

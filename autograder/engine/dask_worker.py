@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from distributed import WorkerPlugin, get_worker
 
-from autograder.engine.pool import grade_job
+from autograder.engine.environment import differences, grading_environment
+from autograder.engine.pool import grade_job, grader_error
 from autograder.engine.sandbox import Limits
 
 if TYPE_CHECKING:
@@ -49,8 +50,15 @@ class EnginePlugin(WorkerPlugin):
 
 def grade_bundle(bundle: "Bundle") -> dict:
     """Grade ``bundle`` on this Dask worker process's warm engine worker; the files live in the
-    engine's private folder while it is graded."""
-    engine = get_worker().autograder_engine
+    engine's private folder while it is graded. A worker whose grading environment is not the
+    client's grades nothing: a grader error, which the pool hands to another worker."""
+    worker = get_worker()
+    off = differences(grading_environment(), bundle.environment)
+    if off:
+        return grader_error(bundle.job, f"the Dask worker {worker.address} grades with another "
+                                        f"environment than the client ({', '.join(off)}); "
+                                        "install the same versions there").to_dict()
+    engine = worker.autograder_engine
     folder = engine.root / "jobs" / uuid.uuid4().hex
     try:
         return grade_job(bundle.unpack(folder), engine)

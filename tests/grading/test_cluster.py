@@ -62,6 +62,24 @@ def test_the_same_per_test_results_as_the_local_pool(tmp_path):
     assert amy.host == socket.gethostname() and amy.limits["isolation"] in ("bubblewrap", "rlimits")
 
 
+def test_workers_of_another_environment_grade_nothing(tmp_path):
+    """Workers whose NumPy (say) is not the client's: every job comes back a grader error, never a
+    grade, and the cluster check refuses them by name."""
+    from autograder.engine.cluster import ClusterError
+    from autograder.engine.environment import grading_environment
+
+    course = nbs.course(tmp_path, {"amy": nbs.CORRECT})
+    here = grading_environment()["numpy"]
+    with DaskPool(local=2) as pool:
+        pool.client.run(lambda: grading_environment().update(numpy="1.26.4"))
+        found = grade(jobs_of(course, ["amy"]), pool)
+        assert [r.status for r in found["amy"]] == ["error"], found
+        assert f"numpy 1.26.4 there, {here} here" in found["amy"][0].error
+        with pytest.raises(ClusterError, match=f"2 of 2 Dask worker.*numpy 1.26.4 there, "
+                                               f"{here} here"):
+            pool.check_workers()
+
+
 def test_a_worker_killed_mid_submission_is_graded_again_and_recorded_once(tmp_path):
     students = [f"s{i}" for i in range(4)]
     course = nbs.course(tmp_path, {s: nbs.with_extra(nbs.CORRECT, 1, NAP) for s in students})
