@@ -18,7 +18,8 @@ from toolkit.kernels.jit import sources_stamp
 
 #: The distributions a grade depends on: the student's arrays and kernels, the test cells' checks
 #: and partial credit (IPython's pretty printer), the notebooks' reading, plots.
-LIBRARIES = ("numpy", "numba", "llvmlite", "scipy", "ipython", "nbformat", "matplotlib")
+LIBRARIES = ("numpy", "numba", "llvmlite", "numba-cuda", "scipy", "ipython", "nbformat",
+             "matplotlib")
 #: The packages whose sources (every .py file, hashed) grade.
 PACKAGES = (autograder, toolkit)
 
