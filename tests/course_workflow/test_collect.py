@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 from hypothesis import given
@@ -82,10 +83,14 @@ def test_collect_student_folders_and_recollect(course, roster, tmp_path):
     (src / "bob" / "timestamp.txt").write_text("2026-11-30 10:00:00.000000 UTC")
     (src / "carol").mkdir()
     (src / "carol" / NB).write_text("carol")
+    on_time = datetime(2026, 12, 1, 12, tzinfo=timezone.utc).timestamp()
+    os.utime(src / "carol" / NB, (on_time, on_time))   # no timestamp.txt: the file's mtime counts
     report = collect(src, course, ASSIGNMENT, roster=roster, deadline=DEADLINE)
     assert report.students == ["bob", "carol"] and report.late == []
     assert parse_utc((course / "submitted" / "bob" / ASSIGNMENT / "timestamp.txt").read_text()) == \
         datetime(2026, 11, 30, 10)
+    assert parse_utc((course / "submitted" / "carol" / ASSIGNMENT / "timestamp.txt").read_text()) == \
+        datetime(2026, 12, 1, 12)
     (src / "bob" / NB).write_text("bob v2")
     collect(src, course, ASSIGNMENT, roster=roster)
     assert (course / "submitted" / "bob" / ASSIGNMENT / NB).read_text() == "bob v2"
