@@ -5,7 +5,8 @@
     tmp_mb = 256         # its private /tmp, a tmpfs (bubblewrap)
     shm_mb = 64          # its /dev/shm
     work_mb = 256        # its work folder
-    nproc = 64           # processes and threads
+    nproc = 1100         # processes and threads (the CUDA simulator: one per GPU thread)
+    thread_stack_kb = 1024   # each thread's stack
     submission_s = 300   # wall-clock seconds for the whole submission
     cell_timeout_s = 120 # ... for one student cell; call_timeout_s for one call from a test
     gpu = true           # open the machine's NVIDIA GPUs to it where a memory cgroup caps it

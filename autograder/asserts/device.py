@@ -14,9 +14,11 @@ from .source import _called_name, _Definition, _definitions, _dotted, _label, _w
 #: NumPy functions that host code may call around a kernel launch on any argument: they make,
 #: convert, copy, reshape or describe arrays (as do NumPy's scalar types, np.float32 ...) and
 #: compute nothing; the arithmetic itself is the kernel's.
-ARRAY_MAKERS = frozenset({"asarray", "ascontiguousarray", "array", "empty", "zeros", "empty_like",
-                          "zeros_like", "copy", "copyto", "reshape", "ravel", "result_type",
-                          "promote_types", "dtype", "shape", "ndim", "size"})
+ARRAY_MAKERS = frozenset({"asarray", "asanyarray", "ascontiguousarray", "array", "empty", "zeros",
+                          "empty_like", "zeros_like", "copy", "copyto", "reshape", "ravel",
+                          "atleast_1d", "atleast_2d", "atleast_3d", "expand_dims", "squeeze",
+                          "transpose", "result_type", "promote_types", "dtype", "shape", "ndim",
+                          "size"})
 #: Attributes that describe an array's size, of anything: ``x.size / threads`` is a number.
 SIZE_ATTRIBUTES = frozenset({"shape", "size", "ndim", "itemsize", "nbytes", "strides"})
 #: Calls that give a size whatever they are given: ``len(x)``, ``np.shape(x)``.
@@ -26,7 +28,8 @@ SIZE_CALLS = frozenset({"len", "np.shape", "np.size", "np.ndim", "numpy.shape", 
 SCALAR_MODULES = frozenset({"np", "numpy", "math"})
 #: What code may read of an array argument named as a whole: its description and layout.
 ARRAY_ATTRIBUTES = frozenset({"shape", "size", "ndim", "dtype", "itemsize", "nbytes", "strides",
-                              "reshape", "ravel", "flatten", "astype", "copy"})
+                              "reshape", "ravel", "flatten", "astype", "copy", "T", "transpose",
+                              "squeeze"})
 _COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 _DEVICE_HINT = ("a kernel computes one element per thread (out[i] = ... for the index i from "
                 "cuda.grid); the host code around it only makes, moves and reshapes arrays "

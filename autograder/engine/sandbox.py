@@ -42,8 +42,13 @@ class Limits:
     memory_mb: int = 2048       # address space per process, on top of the warm zygote's; and,
                                 # with cgroups, the memory of the whole process tree
     cpu_s: int = 120            # CPU seconds per process
-    nproc: int = 64             # processes and threads of the submission (a pids cgroup,
-                                # else RLIMIT_NPROC on top of what its user runs already)
+    nproc: int = 1100           # processes and threads of the submission (a pids cgroup,
+                                # else RLIMIT_NPROC on top of what its user runs already):
+                                # CUDA's largest block, 1024 threads, which the simulator runs
+                                # as Python threads all alive at once, and room for the rest
+    thread_stack_kb: int = 1024     # stack of each thread it starts (1024 simulated GPU
+                                    # threads take 1 GiB of the address space; glibc's 8 MiB
+                                    # would take all of it)
     fsize_mb: int = 64          # largest file it may write
     nofile: int = 256           # open files
     output_kb: int = 64         # printed output kept per request
@@ -148,7 +153,8 @@ def bwrap_command(argv: list[str], limits: Limits | None = None,
 
 def sandbox_env() -> dict[str, str]:
     """The environment the zygote starts with: no secrets, one thread per library pool (forking a
-    process with live thread pools is unsafe), Numba's fork-safe threading layer."""
+    process with live thread pools is unsafe), Numba's fork-safe threading layer, a fixed number
+    of malloc arenas."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",
@@ -163,6 +169,10 @@ def sandbox_env() -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
+        # glibc reserves 64 MiB of address space for each malloc arena, up to eight per core:
+        # with two, what a submission's threads take of its address space (the CUDA simulator
+        # starts one per GPU thread) does not depend on how many cores the worker has
+        "MALLOC_ARENA_MAX": "2",
     }
     for key in ("NUMBA_ENABLE_CUDASIM", "NUMBA_DISABLE_JIT"):
         if key in os.environ:

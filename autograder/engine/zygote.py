@@ -24,6 +24,7 @@ import signal
 import socket
 import stat
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -88,6 +89,7 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
         os.makedirs(job_dir, mode=0o700, exist_ok=True)
         sys.path.insert(0, os.getcwd())
         apply_rlimits(limits, gpu=gpu, tasks_capped=cgroup)
+        threading.stack_size(limits.thread_stack_kb * 1024)
         random.seed(job["seed"])
         import numpy
 

@@ -509,6 +509,8 @@ def test_the_kernel_checks_read_the_function_alone_as_the_engine_carries_it():
     "return np.reshape(out.copy_to_host(), x.shape)",
     "return np.ravel(np.ascontiguousarray(x)).copy()",
     "np.copyto(np.empty_like(x), x)",
+    "return np.atleast_1d(np.asanyarray(x)).ravel()",     # honest host code the audit found
+    "return np.ascontiguousarray(x.T), np.transpose(x), np.expand_dims(x, 0).squeeze()",
     "blocks = int(min(np.ceil(x.size / threads), MAX_BLOCKS))",
     "n, m = x.shape[0], len(x)\n    n += 1\n"
     "    return np.prod(np.shape(x)) + math.ceil(n * m / threads)",

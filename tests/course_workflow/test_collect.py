@@ -89,8 +89,8 @@ def test_collect_student_folders_and_recollect(course, roster, tmp_path):
     assert report.students == ["bob", "carol"] and report.late == []
     assert parse_utc((course / "submitted" / "bob" / ASSIGNMENT / "timestamp.txt").read_text()) == \
         datetime(2026, 11, 30, 10)
-    assert parse_utc((course / "submitted" / "carol" / ASSIGNMENT / "timestamp.txt").read_text()) == \
-        datetime(2026, 12, 1, 12)
+    carol = course / "submitted" / "carol" / ASSIGNMENT
+    assert parse_utc((carol / "timestamp.txt").read_text()) == datetime(2026, 12, 1, 12)
     (src / "bob" / NB).write_text("bob v2")
     collect(src, course, ASSIGNMENT, roster=roster)
     assert (course / "submitted" / "bob" / ASSIGNMENT / NB).read_text() == "bob v2"
