@@ -30,6 +30,9 @@ from autograder.engine.sandbox import Limits
 FILENAME = "autograder.toml"
 #: nbgrader's configuration file in the course directory.
 CONFIG = "nbgrader_config.py"
+#: Limits with a floor above zero: threading.stack_size refuses less than 32 KiB, and a thread
+#: that runs Python needs more.
+MINIMUM = {"thread_stack_kb": 64}
 
 
 def load_limits(course_dir: str | Path) -> Limits:
@@ -91,5 +94,8 @@ def _toml_limits(path: Path) -> dict[str, int | float | bool]:
             raise ValueError(f"{path}: {key} = {value!r} must be a positive "
                              f"{'whole number' if kind is int else 'number'}, e.g. {key} = "
                              f"{example}")
+        if value < MINIMUM.get(key, 0):
+            raise ValueError(f"{path}: {key} = {value!r} is too small for Python to start a "
+                             f"thread; give at least {key} = {MINIMUM[key]}")
         values[key] = kind(value)
     return values

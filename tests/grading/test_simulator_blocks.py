@@ -57,3 +57,15 @@ def test_a_block_of_1024_threads_that_synchronizes_passes(tmp_path, mode):
     finally:
         worker.close()
     assert [(t.passed, t.points) for t in result.tests] == [(True, 1)], result.tests[0].message
+
+
+def test_a_course_may_not_set_stacks_too_small_for_a_thread(tmp_path):
+    from autograder.settings import load_limits
+
+    (tmp_path / "autograder.toml").write_text("[limits]\nthread_stack_kb = 16\n")
+    with pytest.raises(ValueError, match="thread_stack_kb = 16 is too small for Python to start "
+                                         "a thread; give at least thread_stack_kb = 64"):
+        load_limits(tmp_path)
+    (tmp_path / "autograder.toml").write_text("[limits]\nthread_stack_kb = 256\nnproc = 300\n")
+    limits = load_limits(tmp_path)
+    assert (limits.thread_stack_kb, limits.nproc) == (256, 300)
