@@ -58,7 +58,9 @@ def read_notebook(path: str | Path) -> dict[str, Any]:
     except OSError as error:
         raise NotebookError(f"notebook {path} cannot be read: {error.strerror}") from None
     try:
-        text = raw.decode("utf-8")
+        # utf-8-sig: a byte-order mark (an editor such as Windows Notepad writes one) is no
+        # content; nbgrader refuses such a notebook, which is otherwise whole
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise NotebookError(f"notebook {path} is not UTF-8 text (byte {error.start}); "
                             f"save it again from Jupyter") from None

@@ -70,6 +70,15 @@ def test_broken_notebooks_say_what_is_wrong(tmp_path, content, words):
         read_notebook(tmp_path / "missing.ipynb")
 
 
+def test_a_notebook_saved_with_a_byte_order_mark_and_crlf_reads_as_saved_without(tmp_path):
+    """Windows editors may add both; the cells are the same."""
+    plain = tmp_path / "plain.ipynb"
+    nbs.write(plain, nbs.CORRECT)
+    windows = tmp_path / "windows.ipynb"
+    windows.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes().replace(b"\n", b"\r\n"))
+    assert read_notebook(windows)["cells"] == read_notebook(plain)["cells"]
+
+
 def test_source_problems_are_errors(tmp_path):
     twice = nbs.CORRECT + [nbs.cell("pass", "test_add", points=1)]
     with pytest.raises(NotebookError, match="two test cells"):
