@@ -48,12 +48,11 @@ def test_a_block_of_1024_threads_that_synchronizes_passes(tmp_path, mode):
     if mode == "bubblewrap" and sandbox.isolation() != "bubblewrap":
         pytest.skip("needs bubblewrap")
     cells = [nbs.cell(KERNEL, "kernel", solution=True), nbs.cell(TEST, "test_block", points=1)]
-    nbs.write(tmp_path / "source" / "ps" / "ps.ipynb", cells)
-    nbs.write(tmp_path / "submitted" / "s" / "ps" / "ps.ipynb", cells)
+    course = nbs.course(tmp_path, {"s": cells}, source=cells)
     worker = Worker(Limits(gpu=False), mode=mode)
     try:
-        result = grade_submission("ps", "s", tmp_path / "source" / "ps",
-                                  tmp_path / "submitted" / "s" / "ps", worker)
+        result = grade_submission(nbs.ASSIGNMENT, "s", course / "source" / nbs.ASSIGNMENT,
+                                  course / "submitted" / "s" / nbs.ASSIGNMENT, worker)
     finally:
         worker.close()
     assert [(t.passed, t.points) for t in result.tests] == [(True, 1)], result.tests[0].message
