@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autograder.deadlines import Deadline, parse_time
+from autograder.deadlines import Deadline, read_timestamp
 from autograder.roster import Roster, check_student_id
+from autograder.settings import exchange_timezone
 from toolkit.files import atomic_dir, why_not_written
 
 #: Canvas's name for a downloaded submission file.
@@ -88,8 +89,9 @@ def _notebook_name(file_name: str, expected: set[str]) -> str | None:
     return None
 
 
-def _read_entries(source: Path) -> list[tuple[str, datetime, bytes]]:
-    """(relative path, timestamp, content) of every file in a zip or folder."""
+def _read_entries(source: Path, zone: str) -> list[tuple[str, datetime, bytes]]:
+    """(relative path, timestamp, content) of every file in a zip or folder (timestamp.txt files
+    read as stamped in ``zone``)."""
     entries = []
     if source.is_file():
         try:
@@ -107,7 +109,7 @@ def _read_entries(source: Path) -> list[tuple[str, datetime, bytes]]:
             rel = path.relative_to(source).as_posix()
             stamp = path.parent / "timestamp.txt"
             if stamp.is_file() and path.name != "timestamp.txt":
-                ts = parse_time(stamp.read_text(encoding="utf-8").strip())
+                ts = read_timestamp(stamp, zone)
             else:
                 ts = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
             entries.append((rel, ts, path.read_bytes()))
@@ -117,15 +119,15 @@ def _read_entries(source: Path) -> list[tuple[str, datetime, bytes]]:
     return entries
 
 
-def find_submissions(source: Path, expected: set[str], roster: Roster | None
+def find_submissions(source: Path, expected: set[str], roster: Roster | None, zone: str = "UTC"
                      ) -> tuple[list[Found], dict[tuple[str, str], bytes], CollectReport]:
     """Match every file of `source` to a student and a notebook; raise ValueError on unknown
-    students."""
+    students. nbgrader's timestamp.txt files are read as stamped in ``zone``."""
     report = CollectReport()
     found: list[Found] = []
     content: dict[Found, bytes] = {}
     unknown: list[str] = []
-    for position, (rel, ts, data) in enumerate(_read_entries(source)):
+    for position, (rel, ts, data) in enumerate(_read_entries(source, zone)):
         parts = rel.split("/")
         name = parts[-1]
         if name == "timestamp.txt" or name.startswith(".") or "__MACOSX" in parts:
@@ -188,7 +190,8 @@ def collect(source: str | Path, course_dir: str | Path, assignment: str, *,
     work."""
     source, course_dir = Path(source), Path(course_dir)
     expected = expected_notebooks(course_dir, assignment)
-    collected, content, report = find_submissions(source, expected, roster)
+    collected, content, report = find_submissions(source, expected, roster,
+                                                  exchange_timezone(course_dir))
     if not collected:
         raise ValueError(f"no submission of {assignment!r} found in {source} "
                          f"(looked for {', '.join(sorted(expected))}); nothing was written")

@@ -18,25 +18,39 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from nbgrader.utils import parse_utc
+from dateutil.tz import gettz
 
 from autograder.results import SubmissionResult
 
 #: The file name, relative to the course directory.
 FILENAME = "deadlines.toml"
 POLICIES = ("none", "zero", "per_day")
+#: A time as nbgrader's timestamp.txt holds it ("%Y-%m-%d %H:%M:%S.%f %Z"): the date and time,
+#: a space, and the zone's abbreviation, name or offset.
+_STAMP = re.compile(r"(?P<when>\d{4}-\d\d-\d\d[ T][\d:.]+) +(?P<zone>\S+)")
+_OFFSET = re.compile(r"(?P<sign>[+-])(?P<hours>\d\d):?(?P<minutes>\d\d)")
 
 
-def parse_time(value: str | datetime | date) -> datetime:
-    """An aware UTC datetime from ISO 8601 or nbgrader's timestamp.txt format; naive means UTC.
+def parse_time(value: str | datetime | date, zone: str = "UTC") -> datetime:
+    """An aware UTC datetime from ISO 8601 or nbgrader's timestamp.txt format.
 
-    A date alone (TOML's ``due = 2026-12-01``) means the end of that day, 23:59:59 UTC.
+    ``zone`` is the zone of a time that names none, and the zone whose abbreviations are read:
+    nbgrader stamps a submission "2026-12-01 23:30:00.000000 IST" in its exchange's time zone
+    (``c.Exchange.timezone``), and the abbreviation alone does not say which zone that is (IST
+    is India's, Ireland's and Israel's). A date alone (TOML's ``due = 2026-12-01``) means the end
+    of that day, 23:59:59.
     """
+    local = gettz(zone)
+    if local is None:
+        raise ValueError(f"{zone!r} is not a time zone: give an IANA name such as "
+                         "'America/Los_Angeles' or 'UTC'")
     if isinstance(value, datetime):
         ts = value
     elif isinstance(value, date):
@@ -44,17 +58,54 @@ def parse_time(value: str | datetime | date) -> datetime:
     elif not isinstance(value, str):
         raise ValueError(f"cannot read the time {value!r}: use ISO 8601, e.g. 2026-12-01T23:59:00Z")
     else:
-        try:
-            ts = datetime.fromisoformat(value.strip())
-        except ValueError:
-            try:
-                ts = parse_utc(value.strip())   # "2026-11-27 15:10:50.123456 UTC"
-            except (ValueError, OverflowError) as error:
-                raise ValueError(f"cannot read the time {value!r}: use ISO 8601, "
-                                 "e.g. 2026-12-01T23:59:00Z") from error
+        ts = _read_text(value.strip(), local)
     if ts.tzinfo is None:
-        return ts.replace(tzinfo=timezone.utc)
+        ts = ts.replace(tzinfo=local)
     return ts.astimezone(timezone.utc)
+
+
+def _read_text(text: str, local: tzinfo) -> datetime:
+    """``text`` in ISO 8601, or as a date and time followed by a zone: an offset, an
+    abbreviation ``local`` uses at that time, or the name of a zone."""
+    unreadable = ValueError(f"cannot read the time {text!r}: use ISO 8601, e.g. "
+                            "2026-12-01T23:59:00Z")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        stamp = _STAMP.fullmatch(text)
+        if stamp is None:
+            raise unreadable from None
+    try:
+        when = datetime.fromisoformat(stamp["when"])
+    except ValueError:
+        raise unreadable from None
+    token = stamp["zone"]
+    offset = _OFFSET.fullmatch(token)
+    if offset is not None:
+        minutes = 60 * int(offset["hours"]) + int(offset["minutes"])
+        return when.replace(tzinfo=timezone(timedelta(minutes=-minutes if offset["sign"] == "-"
+                                                              else minutes)))
+    for fold in (0, 1):   # 01:30 PDT and 01:30 PST, the night clocks go back, differ by the name
+        ts = when.replace(tzinfo=local, fold=fold)
+        if ts.tzname() == token:
+            return ts
+    try:
+        return when.replace(tzinfo=ZoneInfo(token))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"cannot tell which time zone {token!r} is, in the time {text!r}: nbgrader stamps "
+            "submissions with the abbreviation of its exchange's zone; set that zone in the "
+            "course's nbgrader_config.py, e.g. c.Exchange.timezone = 'America/Los_Angeles'"
+        ) from None
+
+
+def read_timestamp(path: Path, zone: str) -> datetime:
+    """The time a submission's timestamp.txt at ``path`` holds, stamped in ``zone`` (the
+    course's ``exchange_timezone``); ValueError naming the file where it cannot be read."""
+    try:
+        return parse_time(path.read_text(encoding="utf-8", errors="replace").strip(), zone)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}; correct or delete that file") from None
 
 
 @dataclass(frozen=True)

@@ -53,17 +53,31 @@ def nbgrader_timeout(course_dir: str | Path) -> float | None:
     nbgrader_config.py (``c.Execute.timeout``, or a class it inherits from, else nbgrader's
     default); None where it has no timeout (None, 0 or less)."""
     from nbgrader.preprocessors import Execute
+
+    timeout = Execute(config=_nbgrader_config(course_dir)).timeout
+    return float(timeout) if timeout is not None and timeout > 0 else None
+
+
+def exchange_timezone(course_dir: str | Path) -> str:
+    """The time zone nbgrader's exchange writes a submission's timestamp.txt in, as it reads the
+    course's nbgrader_config.py (``c.Exchange.timezone`` or ``c.ExchangeSubmit.timezone``, else
+    nbgrader's "UTC"): the zone whose abbreviations (PST, IST) those timestamps end with."""
+    from nbgrader.exchange.default.submit import ExchangeSubmit
+
+    return ExchangeSubmit(config=_nbgrader_config(course_dir)).timezone
+
+
+def _nbgrader_config(course_dir: str | Path):
+    """The course's nbgrader_config.py as nbgrader loads it (empty without the file)."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
     path = Path(course_dir) / CONFIG
     try:
-        config = (PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
-                  if path.is_file() else Config())
+        return (PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+                if path.is_file() else Config())
     except Exception as error:  # noqa: BLE001 - the course's Python file may raise anything
         raise ValueError(f"cannot read {path}: {error}") from None
-    timeout = Execute(config=config).timeout
-    return float(timeout) if timeout is not None and timeout > 0 else None
 
 
 def _toml_limits(path: Path) -> dict[str, int | float | bool]:

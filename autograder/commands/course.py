@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -102,14 +103,18 @@ def _guess_assignment(course: Path, path: Path) -> str:
     return matches[0]
 
 
-def _submissions(course: Path, assignment: str) -> dict[str, str]:
-    """Submitted students of `assignment` and their timestamp.txt ('' where there is none)."""
+def _submissions(course: Path, assignment: str) -> dict[str, datetime | None]:
+    """Submitted students of `assignment` and the time their timestamp.txt holds (None where
+    there is none)."""
+    from autograder.deadlines import read_timestamp
+    from autograder.settings import exchange_timezone
+
+    zone = exchange_timezone(course)
     found = {}
     for folder in sorted((course / "submitted").glob(f"*/{assignment}")):
         if folder.is_dir() and any(folder.glob("*.ipynb")):
             stamp = folder / "timestamp.txt"
-            found[folder.parent.name] = (stamp.read_text(encoding="utf-8").strip()
-                                         if stamp.exists() else "")
+            found[folder.parent.name] = read_timestamp(stamp, zone) if stamp.exists() else None
     return found
 
 
@@ -122,7 +127,7 @@ def _submissions(course: Path, assignment: str) -> dict[str, str]:
 def status(assignment: str, history: bool, roster_path: str | None, gradebook_path: str | None,
            course_path: str | None) -> None:
     """Who submitted ASSIGNMENT, who was graded, whose notebook could not be graded."""
-    from autograder.deadlines import parse_time, with_late_penalty
+    from autograder.deadlines import with_late_penalty
 
     course = options.course(course_path)
     try:
@@ -150,18 +155,13 @@ def status(assignment: str, history: bool, roster_path: str | None, gradebook_pa
     counts = {"submitted": 0, "graded": 0, "failed": 0, "not graded": 0, "no submission": 0}
     for student in students:
         stamp, result = submitted.get(student), results.get(student)
-        when = late = ""
-        if stamp is None:
-            when = "-"
-        elif stamp:
-            when = parse_time(stamp).strftime("%Y-%m-%d %H:%M")
-            days = deadline.days_late(stamp) if deadline is not None else 0
+        when, late = "-", ""
+        if student in submitted:
+            counts["submitted"] += 1
+            when = "(no time)" if stamp is None else stamp.strftime("%Y-%m-%d %H:%M")
+            days = deadline.days_late(stamp) if deadline is not None and stamp else 0
             late = f"{days}d" if days else ""
-            counts["submitted"] += 1
-        else:
-            when = "(no time)"
-            counts["submitted"] += 1
-        if stamp is None and result is None:
+        if student not in submitted and result is None:
             state, score = "no submission", ""
         elif result is None:
             state, score = "not graded", ""

@@ -58,8 +58,10 @@ def _engine_digest() -> str:
 def find_jobs(course: Path, assignment: str, student: str | None, seed: int, limits) -> list:
     """The submissions of ``assignment`` in an nbgrader course directory, as pool jobs graded
     under ``limits``."""
+    from autograder.deadlines import read_timestamp
     from autograder.engine.pool import Job
     from autograder.gradebook import FILENAME
+    from autograder.settings import exchange_timezone
 
     source_dir = course / "source" / assignment
     if not any(source_dir.glob("*.ipynb")):
@@ -77,10 +79,19 @@ def find_jobs(course: Path, assignment: str, student: str | None, seed: int, lim
                                        f"{submitted}")
         students = [student]
     forbidden = (str(course.resolve()), str(source_dir.resolve()), FILENAME, "gradebook.db")
-    return [Job(assignment, s, source_dir, submitted / s / assignment,
-                release if release.is_dir() else None, seed, forbidden,
-                _fingerprint([source_dir, release, submitted / s / assignment], seed, limits))
-            for s in students]
+    zone = exchange_timezone(course)
+    jobs = []
+    for s in students:
+        stamp = submitted / s / assignment / "timestamp.txt"
+        try:
+            when = read_timestamp(stamp, zone).isoformat() if stamp.is_file() else ""
+        except ValueError as error:
+            raise click.ClickException(f"{error}; nothing was graded") from None
+        jobs.append(Job(assignment, s, source_dir, submitted / s / assignment,
+                        release if release.is_dir() else None, seed, forbidden,
+                        _fingerprint([source_dir, release, submitted / s / assignment], seed,
+                                     limits), when))
+    return jobs
 
 
 @click.command()

@@ -337,9 +337,10 @@ def _now() -> str:
 
 def grade_submission(assignment: str, student: str, source_dir: Path, submission_dir: Path,
                      worker: Worker, release_dir: Path | None = None, seed: int = 0,
-                     forbidden: tuple[str, ...] = ()) -> SubmissionResult:
+                     forbidden: tuple[str, ...] = (), submitted_at: str = "") -> SubmissionResult:
     """Grade ``submission_dir`` (a student's folder of one assignment) against the test cells of
-    the notebooks in ``source_dir``; never raises for anything the submission does."""
+    the notebooks in ``source_dir``; never raises for anything the submission does.
+    ``submitted_at`` (ISO 8601) is recorded as its submission time."""
     started = time.perf_counter()
     deadline = time.monotonic() + worker.limits.submission_s
     graded_at = _now()
@@ -351,10 +352,6 @@ def grade_submission(assignment: str, student: str, source_dir: Path, submission
     timings = dict.fromkeys(PHASES, 0.0)
     problems: list[str] = []
     status = "graded"
-    submitted_at = ""
-    stamp = Path(submission_dir) / "timestamp.txt"
-    if stamp.is_file():
-        submitted_at = stamp.read_text(errors="replace").strip()[:64]
     for source_path in sources:
         source = read_notebook(source_path)
         prefix = f"{source_path.stem}:" if len(sources) > 1 else ""

@@ -44,6 +44,7 @@ class Job:
     seed: int = 0
     forbidden: tuple[str, ...] = ()
     fingerprint: str = ""
+    submitted_at: str = ""        # ISO 8601 UTC, from its timestamp.txt ("" where there is none)
 
 
 #: How many more times a submission is graded after the grader failed on it.
@@ -100,7 +101,7 @@ def grade_job(job: Job, worker: Worker) -> dict:
     try:
         result = grade_submission(job.assignment, job.student, job.source_dir,
                                   job.submission_dir, worker, job.release_dir, job.seed,
-                                  job.forbidden)
+                                  job.forbidden, job.submitted_at)
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # noqa: BLE001 - whatever went wrong (a SystemExit too) is
