@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autograder.deadlines import Deadline, read_timestamp
+from autograder.deadlines import Deadline, check_extensions, read_timestamp
 from autograder.roster import Roster, check_student_id
 from autograder.settings import exchange_timezone
 from toolkit.files import atomic_dir, why_not_written
@@ -46,6 +46,7 @@ class Found:
     timestamp: datetime
     marked_late: bool = False     # Canvas put LATE in its name
     order: int = 0                # Canvas's submission id or the file's position: later wins
+    from_canvas: bool = False     # named as in a Canvas download (which marks late files LATE)
 
 
 @dataclass
@@ -162,7 +163,7 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None, zo
             report.skipped.append((rel, "not a notebook of this assignment "
                                         f"({', '.join(sorted(expected))})"))
             continue
-        f = Found(student_id, notebook, rel, ts, late, order)
+        f = Found(student_id, notebook, rel, ts, late, order, from_canvas=bool(m))
         found.append(f)
         content[f] = data
     if unknown:
@@ -195,12 +196,20 @@ def collect(source: str | Path, course_dir: str | Path, assignment: str, *,
     if not collected:
         raise ValueError(f"no submission of {assignment!r} found in {source} "
                          f"(looked for {', '.join(sorted(expected))}); nothing was written")
+    if deadline is not None and roster is not None:
+        check_extensions({assignment: deadline}, roster.students)
     for f in collected:
-        days = deadline.days_late(f.timestamp) if deadline else 0
+        days = deadline.for_student(f.student).days_late(f.timestamp) if deadline else 0
         if f.marked_late and deadline is not None and days == 0:
             report.warnings.append(f"{f.source}: Canvas marks it LATE but its time "
                                    f"{f.timestamp.isoformat()} is within the due date; it is "
                                    "graded by its time")
+        if f.from_canvas and not f.marked_late and days:
+            report.warnings.append(f"{f.source}: its time {f.timestamp.isoformat()} is {days} "
+                                   "day(s) past the due date, but Canvas does not mark it LATE "
+                                   "(an extension given in Canvas?); it is graded late unless "
+                                   f"deadlines.toml gives {f.student} one "
+                                   f"([{assignment}.extensions])")
         if days or f.marked_late:
             report.late.append((f, days))
     for done, student in enumerate(report.students):

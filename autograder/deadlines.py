@@ -10,8 +10,13 @@ The file sits next to nbgrader_config.py in the course directory::
     per_day = 0.1                # fraction of the maximum score, 0 < per_day <= 1
     grace_minutes = 10           # optional: lateness under this many minutes is forgiven
 
+    [vectorization.extensions]   # optional: students given a later due date, by student id
+    alice = 2026-12-04T23:59:00Z
+
 An assignment without an entry has no due date: nothing is late. The penalty is recorded in points
-(SubmissionResult.late_penalty); the score never drops below 0.
+(SubmissionResult.late_penalty); the score never drops below 0. An extension replaces the due date
+for its student only; one earlier than the due date, or for a student not on the course's roster,
+is refused as a likely typo.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import dataclasses
 import math
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -116,6 +122,7 @@ class Deadline:
     policy: str = "none"
     per_day: float = 0.0
     grace: timedelta = timedelta(0)
+    extensions: Mapping[str, datetime] = field(default_factory=dict)   # student id -> due date
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -124,6 +131,15 @@ class Deadline:
         if self.policy == "per_day" and not 0 < self.per_day <= 1:
             raise ValueError(f"per_day = {self.per_day} must be a fraction of the maximum score "
                              "in (0, 1], e.g. 0.1 for 10% per day")
+        for student, due in self.extensions.items():
+            if due < self.due:
+                raise ValueError(f"the extension of {student} to {due.isoformat()} is before the "
+                                 f"due date {self.due.isoformat()}: give a later date")
+
+    def for_student(self, student: str) -> Deadline:
+        """The deadline ``student`` has: their extension's due date where they have one."""
+        due = self.extensions.get(student)
+        return self if due is None else dataclasses.replace(self, due=due, extensions={})
 
     def days_late(self, submitted_at: datetime) -> int:
         """Started days past the due date (after the grace period); 0 when on time."""
@@ -160,19 +176,36 @@ def load_deadlines(course_dir: str | Path) -> dict[str, Deadline]:
         if not isinstance(entry, dict) or "due" not in entry:
             raise ValueError(f"{path}: [{assignment}] needs a 'due' date, e.g. due = "
                              "2026-12-01T23:59:00Z")
-        unknown = set(entry) - {"due", "policy", "per_day", "grace_minutes"}
+        unknown = set(entry) - {"due", "policy", "per_day", "grace_minutes", "extensions"}
         if unknown:
             raise ValueError(f"{path}: [{assignment}] has unknown key(s) "
                              f"{', '.join(sorted(unknown))}; allowed: due, policy, per_day, "
-                             "grace_minutes")
+                             "grace_minutes, extensions")
+        extensions = entry.get("extensions", {})
+        if not isinstance(extensions, dict):
+            raise ValueError(f"{path}: [{assignment}] extensions must be a table of student ids "
+                             f"and due dates: [{assignment}.extensions] then alice = "
+                             "2026-12-04T23:59:00Z")
         try:
             deadlines[assignment] = Deadline(
                 due=parse_time(entry["due"]), policy=entry.get("policy", "none"),
                 per_day=float(entry.get("per_day", 0.0)),
-                grace=timedelta(minutes=float(entry.get("grace_minutes", 0))))
+                grace=timedelta(minutes=float(entry.get("grace_minutes", 0))),
+                extensions={str(s): parse_time(d) for s, d in extensions.items()})
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: [{assignment}]: {error}") from error
     return deadlines
+
+
+def check_extensions(deadlines: dict[str, Deadline], students: Iterable[str]) -> None:
+    """ValueError naming the extensions given to students not among ``students`` (the
+    roster): a misspelt id would leave its student's work late."""
+    known = set(students)
+    for assignment, deadline in deadlines.items():
+        strangers = sorted(set(deadline.extensions) - known)
+        if strangers:
+            raise ValueError(f"{FILENAME}: [{assignment}.extensions] names {', '.join(strangers)}, "
+                             "not on the roster: use the roster's student ids")
 
 
 def with_late_penalty(result: SubmissionResult, deadlines: dict[str, Deadline]) -> SubmissionResult:
@@ -181,5 +214,6 @@ def with_late_penalty(result: SubmissionResult, deadlines: dict[str, Deadline]) 
     if deadline is None:
         return result
     raw = sum(t.points for t in result.tests)
-    penalty = deadline.penalty(result.submitted_at or None, raw, result.max_score)
+    penalty = deadline.for_student(result.student).penalty(result.submitted_at or None, raw,
+                                                           result.max_score)
     return dataclasses.replace(result, late_penalty=penalty)

@@ -127,13 +127,15 @@ def _submissions(course: Path, assignment: str) -> dict[str, datetime | None]:
 def status(assignment: str, history: bool, roster_path: str | None, gradebook_path: str | None,
            course_path: str | None) -> None:
     """Who submitted ASSIGNMENT, who was graded, whose notebook could not be graded."""
-    from autograder.deadlines import with_late_penalty
+    from autograder.deadlines import check_extensions, with_late_penalty
 
     course = options.course(course_path)
     try:
         coursedir.check_assignment(course, assignment)
         roster = options.roster(course, roster_path)
         deadlines = load_deadlines(course)
+        if roster is not None:
+            check_extensions(deadlines, roster.students)
         submitted = _submissions(course, assignment)
         graded, earlier = [], []
         try:
@@ -159,7 +161,8 @@ def status(assignment: str, history: bool, roster_path: str | None, gradebook_pa
         if student in submitted:
             counts["submitted"] += 1
             when = "(no time)" if stamp is None else stamp.strftime("%Y-%m-%d %H:%M")
-            days = deadline.days_late(stamp) if deadline is not None and stamp else 0
+            days = (deadline.for_student(student).days_late(stamp)
+                    if deadline is not None and stamp else 0)
             late = f"{days}d" if days else ""
         if student not in submitted and result is None:
             state, score = "no submission", ""

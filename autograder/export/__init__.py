@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from autograder.deadlines import Deadline, with_late_penalty
+from autograder.deadlines import Deadline, check_extensions, with_late_penalty
 from autograder.results import SubmissionResult
 from autograder.roster import Roster, check_student_id
 from toolkit.files import atomic_dir, atomic_file, why_not_written
@@ -66,6 +66,7 @@ def grades_for(assignment: str, results: list[SubmissionResult], *, roster: Rost
                          f"{assignment!r}")
     if roster is not None:
         roster.require(students, what=f"the results of {assignment!r}")
+        check_extensions(deadlines, roster.students)
     results = [with_late_penalty(r, deadlines) for r in sorted(results, key=lambda r: r.student)]
     if max_score is None:
         max_score = max((r.max_score for r in results), default=0.0)

@@ -26,9 +26,10 @@ def _naive_utc(value) -> str:
 def rows(grades: Grades) -> list[dict[str, str]]:
     """The CSV's rows as nbgrader would write them."""
     results = grades.by_student()
-    duedate = str(grades.deadline.due.replace(tzinfo=None)) if grades.deadline else ""
     out = []
     for student_id in grades.student_ids():
+        duedate = (str(grades.deadline.for_student(student_id).due.replace(tzinfo=None))
+                   if grades.deadline else "")
         student = grades.roster.get(student_id) if grades.roster is not None else None
         result = results.get(student_id)
         row = {"assignment": grades.assignment, "duedate": duedate, "student_id": student_id,

@@ -93,7 +93,7 @@ def feedback_page(result: SubmissionResult, grades: Grades) -> str:
     student = grades.roster.get(result.student) if grades.roster is not None else None
     return _ENV.get_template("feedback.html.j2").render(
         r=result, name=student.sortable_name if student else result.student,
-        due=grades.deadline.due if grades.deadline else "")
+        due=grades.deadline.for_student(result.student).due if grades.deadline else "")
 
 
 def summary_page(grades: Grades) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zipfile
 from datetime import datetime, timezone
@@ -121,3 +122,24 @@ def test_canvas_names_round_trip(name, late, user, submission, file):
     m = CANVAS_NAME.match(f"{name}_{'LATE_' if late else ''}{user}_{submission}_{file}")
     assert (m["name"], bool(m["late"]), m["user"], m["submission"], m["file"]) == (
         name, late, str(user), str(submission), file)
+
+
+def test_canvas_not_marking_late_work_late_is_reported(course, roster, tmp_path):
+    """Canvas marks a file LATE by the student's own due date, extensions included: a file past
+    the course's due date that Canvas does not mark is reported, and an extension for its student
+    in deadlines.toml makes it on time."""
+    z = canvas_zip(tmp_path / "download.zip", [
+        (f"liddellalice_12345_111_{NB}", (2026, 12, 3, 9, 0, 0), "alice, with an extension"),
+        (f"builderbob_LATE_23456_333_{NB}", (2026, 12, 3, 9, 0, 0), "bob"),
+    ])
+    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=DEADLINE)
+    assert {(f.student, days) for f, days in report.late} == {("alice", 2), ("bob", 2)}
+    [warning] = report.warnings
+    assert warning.startswith(f"liddellalice_12345_111_{NB}: its time 2026-12-03T09:00:00+00:00 is "
+                              "2 day(s) past the due date, but Canvas does not mark it LATE")
+    assert f"gives alice one ([{ASSIGNMENT}.extensions])" in warning
+    extended = dataclasses.replace(DEADLINE,
+                                   extensions={"alice": parse_time("2026-12-04T23:59:00Z")})
+    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=extended)
+    assert {(f.student, days) for f, days in report.late} == {("bob", 2)}
+    assert report.warnings == []

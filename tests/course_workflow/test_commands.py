@@ -56,6 +56,32 @@ def test_status_reports_each_student(graded):
     assert result.output.splitlines()[-1] == "3 submitted, 2 graded, 1 failed, 1 no submission"
 
 
+def test_an_extension_in_deadlines_toml_reaches_status_and_every_export(graded, tmp_path):
+    """alice, a day late in `graded`, has an extension: no penalty in status, the CSV (whose
+    duedate is hers) and her feedback page; a misspelt id is refused."""
+    toml = graded / "deadlines.toml"
+    extension = f"\n[{ASSIGNMENT}.extensions]\nalice = 2026-12-03T12:00:00Z\n"
+    toml.write_text(toml.read_text() + extension)
+    status = run("status", ASSIGNMENT, "--course", str(graded))
+    lines = {line.split()[0]: line for line in status.output.splitlines()[1:-1]}
+    assert "6 / 6" in lines["alice"] and "1d" not in lines["alice"]
+    out = tmp_path / "exports"
+    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "csv,html", "--out",
+                 str(out))
+    assert result.exit_code == 0, result.output
+    rows = {r["student_id"]: r for r in csv.DictReader((out / f"{ASSIGNMENT}_grades.csv").open())}
+    assert (rows["alice"]["score"], rows["alice"]["duedate"]) == ("6.0", "2026-12-03 12:00:00")
+    assert (rows["bob"]["score"], rows["bob"]["duedate"]) == ("3.5", "2026-12-01 23:59:00")
+    page = (out / "feedback" / ASSIGNMENT / "students" / "alice.html").read_text()
+    assert "due 2026-12-03 12:00" in page
+    toml.write_text(toml.read_text().replace("alice = ", "alcie = "))
+    export = ("export", ASSIGNMENT, "--to", "csv", "--out", str(out))
+    for command in (("status", ASSIGNMENT), export):
+        refused = run(*command, "--course", str(graded))
+        assert refused.exit_code == 1
+        assert "names alcie, not on the roster" in refused.output
+
+
 def test_roster_missing_students_writes_nothing(graded, roster, tmp_path):
     write_roster(graded / "roster.csv", [s for s in roster if s.id != "bob"])
     result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "csv", "--out",

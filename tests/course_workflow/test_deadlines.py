@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder.deadlines import Deadline, load_deadlines, parse_time, with_late_penalty
+from autograder.deadlines import (
+    Deadline,
+    check_extensions,
+    load_deadlines,
+    parse_time,
+    with_late_penalty,
+)
 from autograder.results import SubmissionResult
 from autograder.results import TestResult as Cell
 
@@ -80,3 +86,34 @@ def test_bad_deadlines_file(tmp_path, text, message):
 def test_a_date_alone_is_the_end_of_that_day(tmp_path):
     (tmp_path / "deadlines.toml").write_text('[a]\ndue = 2026-12-01\npolicy = "zero"\n')
     assert load_deadlines(tmp_path)["a"].due == parse_time("2026-12-01T23:59:59Z")
+
+
+def test_an_extension_moves_the_due_date_of_its_student_only(tmp_path):
+    (tmp_path / "deadlines.toml").write_text(
+        '[a]\ndue = 2026-12-01T23:59:00Z\npolicy = "zero"\n\n'
+        '[a.extensions]\nalice = 2026-12-04T23:59:00Z\n')
+    d = load_deadlines(tmp_path)["a"]
+    assert d.extensions == {"alice": parse_time("2026-12-04T23:59:00Z")}
+    late = SubmissionResult("a", "alice", (Cell("t", 7, 10, True),),
+                            submitted_at="2026-12-03T12:00:00+00:00")
+    assert with_late_penalty(late, {"a": d}).score == 7                    # within her extension
+    bob = SubmissionResult("a", "bob", late.tests, submitted_at=late.submitted_at)
+    assert with_late_penalty(bob, {"a": d}).score == 0
+    assert d.for_student("alice").due == parse_time("2026-12-04T23:59:00Z")
+    assert d.for_student("bob") is d
+    check_extensions({"a": d}, ["alice", "bob"])
+    with pytest.raises(ValueError, match=r"\[a\.extensions\] names alice, not on the roster"):
+        check_extensions({"a": d}, ["alicia", "bob"])
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[a]\ndue = 2026-12-01T23:59:00Z\n[a.extensions]\nalice = 2025-12-04T23:59:00Z\n',
+     r"the extension of alice to 2025-12-04T23:59:00\+00:00 is before the due date"),
+    ('[a]\ndue = 2026-12-01T23:59:00Z\nextensions = "alice"\n', "extensions must be a table"),
+    ('[a]\ndue = 2026-12-01T23:59:00Z\n[a.extensions]\nalice = "soon"\n',
+     "cannot read the time 'soon'"),
+])
+def test_bad_extensions(tmp_path, text, message):
+    (tmp_path / "deadlines.toml").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_deadlines(tmp_path)
