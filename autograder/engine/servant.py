@@ -277,6 +277,7 @@ class Servant:
             f.write(source)
         self.cell_files.add(path)
         linecache.checkcache(path)
+        self._new_execution()
         self.shell.notes = []
         reply: dict[str, Any] = {"ok": True}
         try:
@@ -297,8 +298,18 @@ class Servant:
         self.flagged.update(found)
         return found
 
+    def _new_execution(self) -> None:
+        """What a kernel does before each cell it runs: forget which warnings the student's
+        code already showed (IPython's pre_execute clears ``__warningregistry__``), so that a
+        warning shown in one cell is shown again in the next, and a test cell that provokes it
+        writes to stderr as it does in nbgrader."""
+        self.namespace.pop("__warningregistry__", None)
+
     def op_names(self, msg: dict[str, Any],
                  blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        """The student's names; the grader asks before each test cell, which starts a new
+        execution here."""
+        self._new_execution()
         entries, out_blobs = {}, []
         budget = self.limits.transfer_mb * 2**20 // 2  # values past it stay here, behind proxies
         for name, obj in list(self.namespace.items()):

@@ -209,6 +209,16 @@ except ValueError as error:
 """),
     "a_name_the_test_takes": ("x = np.arange(3.0)\n", None, "x = \"the test's own x\"\n"),
     "another_array_changed": ("y = np.ones(3)\n", None, "assert x == \"the test's own x\"\n"),
+    "warning_shown_again": ("def doubled(x):\n    return 2 * x\n", """import warnings
+
+
+def doubled(x):
+    warnings.warn("doubled is deprecated")
+    return 2 * x
+
+
+doubled(1)
+""", "assert doubled(2) == 4\n"),
 }
 
 
@@ -227,8 +237,9 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     student's function changes in place (seen by the test), one it must leave alone, a test's
     ``np.errstate`` and warning filters, the student's own ValueError and NumPy's LinAlgError
     caught as they are in a notebook, and a test's own name that the student also used, kept
-    when another of the student's arrays changes. The other submission changes its input and
-    overflows: 0 there, as in nbgrader."""
+    when another of the student's arrays changes. The other submission changes its input,
+    overflows, and warns in a test cell after its own cell showed the same warning (a kernel
+    shows it again in each cell, and nbgrader scores the stderr 0): 0 there, as in nbgrader."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
@@ -240,4 +251,4 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     assert ours == theirs
     assert all(ours["honest"].values()) and len(ours["honest"]) == len(CROSSING)
     assert [name for name, points in ours["careless"].items() if not points] == [
-        "test_argument_left_alone", "test_error_handling"]
+        "test_argument_left_alone", "test_error_handling", "test_warning_shown_again"]
