@@ -29,7 +29,8 @@ def _label(fn: Any, name: str | None) -> str:
 def source_of(fn: Any) -> str:
     """The source text of ``fn``, dedented: the engine's proxies carry it in
     ``__autograder_source__``; real functions (also from notebook cells, which IPython keeps in
-    linecache, and Numba dispatchers) go through ``inspect.getsource``."""
+    linecache, and Numba dispatchers) go through ``inspect.getsource``, and those defined under
+    a cell magic such as ``%%time`` are read in the kernel's input history."""
     carried = inspect.getattr_static(fn, "__autograder_source__", None)
     if type(carried) is str:
         return textwrap.dedent(carried)
@@ -37,10 +38,78 @@ def source_of(fn: Any) -> str:
     try:
         return textwrap.dedent(inspect.getsource(target))
     except (OSError, TypeError) as err:
+        found = _in_magic_cell(target)
+        if found is not None:
+            return found
         raise AssertionError(
             f"could not read the source of {_label(fn, None)} ({err}); define it with `def` in a "
             f"notebook cell and run that cell"
         ) from None
+
+
+def definition_at(source: str, line: int, name: str) -> str | None:
+    """The text of the ``def`` or ``class`` called ``name`` that starts at ``line`` of ``source``
+    (at its ``def`` line or its first decorator's), decorators included, dedented; for a lambda
+    (``name`` "<lambda>"), the statement that starts at ``line``. None where there is none: the
+    grader reads a student's function in its own copy of the cells it sent, where the sandbox
+    only says where the function starts; ``source_of`` in the body of a ``%%time`` cell."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    lines = source.splitlines()
+    for node in ast.walk(tree):
+        if name == "<lambda>":
+            found = isinstance(node, ast.stmt) and node.lineno == line and any(
+                isinstance(n, ast.Lambda) for n in ast.walk(node))
+            first = node.lineno if found else 0
+        else:
+            found = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                and node.name == name
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list]) if found else 0
+            found = found and line in (first, node.lineno)
+        if found:
+            return textwrap.dedent("\n".join(lines[first - 1:node.end_lineno]) + "\n")
+    return None
+
+
+def magic_cell_body(source: str) -> str | None:
+    """The body of a cell that is one cell magic, as IPython's transformer writes the cell
+    (``get_ipython().run_cell_magic('time', '', BODY)``): BODY; None for any other cell."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
+        return None
+    call = tree.body[0].value
+    if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "run_cell_magic" and len(call.args) == 3 and not call.keywords
+            and all(isinstance(a, ast.Constant) and type(a.value) is str for a in call.args)):
+        return call.args[2].value
+    return None
+
+
+def _in_magic_cell(fn: Any) -> str | None:
+    """``fn``'s definition where a kernel keeps no source for it: in the body of a cell magic
+    (IPython compiles ``%%time``'s body as "<timed exec>"), found in the newest cell of the
+    kernel's input history whose body defines it at its line; None outside a kernel."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not code.co_filename.startswith("<"):
+        return None
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    history = getattr(shell, "user_ns", {}).get("In") if shell is not None else None
+    for cell in reversed(history if isinstance(history, list) else []):
+        body = magic_cell_body(cell) if type(cell) is str else None
+        found = body and definition_at(shell.transform_cell(body), code.co_firstlineno,
+                                       code.co_name)
+        if found:
+            return found
+    return None
 
 
 def _python_function(fn: Any) -> Any:

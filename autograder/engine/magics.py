@@ -10,11 +10,16 @@ times it and the result is IPython's ``TimeitResult``; ``%%capture NAME`` keeps 
 output in ``NAME``; ``%%writefile`` writes its file; ``%env`` reads and sets variables.
 ``%matplotlib`` and other display or configuration magics are skipped, shell commands (``!ls``)
 never run. The shell also gives the namespace the ``display`` a kernel defines.
+
+The body of a cell magic (``%%time`` above a ``def``) runs from a file of its own, cell-<index>.py
+beside the cell's cell<index>.py, so that the functions it defines have their source, as they do
+in a kernel; the grader reads them in its copy of that body (``asserts.source.magic_cell_body``).
 """
 
 from __future__ import annotations
 
 import ast
+import linecache
 import os
 import shlex
 import time
@@ -94,21 +99,35 @@ class MagicShell:
     """The ``get_ipython()`` a student cell sees in the sandbox: runs or skips magics. It adds
     ``display`` to ``namespace``, as a kernel does."""
 
-    def __init__(self, namespace: dict[str, Any]) -> None:
+    def __init__(self, namespace: dict[str, Any], cell_files: set[str] | None = None) -> None:
         self.namespace = namespace
         self.notes: list[str] = []
         self.user_ns = namespace
+        self.cell_files = cell_files if cell_files is not None else set()
+        self.body_path: str | None = None   # the file the running cell's magic body runs from
         namespace.setdefault("display", display)
 
-    def _run(self, code: str) -> Any:
-        """Run ``code`` (its own magics turned into calls, as IPython does) in the namespace;
-        the value of its last expression, as ``%time`` gives."""
-        tree = ast.parse(transform(code), "<magic>")
+    def _run(self, code: str, path: str = "<magic>") -> Any:
+        """Run ``code`` (its own magics turned into calls, as IPython does) in the namespace,
+        compiled as the file ``path``; the value of its last expression, as ``%time`` gives."""
+        tree = ast.parse(transform(code), path)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        exec(compile(tree, "<magic>", "exec"), self.namespace)
+        exec(compile(tree, path, "exec"), self.namespace)
         if last is None:
             return None
-        return eval(compile(ast.Expression(last.value), "<magic>", "eval"), self.namespace)
+        return eval(compile(ast.Expression(last.value), path, "eval"), self.namespace)
+
+    def _body_file(self, cell: str) -> str:
+        """Where a cell magic's body runs from: the cell's ``body_path``, written with the
+        body (once per cell: a magic inside the body runs as "<magic>")."""
+        path, self.body_path = self.body_path, None
+        if path is None:
+            return "<magic>"
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(transform(cell))
+        self.cell_files.add(path)
+        linecache.checkcache(path)
+        return path
 
     def run_line_magic(self, name: str, line: str, _stack_depth: int = 1) -> Any:
         if name in OPTIONS:
@@ -123,22 +142,24 @@ class MagicShell:
     def run_cell_magic(self, name: str, line: str, cell: str) -> Any:
         if name in OPTIONS:
             found, setup = options(name, line)
-            return self._statement(name, found, setup or "pass", cell)
+            return self._statement(name, found, setup or "pass", cell, self._body_file(cell))
         if name == "capture":
-            return self._capture(line, cell)
+            return self._capture(line, cell, self._body_file(cell))
         if name == "writefile":
             return self._writefile(line, cell)
         self.notes.append(f"%%{name} skipped: the grader does not run this cell magic")
         return None
 
-    def _statement(self, name: str, found: dict[str, str], setup: str, statement: str) -> Any:
+    def _statement(self, name: str, found: dict[str, str], setup: str, statement: str,
+                   path: str = "<magic>") -> Any:
         """``%time``, ``%timeit``, ``%prun``: the statement run once, untimed (its value
-        returned), or, for a ``%timeit`` whose result is kept, timed as IPython times it."""
+        returned), or, for a ``%timeit`` whose result is kept, timed as IPython times it;
+        ``path``: the file the statement runs from."""
         if name == "timeit" and ("o" in found or "v" in found):
             return self._timeit(found, setup, statement)
         self.notes.append(f"%{name} ran its statement once, untimed")
         self._run(setup)
-        value = self._run(statement)
+        value = self._run(statement, path)
         return value if name == "time" else None
 
     def _timeit(self, found: dict[str, str], setup: str, statement: str) -> Any:
@@ -167,13 +188,13 @@ class MagicShell:
             self.namespace[found["v"]] = result
         return result if "o" in found else None
 
-    def _capture(self, line: str, cell: str) -> None:
+    def _capture(self, line: str, cell: str, path: str = "<magic>") -> None:
         """``%%capture [--no-stdout] [--no-stderr] [NAME]``: the cell's output kept in NAME."""
         from IPython.utils.capture import capture_output
 
         words = shlex.split(line)
         with capture_output("--no-stdout" not in words, "--no-stderr" not in words) as captured:
-            self._run(cell)
+            self._run(cell, path)
         names = [w for w in words if not w.startswith("-")]
         if names:
             self.namespace[names[0]] = captured

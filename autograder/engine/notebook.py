@@ -9,10 +9,8 @@ cell of the submission is student code, run in order in the sandbox.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,29 +186,3 @@ def visible_plan(nb: dict[str, Any]) -> list[Step]:
     if not any(isinstance(s, TestCell) for s in steps):
         raise NotebookError(f"{nb['path']} has no graded test cells to check")
     return steps
-
-
-def definition_at(source: str, line: int, name: str) -> str | None:
-    """The text of the ``def`` or ``class`` called ``name`` that starts at ``line`` of ``source``
-    (at its ``def`` line or its first decorator's), decorators included, dedented; for a lambda
-    (``name`` "<lambda>"), the statement that starts at ``line``. None where there is none: the
-    grader reads a student's function in its own copy of the cells it sent, where the sandbox
-    only says where the function starts."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
-        return None
-    lines = source.splitlines()
-    for node in ast.walk(tree):
-        if name == "<lambda>":
-            found = isinstance(node, ast.stmt) and node.lineno == line and any(
-                isinstance(n, ast.Lambda) for n in ast.walk(node))
-            first = node.lineno if found else 0
-        else:
-            found = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                and node.name == name
-            first = min([node.lineno] + [d.lineno for d in node.decorator_list]) if found else 0
-            found = found and line in (first, node.lineno)
-        if found:
-            return textwrap.dedent("\n".join(lines[first - 1:node.end_lineno]) + "\n")
-    return None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import asserts
+from autograder.asserts.source import magic_cell_body
 from autograder.engine import magics, protocol, sandbox, wire
 from autograder.engine.notebook import (
     NotebookError,
@@ -183,6 +184,9 @@ class Grader:
             return
         source = magics.transform(step.source)
         session.cells[index] = source
+        body = magic_cell_body(source)
+        if body is not None:
+            session.cells[-index] = magics.transform(body)
         try:
             reply, _ = session.request(protocol.request("run", index=index, source=source),
                                        timeout=self.worker.limits.cell_timeout_s)

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from autograder.asserts.source import definition_at
 from autograder.engine import protocol, wire
-from autograder.engine.notebook import definition_at
 from autograder.engine.session import ChildSession, SandboxFailure
 
 

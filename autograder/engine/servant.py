@@ -140,7 +140,8 @@ def _same_bytes(a: Any, b: Any) -> bool:
 
 
 def _cell_index(path: str) -> int:
-    """The index of the cell whose file is ``path`` (``op_run`` writes cell<index>.py)."""
+    """The index of the cell whose file is ``path`` (``op_run`` writes cell<index>.py; the body of
+    its cell magic runs from cell-<index>.py, index -<index>)."""
     return int(os.path.basename(path)[len("cell"):-len(".py")])
 
 
@@ -162,12 +163,12 @@ class Servant:
 
         self.sock, self.job_dir, self.limits, self.watched = sock, job_dir, limits, watched
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        self.shell = MagicShell(self.namespace)
         self.namespace["get_ipython"] = lambda: self.shell
         self.handles: dict[int, Any] = {}
         self.described: dict[int, dict[str, Any]] = {}
         self.cache = wire.ArrayCache()
         self.cell_files: set[str] = set()
+        self.shell = MagicShell(self.namespace, self.cell_files)
         self.sent_arrays: dict[str, str] = {}   # name -> digest of the large array last sent
         self.flagged: set[str] = set()
         self.staged: tuple[Any, list[tuple[Any, Any]], Any] | None = None
@@ -279,6 +280,7 @@ class Servant:
         linecache.checkcache(path)
         self._new_execution()
         self.shell.notes = []
+        self.shell.body_path = os.path.join(self.job_dir, f"cell-{index}.py")
         reply: dict[str, Any] = {"ok": True}
         try:
             code = compile(source, path, "exec")
@@ -286,6 +288,8 @@ class Servant:
                 exec(code, self.namespace)
         except BaseException as exc:  # noqa: BLE001 - a cell may raise anything, SystemExit too
             reply = {"ok": False, "error": _error(exc, self.cell_files)}
+        finally:
+            self.shell.body_path = None
         reply["notes"] = self.shell.notes
         reply["patched"] = self._patched()
         return reply

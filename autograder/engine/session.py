@@ -59,7 +59,8 @@ class ChildSession:
         self.flags: set[str] = set()
         self.compile_s = 0.0          # seconds the child has spent in Numba's compiler
         self.sent = wire.ArrayCache()  # large arguments the child already holds
-        self.cells: dict[int, str] = {}  # the student cells' sources as sent, by index
+        self.cells: dict[int, str] = {}  # the student cells' sources as sent, by index (-index: a
+        # cell magic's body, which runs from a file of its own)
         self.warning_baseline: list = []  # the warning filters a test starts with (its additions
                                           # reach the student's code: protocol.call_context)
         self.machine_fault = ""  # why the machine, not the submission, ended it (MachineFault)

@@ -219,6 +219,20 @@ def doubled(x):
 
 doubled(1)
 """, "assert doubled(2) == 4\n"),
+    "defined_under_time": (
+        "%%time\n\ndef timed_relu(x):\n    return np.maximum(x, 0)\n",
+        "%%time\n\ndef timed_relu(x):\n    return np.array([max(v, 0) for v in x])\n", """
+from autograder.asserts import assert_no_loops
+assert_no_loops(timed_relu)
+assert (timed_relu(np.array([-1.0, 2.0])) == [0.0, 2.0]).all()
+"""),
+    "defined_under_capture": (
+        "%%capture shown\ndef quiet_relu(x):\n    print('relu')\n    return np.maximum(x, 0)\n",
+        None, """
+from autograder.asserts import assert_no_loops
+assert_no_loops(quiet_relu)
+assert (quiet_relu(np.array([-1.0, 2.0])) == [0.0, 2.0]).all()
+"""),
 }
 
 
@@ -239,7 +253,9 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     caught as they are in a notebook, and a test's own name that the student also used, kept
     when another of the student's arrays changes. The other submission changes its input,
     overflows, and warns in a test cell after its own cell showed the same warning (a kernel
-    shows it again in each cell, and nbgrader scores the stderr 0): 0 there, as in nbgrader."""
+    shows it again in each cell, and nbgrader scores the stderr 0): 0 there, as in nbgrader.
+    Functions defined under ``%%time`` and ``%%capture`` have their source read (IPython keeps
+    none for ``%%time``'s body): the loop in the other one's is found."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
@@ -251,4 +267,5 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     assert ours == theirs
     assert all(ours["honest"].values()) and len(ours["honest"]) == len(CROSSING)
     assert [name for name, points in ours["careless"].items() if not points] == [
-        "test_argument_left_alone", "test_error_handling", "test_warning_shown_again"]
+        "test_argument_left_alone", "test_error_handling", "test_warning_shown_again",
+        "test_defined_under_time"]
