@@ -2,8 +2,11 @@
 and softmax in the tests' own reference form (NumPy warns on stderr about their NaN inputs), a
 naive relu that builds a float64 result, a relu_numba compiled with parallel=True and no prange
 (Numba warns on stderr that nothing ran in parallel), a shape check that loops over
-np.shape(y_true). Each scores full marks. test_nbgrader.py grades the same submissions with
-genuine nbgrader (``HONEST`` and ``honest_submission`` are shared).
+np.shape(y_true), a dropout helper named `keep` and an early-stopping helper named `check` (the
+names a test cell once bound, replacing the student's own in nbgrader, which runs the test cells
+in the student's namespace; test cells now bind only names that start with `_`). Each scores
+full marks. test_nbgrader.py grades the same submissions with genuine nbgrader (``HONEST`` and
+``honest_submission`` are shared).
 """
 
 from __future__ import annotations
@@ -45,6 +48,25 @@ HONEST = {
         ("regression_losses", "    if np.size(y_true) == 0:\n",
          "    if any(n == 0 for n in np.shape(y_true)):\n"),
     ],
+    "04_regularization": [
+        # helpers named as a test cell's names once were: nbgrader runs the test cells in the
+        # student's namespace, and the tests' `keep = ...` and `def check(...)` replaced them
+        ("dropout", "def dropout(x, rate, training, seed=None):",
+         "def keep(shape, rate, seed=None):\n    \"\"\"Which entries survive dropout.\"\"\"\n"
+         "    return np.random.default_rng(seed).random(shape) >= rate\n\n\n"
+         "def dropout(x, rate, training, seed=None):"),
+        ("dropout",
+         "    keep = np.random.default_rng(seed).random(x.shape) >= rate\n"
+         "    return x * keep / (1 - rate)\n",
+         "    return x * keep(x.shape, rate, seed) / (1 - rate)\n"),
+        ("early_stopping", "def early_stopping(val_losses, patience=0, min_delta=0.0):",
+         "def check(loss, best, min_delta):\n"
+         "    \"\"\"Whether loss improves on best by more than min_delta.\"\"\"\n"
+         "    return loss < best - min_delta\n\n\n"
+         "def early_stopping(val_losses, patience=0, min_delta=0.0):"),
+        ("early_stopping", "        if loss < best - min_delta:\n",
+         "        if check(loss, best, min_delta):\n"),
+    ],
     "05_gpu_kernels": [
         ("relu_kernel", "blocks = min(blocks_for(x.size, threads), MAX_BLOCKS)",
          "blocks = int(min(np.ceil(x.size / threads), MAX_BLOCKS))"),
@@ -66,7 +88,8 @@ def honest_submission(assignment: str) -> nbformat.NotebookNode:
     return nb
 
 
-@pytest.mark.parametrize("assignment", ["01_tensors_vectorization", "03_losses_activations"])
+@pytest.mark.parametrize("assignment", ["01_tensors_vectorization", "03_losses_activations",
+                                        "04_regularization"])
 def test_honest_work_scores_full_marks_in_the_engine(worker, tmp_path, assignment):
     tests = grade_notebook(worker, tmp_path, "honest", assignment,
                            honest_submission(assignment))

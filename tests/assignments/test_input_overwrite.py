@@ -11,8 +11,13 @@ test cell it targets. Before, each scored full marks on its cell, in nbgrader an
 nbgrader's test saw it). The cheats stay honest elsewhere (on the literal inputs with NaN, empty
 arrays, the inputs a test checks for being unchanged) so that only the overwriting is graded.
 
+A function that changes its input in place without gaming anything (dropout's `x *= keep; x /=
+1 - rate; return x`) returns the right values to the tests that pass copies: test_dropout also
+passes one of its own arrays and checks that it stayed as it was, so only that cell scores 0.
+
 The same submissions are graded by genuine nbgrader in test_nbgrader.py (``OVERWRITE``,
-``overwrite_submission`` and ``OVERWRITE_TESTS`` are shared).
+``overwrite_submission``, ``OVERWRITE_TESTS``, ``IN_PLACE`` and ``in_place_submission`` are
+shared).
 """
 
 from __future__ import annotations
@@ -165,6 +170,36 @@ def overwrite_submission(assignment: str,
     index = next(i for i, c in enumerate(nb.cells) if c.get("id") == "given-1")
     nb.cells.insert(index + 1, nbformat.v4.new_code_cell(HELPERS))
     return nb
+
+
+#: Per assignment, a function that changes the caller's array in place and returns it, with the
+#: right values (so the tests that pass copies cannot tell), as (solution cell id, text,
+#: replacement, the one test cell that must score 0 for it): dropout's `x *= keep`.
+IN_PLACE = {
+    "04_regularization": ("dropout", "    return x * keep / (1 - rate)\n",
+                          "    x *= keep\n    x /= 1 - rate\n    return x\n", "test_dropout"),
+}
+
+
+def in_place_submission(assignment: str) -> nbformat.NotebookNode:
+    """The source notebook of ``assignment`` with its ``IN_PLACE`` edit made."""
+    nb = source_notebook(assignment)
+    cell_id, old, new, _ = IN_PLACE[assignment]
+    cell = next(c for c in nb.cells if c.get("id") == cell_id)
+    assert cell.source.count(old) == 1, (cell_id, old)
+    cell.source = cell.source.replace(old, new)
+    return nb
+
+
+@pytest.mark.parametrize("assignment", sorted(IN_PLACE))
+def test_changing_the_input_in_place_loses_that_test_only_in_the_engine(worker, tmp_path,
+                                                                        assignment):
+    tests = grade_notebook(worker, tmp_path, "in_place", assignment,
+                           in_place_submission(assignment))
+    lost = {t.name: t.message for t in tests.values() if t.points < t.max_points}
+    assert list(lost) == [IN_PLACE[assignment][-1]], lost
+    assert tests[IN_PLACE[assignment][-1]].points == 0
+    assert "changed its input x in place" in lost[IN_PLACE[assignment][-1]]
 
 
 @pytest.mark.parametrize("assignment", sorted(OVERWRITE))

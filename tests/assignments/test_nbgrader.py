@@ -1,10 +1,10 @@
 """Genuine nbgrader on the course: generate_assignment releases every assignment, autograde grades
 the source notebooks submitted as they are (full marks), the released stubs (0, failing only with
 the stubs' NotImplementedError), honest variants of the solutions (full marks), functions that
-overwrite the tests' input arrays in place (0 on the cells they target) and partly correct
-submissions: one that also imports the toolkit's softmax (nbgrader's partial marks, and the
-toolkit check's message), and GPU kernels whose tiled product races without cuda.syncthreads()
-(which the grading engine scores the same).
+overwrite the tests' input arrays in place (0 on the cells they target), a dropout that changes
+its input in place (0 on test_dropout only) and partly correct submissions: one that also imports
+the toolkit's softmax (nbgrader's partial marks, and the toolkit check's message), and GPU kernels
+whose tiled product races without cuda.syncthreads() (which the grading engine scores the same).
 
 nbgrader runs in this process through its Python API (one import of the Jupyter stack), once per
 assignment and student, and executes each notebook in a fresh kernel of this virtual environment.
@@ -26,7 +26,13 @@ from autograder.engine.worker import Worker
 
 from .conftest import COURSE, SOURCE, source_notebook
 from .test_honest_work import HONEST, honest_submission
-from .test_input_overwrite import OVERWRITE, OVERWRITE_TESTS, overwrite_submission
+from .test_input_overwrite import (
+    IN_PLACE,
+    OVERWRITE,
+    OVERWRITE_TESTS,
+    in_place_submission,
+    overwrite_submission,
+)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:Object of type .* not in session")]
@@ -153,6 +159,8 @@ def graded(tmp_path_factory):
                 submissions["honest"] = honest_submission(assignment)
             if assignment in OVERWRITE:
                 submissions["overwrite"] = overwrite_submission(assignment)
+            if assignment in IN_PLACE:
+                submissions["in_place"] = in_place_submission(assignment)
             results[assignment] = {}
             for student, nb in submissions.items():
                 folder = course / "submitted" / student / assignment
@@ -240,6 +248,18 @@ def test_overwriting_the_test_inputs_scores_zero(graded, assignment):
     scores = graded[assignment]["overwrite"]["scores"]
     gamed = {name: scores[name] for name in OVERWRITE_TESTS[assignment] if scores[name][0]}
     assert not gamed, gamed
+
+
+@pytest.mark.parametrize("assignment", sorted(IN_PLACE))
+def test_changing_the_input_in_place_loses_that_test_only(graded, assignment):
+    """A function that changes the caller's array in place and returns it (test_input_overwrite.py):
+    the test cell that checks its own array scores 0, the others full marks."""
+    result = graded[assignment]["in_place"]
+    target = IN_PLACE[assignment][-1]
+    assert {name for name, (score, top) in result["scores"].items() if score < top} == {target}
+    assert result["scores"][target][0] == 0
+    ename, message = result["errors"][target]
+    assert ename == "AssertionError" and "changed its input x in place" in message
 
 
 def test_partly_correct_submission_gets_nbgrader_partial_marks(graded):

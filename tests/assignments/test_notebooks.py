@@ -3,6 +3,7 @@ and the grading engine expect (solution regions, graded test cells with hidden t
 
 from __future__ import annotations
 
+import ast
 import re
 
 import nbformat
@@ -83,3 +84,106 @@ def test_every_function_a_student_writes_is_checked_against_the_toolkit():
                     for m in re.findall(r'\("\w+", (\w+)', c.source)}
         assert written <= checked, \
             f"{assignment}: not checked with assert_not_toolkit: {written - checked}"
+
+
+def top_level_bindings(source: str) -> list[tuple[str, int]]:
+    """(name, line) of each name a cell's code binds in the namespace it runs in, imports aside:
+    assignment (plain, augmented, annotated), for, with ... as, except ... as, del, walrus and
+    match targets, def and class names, and names a function declares global. Function, lambda
+    and class bodies and comprehensions have scopes of their own (a walrus in a comprehension
+    binds in the cell's)."""
+    found: list[tuple[str, int]] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.append((node.name, node.lineno))
+            inner: list[ast.AST] = list(node.decorator_list)
+            if isinstance(node, ast.ClassDef):
+                inner += node.bases + [keyword.value for keyword in node.keywords]
+            else:
+                inner += node.args.defaults + [d for d in node.args.kw_defaults if d is not None]
+            for child in inner:
+                visit(child)
+            found.extend((name, sub.lineno) for sub in ast.walk(node)
+                         if isinstance(sub, ast.Global) for name in sub.names)
+            return
+        if isinstance(node, ast.Lambda):
+            for child in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+                visit(child)
+            return
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            visit(node.generators[0].iter)
+            found.extend((sub.target.id, sub.lineno) for sub in ast.walk(node)
+                         if isinstance(sub, ast.NamedExpr))
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            found.append((node.id, node.lineno))
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            found.append((node.name, node.lineno))
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            found.append((node.name, node.lineno))
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            found.append((node.rest, node.lineno))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(source))
+    return found
+
+
+def test_top_level_bindings_finds_every_kind_of_binding():
+    source = '''
+import numpy as np
+from autograder.asserts import assert_close
+a = 1
+b += 1
+c: int = 2
+for d, (e, f) in []:
+    pass
+with open("x") as g:
+    pass
+try:
+    pass
+except ValueError as h:
+    pass
+if (i := 3):
+    del j
+def k(x, y=(z := 1)):
+    global m
+    m = x
+    n = y
+class o:
+    p = 1
+q = [r for r in range(3) if (s := r)]
+t = lambda u: u + v
+match a:
+    case [w, *rest]:
+        pass
+    case {"k": 1, **others}:
+        pass
+_private, _ = 1, 2
+'''
+    names = [name for name, _ in top_level_bindings(source)]
+    assert sorted(names) == sorted(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "z",
+                                    "m", "o", "q", "s", "t", "w", "rest", "others", "_private",
+                                    "_"])
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_test_cells_bind_only_private_names(assignment):
+    """nbgrader runs a test cell in the student's kernel, so a name the cell binds replaces the
+    student's own of that name: a test's `keep = ...` replaced a student's helper function `keep`
+    (0 points where the work was right). Test cells bind only names that start with `_`, by
+    convention no one else's; imports keep their usual names."""
+    nb = nbformat.read(build.notebook_path(assignment), as_version=4)
+    public = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        public += [f"{meta['grade_id']} line {line}: {name}"
+                   for name, line in top_level_bindings(cell.source) if not name.startswith("_")]
+    assert not public, (f"{assignment}: test cells bind names that are not private (start them "
+                        "with _): " + "; ".join(public))
