@@ -73,9 +73,10 @@ def grades_for(assignment: str, results: list[SubmissionResult], *, roster: Rost
     return Grades(assignment, tuple(results), roster, deadlines.get(assignment), float(max_score))
 
 
-def export(formats: list[str] | str, grades: Grades, out: str | Path) -> dict[str, list[Path]]:
+def export(formats: list[str] | str, grades: Grades, out: str | Path, *,
+           settings: dict[str, dict] | None = None) -> dict[str, list[Path]]:
     """Write `grades` in each of `formats` (keys of FORMATS) under `out`; return the files by
-    format.
+    format. `settings` gives a format's render keyword arguments ({"canvas": {"column": ...}}).
 
     Every format is rendered in memory first, so a problem with any of them (a roster without Canvas
     ids, say) raises before a single file is written. Each format then replaces its own files or
@@ -88,7 +89,8 @@ def export(formats: list[str] | str, grades: Grades, out: str | Path) -> dict[st
         raise ValueError(f"unknown export format {', '.join(unknown) or '(none)'}: use "
                          f"{', '.join(FORMATS)}")
     modules = [importlib.import_module(FORMATS[f]) for f in formats]
-    rendered = [(f, m, m.render(grades)) for f, m in zip(formats, modules)]
+    settings = settings or {}
+    rendered = [(f, m, m.render(grades, **settings.get(f, {}))) for f, m in zip(formats, modules)]
     out = Path(out)
     written: dict[str, list[Path]] = {}
     for fmt, module, files in rendered:

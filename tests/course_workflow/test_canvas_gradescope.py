@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from autograder.export import export, grades_for
+from autograder.results import SubmissionResult
 from autograder.roster import Roster, Student
 
 from .conftest import ASSIGNMENT, XSS
@@ -44,9 +45,24 @@ def test_canvas_csv_layout(tmp_path, results, roster, deadlines):
     body = {row[1]: row for row in table[2:]}
     assert body["1001"] == ["Liddell, Alice", "1001", "S1", "aliddell", "A", "5.40"]   # 6 less 10%
     assert body["1002"][-1] == "3.50"
-    assert body["1003"][-1] == "0.00"          # could not be graded
-    assert body["1004"][0] == "Bowman, Dave" and body["1004"][-1] == "0.00"   # no submission
+    assert body["1003"][-1] == "0.00"          # handed in, could not be graded
+    # no submission: empty, so that the import keeps Canvas's grade (an "EX", one entered by hand)
+    assert body["1004"][0] == "Bowman, Dave" and body["1004"][-1] == ""
     assert len(table) == 2 + len(roster)
+
+
+def test_canvas_leaves_a_missing_notebook_empty_and_takes_a_column_header(tmp_path, results,
+                                                                          roster):
+    """A result whose notebook was missing is no grade either; `column` heads the assignment's
+    column, for Canvas to match it to its assignment by "Title (id)"."""
+    missing = SubmissionResult(ASSIGNMENT, "dave", (), status="missing", error="no notebook")
+    grades = grades_for(ASSIGNMENT, results + [missing], roster=roster)
+    [path] = export("canvas", grades, tmp_path,
+                    settings={"canvas": {"column": "HW1 Tensors, part 1 (12345)"}})["canvas"]
+    with path.open(newline="") as fh:
+        table = list(csv.reader(fh))
+    assert table[0][-1] == "HW1 Tensors, part 1 (12345)"
+    assert {row[1]: row[-1] for row in table[2:]}["1004"] == ""
 
 
 def test_canvas_needs_canvas_ids_and_writes_nothing_without(tmp_path, results):

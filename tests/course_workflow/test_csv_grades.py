@@ -13,6 +13,8 @@ from nbgrader.plugins.export import CsvExportPlugin
 
 from autograder.export import export, grades_for
 from autograder.export.csv_grades import COLUMNS
+from autograder.results import SubmissionResult
+from autograder.results import TestResult as Cell
 
 from .conftest import ASSIGNMENT
 
@@ -73,3 +75,21 @@ def test_csv_without_roster_or_deadline(tmp_path, results):
     assert all(r[COLUMNS.index("duedate")] == "" for r in rows)
     assert [r[COLUMNS.index("score")] for r in rows] == ["6.0", "3.5", "0.0"]
     assert datetime.fromisoformat(rows[0][COLUMNS.index("timestamp")]) == datetime(2026, 12, 2, 10)
+
+
+def test_csv_numbers_are_rounded_to_6_decimals(tmp_path):
+    """Partial points and a late penalty whose float arithmetic leaves noise: 0.1 + 0.2 points
+    of 0.1 + 0.2 + 2.5, less 0.2 after 2.8 points. Printed raw before: 0.30000000000000004,
+    2.8000000000000003 and 2.5999999999999996."""
+    tests = (Cell("a", 0.1, 0.1, True), Cell("b", 0.2, 0.2, True),
+             Cell("c", 0.0, 2.5, False))
+    noisy = SubmissionResult(ASSIGNMENT, "erin", tests)
+    late = SubmissionResult(ASSIGNMENT, "fay", (Cell("a", 0.7, 0.7, True),
+                                                Cell("b", 2.1, 2.1, True)), late_penalty=0.2)
+    [path] = export("csv", grades_for(ASSIGNMENT, [noisy, late]), tmp_path)["csv"]
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(COLUMNS)
+    rows = {r[COLUMNS.index("student_id")]: r for r in (line.split(",") for line in lines[1:])}
+    numbers = ("raw_score", "late_submission_penalty", "score", "max_score")
+    assert [rows["erin"][COLUMNS.index(c)] for c in numbers] == ["0.3", "0.0", "0.3", "2.8"]
+    assert [rows["fay"][COLUMNS.index(c)] for c in numbers] == ["2.8", "0.2", "2.6", "2.8"]
