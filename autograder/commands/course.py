@@ -118,6 +118,38 @@ def _submissions(course: Path, assignment: str) -> dict[str, datetime | None]:
     return found
 
 
+def _changed_since_graded(course: Path, assignment: str, results: list,
+                          fingerprints: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(stale, gone) among the students with a result in the gradebook: stale, those whose
+    submission, or anything else their grade depends on (the assignment's source and release
+    files, the course's limits, the grader), changed since it was graded, told by the
+    fingerprint `autograder grade` records and compares (``submission_fingerprint``, with the
+    result's own seed and the course's limits as they are now); gone, those whose submission
+    folder is no longer there. A result recorded without a fingerprint (through the API, never
+    by `grade`) cannot be checked and is neither."""
+    from autograder.commands.grading import submission_fingerprint
+    from autograder.settings import load_limits
+
+    stale, gone, limits = [], [], None
+    for result in sorted(results, key=lambda r: r.student):
+        if not (course / "submitted" / result.student / assignment).is_dir():
+            gone.append(result.student)
+            continue
+        recorded = fingerprints.get(result.student)
+        if not recorded:
+            continue
+        limits = limits or load_limits(course)
+        if recorded != submission_fingerprint(course, assignment, result.student, result.seed,
+                                              limits):
+            stale.append(result.student)
+    return stale, gone
+
+
+#: What changes a graded submission's fingerprint, for the messages that name stale grades.
+_WHAT_CHANGED = ("their submission (or the assignment's source or release files, the course's "
+                 "limits or the grader) changed since they were graded")
+
+
 @click.command()
 @click.argument("assignment")
 @click.option("--history", is_flag=True, help="also list earlier gradings that re-grades replaced.")
@@ -137,7 +169,7 @@ def status(assignment: str, history: bool, roster_path: str | None, gradebook_pa
         if roster is not None:
             check_extensions(deadlines, roster.students)
         submitted = _submissions(course, assignment)
-        graded, earlier = [], []
+        graded, earlier, fingerprints = [], [], {}
         try:
             book = options.gradebook(course, gradebook_path)
         except ValueError as error:
@@ -145,16 +177,17 @@ def status(assignment: str, history: bool, roster_path: str | None, gradebook_pa
                 raise
         else:
             graded, earlier = book.results(assignment), book.history(assignment) if history else []
+            fingerprints = book.fingerprints(assignment)
             book.close()
+        stale, gone = _changed_since_graded(course, assignment, graded, fingerprints)
         results = {r.student: with_late_penalty(r, deadlines) for r in graded}
     except ValueError as error:
         options.fail(error)
     students = sorted(set(submitted) | set(results) | set(roster.students if roster else ()))
     deadline = deadlines.get(assignment)
-    width = max([len(s) for s in students] + [7])
-    click.echo(f"{'student':<{width}}  {'submitted (UTC)':<16}  {'late':>4}  {'grading':<13}  "
-               "score")
-    counts = {"submitted": 0, "graded": 0, "failed": 0, "not graded": 0, "no submission": 0}
+    counts = {"submitted": 0, "graded": 0, "stale": 0, "failed": 0, "not graded": 0,
+              "no submission": 0, "submission gone": 0}
+    rows = []
     for student in students:
         stamp, result = submitted.get(student), results.get(student)
         when, late = "-", ""
@@ -176,10 +209,29 @@ def status(assignment: str, history: bool, roster_path: str | None, gradebook_pa
                 shown = ", ".join(result.flags[:2]) + (f" (+{len(result.flags) - 2} more)"
                                                        if len(result.flags) > 2 else "")
                 score += f"  flagged: {shown}"
+            if student in stale:  # the score is of what was handed in before: not this one's
+                state = "stale"
+                score = f"was {score}" if result.status == "graded" else \
+                    f"was {result.status}: {score}"
         counts[state] = counts.get(state, 0) + 1
-        click.echo(f"{student:<{width}}  {when:<16}  {late:>4}  {state:<13}  {score}")
+        if student in gone:
+            state += ", submission gone"
+            counts["submission gone"] += 1
+        rows.append((student, when, late, state, score))
+    width = max([len(s) for s in students] + [7])
+    states = max([len(row[3]) for row in rows] + [13])
+    click.echo(f"{'student':<{width}}  {'submitted (UTC)':<16}  {'late':>4}  "
+               f"{'grading':<{states}}  score")
+    for student, when, late, state, score in rows:
+        click.echo(f"{student:<{width}}  {when:<16}  {late:>4}  {state:<{states}}  {score}")
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()
                          if n or what in ("submitted", "graded")))
+    if stale:
+        click.echo(f"stale: {', '.join(stale)}: {_WHAT_CHANGED}; `autograder grade "
+                   f"{assignment}` grades them again")
+    if gone:
+        click.echo(f"submission gone: {', '.join(gone)}: graded, but submitted/<student>/"
+                   f"{assignment} is no longer there; the recorded grade stands")
     if history:
         _show_history(earlier, {r.student: r for r in graded})
 
@@ -212,17 +264,27 @@ def _show_history(earlier: list, current: dict) -> None:
                    "comma-separate.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False),
               help="folder to write to.")
+@click.option("--canvas-column", metavar="TEXT", default=None,
+              help="header of the assignment's column in the Canvas CSV, as Canvas names the "
+                   "assignment: 'Title (id)', e.g. 'HW1 Tensors (12345)' [default: the "
+                   "assignment's folder name].")
 @ROSTER_OPTION
 @GRADEBOOK_OPTION
 @COURSE_OPTION
-def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str | None,
-           gradebook_path: str | None, course_path: str | None) -> None:
-    """Export the grades of ASSIGNMENT from the gradebook to --out DIR."""
+def export(assignment: str, formats: tuple[str, ...], out: str, canvas_column: str | None,
+           roster_path: str | None, gradebook_path: str | None, course_path: str | None) -> None:
+    """Export the grades of ASSIGNMENT from the gradebook to --out DIR. Refused, writing nothing,
+    while a handed-in submission is not graded or a grade is stale (the submission, or the
+    assignment, changed since it was graded)."""
     from autograder.export import export as write_export
     from autograder.export import grades_for
 
     course = options.course(course_path)
     wanted = [f.strip() for spec in formats for f in spec.split(",") if f.strip()]
+    if canvas_column is not None:
+        canvas_column = canvas_column.strip()
+        if "canvas" not in wanted or not canvas_column or "\n" in canvas_column:
+            raise click.UsageError("--canvas-column takes a one-line header, for --to canvas")
     try:
         coursedir.check_assignment(course, assignment)
         roster = options.roster(course, roster_path, required="canvas" in wanted)
@@ -238,10 +300,17 @@ def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str
                              f"grade {assignment}` first: it grades just those (to export the "
                              f"others without them, move their submitted/<student>/{assignment} "
                              "folders aside)")
+        stale, gone = _changed_since_graded(course, assignment, results,
+                                            book.fingerprints(assignment))
+        if stale:  # exported, each would carry the grade of what was handed in before
+            raise ValueError(f"{len(stale)} grade(s) of {assignment} are stale: for "
+                             f"{', '.join(stale)}, {_WHAT_CHANGED}; nothing was exported. Run "
+                             f"`autograder grade {assignment}` first: it grades just those")
         manifest = coursedir.read_manifest(course, assignment)
         grades = grades_for(assignment, results, roster=roster, deadlines=load_deadlines(course),
                             max_score=manifest["max_score"] if manifest else None)
-        written = write_export(wanted, grades, out)
+        written = write_export(wanted, grades, out,
+                               settings={"canvas": {"column": canvas_column or assignment}})
     except ValueError as error:
         options.fail(error)
     click.echo(f"exported {len(grades.results)} result(s) of {assignment} to {out}:")
@@ -252,6 +321,13 @@ def export(assignment: str, formats: tuple[str, ...], out: str, roster_path: str
         elif fmt == "html":
             where = (f"{paths[0]} (class summary) + {len(paths) - 1} feedback page(s) in "
                      f"{paths[0].parent / 'students'}")
+        elif fmt == "canvas":
+            where = (f'{paths[0]} (column header "{canvas_column or assignment}"; Canvas '
+                     'matches a column to its assignment by "Title (id)" or the exact title, '
+                     "else it creates a new assignment: --canvas-column sets the header)")
         else:
             where = str(paths[0])
         click.echo(f"  {fmt:<10}  {where}")
+    if gone:
+        click.echo(f"note: the submission of {', '.join(gone)} is no longer in submitted/; "
+                   "exported the grade recorded when it was graded")

@@ -35,6 +35,16 @@ def _fingerprint(folders: list[Path], seed: int, limits) -> str:
     return digest.hexdigest()
 
 
+def submission_fingerprint(course: Path, assignment: str, student: str, seed: int,
+                           limits) -> str:
+    """The fingerprint of ``student``'s submission of ``assignment`` graded with ``seed`` under
+    ``limits``: what `autograder grade` records with its result and compares to skip it, and what
+    `status` and `export` compare to tell a grade the submission (or anything else it depends on)
+    has changed since."""
+    return _fingerprint([course / "source" / assignment, course / "release" / assignment,
+                         course / "submitted" / student / assignment], seed, limits)
+
+
 def _hash_files(digest, folder: Path, pattern: str = "*") -> None:
     """Add each file under ``folder`` that matches ``pattern`` (its relative path and contents)
     to ``digest``."""
@@ -89,8 +99,7 @@ def find_jobs(course: Path, assignment: str, student: str | None, seed: int, lim
             raise click.ClickException(f"{error}; nothing was graded") from None
         jobs.append(Job(assignment, s, source_dir, submitted / s / assignment,
                         release if release.is_dir() else None, seed, forbidden,
-                        _fingerprint([source_dir, release, submitted / s / assignment], seed,
-                                     limits), when))
+                        submission_fingerprint(course, assignment, s, seed, limits), when))
     return jobs
 
 

@@ -127,3 +127,114 @@ def test_collect_command(course, tmp_path):
     assert f"collected 1 notebook(s) of {ASSIGNMENT} from 1 student(s)" in result.output
     assert ("late: alice" in result.output
             and "no submission from 1 student(s): bob" in result.output)
+
+
+def record_as_grade_does(course, results) -> None:
+    """Record `results` with the fingerprints `autograder grade` records (its find_jobs, seed 0,
+    the course's limits), as if it had just graded the submissions in `course`."""
+    from autograder.commands.grading import find_jobs
+    from autograder.settings import load_limits
+
+    jobs = {j.student: j for j in find_jobs(course, ASSIGNMENT, None, 0, load_limits(course))}
+    with Gradebook.for_course(course) as book:
+        for r in results:
+            book.record(r, jobs[r.student].fingerprint)
+
+
+def status_rows(course) -> tuple[dict[str, str], list[str]]:
+    """`status`'s table rows by student, and every line of its output."""
+    result = run("status", ASSIGNMENT, "--course", str(course))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    return {line.split()[0]: line for line in lines[1:] if line.split()[0] in
+            ("alice", "bob", "carol", "dave")}, lines
+
+
+def test_a_submission_changed_since_grading_is_stale_in_status_and_export_refuses(graded, results,
+                                                                               tmp_path):
+    """bob hands in again after grading: his 3.5 is the grade of the old notebook. Before, export
+    wrote it (exit 0) and status showed it next to the new time."""
+    record_as_grade_does(graded, results)
+    export = ("export", ASSIGNMENT, "--course", str(graded), "--to", "csv,canvas,html")
+    assert run(*export, "--out", str(tmp_path / "ok")).exit_code == 0
+    rows, _ = status_rows(graded)
+    assert "stale" not in "".join(rows.values())
+
+    bob = graded / "submitted" / "bob" / ASSIGNMENT
+    (bob / f"{ASSIGNMENT}.ipynb").write_text('{"resubmitted": true}')
+    (bob / "timestamp.txt").write_text("2026-12-01T20:00:00+00:00")
+    refused = run(*export, "--out", str(tmp_path / "x"))
+    assert refused.exit_code == 1
+    assert refused.output.strip().splitlines() == [
+        f"Error: 1 grade(s) of {ASSIGNMENT} are stale: for bob, their submission (or the "
+        "assignment's source or release files, the course's limits or the grader) changed since "
+        f"they were graded; nothing was exported. Run `autograder grade {ASSIGNMENT}` first: it "
+        "grades just those"]
+    assert not (tmp_path / "x").exists()
+    rows, lines = status_rows(graded)
+    assert rows["bob"].split()[1:5] == ["2026-12-01", "20:00", "stale", "was"]
+    assert "3.5 / 6" in rows["bob"] and "stale" not in rows["alice"] + rows["carol"]
+    assert lines[-2] == "3 submitted, 1 graded, 1 stale, 1 failed, 1 no submission"
+    assert lines[-1].startswith("stale: bob: ") and f"autograder grade {ASSIGNMENT}`" in lines[-1]
+
+
+def test_a_changed_assignment_or_limits_make_every_grade_stale(graded, results, tmp_path):
+    export = ("export", ASSIGNMENT, "--course", str(graded), "--to", "csv", "--out",
+              str(tmp_path / "x"))
+    source = graded / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    changes = [(graded / "autograder.toml", "[limits]\nmemory_mb = 1024\n"),
+               (graded / "release" / ASSIGNMENT / "data.csv", "1,2\n"),
+               (source, source.read_text().replace("relu(1) == 1", "relu(3) == 3"))]
+    for path, text in changes:
+        record_as_grade_does(graded, results)
+        assert run(*export).exit_code == 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        refused = run(*export)
+        assert refused.exit_code == 1, path
+        assert "3 grade(s) of vectorization are stale: for alice, bob, carol" in refused.output
+        rows, lines = status_rows(graded)
+        assert all("stale" in rows[s] for s in ("alice", "bob", "carol"))
+        assert lines[-2] == "3 submitted, 0 graded, 3 stale, 1 no submission"
+
+
+def test_a_graded_submission_gone_from_the_course_keeps_its_grade_with_a_note(graded, results,
+                                                                            tmp_path):
+    import shutil
+
+    record_as_grade_does(graded, results)
+    shutil.rmtree(graded / "submitted" / "alice")
+    rows, lines = status_rows(graded)
+    assert "graded, submission gone" in rows["alice"] and "5.4 / 6" in rows["alice"]
+    assert rows["alice"].split()[1] == "-"
+    assert lines[-2] == "2 submitted, 2 graded, 1 failed, 1 no submission, 1 submission gone"
+    assert lines[-1].startswith("submission gone: alice: ")
+    out = tmp_path / "exports"
+    result = run("export", ASSIGNMENT, "--course", str(graded), "--to", "csv", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "note: the submission of alice is no longer in submitted/; exported the grade recorded "
+        "when it was graded")
+    rows = {r["student_id"]: r for r in csv.DictReader((out / f"{ASSIGNMENT}_grades.csv").open())}
+    assert rows["alice"]["score"] == "5.4"
+
+
+def test_canvas_column_header(graded, tmp_path):
+    """The header Canvas matches to its assignment: the folder name unless --canvas-column gives
+    "Title (id)"; the output line says which."""
+    out = tmp_path / "exports"
+    export = ("export", ASSIGNMENT, "--course", str(graded), "--to", "canvas", "--out", str(out))
+    default = run(*export)
+    assert default.exit_code == 0, default.output
+    header = (out / f"{ASSIGNMENT}_canvas.csv").read_text().splitlines()[0]
+    assert header == f"Student,ID,SIS User ID,SIS Login ID,Section,{ASSIGNMENT}"
+    assert (f'column header "{ASSIGNMENT}"; Canvas matches a column to its assignment by '
+            '"Title (id)"') in default.output
+    named = run(*export, "--canvas-column", "HW1 Tensors (12345)")
+    assert named.exit_code == 0, named.output
+    header = (out / f"{ASSIGNMENT}_canvas.csv").read_text().splitlines()[0]
+    assert header == "Student,ID,SIS User ID,SIS Login ID,Section,HW1 Tensors (12345)"
+    assert 'column header "HW1 Tensors (12345)"' in named.output
+    misused = run("export", ASSIGNMENT, "--course", str(graded), "--to", "csv", "--out", str(out),
+                  "--canvas-column", "HW1 (1)")
+    assert misused.exit_code == 2 and "for --to canvas" in misused.output

@@ -84,3 +84,21 @@ def test_generate_samples_collect_grade_export(course, tmp_path):
     page = (tmp_path / "out" / "feedback" / ASSIGNMENT / "students"
             / "sample-hostile.html").read_text()
     assert "Flagged for review" in page and "monkeypatch:numpy.allclose" in page
+
+    # sample-hostile hands in sample-right's notebook after grading: its 1.0 is stale until graded
+    submitted = course / "submitted"
+    (submitted / "sample-hostile" / ASSIGNMENT / NB).write_bytes(
+        (submitted / "sample-right" / ASSIGNMENT / NB).read_bytes())
+    refused = CliRunner().invoke(main, ["export", ASSIGNMENT, "--course", c, "--to", "csv",
+                                        "--out", str(tmp_path / "stale")])
+    assert refused.exit_code == 1 and "are stale: for sample-hostile," in refused.output
+    assert not (tmp_path / "stale").exists()
+    status = run(main, "status", ASSIGNMENT, "--course", c)
+    assert "4 submitted, 3 graded, 1 stale, 1 no submission" in status
+    assert "3 already graded; 1 to grade" in run(main, "grade", ASSIGNMENT, "--course", c)
+    status = run(main, "status", ASSIGNMENT, "--course", c)
+    assert "4 submitted, 4 graded, 1 no submission" in status
+    run(main, "export", ASSIGNMENT, "--course", c, "--to", "csv", "--out", str(tmp_path / "new"))
+    rows = {r["student_id"]: r
+            for r in csv.DictReader((tmp_path / "new" / f"{ASSIGNMENT}_grades.csv").open())}
+    assert rows["sample-hostile"]["raw_score"] == "3.0"
