@@ -32,8 +32,8 @@ demo: $(STAMP) sandbox
 	rm -rf $(OUT)/course && mkdir -p $(OUT)/course/source
 	cp assignments/nbgrader_config.py $(OUT)/course/ && cp -r assignments/source/$(DEMO_ASSIGNMENT) $(OUT)/course/source/
 	$(BIN)/autograder generate $(DEMO_ASSIGNMENT) --course $(OUT)/course
-	$(BIN)/python -m autograder.samples $(DEMO_ASSIGNMENT) --course $(OUT)/course --zip $(OUT)/canvas_download.zip --roster $(OUT)/course/roster.csv
-	$(BIN)/autograder collect $(OUT)/canvas_download.zip --course $(OUT)/course
+	$(BIN)/python -m autograder.samples $(DEMO_ASSIGNMENT) --course $(OUT)/course --zip $(OUT)/canvas_download.zip --roster $(OUT)/course/roster.csv --times $(OUT)/canvas_submissions.json
+	$(BIN)/autograder collect $(OUT)/canvas_download.zip --times $(OUT)/canvas_submissions.json --course $(OUT)/course
 	$(BIN)/autograder grade $(DEMO_ASSIGNMENT) --course $(OUT)/course
 	$(BIN)/autograder status $(DEMO_ASSIGNMENT) --course $(OUT)/course
 	$(BIN)/autograder export $(DEMO_ASSIGNMENT) --course $(OUT)/course --to csv,canvas,gradescope,html --out $(OUT)/exports

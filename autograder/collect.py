@@ -4,34 +4,43 @@ Two sources are understood:
 
 - an LMS download, as a .zip or an unpacked folder, with Canvas's file names
   ``<name>_[LATE_]<canvas user id>_<submission id>_<file name>`` (Canvas adds ``-1``, ``-2`` to a
-  resubmitted file's name); the roster maps the Canvas user id to the course's student id; a zip
-  entry's time is read as UTC;
-- a folder with one sub-folder per student id, holding the notebooks (and nbgrader's
-  ``timestamp.txt`` where there is one, else the file's modification time).
+  resubmitted file's name); the roster maps the Canvas user id to the course's student id;
+- a folder (or a zip) with one sub-folder per student id, holding the notebooks and nbgrader's
+  ``timestamp.txt`` where there is one.
 
-Each collected submission gets a ``timestamp.txt`` in nbgrader's format, which the grader records as
-the submission time and the late policy (autograder.deadlines) reads. Duplicates (several files for
-one notebook of one student: the latest is kept) and late files are reported. Every check runs
+A submission's time is what nbgrader's ``timestamp.txt`` says, or for a Canvas download what the
+Canvas API's list of submissions says (``read_times``: its ``submitted_at``). Never a file's own
+time: Canvas stamps every zip entry with the moment it made the zip, and a copied file's
+modification time is the copy's. Without a time a submission is on time, except that Canvas marks
+late files LATE by each student's own due date: a LATE file under a late policy needs its time.
+
+Each collected submission with a time gets a ``timestamp.txt`` in nbgrader's format, which the
+grader records as the submission time and the late policy (autograder.deadlines) reads. Duplicates
+(several files for one notebook of one student: the latest is kept) and late files are reported.
+Checkpoints and the notebooks of the course's other assignments are skipped. Every check runs
 before anything is written, so a roster that lacks a student leaves the course untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autograder.deadlines import Deadline, check_extensions, read_timestamp
+from autograder.deadlines import Deadline, check_extensions, parse_time, read_timestamp
 from autograder.roster import Roster, check_student_id
 from autograder.settings import exchange_timezone
 from toolkit.files import atomic_dir, why_not_written
 
-#: Canvas's name for a downloaded submission file.
-CANVAS_NAME = re.compile(r"^(?P<name>[^_/]+)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<submission>\d+)_"
-                         r"(?P<file>.+)$")
+#: Canvas's name for a downloaded submission file (the name part may hold underscores; Canvas turns
+#: any "_<digits>_" in it into "-<digits>-").
+CANVAS_NAME = re.compile(r"^(?P<name>[^/]+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<submission>\d+)_"
+                         r"(?P<file>[^/]+)$")
 #: The "-1", "-2" Canvas appends to a file submitted again under the same name.
 _RESUBMITTED = re.compile(r"^(?P<stem>.+)-(?P<n>\d+)(?P<ext>\.[^.]+)$")
 
@@ -43,7 +52,7 @@ class Found:
     student: str
     notebook: str                 # the file name it gets in the course (the released notebook's)
     source: str                   # where it came from (file name or zip member)
-    timestamp: datetime
+    timestamp: datetime | None    # when it was submitted; None where nothing says
     marked_late: bool = False     # Canvas put LATE in its name
     order: int = 0                # Canvas's submission id or the file's position: later wins
     from_canvas: bool = False     # named as in a Canvas download (which marks late files LATE)
@@ -78,6 +87,18 @@ def expected_notebooks(course_dir: Path, assignment: str) -> set[str]:
                      f"folder with notebooks (known: {', '.join(known) or 'none'})")
 
 
+def other_assignments(course_dir: Path, assignment: str) -> dict[str, str]:
+    """The course's other assignments by their names and their notebooks' file names."""
+    others: dict[str, str] = {}
+    for part in ("source", "release"):
+        for folder in sorted((course_dir / part).glob("*")):
+            if folder.is_dir() and folder.name != assignment:
+                others.setdefault(folder.name, folder.name)
+                for nb in folder.glob("*.ipynb"):
+                    others.setdefault(nb.name, folder.name)
+    return others
+
+
 def _notebook_name(file_name: str, expected: set[str]) -> str | None:
     """The expected notebook `file_name` stands for, undoing Canvas's "-1" resubmission suffix."""
     if file_name in expected:
@@ -90,40 +111,108 @@ def _notebook_name(file_name: str, expected: set[str]) -> str | None:
     return None
 
 
-def _read_entries(source: Path, zone: str) -> list[tuple[str, datetime, bytes]]:
-    """(relative path, timestamp, content) of every file in a zip or folder (timestamp.txt files
-    read as stamped in ``zone``)."""
-    entries = []
+def _unwanted(parts: list[str], others: dict[str, str]) -> str | None:
+    """Why a file at ``parts`` is not a submission of this assignment (None if it may be)."""
+    name = parts[-1]
+    if ".ipynb_checkpoints" in parts or name.endswith("-checkpoint.ipynb"):
+        return "a Jupyter checkpoint, not the notebook"
+    m = _RESUBMITTED.match(name)
+    for part in [*parts[:-1], name, m["stem"] + m["ext"] if m else name]:
+        if part in others:
+            return f"belongs to the assignment {others[part]}"
+    return None
+
+
+def _read_entries(source: Path, zone: str) -> list[tuple[str, datetime | None, bytes]]:
+    """(relative path, submission time, content) of every file in a zip or folder: the time of
+    the nbgrader timestamp.txt beside it (read as stamped in ``zone``), else None."""
+    files: list[tuple[str, bytes]] = []
+    stamps: dict[str, datetime] = {}
     if source.is_file():
         try:
             with zipfile.ZipFile(source) as zf:
                 for info in zf.infolist():
                     if info.is_dir():
                         continue
-                    ts = datetime(*info.date_time, tzinfo=timezone.utc)
-                    entries.append((info.filename, ts, zf.read(info)))
+                    data = zf.read(info)
+                    folder, _, name = info.filename.rpartition("/")
+                    if name == "timestamp.txt":
+                        try:
+                            stamps[folder] = parse_time(data.decode("utf-8", "replace").strip(),
+                                                        zone)
+                        except ValueError as error:
+                            raise ValueError(f"{source}: {info.filename}: {error}") from None
+                    else:
+                        files.append((info.filename, data))
         except zipfile.BadZipFile as error:
             raise ValueError(f"{source} is not a zip file ({error}): give a Canvas download .zip "
                              "or a folder") from error
     elif source.is_dir():
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
             rel = path.relative_to(source).as_posix()
-            stamp = path.parent / "timestamp.txt"
-            if stamp.is_file() and path.name != "timestamp.txt":
-                ts = read_timestamp(stamp, zone)
+            if path.name == "timestamp.txt":
+                stamps[rel.rpartition("/")[0]] = read_timestamp(path, zone)
             else:
-                ts = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-            entries.append((rel, ts, path.read_bytes()))
+                files.append((rel, path.read_bytes()))
     else:
         raise ValueError(f"{source} does not exist: give a Canvas download .zip or a folder of "
                          "submissions")
-    return entries
+    return [(rel, stamps.get(rel.rpartition("/")[0]), data) for rel, data in files]
 
 
-def find_submissions(source: Path, expected: set[str], roster: Roster | None, zone: str = "UTC"
+def read_times(path: str | Path, roster: Roster) -> dict[str, datetime]:
+    """When each student submitted, by course student id, from the Canvas API's list of an
+    assignment's submissions (``GET /api/v1/courses/:course/assignments/:assignment/submissions``,
+    saved as JSON: each entry's ``user_id`` and ``submitted_at``) or a CSV with the columns
+    ``canvas_id`` (or ``id``, the course's) and ``submitted_at``. Entries without a time (not
+    submitted) are left out."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read the submission times {path}: {error}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            entries = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not JSON ({error}): save the Canvas API's submissions "
+                             "list as it comes") from None
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValueError(f"{path} is not a list of submissions (objects with user_id and "
+                             "submitted_at)")
+        rows = [{"canvas_id": str(e.get("user_id", "")), "submitted_at": e.get("submitted_at")}
+                for e in entries]
+    else:
+        rows = list(csv.DictReader(text.splitlines()))
+        if rows and ("submitted_at" not in rows[0] or not {"id", "canvas_id"} & set(rows[0])):
+            raise ValueError(f"{path} needs the columns submitted_at and canvas_id (or id); it has "
+                             f"{', '.join(rows[0])}")
+    times: dict[str, datetime] = {}
+    for number, row in enumerate(rows, start=1):
+        when = row.get("submitted_at")
+        if not when:
+            continue
+        student = (roster.get(str(row["id"]).strip()) if row.get("id")
+                   else roster.by_canvas_id(str(row.get("canvas_id", "")).strip()))
+        if student is None:
+            raise ValueError(f"{path}, entry {number}: no student on the roster has "
+                             f"{'id' if row.get('id') else 'canvas_id'} "
+                             f"{row.get('id') or row.get('canvas_id')!r}")
+        try:
+            times[student.id] = parse_time(str(when))
+        except ValueError as error:
+            raise ValueError(f"{path}, entry {number}: {error}") from None
+    return times
+
+
+def find_submissions(source: Path, expected: set[str], roster: Roster | None, zone: str = "UTC",
+                     others: dict[str, str] | None = None,
+                     times: dict[str, datetime] | None = None,
                      ) -> tuple[list[Found], dict[tuple[str, str], bytes], CollectReport]:
     """Match every file of `source` to a student and a notebook; raise ValueError on unknown
-    students. nbgrader's timestamp.txt files are read as stamped in ``zone``."""
+    students. nbgrader's timestamp.txt files are read as stamped in ``zone``; ``others``: the
+    course's other assignments and notebooks (``other_assignments``), whose files are skipped;
+    ``times``: Canvas submission times by student id (``read_times``)."""
     report = CollectReport()
     found: list[Found] = []
     content: dict[Found, bytes] = {}
@@ -131,9 +220,13 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None, zo
     for position, (rel, ts, data) in enumerate(_read_entries(source, zone)):
         parts = rel.split("/")
         name = parts[-1]
-        if name == "timestamp.txt" or name.startswith(".") or "__MACOSX" in parts:
+        if name.startswith(".") or "__MACOSX" in parts:
             continue
         m = CANVAS_NAME.match(name)
+        why = _unwanted([*parts[:-1], m["file"] if m else name], others or {})
+        if why:
+            report.skipped.append((rel, why))
+            continue
         if m:
             if roster is None:
                 raise ValueError(f"{name} is a Canvas download name: pass --roster roster.csv with "
@@ -144,6 +237,7 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None, zo
                 continue
             student_id, file_name, late, order = (student.id, m["file"], bool(m["late"]),
                                                   int(m["submission"]))
+            ts = (times or {}).get(student_id, ts)
         elif len(parts) >= 2:
             student_id, file_name, late, order = parts[0], name, False, position
             try:
@@ -171,7 +265,8 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None, zo
                          f"{'; '.join(unknown)}. Add them to the roster (id and canvas_id) and "
                          "collect again; nothing was written")
     keep: dict[tuple[str, str], Found] = {}
-    for f in sorted(found, key=lambda f: (f.timestamp, f.order)):
+    earliest = datetime.min.replace(tzinfo=timezone.utc)
+    for f in sorted(found, key=lambda f: (f.timestamp or earliest, f.order)):
         key = (f.student, f.notebook)
         if key in keep:
             report.duplicates.append((f, keep[key]))
@@ -186,21 +281,37 @@ def nbgrader_timestamp(ts: datetime) -> str:
 
 
 def collect(source: str | Path, course_dir: str | Path, assignment: str, *,
-            roster: Roster | None = None, deadline: Deadline | None = None) -> CollectReport:
+            roster: Roster | None = None, deadline: Deadline | None = None,
+            times: dict[str, datetime] | None = None) -> CollectReport:
     """Copy the submissions in `source` into `course_dir`/submitted and report duplicates and late
-    work."""
+    work; ``times``: when each student submitted, for a Canvas download (``read_times``)."""
     source, course_dir = Path(source), Path(course_dir)
     expected = expected_notebooks(course_dir, assignment)
-    collected, content, report = find_submissions(source, expected, roster,
-                                                  exchange_timezone(course_dir))
+    collected, content, report = find_submissions(
+        source, expected, roster, exchange_timezone(course_dir),
+        other_assignments(course_dir, assignment), times)
     if not collected:
         raise ValueError(f"no submission of {assignment!r} found in {source} "
                          f"(looked for {', '.join(sorted(expected))}); nothing was written")
     if deadline is not None and roster is not None:
         check_extensions({assignment: deadline}, roster.students)
+    untimed_late = sorted({f.student for f in collected if f.marked_late and f.timestamp is None})
+    if untimed_late and deadline is not None and deadline.policy != "none":
+        raise ValueError(
+            f"Canvas marks the work of {', '.join(untimed_late)} LATE, and {assignment} takes off "
+            "points for lateness, but a Canvas download holds no submission times (it stamps every "
+            "file with the moment it made the zip): give them with --times, the Canvas API's "
+            "list of the assignment's submissions saved as JSON (GET /api/v1/courses/<course>/"
+            "assignments/<assignment>/submissions), or a CSV of canvas_id and submitted_at; "
+            "nothing was written")
+    untimed = sorted({f.student for f in collected if f.timestamp is None and not f.from_canvas})
+    if untimed and deadline is not None:
+        report.warnings.append(f"no submission time for {', '.join(untimed)} (no nbgrader "
+                               "timestamp.txt beside the notebook): counted as on time")
     for f in collected:
-        days = deadline.for_student(f.student).days_late(f.timestamp) if deadline else 0
-        if f.marked_late and deadline is not None and days == 0:
+        days = (deadline.for_student(f.student).days_late(f.timestamp)
+                if deadline is not None and f.timestamp is not None else 0)
+        if f.marked_late and f.timestamp is not None and deadline is not None and days == 0:
             report.warnings.append(f"{f.source}: Canvas marks it LATE but its time "
                                    f"{f.timestamp.isoformat()} is within the due date; it is "
                                    "graded by its time")
@@ -219,8 +330,9 @@ def collect(source: str | Path, course_dir: str | Path, assignment: str, *,
             with atomic_dir(folder / assignment) as tmp:
                 for f in mine:
                     (tmp / f.notebook).write_bytes(content[(f.student, f.notebook)])
-                (tmp / "timestamp.txt").write_text(
-                    nbgrader_timestamp(max(f.timestamp for f in mine)) + "\n")
+                known = [f.timestamp for f in mine if f.timestamp is not None]
+                if known:
+                    (tmp / "timestamp.txt").write_text(nbgrader_timestamp(max(known)) + "\n")
         except OSError as error:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # made for this submission, and empty

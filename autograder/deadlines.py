@@ -8,7 +8,8 @@ The file sits next to nbgrader_config.py in the course directory::
     policy = "per_day"           # "none": late work keeps its score; "zero": late work scores 0;
                                  # "per_day": `per_day` of the maximum score off per started day
     per_day = 0.1                # fraction of the maximum score, 0 < per_day <= 1
-    grace_minutes = 10           # optional: lateness under this many minutes is forgiven
+    grace_minutes = 10           # optional: up to this many minutes late is on time (days
+                                 # late still count from the due date)
 
     [vectorization.extensions]   # optional: students given a later due date, by student id
     alice = 2026-12-04T23:59:00Z
@@ -99,9 +100,10 @@ def _read_text(text: str, local: tzinfo) -> datetime:
         return when.replace(tzinfo=ZoneInfo(token))
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"cannot tell which time zone {token!r} is, in the time {text!r}: nbgrader stamps "
-            "submissions with the abbreviation of its exchange's zone; set that zone in the "
-            "course's nbgrader_config.py, e.g. c.Exchange.timezone = 'America/Los_Angeles'"
+            f"cannot tell which time zone {token!r} is, in the time {text!r}: write a time with "
+            "its offset from UTC (2026-12-01T23:59:00-08:00); for nbgrader's timestamp.txt, which "
+            "carries the abbreviation of its exchange's zone, set that zone in the course's "
+            "nbgrader_config.py, e.g. c.Exchange.timezone = 'America/Los_Angeles'"
         ) from None
 
 
@@ -128,6 +130,9 @@ class Deadline:
         if self.policy not in POLICIES:
             raise ValueError(f"late policy {self.policy!r} is unknown: use one of "
                              f"{', '.join(POLICIES)}")
+        if self.grace < timedelta(0):
+            raise ValueError(f"grace_minutes = {self.grace / timedelta(minutes=1):g} cannot be "
+                             "negative")
         if self.policy == "per_day" and not 0 < self.per_day <= 1:
             raise ValueError(f"per_day = {self.per_day} must be a fraction of the maximum score "
                              "in (0, 1], e.g. 0.1 for 10% per day")
@@ -142,9 +147,10 @@ class Deadline:
         return self if due is None else dataclasses.replace(self, due=due, extensions={})
 
     def days_late(self, submitted_at: datetime) -> int:
-        """Started days past the due date (after the grace period); 0 when on time."""
-        late = parse_time(submitted_at) - self.due - self.grace
-        if late <= timedelta(0):
+        """Started days past the due date; 0 when on time or late by no more than the grace
+        period."""
+        late = parse_time(submitted_at) - self.due
+        if late <= max(self.grace, timedelta(0)):
             return 0
         return math.ceil(late / timedelta(days=1))
 

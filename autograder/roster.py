@@ -10,6 +10,7 @@ they exist (Canvas exports need ``canvas_id``; nbgrader's CSV has names and emai
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,12 @@ def read_roster(path: str | Path) -> Roster:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"roster {path} does not exist: give a CSV with an 'id' column")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"roster {path} is not UTF-8 ({error.reason} at byte {error.start}): "
+                         "save it as \"CSV UTF-8\" (Excel) or UTF-8 text") from None
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         header = [h.strip() for h in (reader.fieldnames or [])]
         if "id" not in header:

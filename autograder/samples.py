@@ -4,14 +4,18 @@ Four students hand in the released notebook: ``right`` fills in every solution f
 ``partial`` the first half of them, ``late`` is right but two days after the due date, and
 ``hostile`` does no work: its functions return their input and an extra cell monkeypatches NumPy's
 and the course's checks to pass everything and tries to read the instructor's files. A fifth student
-on the roster hands in nothing. They come as a Canvas "Download Submissions" zip with a roster, so
-the demo runs the instructor's whole workflow: collect, grade, status, export.
+on the roster hands in nothing. They come as a Canvas "Download Submissions" zip (every entry
+stamped with the moment the zip was made, as Canvas stamps them) with a roster and the submission
+times as the Canvas API lists them, so the demo runs the instructor's whole workflow: collect,
+grade, status, export.
 
 Usage: python -m autograder.samples ASSIGNMENT --course DIR --zip OUT.zip --roster OUT.csv
+       --times OUT.json
 """
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -24,6 +28,8 @@ from autograder.roster import Student, write_roster
 
 #: The demo's due date, written to the course's deadlines.toml with 10% off per started day late.
 DUE = datetime(2026, 12, 1, 23, 59, tzinfo=timezone.utc)
+#: When the demo's Canvas download was made: a week after the due date.
+DOWNLOADED = DUE + timedelta(days=7)
 
 #: The extra cell of the hostile submission. Harmless where it runs: it only patches its own
 #: process and reads (never writes) files.
@@ -104,29 +110,33 @@ def make_notebook(release: nbformat.NotebookNode, source: nbformat.NotebookNode,
 
 
 def write_samples(course_dir: str | Path, assignment: str, zip_path: str | Path,
-                  roster_path: str | Path) -> list[str]:
-    """Write the Canvas-style zip of sample submissions and their roster; return the submitters."""
+                  roster_path: str | Path, times_path: str | Path) -> list[str]:
+    """Write the Canvas-style zip of sample submissions, their roster and their submission times
+    as the Canvas API lists them; return the submitters."""
     course_dir = Path(course_dir)
     release_dir = course_dir / "release" / assignment
     notebooks = sorted(release_dir.glob("*.ipynb"))
     if not notebooks:
         raise ValueError(f"{release_dir} has no notebooks: run `autograder generate {assignment}` "
                          "first")
-    submitters = []
+    submitters, times = [], []
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
         for login, _first, last, canvas_id, submission_id, hours in STUDENTS:
+            when = None if hours is None else DUE + timedelta(hours=hours)
+            times.append({"user_id": int(canvas_id), "late": bool(hours and hours > 0),
+                          "submitted_at": when and when.strftime("%Y-%m-%dT%H:%M:%SZ")})
             if hours is None:
                 continue
-            when = DUE + timedelta(hours=hours)
             for path in notebooks:
                 release = nbformat.read(path, as_version=4)
                 source = nbformat.read(course_dir / "source" / assignment / path.name, as_version=4)
                 nb = make_notebook(release, source, login)
                 late = "LATE_" if hours > 0 else ""
                 name = f"{last.lower()}{login}_{late}{canvas_id}_{submission_id}_{path.name}"
-                info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
+                info = zipfile.ZipInfo(name, date_time=DOWNLOADED.timetuple()[:6])
                 zf.writestr(info, nbformat.writes(nb))
             submitters.append(f"sample-{login}")
+    Path(times_path).write_text(json.dumps(times, indent=1) + "\n", encoding="utf-8")
     write_roster(roster_path, [Student(f"sample-{login}", last, first, f"{login}@example.edu",
                                        canvas_id, f"S{canvas_id}", login, "Demo")
                                for login, first, last, canvas_id, _, _ in STUDENTS])
@@ -149,15 +159,19 @@ def write_deadline(course_dir: str | Path, assignment: str) -> Path:
 @click.option("--course", "course_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--zip", "zip_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--roster", "roster_path", required=True, type=click.Path(dir_okay=False))
-def main(assignment: str, course_dir: str, zip_path: str, roster_path: str) -> None:
-    """Write sample submissions of ASSIGNMENT as a Canvas zip, their roster and a due date."""
+@click.option("--times", "times_path", required=True, type=click.Path(dir_okay=False),
+              help="where to write the submission times, as the Canvas API lists them (JSON).")
+def main(assignment: str, course_dir: str, zip_path: str, roster_path: str,
+         times_path: str) -> None:
+    """Write sample submissions of ASSIGNMENT as a Canvas zip, their roster, their submission
+    times and a due date."""
     try:
-        submitters = write_samples(course_dir, assignment, zip_path, roster_path)
+        submitters = write_samples(course_dir, assignment, zip_path, roster_path, times_path)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     deadlines = write_deadline(course_dir, assignment)
     click.echo(f"sample submissions ({', '.join(submitters)}) as a Canvas download: {zip_path}; "
-               f"roster: {roster_path}; due date in {deadlines}")
+               f"roster: {roster_path}; submission times: {times_path}; due date in {deadlines}")
 
 
 if __name__ == "__main__":

@@ -52,21 +52,28 @@ def generate(assignment: str, course_path: str | None) -> None:
 @click.command()
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--assignment", "-a", help="the assignment (default: the one whose notebooks match).")
+@click.option("--times", "times_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="when each student submitted, for a Canvas download (whose files carry the "
+                   "time the zip was made): the Canvas API's submissions list saved as JSON, or "
+                   "a CSV of canvas_id and submitted_at.")
 @ROSTER_OPTION
 @COURSE_OPTION
-def collect(path: str, assignment: str | None, roster_path: str | None,
+def collect(path: str, assignment: str | None, times_path: str | None, roster_path: str | None,
             course_path: str | None) -> None:
     """Collect submissions from PATH (a Canvas download .zip or a folder) into the course."""
     from autograder.collect import collect as collect_submissions
+    from autograder.collect import read_times
 
     course = options.course(course_path)
     try:
         if assignment is None:
             assignment = _guess_assignment(course, Path(path))
         coursedir.check_assignment(course, assignment)
-        roster = options.roster(course, roster_path)
+        roster = options.roster(course, roster_path, required=times_path is not None)
         deadline = load_deadlines(course).get(assignment)
-        report = collect_submissions(path, course, assignment, roster=roster, deadline=deadline)
+        times = read_times(times_path, roster) if times_path else None
+        report = collect_submissions(path, course, assignment, roster=roster, deadline=deadline,
+                                     times=times)
     except ValueError as error:
         options.fail(error)
     click.echo(f"collected {len(report.collected)} notebook(s) of {assignment} from "

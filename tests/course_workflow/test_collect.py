@@ -1,8 +1,13 @@
-"""Collecting a Canvas download (zip or folder) or per-student folders into an nbgrader course."""
+"""Collecting a Canvas download (zip or folder) or per-student folders into an nbgrader course.
+
+A Canvas download stamps every zip entry with the moment it was made (rubyzip's default time in
+Canvas's ContentZipper), so the tests' zips carry one download time, days after the due date, and
+the submission times come from the Canvas API's list (``read_times``)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import zipfile
 from datetime import datetime, timezone
@@ -12,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nbgrader.utils import parse_utc
 
-from autograder.collect import CANVAS_NAME, collect
+from autograder.collect import CANVAS_NAME, collect, read_times
 from autograder.deadlines import Deadline, parse_time
 from autograder.roster import Roster, Student
 
@@ -29,10 +34,23 @@ def roster():
                    Student("carol", canvas_id="34567")])
 
 
+#: When the tests' Canvas downloads were made: after every due date.
+DOWNLOADED = (2026, 12, 9, 8, 0, 0)
+
+
 def canvas_zip(path, files):
+    """A Canvas download of ``files`` (name, text), every entry stamped when it was made."""
     with zipfile.ZipFile(path, "w") as zf:
-        for name, when, text in files:
-            zf.writestr(zipfile.ZipInfo(name, date_time=when), text)
+        for name, text in files:
+            zf.writestr(zipfile.ZipInfo(name, date_time=DOWNLOADED), text)
+    return path
+
+
+def api_times(path, times):
+    """The Canvas API's submissions list, as saved: user_id and submitted_at per student."""
+    path.write_text(json.dumps([{"id": 7000 + i, "user_id": int(user), "submitted_at": when,
+                                 "workflow_state": "submitted" if when else "unsubmitted"}
+                                for i, (user, when) in enumerate(times.items())]))
     return path
 
 
@@ -47,13 +65,14 @@ def test_canvas_names():
 
 def test_collect_canvas_zip(course, roster, tmp_path):
     z = canvas_zip(tmp_path / "download.zip", [
-        (f"liddellalice_12345_111_{NB}", (2026, 12, 1, 20, 0, 0), "alice first"),
-        (f"liddellalice_LATE_12345_222_{ASSIGNMENT}-1.ipynb", (2026, 12, 2, 9, 0, 0),
-         "alice again"),
-        (f"builderbob_LATE_23456_333_{NB}", (2026, 12, 4, 1, 0, 0), "bob"),
-        ("builderbob_23456_334_notes.pdf", (2026, 12, 1, 1, 0, 0), "pdf"),
+        (f"liddellalice_12345_111_{NB}", "alice first"),
+        (f"liddellalice_LATE_12345_222_{ASSIGNMENT}-1.ipynb", "alice again"),
+        (f"builderbob_LATE_23456_333_{NB}", "bob"),
+        ("builderbob_23456_334_notes.pdf", "pdf"),
     ])
-    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=DEADLINE)
+    times = read_times(api_times(tmp_path / "submissions.json", {
+        "12345": "2026-12-02T09:00:00Z", "23456": "2026-12-04T01:00:00Z", "34567": None}), roster)
+    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=DEADLINE, times=times)
     assert report.students == ["alice", "bob"]
     alice = course / "submitted" / "alice" / ASSIGNMENT
     assert (alice / NB).read_text() == "alice again"          # the later of the two is kept
@@ -67,8 +86,8 @@ def test_collect_canvas_zip(course, roster, tmp_path):
 
 def test_roster_missing_a_submitter_writes_nothing(course, roster, tmp_path):
     z = canvas_zip(tmp_path / "download.zip", [
-        (f"liddellalice_12345_111_{NB}", (2026, 12, 1, 20, 0, 0), "alice"),
-        (f"strangerdanger_99999_444_{NB}", (2026, 12, 1, 20, 0, 0), "who?"),
+        (f"liddellalice_12345_111_{NB}", "alice"),
+        (f"strangerdanger_99999_444_{NB}", "who?"),
     ])
     with pytest.raises(ValueError, match="roster is missing 1 submitter.*99999.*strangerdanger"):
         collect(z, course, ASSIGNMENT, roster=roster)
@@ -84,14 +103,16 @@ def test_collect_student_folders_and_recollect(course, roster, tmp_path):
     (src / "bob" / "timestamp.txt").write_text("2026-11-30 10:00:00.000000 UTC")
     (src / "carol").mkdir()
     (src / "carol" / NB).write_text("carol")
-    on_time = datetime(2026, 12, 1, 12, tzinfo=timezone.utc).timestamp()
-    os.utime(src / "carol" / NB, (on_time, on_time))   # no timestamp.txt: the file's mtime counts
+    copied = datetime(2026, 12, 9, 12, tzinfo=timezone.utc).timestamp()
+    os.utime(src / "carol" / NB, (copied, copied))   # a copy's time says nothing of the submission
     report = collect(src, course, ASSIGNMENT, roster=roster, deadline=DEADLINE)
     assert report.students == ["bob", "carol"] and report.late == []
+    assert report.warnings == ["no submission time for carol (no nbgrader timestamp.txt beside "
+                               "the notebook): counted as on time"]
     assert parse_utc((course / "submitted" / "bob" / ASSIGNMENT / "timestamp.txt").read_text()) == \
         datetime(2026, 11, 30, 10)
     carol = course / "submitted" / "carol" / ASSIGNMENT
-    assert parse_utc((carol / "timestamp.txt").read_text()) == datetime(2026, 12, 1, 12)
+    assert not (carol / "timestamp.txt").exists()
     (src / "bob" / NB).write_text("bob v2")
     collect(src, course, ASSIGNMENT, roster=roster)
     assert (course / "submitted" / "bob" / ASSIGNMENT / NB).read_text() == "bob v2"
@@ -129,10 +150,13 @@ def test_canvas_not_marking_late_work_late_is_reported(course, roster, tmp_path)
     the course's due date that Canvas does not mark is reported, and an extension for its student
     in deadlines.toml makes it on time."""
     z = canvas_zip(tmp_path / "download.zip", [
-        (f"liddellalice_12345_111_{NB}", (2026, 12, 3, 9, 0, 0), "alice, with an extension"),
-        (f"builderbob_LATE_23456_333_{NB}", (2026, 12, 3, 9, 0, 0), "bob"),
+        (f"liddellalice_12345_111_{NB}", "alice, with an extension"),
+        (f"builderbob_LATE_23456_333_{NB}", "bob"),
     ])
-    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=DEADLINE)
+    saved = api_times(tmp_path / "times.json", {"12345": "2026-12-03T09:00:00Z",
+                                                "23456": "2026-12-03T09:00:00Z"})
+    times = read_times(saved, roster)
+    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=DEADLINE, times=times)
     assert {(f.student, days) for f, days in report.late} == {("alice", 2), ("bob", 2)}
     [warning] = report.warnings
     assert warning.startswith(f"liddellalice_12345_111_{NB}: its time 2026-12-03T09:00:00+00:00 is "
@@ -140,6 +164,88 @@ def test_canvas_not_marking_late_work_late_is_reported(course, roster, tmp_path)
     assert f"gives alice one ([{ASSIGNMENT}.extensions])" in warning
     extended = dataclasses.replace(DEADLINE,
                                    extensions={"alice": parse_time("2026-12-04T23:59:00Z")})
-    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=extended)
+    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=extended, times=times)
     assert {(f.student, days) for f, days in report.late} == {("bob", 2)}
     assert report.warnings == []
+
+
+def test_a_canvas_download_holds_no_submission_times(course, roster, tmp_path):
+    """Downloaded a week after the due date, with no times given: nobody is late by the zip's
+    own times; bob, whom Canvas marks LATE, stops the collect under a late policy (nothing is
+    written) and is reported late, days unknown, without one."""
+    z = canvas_zip(tmp_path / "download.zip", [(f"liddellalice_12345_111_{NB}", "alice"),
+                                               (f"builderbob_LATE_23456_333_{NB}", "bob")])
+    with pytest.raises(ValueError, match=r"Canvas marks the work of bob LATE.*--times.*written"):
+        collect(z, course, ASSIGNMENT, roster=roster, deadline=DEADLINE)
+    assert not (course / "submitted").exists()
+    report = collect(z, course, ASSIGNMENT, roster=roster,
+                     deadline=dataclasses.replace(DEADLINE, policy="none"))
+    assert [(f.student, days) for f, days in report.late] == [("bob", 0)]
+    assert not list((course / "submitted").rglob("timestamp.txt"))
+    on_time = canvas_zip(tmp_path / "on_time.zip", [(f"liddellalice_12345_111_{NB}", "alice")])
+    report = collect(on_time, course, ASSIGNMENT, roster=roster, deadline=DEADLINE)
+    assert report.late == [] and report.warnings == []
+
+
+def test_submission_times_from_the_canvas_api_or_a_csv(roster, tmp_path):
+    expected = {"alice": parse_time("2026-12-02T09:00:00Z"), "bob": parse_time("2026-12-01T12:00Z")}
+    saved = api_times(tmp_path / "s.json", {"12345": "2026-12-02T09:00:00Z",
+                                            "23456": "2026-12-01T12:00:00Z", "34567": None})
+    assert read_times(saved, roster) == expected
+    (tmp_path / "s.csv").write_text("canvas_id,submitted_at\r\n12345,2026-12-02T09:00:00Z\r\n"
+                                    "23456,2026-12-01T12:00:00+00:00\r\n34567,\r\n")
+    assert read_times(tmp_path / "s.csv", roster) == expected
+    (tmp_path / "ids.csv").write_text("id,submitted_at\nalice,2026-12-02T09:00:00Z\n")
+    assert read_times(tmp_path / "ids.csv", roster) == {"alice": expected["alice"]}
+    for name, text, message in [
+            ("a.json", '[{"user_id": 99, "submitted_at": "2026-12-01T00:00:00Z"}]',
+             "entry 1: no student on the roster has canvas_id '99'"),
+            ("b.json", '{"user_id": 1}', "not a list of submissions"),
+            ("c.json", "[", "is not JSON"),
+            ("d.csv", "user,when\n1,2\n", "needs the columns submitted_at and canvas_id"),
+            ("e.csv", "canvas_id,submitted_at\n12345,soon\n", "entry 1: cannot read the time")]:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_times(tmp_path / name, roster)
+
+
+def test_canvas_names_whose_name_part_holds_underscores(course, tmp_path):
+    roster = Roster([Student("jan", canvas_id="2001"), Student("pat", canvas_id="2003")])
+    z = canvas_zip(tmp_path / "download.zip", [(f"van_der_bergjan_2001_5501_{NB}", "jan"),
+                                               (f"o_brienpat_LATE_2003_5503_{NB}", "pat")])
+    report = collect(z, course, ASSIGNMENT, roster=roster)
+    assert report.students == ["jan", "pat"] and report.skipped == []
+    assert [f.marked_late for f in report.collected] == [False, True]
+
+
+def test_checkpoints_and_other_assignments_notebooks_are_skipped(course, roster, tmp_path):
+    """A student's folder holding a Jupyter checkpoint and the next assignment's notebook, and a
+    Canvas file of that notebook: only this assignment's notebook is collected."""
+    other = course / "source" / "losses"
+    other.mkdir(parents=True)
+    (other / "losses.ipynb").write_text("{}")
+    src = tmp_path / "inbox"
+    (src / "bob" / ".ipynb_checkpoints").mkdir(parents=True)
+    (src / "bob" / NB).write_text("bob's work")
+    (src / "bob" / ".ipynb_checkpoints" / f"{ASSIGNMENT}-checkpoint.ipynb").write_text("older")
+    (src / "bob" / "losses").mkdir()
+    (src / "bob" / "losses" / "losses.ipynb").write_text("next week's")
+    (src / "bob" / "losses.ipynb").write_text("next week's, loose")
+    report = collect(src, course, ASSIGNMENT, roster=roster)
+    assert (course / "submitted" / "bob" / ASSIGNMENT / NB).read_text() == "bob's work"
+    assert sorted(why for _, why in report.skipped) == [
+        "a Jupyter checkpoint, not the notebook", "belongs to the assignment losses",
+        "belongs to the assignment losses"]
+    z = canvas_zip(tmp_path / "d.zip", [("builderbob_23456_333_losses.ipynb", "losses")])
+    with pytest.raises(ValueError, match="no submission of 'vectorization'"):
+        collect(z, course, ASSIGNMENT, roster=roster)
+
+
+def test_a_zip_of_student_folders_keeps_their_nbgrader_timestamps(course, roster, tmp_path):
+    with zipfile.ZipFile(tmp_path / "exchange.zip", "w") as zf:
+        zf.writestr(zipfile.ZipInfo(f"bob/{NB}", date_time=DOWNLOADED), "bob")
+        zf.writestr(zipfile.ZipInfo("bob/timestamp.txt", date_time=DOWNLOADED),
+                    "2026-12-02 01:00:00.000000 UTC")
+    report = collect(tmp_path / "exchange.zip", course, ASSIGNMENT, roster=roster,
+                     deadline=DEADLINE)
+    assert [(f.student, days) for f, days in report.late] == [("bob", 1)]

@@ -38,6 +38,15 @@ def test_zero_none_and_grace():
     assert grace.penalty("2026-12-02T00:10:00Z", 7, 10) == 7
 
 
+def test_grace_forgives_a_few_minutes_and_days_count_from_the_due_date():
+    grace = Deadline(DUE, "per_day", 0.1, grace=timedelta(minutes=10))
+    assert grace.days_late(DUE + timedelta(minutes=10)) == 0
+    assert grace.days_late(DUE + timedelta(minutes=11)) == 1
+    assert grace.days_late(DUE + timedelta(hours=24, minutes=5)) == 2    # the second day started
+    with pytest.raises(ValueError, match="grace_minutes = -5 cannot be negative"):
+        Deadline(DUE, "zero", grace=timedelta(minutes=-5))
+
+
 def test_times_in_other_zones_and_nbgrader_format():
     d = Deadline(DUE, "zero")
     assert d.days_late(parse_time("2026-12-02T00:30:00+01:00")) == 0       # 23:30 UTC

@@ -39,3 +39,11 @@ def test_bad_rosters(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         read_roster(tmp_path / "nope.csv")
+
+
+def test_a_roster_excel_saved_in_windows_1252_names_the_file_and_the_fix(tmp_path):
+    (tmp_path / "roster.csv").write_bytes("id,last_name\nmuller,Müller\n".encode("cp1252"))
+    with pytest.raises(ValueError, match=r"roster .*roster\.csv is not UTF-8 .*CSV UTF-8"):
+        read_roster(tmp_path / "roster.csv")
+    (tmp_path / "roster.csv").write_bytes("\ufeffid,last_name\r\nmuller,Müller\r\n".encode())
+    assert read_roster(tmp_path / "roster.csv").get("muller").last_name == "Müller"

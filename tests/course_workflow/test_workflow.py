@@ -51,8 +51,9 @@ def test_generate_samples_collect_grade_export(course, tmp_path):
     # the hidden part
     assert tests["test_relu"]["source_checksum"] != tests["test_relu"]["release_checksum"]
 
+    times = str(tmp_path / "submissions.json")
     run(samples_main, ASSIGNMENT, "--course", c, "--zip", str(tmp_path / "canvas.zip"),
-        "--roster", str(course / "roster.csv"))
+        "--roster", str(course / "roster.csv"), "--times", times)
     with zipfile.ZipFile(tmp_path / "canvas.zip") as zf:
         names = sorted(zf.namelist())
         hostile = nbformat.reads(zf.read(next(n for n in names if "hostile" in n)).decode(),
@@ -64,8 +65,11 @@ def test_generate_samples_collect_grade_export(course, tmp_path):
     assert "return x" in hostile.cells[1].source and "return max(x, 0)" in right.cells[1].source
     assert "BEGIN SOLUTION" not in right.cells[1].source
 
-    collected = run(main, "collect", str(tmp_path / "canvas.zip"), "--course", c)
+    refused = CliRunner().invoke(main, ["collect", str(tmp_path / "canvas.zip"), "--course", c])
+    assert refused.exit_code == 1 and "Canvas marks the work of sample-late LATE" in refused.output
+    collected = run(main, "collect", str(tmp_path / "canvas.zip"), "--times", times, "--course", c)
     assert "from 4 student(s)" in collected and "late: sample-late" in collected
+    assert "2 day(s) late" in collected
     assert "no submission from 1 student(s): sample-absent" in collected
     run(main, "grade", ASSIGNMENT, "--course", c, "--workers", "2")
     status = run(main, "status", ASSIGNMENT, "--course", c)
