@@ -45,9 +45,11 @@ def build(root: Path, assignment: str) -> Path:
     shutil.copy(REPO / "assignments" / "nbgrader_config.py", course)
     shutil.copytree(REPO / "assignments" / "source" / assignment, course / "source" / assignment)
     run(BIN / "autograder", "generate", assignment, "--course", course)
+    times = root / f"{assignment}_submissions.json"
     run(sys.executable, "-m", "autograder.samples", assignment, "--course", course,
-        "--zip", root / f"{assignment}.zip", "--roster", course / "roster.csv")
-    run(BIN / "autograder", "collect", root / f"{assignment}.zip", "--course", course)
+        "--zip", root / f"{assignment}.zip", "--roster", course / "roster.csv", "--times", times)
+    run(BIN / "autograder", "collect", root / f"{assignment}.zip", "--times", times,
+        "--course", course)
     return course
 
 
