@@ -130,6 +130,7 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
     """Grade every submission of ASSIGNMENT (student code sandboxed, tests from the source
     notebooks) into the course's gradebook. Unchanged submissions already graded are skipped, so
     a run that was stopped picks up where it was."""
+    from autograder.deadlines import load_deadlines, with_late_penalty
     from autograder.engine.pool import RETRIES, grade_all
     from autograder.gradebook import Gradebook, GradebookError, course_id
     from autograder.settings import load_limits
@@ -137,6 +138,7 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
     course = options.course(course_path)
     try:
         limits = load_limits(course)
+        deadlines = load_deadlines(course)   # to show each late score as the exports will
     except ValueError as error:
         options.fail(error)
     jobs = find_jobs(course, assignment, student, seed, limits)
@@ -174,7 +176,9 @@ def grade(assignment: str, course_path: str | None, student: str | None, workers
             continue
         flags = f"  flags: {', '.join(result.flags)}" if result.flags else ""
         error = f"  ({result.error})" if result.error else ""
-        click.echo(f"{result.student:<20} {result.score:g}/{result.max_score:g}  "
+        late = with_late_penalty(result, deadlines)
+        penalty = (f" ({late.score:g} after the late penalty)" if late.late_penalty else "")
+        click.echo(f"{result.student:<20} {result.score:g}/{result.max_score:g}{penalty}  "
                    f"{result.status}{flags}{error}")
     _report_changes(results, previous)
     book.close()

@@ -108,6 +108,8 @@ def test_grade_records_on_time_work_as_on_time(course, tmp_path):
     c = str(course)
     graded = CliRunner().invoke(main, ["grade", ASSIGNMENT, "--course", c, "--workers", "1"])
     assert graded.exit_code == 0, graded.output
+    assert "alice                3/3  graded" in graded.output
+    assert "bob                  3/3 (1.5 after the late penalty)  graded" in graded.output
     status = CliRunner().invoke(main, ["status", ASSIGNMENT, "--course", c])
     lines = {line.split()[0]: line for line in status.output.splitlines()[1:-1]}
     assert "2026-12-01 18:00" in lines["alice"] and "1d" not in lines["alice"]
