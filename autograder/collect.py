@@ -88,14 +88,17 @@ def expected_notebooks(course_dir: Path, assignment: str) -> set[str]:
 
 
 def other_assignments(course_dir: Path, assignment: str) -> dict[str, str]:
-    """The course's other assignments by their names and their notebooks' file names."""
+    """The course's other assignments by their names and their notebooks' file names (but for
+    a file name this assignment's notebooks share)."""
+    mine = expected_notebooks(course_dir, assignment)
     others: dict[str, str] = {}
     for part in ("source", "release"):
         for folder in sorted((course_dir / part).glob("*")):
             if folder.is_dir() and folder.name != assignment:
                 others.setdefault(folder.name, folder.name)
                 for nb in folder.glob("*.ipynb"):
-                    others.setdefault(nb.name, folder.name)
+                    if nb.name not in mine:
+                        others.setdefault(nb.name, folder.name)
     return others
 
 

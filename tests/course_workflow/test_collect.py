@@ -239,6 +239,9 @@ def test_checkpoints_and_other_assignments_notebooks_are_skipped(course, roster,
     z = canvas_zip(tmp_path / "d.zip", [("builderbob_23456_333_losses.ipynb", "losses")])
     with pytest.raises(ValueError, match="no submission of 'vectorization'"):
         collect(z, course, ASSIGNMENT, roster=roster)
+    (other / f"{ASSIGNMENT}.ipynb").write_text("{}")   # a notebook name both assignments use
+    z = canvas_zip(tmp_path / "e.zip", [(f"builderbob_23456_334_{NB}", "bob's, again")])
+    assert collect(z, course, ASSIGNMENT, roster=roster).students == ["bob"]
 
 
 def test_a_zip_of_student_folders_keeps_their_nbgrader_timestamps(course, roster, tmp_path):
