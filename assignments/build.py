@@ -9,12 +9,18 @@ A cell file is a sequence of cells, each opened by a marker line:
     %%% solution GRADE_ID         the student's part: ### BEGIN SOLUTION / ### END SOLUTION inside
     %%% tests GRADE_ID POINTS     a graded test cell: visible asserts, then hidden ones
 
+A test cell's code runs inside a function of its own, ``_<GRADE_ID>``, called at once: nbgrader
+runs test cells in the student's namespace, where a name a test bound at the top level would replace
+the student's own of that name (a helper function called ``keep`` or ``_spread`` turned into an
+array, and correct work scored 0).
+
 Usage: python assignments/build.py [--check]   (--check: exit 1 if a notebook is out of date)
 """
 
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -34,6 +40,12 @@ def _nbgrader(grade_id: str, *, grade: bool = False, solution: bool = False, loc
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
+
+
+def in_function(grade_id: str, body: str) -> str:
+    """A test cell's code as the body of the function ``_<grade_id>``, then its call."""
+    name = f"_{grade_id}"
+    return f"def {name}():\n{textwrap.indent(body.rstrip(), '    ')}\n\n\n{name}()\n"
 
 
 def parse(text: str, origin: str) -> list[tuple[list[str], str]]:
@@ -69,7 +81,7 @@ def build(assignment: str) -> nbformat.NotebookNode:
             cell.id = f"md-{index:02d}"
             nb.cells.append(cell)
             continue
-        cell = nbformat.v4.new_code_cell(body)
+        cell = nbformat.v4.new_code_cell(in_function(words[1], body) if kind == "tests" else body)
         if kind == "code":
             given += 1
             cell.metadata = _nbgrader(f"given-{given}", locked=True)

@@ -2,10 +2,11 @@
 and softmax in the tests' own reference form (NumPy warns on stderr about their NaN inputs), a
 naive relu that builds a float64 result, a relu_numba compiled with parallel=True and no prange
 (Numba warns on stderr that nothing ran in parallel), a shape check that loops over
-np.shape(y_true), a dropout helper named `keep` and an early-stopping helper named `check` (the
-names a test cell once bound, replacing the student's own in nbgrader, which runs the test cells
-in the student's namespace; test cells now bind only names that start with `_`). Each scores
-full marks. test_nbgrader.py grades the same submissions with genuine nbgrader (``HONEST`` and
+np.shape(y_true), a dropout helper named `keep`, an early-stopping helper named `check` and
+scaling helpers named `_spread` and `_mean` (names test cells once bound at their top level,
+replacing the student's own in nbgrader, which runs the test cells in the student's namespace;
+each test cell's code now runs in a function of its own). Each scores full marks.
+test_nbgrader.py grades the same submissions with genuine nbgrader (``HONEST`` and
 ``honest_submission`` are shared).
 """
 
@@ -67,6 +68,25 @@ HONEST = {
         ("early_stopping", "        if loss < best - min_delta:\n",
          "        if check(loss, best, min_delta):\n"),
     ],
+    "02_data_preparation": [
+        ("normalization", "def min_max_scale(x_train, x_test):",
+         "def _spread(x):\n    \"\"\"max - min per column, 1 where they are equal.\"\"\"\n"
+         "    s = x.max(axis=0) - x.min(axis=0)\n    return np.where(s == 0, 1.0, s)\n\n\n"
+         "def _mean(x):\n    return x.mean(axis=0)\n\n\n"
+         "def min_max_scale(x_train, x_test):"),
+        ("normalization",
+         "    low, high = x_train.min(axis=0), x_train.max(axis=0)\n"
+         "    spread = np.where(high == low, 1.0, high - low)\n"
+         "    return (x_train - low) / spread, (x_test - low) / spread\n",
+         "    low = x_train.min(axis=0)\n"
+         "    return (x_train - low) / _spread(x_train), (x_test - low) / _spread(x_train)\n"),
+        ("normalization",
+         "    mean, spread = x_train.mean(axis=0), x_train.max(axis=0) - x_train.min(axis=0)\n"
+         "    spread = np.where(spread == 0, 1.0, spread)\n"
+         "    return (x_train - mean) / spread, (x_test - mean) / spread\n",
+         "    return ((x_train - _mean(x_train)) / _spread(x_train),\n"
+         "            (x_test - _mean(x_train)) / _spread(x_train))\n"),
+    ],
     "05_gpu_kernels": [
         ("relu_kernel", "blocks = min(blocks_for(x.size, threads), MAX_BLOCKS)",
          "blocks = int(min(np.ceil(x.size / threads), MAX_BLOCKS))"),
@@ -88,8 +108,8 @@ def honest_submission(assignment: str) -> nbformat.NotebookNode:
     return nb
 
 
-@pytest.mark.parametrize("assignment", ["01_tensors_vectorization", "03_losses_activations",
-                                        "04_regularization"])
+@pytest.mark.parametrize("assignment", ["01_tensors_vectorization", "02_data_preparation",
+                                        "03_losses_activations", "04_regularization"])
 def test_honest_work_scores_full_marks_in_the_engine(worker, tmp_path, assignment):
     tests = grade_notebook(worker, tmp_path, "honest", assignment,
                            honest_submission(assignment))

@@ -64,7 +64,7 @@ def test_notebook_cells_are_well_formed(assignment):
         # at most one hidden region; a cell without one shows its output in the feedback
         assert source.count("### BEGIN HIDDEN TESTS") == source.count("### END HIDDEN TESTS") <= 1
         visible = source.split("### BEGIN HIDDEN TESTS")[0]
-        assert re.search(r"^from autograder\.asserts import", visible, re.M), \
+        assert re.search(r"^\s*from autograder\.asserts import", visible, re.M), \
             "test cells import their helpers"
         assert "assert_not_toolkit(" in visible, \
             f"{meta['grade_id']} must check the work is the student's own"
@@ -172,18 +172,22 @@ _private, _ = 1, 2
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_test_cells_bind_only_private_names(assignment):
+def test_test_cells_bind_nothing_but_their_own_function(assignment):
     """nbgrader runs a test cell in the student's kernel, so a name the cell binds replaces the
-    student's own of that name: a test's `keep = ...` replaced a student's helper function `keep`
-    (0 points where the work was right). Test cells bind only names that start with `_`, by
-    convention no one else's; imports keep their usual names."""
+    student's own of that name: a test's `keep = ...` replaced a student's helper function `keep`,
+    and `_spread = ...` a helper `_spread` (0 points where the work was right). Each test cell
+    binds one name, its function ``_<grade_id>`` (build.in_function), and calls it."""
     nb = nbformat.read(build.notebook_path(assignment), as_version=4)
-    public = []
+    wrong = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
             continue
-        public += [f"{meta['grade_id']} line {line}: {name}"
-                   for name, line in top_level_bindings(cell.source) if not name.startswith("_")]
-    assert not public, (f"{assignment}: test cells bind names that are not private (start them "
-                        "with _): " + "; ".join(public))
+        name = f"_{meta['grade_id']}"
+        bound = [n for n, _ in top_level_bindings(cell.source)]
+        last = ast.parse(cell.source).body[-1]
+        called = (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+                  and ast.unparse(last.value) == f"{name}()")
+        if bound != [name] or not called:
+            wrong.append(f"{meta['grade_id']} binds {bound}{'' if called else ', no call last'}")
+    assert not wrong, f"{assignment}: " + "; ".join(wrong)
