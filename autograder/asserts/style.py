@@ -35,10 +35,11 @@ _LOOP_NODES = {
 def assert_no_loops(fn: Any, name: str | None = None) -> None:
     """Fail if ``fn``'s source, or a helper of the same notebook it calls, has a for/while loop,
     a comprehension or generator, or calls a loop in disguise (np.vectorize, map, ...); the
-    message gives the line. A for loop, comprehension or generator over an array's dimensions
-    is not a loop over its data and passes (``_over_dimensions``): ``any(n == 0 for n in
-    np.shape(y))``, ``for axis in range(x.ndim)``; one over ``range(len(x))``, ``x`` itself,
-    ``x.flat`` or ``range(x.shape[0])`` fails."""
+    message gives the line. A for loop, comprehension or generator over an array's dimensions,
+    or over a handful of values named one by one, is not a loop over its data and passes
+    (``_over_dimensions``): ``any(n == 0 for n in np.shape(y))``, ``for axis in range(x.ndim)``,
+    ``for a in (y_true, y_pred): check(a)``; one over ``range(len(x))``, ``x`` itself, ``x.flat``
+    or ``range(x.shape[0])`` fails."""
     label = _label(fn, name)
     for definition in _definitions(fn, label):
         for node in ast.walk(definition.node):
@@ -52,7 +53,8 @@ def assert_no_loops(fn: Any, name: str | None = None) -> None:
                     f"{label} must be vectorized but has {what} on "
                     f"{_where(definition, label, node)}\n  hint: express the whole computation "
                     "with NumPy array operations (arithmetic on arrays, np.maximum, broadcasting, "
-                    "np.dot, ...); a loop over the dimensions (x.shape, range(x.ndim)) may stay"
+                    "np.dot, ...); a loop over the dimensions (x.shape, range(x.ndim)) or over "
+                    "values you name one by one (for a in (y_true, y_pred)) may stay"
                 )
 
 
@@ -60,7 +62,10 @@ def _over_dimensions(loop: ast.AST) -> bool:
     """Whether ``loop`` (a for loop, comprehension or generator; never a while loop) iterates
     over dimensions only: every iterable is a shape (``x.shape``, ``np.shape(x)``, a slice of
     one), ``range`` of dimension counts (``x.ndim``, ``np.ndim(x)``, ``len`` of a shape, with
-    constants and operators), or ``zip`` / ``enumerate`` / ``reversed`` of those."""
+    constants and operators), a tuple or list written out of names (``x``, ``x.T``) and constants
+    (``(y_true, y_pred)``: as many steps as it names, whatever the data; not ``(x[0], x[1])``),
+    or ``zip`` / ``enumerate`` /
+    ``reversed`` of those."""
     if isinstance(loop, (ast.For, ast.AsyncFor)):
         return _dimensions(loop.iter)
     generators = getattr(loop, "generators", None)
@@ -71,6 +76,8 @@ def _dimensions(node: ast.AST) -> bool:
     """Whether iterating over ``node`` gives an array's dimensions or axes, not its data."""
     if _shape(node):
         return True
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(isinstance(e, ast.Constant) or _dotted(e) for e in node.elts)
     if not isinstance(node, ast.Call) or node.keywords:
         return False
     called = _dotted(node.func)

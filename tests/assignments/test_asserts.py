@@ -172,6 +172,9 @@ def test_source_of_without_source_is_a_clear_failure():
     ("    for i in range(x.shape[0]):\n        x[i] = 0\n    return x\n", "a for loop", 2),
     ("    return [v for n in x.shape for v in x]\n", "a list comprehension", 2),
     ("    return list(zip(x.shape, x))[0] + [i for i in range(3)]\n", "a list comprehension", 2),
+    ("    return [v for v in (x[0], x[1])]\n", "a list comprehension", 2),
+    ("    for a in (x, y):\n        for v in a:\n            pass\n    return x\n",
+     "a for loop", 3),
 ])
 def test_assert_no_loops_reports_the_construct_and_line(body, what, line):
     fn = cell_function("def relu(x):\n" + body, "relu")
@@ -188,9 +191,12 @@ def test_assert_no_loops_reports_the_construct_and_line(body, what, line):
     "assert all(a == b for a, b in zip(x.shape[1:], np.shape(x)[1:]))",
     "sizes = {axis: n for axis, n in enumerate(reversed(x.shape))}",
     "axes = [i for i in range(1, len(np.shape(x)))] + [k for k in range(np.ndim(x))]",
+    "for a in (x, x.T):\n        pass",
+    "for a, name in zip([x, x], ('x', 'y')):\n        assert np.size(a), name",
 ])
 def test_assert_no_loops_lets_loops_over_the_dimensions_pass(line):
-    """A loop over an array's shape or axes is not a loop over its data."""
+    """A loop over an array's shape or axes, or over values named one by one, is not a loop
+    over its data."""
     source = f"def relu(x):\n    {line}\n    return np.maximum(x, 0)\n"
     assert_no_loops(cell_function(source, "relu"))
     assert_no_loops(Proxy(source), name="relu")

@@ -2,8 +2,9 @@
 and softmax in the tests' own reference form (NumPy warns on stderr about their NaN inputs), a
 naive relu that builds a float64 result, a relu_numba compiled with parallel=True and no prange
 (Numba warns on stderr that nothing ran in parallel), a shape check that loops over
-np.shape(y_true), a dropout helper named `keep`, an early-stopping helper named `check` and
-scaling helpers named `_spread` and `_mean` (names test cells once bound at their top level,
+np.shape(y_true) and one that loops over (y_true, y_pred), a dropout helper named `keep`, an
+early-stopping helper named `check` and scaling helpers named `_spread` and `_mean` (names test
+cells once bound at their top level,
 replacing the student's own in nbgrader, which runs the test cells in the student's namespace;
 each test cell's code now runs in a function of its own). Each scores full marks.
 test_nbgrader.py grades the same submissions with genuine nbgrader (``HONEST`` and
@@ -48,6 +49,10 @@ HONEST = {
          "    return np.exp(x - np.logaddexp.reduce(x, axis=-1, keepdims=True))\n"),
         ("regression_losses", "    if np.size(y_true) == 0:\n",
          "    if any(n == 0 for n in np.shape(y_true)):\n"),
+        ("regression_losses", "    if np.shape(y_true) != np.shape(y_pred):\n",
+         "    for a in (y_true, y_pred):\n        if a is None:\n"
+         "            raise ValueError(\"a loss needs both y_true and y_pred\")\n"
+         "    if np.shape(y_true) != np.shape(y_pred):\n"),
     ],
     "04_regularization": [
         # helpers named as a test cell's names once were: nbgrader runs the test cells in the
