@@ -102,13 +102,17 @@ def other_assignments(course_dir: Path, assignment: str) -> dict[str, str]:
     return others
 
 
+def _original_name(file_name: str) -> str:
+    """``file_name`` without the "-1", "-2" Canvas appends to a file submitted again."""
+    m = _RESUBMITTED.match(file_name)
+    return m["stem"] + m["ext"] if m else file_name
+
+
 def _notebook_name(file_name: str, expected: set[str]) -> str | None:
     """The expected notebook `file_name` stands for, undoing Canvas's "-1" resubmission suffix."""
-    if file_name in expected:
-        return file_name
-    m = _RESUBMITTED.match(file_name)
-    if m and m["stem"] + m["ext"] in expected:
-        return m["stem"] + m["ext"]
+    for name in (file_name, _original_name(file_name)):
+        if name in expected:
+            return name
     if len(expected) == 1 and file_name.endswith(".ipynb"):
         return next(iter(expected))   # one notebook per assignment: students rename it freely
     return None
@@ -119,8 +123,7 @@ def _unwanted(parts: list[str], others: dict[str, str]) -> str | None:
     name = parts[-1]
     if ".ipynb_checkpoints" in parts or name.endswith("-checkpoint.ipynb"):
         return "a Jupyter checkpoint, not the notebook"
-    m = _RESUBMITTED.match(name)
-    for part in [*parts[:-1], name, m["stem"] + m["ext"] if m else name]:
+    for part in [*parts[:-1], name, _original_name(name)]:
         if part in others:
             return f"belongs to the assignment {others[part]}"
     return None
@@ -140,11 +143,8 @@ def _read_entries(source: Path, zone: str) -> list[tuple[str, datetime | None, b
                     data = zf.read(info)
                     folder, _, name = info.filename.rpartition("/")
                     if name == "timestamp.txt":
-                        try:
-                            stamps[folder] = parse_time(data.decode("utf-8", "replace").strip(),
-                                                        zone)
-                        except ValueError as error:
-                            raise ValueError(f"{source}: {info.filename}: {error}") from None
+                        stamps[folder] = read_timestamp(source / info.filename, zone,
+                                                        data.decode("utf-8", "replace"))
                     else:
                         files.append((info.filename, data))
         except zipfile.BadZipFile as error:

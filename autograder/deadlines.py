@@ -107,11 +107,14 @@ def _read_text(text: str, local: tzinfo) -> datetime:
         ) from None
 
 
-def read_timestamp(path: Path, zone: str) -> datetime:
-    """The time a submission's timestamp.txt at ``path`` holds, stamped in ``zone`` (the
-    course's ``exchange_timezone``); ValueError naming the file where it cannot be read."""
+def read_timestamp(path: Path, zone: str, text: str | None = None) -> datetime:
+    """The time a submission's timestamp.txt at ``path`` holds (``text``, where it was read
+    already, as from a zip), stamped in ``zone`` (the course's ``exchange_timezone``);
+    ValueError naming the file where it cannot be read."""
+    if text is None:
+        text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        return parse_time(path.read_text(encoding="utf-8", errors="replace").strip(), zone)
+        return parse_time(text.strip(), zone)
     except ValueError as error:
         raise ValueError(f"{path}: {error}; correct or delete that file") from None
 
@@ -150,7 +153,7 @@ class Deadline:
         """Started days past the due date; 0 when on time or late by no more than the grace
         period."""
         late = parse_time(submitted_at) - self.due
-        if late <= max(self.grace, timedelta(0)):
+        if late <= self.grace:
             return 0
         return math.ceil(late / timedelta(days=1))
 
