@@ -17,7 +17,15 @@ late files LATE by each student's own due date: a LATE file under a late policy 
 Each collected submission with a time gets a ``timestamp.txt`` in nbgrader's format, which the
 grader records as the submission time and the late policy (autograder.deadlines) reads. Duplicates
 (several files for one notebook of one student: the latest is kept) and late files are reported.
-Checkpoints and the notebooks of the course's other assignments are skipped. Every check runs
+Checkpoints and the notebooks of the course's other assignments are skipped, and so is the work of
+Canvas's Test Student (the user Student View makes): its files are named ``studenttest_<id>_...``
+after its "Student, Test"; they are skipped, with a note, where its Canvas id is not on the roster
+(or is the one a gradebook export's roster left out, ``Roster.test_students``), so that a real
+student called Test Student, who is on the roster, is collected as any other.
+
+For a group assignment Canvas downloads one file per group, named after one member (whom it
+renames after the group); given the groups (``read_groups``), each member without a submission of
+their own gets a copy of the group's, with its time, and the report says so. Every check runs
 before anything is written, so a roster that lacks a student leaves the course untouched.
 """
 
@@ -25,6 +33,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import io
 import json
 import re
 import zipfile
@@ -41,6 +51,8 @@ from toolkit.files import atomic_dir, why_not_written
 #: any "_<digits>_" in it into "-<digits>-").
 CANVAS_NAME = re.compile(r"^(?P<name>[^/]+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<submission>\d+)_"
                          r"(?P<file>[^/]+)$")
+#: The name part of the Test Student's files: Canvas's "Student, Test" without its punctuation.
+TEST_STUDENT_NAME = "studenttest"
 #: The "-1", "-2" Canvas appends to a file submitted again under the same name.
 _RESUBMITTED = re.compile(r"^(?P<stem>.+)-(?P<n>\d+)(?P<ext>\.[^.]+)$")
 
@@ -66,6 +78,7 @@ class CollectReport:
     duplicates: list[tuple[Found, Found]] = field(default_factory=list)   # (kept, dropped)
     late: list[tuple[Found, int]] = field(default_factory=list)           # (file, days late)
     skipped: list[tuple[str, str]] = field(default_factory=list)          # (file, why)
+    shared: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (group, from, to)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -168,7 +181,8 @@ def read_times(path: str | Path, roster: Roster) -> dict[str, datetime]:
     assignment's submissions (``GET /api/v1/courses/:course/assignments/:assignment/submissions``,
     saved as JSON: each entry's ``user_id`` and ``submitted_at``) or a CSV with the columns
     ``canvas_id`` (or ``id``, the course's) and ``submitted_at``. Entries without a time (not
-    submitted) are left out."""
+    submitted) are left out, and so are those of the Test Student a gradebook export's roster
+    left out."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -193,7 +207,8 @@ def read_times(path: str | Path, roster: Roster) -> dict[str, datetime]:
     times: dict[str, datetime] = {}
     for number, row in enumerate(rows, start=1):
         when = row.get("submitted_at")
-        if not when:
+        if not when or (not row.get("id")
+                        and str(row.get("canvas_id", "")).strip() in roster.test_students):
             continue
         student = (roster.get(str(row["id"]).strip()) if row.get("id")
                    else roster.by_canvas_id(str(row.get("canvas_id", "")).strip()))
@@ -211,11 +226,13 @@ def read_times(path: str | Path, roster: Roster) -> dict[str, datetime]:
 def find_submissions(source: Path, expected: set[str], roster: Roster | None, zone: str = "UTC",
                      others: dict[str, str] | None = None,
                      times: dict[str, datetime] | None = None,
+                     groups: dict[str, list[str]] | None = None,
                      ) -> tuple[list[Found], dict[tuple[str, str], bytes], CollectReport]:
     """Match every file of `source` to a student and a notebook; raise ValueError on unknown
     students. nbgrader's timestamp.txt files are read as stamped in ``zone``; ``others``: the
     course's other assignments and notebooks (``other_assignments``), whose files are skipped;
-    ``times``: Canvas submission times by student id (``read_times``)."""
+    ``times``: Canvas submission times by student id (``read_times``); ``groups``: the members of
+    each group (``read_groups``), who share their group's submission."""
     report = CollectReport()
     found: list[Found] = []
     content: dict[Found, bytes] = {}
@@ -235,6 +252,11 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None, zo
                 raise ValueError(f"{name} is a Canvas download name: pass --roster roster.csv with "
                                  "a canvas_id column to map Canvas user ids to students")
             student = roster.by_canvas_id(m["user"])
+            if student is None and (m["user"] in roster.test_students
+                                    or m["name"] == TEST_STUDENT_NAME):
+                report.skipped.append((rel, "Canvas's Test Student (Student View), not a student "
+                                            "on the roster"))
+                continue
             if student is None:
                 unknown.append(f"canvas user {m['user']} ({m['name']}, file {name})")
                 continue
@@ -274,8 +296,81 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None, zo
         if key in keep:
             report.duplicates.append((f, keep[key]))
         keep[key] = f
+    for copy, original in _shared_with_group(keep, groups or {}, report).items():
+        keep[(copy.student, copy.notebook)] = copy
+        content[copy] = content[original]
     report.collected = sorted(keep.values(), key=lambda f: (f.student, f.notebook))
     return report.collected, {k: content[f] for k, f in keep.items()}, report
+
+
+def _shared_with_group(keep: dict[tuple[str, str], Found], groups: dict[str, list[str]],
+                       report: CollectReport) -> dict[Found, Found]:
+    """Copies of each group's submission (the latest of its members', as among one student's
+    files) for its members without one of their own, each to the original it copies."""
+    earliest = datetime.min.replace(tzinfo=timezone.utc)
+    copies: dict[Found, Found] = {}
+    for group, members in groups.items():
+        handed_in = {f.student: (f.timestamp or earliest, f.order) for f in
+                     sorted(keep.values(), key=lambda f: (f.timestamp or earliest, f.order))
+                     if f.student in members}
+        without = [m for m in members if m not in handed_in]
+        if not handed_in or not without:
+            continue
+        source = max(handed_in, key=handed_in.__getitem__)
+        for f in [f for f in keep.values() if f.student == source]:
+            copies.update({dataclasses.replace(f, student=m): f for m in without})
+        report.shared.append((group, source, without))
+    return copies
+
+
+def read_groups(path: str | Path, roster: Roster | None) -> dict[str, list[str]]:
+    """The members of each group, by course student id, from a CSV of ``group`` and ``id`` (the
+    course's) or ``canvas_id``, or Canvas's export of a group set (People > Groups > Export:
+    ``group_name`` and ``canvas_user_id``, with a row of empty group cells for each student in
+    no group, which is left out, as is Canvas's Test Student)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read the groups {path}: {error}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    group_column = next((c for c in ("group", "group_name") if c in header), None)
+    member_column = next((c for c in ("id", "canvas_id", "canvas_user_id") if c in header), None)
+    if group_column is None or member_column is None:
+        raise ValueError(f"{path} needs the columns group and id (or canvas_id), or Canvas's "
+                         "group_name and canvas_user_id (People > Groups > Export); it has "
+                         f"{', '.join(header) or 'none'}")
+    if member_column != "id" and roster is None:
+        raise ValueError(f"{path} names students by their Canvas ids: pass --roster roster.csv "
+                         "with a canvas_id column")
+    groups: dict[str, list[str]] = {}
+    group_of: dict[str, str] = {}
+    for row in reader:
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}
+        group, member = row.get(group_column, ""), row.get(member_column, "")
+        where = f"{path}, line {reader.line_num}"
+        if not group or (member_column != "id" and member in roster.test_students):
+            continue
+        if not member:
+            raise ValueError(f"{where}: group {group!r} with an empty {member_column}: fill it "
+                             "in or remove the row")
+        if member_column == "id":
+            try:
+                check_student_id(member)
+            except ValueError as error:
+                raise ValueError(f"{where}: {error}") from None
+            student = member if roster is None or member in roster else None
+        else:
+            student = getattr(roster.by_canvas_id(member), "id", None)
+        if student is None:
+            raise ValueError(f"{where}: no student on the roster has {member_column} {member!r}")
+        if group_of.setdefault(student, group) != group:
+            raise ValueError(f"{where}: {student} is in both group {group_of[student]!r} and "
+                             f"{group!r}: give each student one group")
+        if student not in groups.setdefault(group, []):
+            groups[group].append(student)
+    return groups
 
 
 def nbgrader_timestamp(ts: datetime) -> str:
@@ -285,14 +380,16 @@ def nbgrader_timestamp(ts: datetime) -> str:
 
 def collect(source: str | Path, course_dir: str | Path, assignment: str, *,
             roster: Roster | None = None, deadline: Deadline | None = None,
-            times: dict[str, datetime] | None = None) -> CollectReport:
+            times: dict[str, datetime] | None = None,
+            groups: dict[str, list[str]] | None = None) -> CollectReport:
     """Copy the submissions in `source` into `course_dir`/submitted and report duplicates and late
-    work; ``times``: when each student submitted, for a Canvas download (``read_times``)."""
+    work; ``times``: when each student submitted, for a Canvas download (``read_times``);
+    ``groups``: the members of each group, for a group assignment (``read_groups``)."""
     source, course_dir = Path(source), Path(course_dir)
     expected = expected_notebooks(course_dir, assignment)
     collected, content, report = find_submissions(
         source, expected, roster, exchange_timezone(course_dir),
-        other_assignments(course_dir, assignment), times)
+        other_assignments(course_dir, assignment), times, groups)
     if not collected:
         raise ValueError(f"no submission of {assignment!r} found in {source} "
                          f"(looked for {', '.join(sorted(expected))}); nothing was written")

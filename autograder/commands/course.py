@@ -56,13 +56,19 @@ def generate(assignment: str, course_path: str | None) -> None:
               help="when each student submitted, for a Canvas download (whose files carry the "
                    "time the zip was made): the Canvas API's submissions list saved as JSON, or "
                    "a CSV of canvas_id and submitted_at.")
+@click.option("--groups", "groups_path", type=click.Path(exists=True, dir_okay=False),
+              default=None,
+              help="for a group assignment (Canvas downloads one member's file per group): a "
+                   "CSV of group and id (or canvas_id), or Canvas's groups export (People > "
+                   "Groups > Export); each member without a submission of their own gets a copy "
+                   "of the group's.")
 @ROSTER_OPTION
 @COURSE_OPTION
-def collect(path: str, assignment: str | None, times_path: str | None, roster_path: str | None,
-            course_path: str | None) -> None:
+def collect(path: str, assignment: str | None, times_path: str | None, groups_path: str | None,
+            roster_path: str | None, course_path: str | None) -> None:
     """Collect submissions from PATH (a Canvas download .zip or a folder) into the course."""
     from autograder.collect import collect as collect_submissions
-    from autograder.collect import read_times
+    from autograder.collect import read_groups, read_times
 
     course = options.course(course_path)
     try:
@@ -72,8 +78,9 @@ def collect(path: str, assignment: str | None, times_path: str | None, roster_pa
         roster = options.roster(course, roster_path, required=times_path is not None)
         deadline = load_deadlines(course).get(assignment)
         times = read_times(times_path, roster) if times_path else None
+        groups = read_groups(groups_path, roster) if groups_path else None
         report = collect_submissions(path, course, assignment, roster=roster, deadline=deadline,
-                                     times=times)
+                                     times=times, groups=groups)
     except ValueError as error:
         options.fail(error)
     click.echo(f"collected {len(report.collected)} notebook(s) of {assignment} from "
@@ -81,6 +88,8 @@ def collect(path: str, assignment: str | None, times_path: str | None, roster_pa
     for kept, dropped in report.duplicates:
         click.echo(f"duplicate: {kept.student} {kept.notebook}: kept {kept.source}, ignored "
                    f"{dropped.source}")
+    for group, source, members in report.shared:
+        click.echo(f"group {group}: {source}'s submission copied to {', '.join(members)}")
     for found, days in report.late:
         how = f"{days} day(s) late" if days else "marked LATE"
         click.echo(f"late: {found.student} ({found.source}): {how}")

@@ -17,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nbgrader.utils import parse_utc
 
-from autograder.collect import CANVAS_NAME, collect, read_times
+from autograder.collect import CANVAS_NAME, collect, read_groups, read_times
 from autograder.deadlines import Deadline, parse_time
-from autograder.roster import Roster, Student
+from autograder.roster import Roster, Student, read_roster
 
 from .conftest import ASSIGNMENT
 
@@ -252,3 +252,101 @@ def test_a_zip_of_student_folders_keeps_their_nbgrader_timestamps(course, roster
     report = collect(tmp_path / "exchange.zip", course, ASSIGNMENT, roster=roster,
                      deadline=DEADLINE)
     assert [(f.student, days) for f, days in report.late] == [("bob", 1)]
+
+
+def test_canvas_test_student_is_skipped_with_a_note(course, roster, tmp_path):
+    """Student View's Test Student hands in as studenttest_<its id>: skipped with a note, not a
+    submitter missing from the roster (which stopped collect before); a real student called Test
+    Student, on the roster, is collected."""
+    z = canvas_zip(tmp_path / "download.zip", [(f"liddellalice_12345_111_{NB}", "alice"),
+                                               (f"studenttest_LATE_88888_112_{NB}", "preview")])
+    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=DEADLINE)
+    assert report.students == ["alice"] and report.late == []
+    assert report.skipped == [(f"studenttest_LATE_88888_112_{NB}",
+                               "Canvas's Test Student (Student View), not a student on the "
+                               "roster")]
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["alice"]
+    real = Roster([*roster, Student("tstudent", "Student", "Test", canvas_id="88888")])
+    assert collect(z, course, ASSIGNMENT, roster=real).students == ["alice", "tstudent"]
+    # another name under an unknown id is still a submitter missing from the roster
+    z = canvas_zip(tmp_path / "other.zip", [(f"studenttess_88888_112_{NB}", "who?")])
+    with pytest.raises(ValueError, match="roster is missing 1 submitter"):
+        collect(z, course, ASSIGNMENT, roster=roster)
+
+
+def test_the_test_student_a_gradebook_export_left_out_is_skipped_in_files_and_times(course,
+                                                                                    tmp_path):
+    (tmp_path / "grades.csv").write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section\n    Points Possible,,,,\n"
+        "\"Liddell, Alice\",12345,S1,aliddell,A\n"
+        "\"Student, Test\",88888,,3f786850e387550fdab836ed7e6dc881de23001b,A\n")
+    roster = read_roster(tmp_path / "grades.csv")
+    times = read_times(api_times(tmp_path / "s.json", {"12345": "2026-12-01T09:00:00Z",
+                                                       "88888": "2026-12-03T09:00:00Z"}), roster)
+    assert times == {"12345": parse_time("2026-12-01T09:00:00Z")}
+    z = canvas_zip(tmp_path / "download.zip", [(f"liddellalice_12345_111_{NB}", "alice"),
+                                               (f"studenttest_LATE_88888_112_{NB}", "preview")])
+    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=DEADLINE, times=times)
+    assert report.students == ["12345"] and [n for n, _ in report.skipped] == [
+        f"studenttest_LATE_88888_112_{NB}"]
+
+
+#: A group assignment's download: Canvas names each group's file after one member, whom it
+#: renames after the group ("Team Rocket"), and marks it late by that member's due date.
+GROUP_DOWNLOAD = [(f"teamrocket_LATE_12345_111_{NB}", "the team's"),
+                  (f"builderbob_23456_222_{NB}", "bob's own")]
+
+
+def test_a_group_submission_is_copied_to_every_member(course, tmp_path):
+    roster = Roster([Student("alice", canvas_id="12345"), Student("bob", canvas_id="23456"),
+                     Student("carol", canvas_id="34567"), Student("dave", canvas_id="45678")])
+    z = canvas_zip(tmp_path / "download.zip", GROUP_DOWNLOAD)
+    saved = api_times(tmp_path / "times.json", {"12345": "2026-12-02T09:00:00Z",
+                                                "23456": "2026-12-01T09:00:00Z"})
+    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=DEADLINE,
+                     times=read_times(saved, roster))
+    assert report.students == ["alice", "bob"] and report.shared == []   # without groups: as before
+    (tmp_path / "groups.csv").write_text("group,id\nTeam Rocket,alice\nTeam Rocket,carol\n"
+                                         "Team Rocket,bob\nSolo,dave\n")
+    groups = read_groups(tmp_path / "groups.csv", roster)
+    assert groups == {"Team Rocket": ["alice", "carol", "bob"], "Solo": ["dave"]}
+    report = collect(z, course, ASSIGNMENT, roster=roster, deadline=DEADLINE,
+                     times=read_times(saved, roster), groups=groups)
+    assert report.students == ["alice", "bob", "carol"]
+    assert report.shared == [("Team Rocket", "alice", ["carol"])]
+    submitted = course / "submitted"
+    assert (submitted / "carol" / ASSIGNMENT / NB).read_text() == "the team's"
+    assert (submitted / "bob" / ASSIGNMENT / NB).read_text() == "bob's own"   # kept
+    assert ((submitted / "carol" / ASSIGNMENT / "timestamp.txt").read_text()
+            == (submitted / "alice" / ASSIGNMENT / "timestamp.txt").read_text())
+    assert {(f.student, days) for f, days in report.late} == {("alice", 1), ("carol", 1)}
+    assert not (submitted / "dave").exists()
+
+
+def test_canvas_groups_export_and_bad_groups_files(course, roster, tmp_path):
+    """Canvas's export of a group set (People > Groups > Export) lists every student, those in
+    no group with empty group cells; members by Canvas id need the roster."""
+    (tmp_path / "canvas_groups.csv").write_text(
+        "name,canvas_user_id,user_id,login_id,sections,group_name,canvas_group_id,group_id\n"
+        "Alice Liddell,12345,S1,aliddell,A,Team Rocket,77,\n"
+        "Bob Builder,23456,S2,bbuilder,A,,,\n"
+        "carol,34567,S3,carol,A,Team Rocket,77,\n")
+    assert read_groups(tmp_path / "canvas_groups.csv", roster) == {"Team Rocket": ["alice",
+                                                                                   "carol"]}
+    for text, message in [
+            ("team,student\nA,alice\n", r"needs the columns group and id \(or canvas_id\).*it has "
+                                        "team, student"),
+            ("group,id\nA,alice\nA,mallory\n", "line 3: no student on the roster has id "
+                                               "'mallory'"),
+            ("group,canvas_id\nA,99\n", "line 2: no student on the roster has canvas_id '99'"),
+            ("group,id\nA,alice\nB,alice\n", "line 3: alice is in both group 'A' and 'B'"),
+            ("group,id\nA,../x\n", "line 2: student id '../x' is not a plain name"),
+            ("group,id\nA,\n", "line 2: group 'A' with an empty id")]:
+        (tmp_path / "g.csv").write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_groups(tmp_path / "g.csv", roster)
+    (tmp_path / "g.csv").write_text("group,canvas_id\nA,12345\n")
+    with pytest.raises(ValueError, match="Canvas ids: pass --roster"):
+        read_groups(tmp_path / "g.csv", None)
+    (tmp_path / "g.csv").write_text("group,id\nA,alice\nA,bob\n")
+    assert read_groups(tmp_path / "g.csv", None) == {"A": ["alice", "bob"]}   # folders, no roster

@@ -129,6 +129,36 @@ def test_collect_command(course, tmp_path):
             and "no submission from 1 student(s): bob" in result.output)
 
 
+def test_collect_with_a_gradebook_export_as_roster_and_groups(course, tmp_path):
+    """Canvas's gradebook export as the roster (ids are Canvas ids), its Test Student's file
+    skipped with a note, and a group's one file copied to its other member; a bad groups file is
+    one line and writes nothing."""
+    (tmp_path / "grades.csv").write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,HW1 (501)\n    Points Possible,,,,,3.00\n"
+        "\"Liddell, Alice\",12345,S1,aliddell,A,\n\"Builder, Bob\",23456,S2,bbuilder,A,\n"
+        "\"Danvers, Carol\",34567,S3,cdanvers,A,\n"
+        "\"Student, Test\",88888,,3f786850e387550fdab836ed7e6dc881de23001b,A,\n")
+    (tmp_path / "groups.csv").write_text("group,canvas_id\nTeam Rocket,12345\nTeam Rocket,23456\n")
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as zf:
+        zf.writestr(f"teamrocket_12345_1_{ASSIGNMENT}.ipynb", "{}")
+        zf.writestr(f"studenttest_88888_2_{ASSIGNMENT}.ipynb", "{}")
+    args = ("collect", str(tmp_path / "d.zip"), "--course", str(course), "--roster",
+            str(tmp_path / "grades.csv"))
+    (tmp_path / "bad.csv").write_text("group,canvas_id\nTeam Rocket,99\n")
+    result = run(*args, "--groups", str(tmp_path / "bad.csv"))
+    assert result.exit_code == 1 and result.output.strip().splitlines() == [
+        f"Error: {tmp_path / 'bad.csv'}, line 2: no student on the roster has canvas_id '99'"]
+    assert not (course / "submitted").exists()
+    result = run(*args, "--groups", str(tmp_path / "groups.csv"))
+    assert result.exit_code == 0, result.output
+    assert f"collected 2 notebook(s) of {ASSIGNMENT} from 2 student(s)" in result.output
+    assert "group Team Rocket: 12345's submission copied to 23456" in result.output
+    assert (f"skipped: studenttest_88888_2_{ASSIGNMENT}.ipynb: Canvas's Test Student (Student "
+            "View), not a student on the roster") in result.output
+    assert "no submission from 1 student(s): 34567" in result.output
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == ["12345", "23456"]
+
+
 def record_as_grade_does(course, results) -> None:
     """Record `results` with the fingerprints `autograder grade` records (its find_jobs, seed 0,
     the course's limits), as if it had just graded the submissions in `course`."""
