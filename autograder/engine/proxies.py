@@ -13,6 +13,7 @@ patched ``inspect`` there changes nothing).
 from __future__ import annotations
 
 import builtins
+import functools
 import sys
 import warnings
 from typing import Any
@@ -206,8 +207,18 @@ def make_proxy(session: ChildSession, info: dict[str, Any]) -> StudentObject:
     handle = info.get("h")
     if type(handle) is not int:
         raise wire.WireError("proxy without a handle")
-    cls = StudentFunction if info.get("callable") else StudentObject
+    base = StudentFunction if info.get("callable") else StudentObject
+    name = info.get("type")
+    cls = _named(base, name) if type(name) is str and 0 < len(name) <= 200 else base
     return cls(session, handle, info)
+
+
+@functools.lru_cache(maxsize=256)
+def _named(base: type, name: str) -> type:
+    """``base`` under the name of the type the object has in the sandbox, so that every message,
+    Python's own included ("'generator' object is not subscriptable"), names the type a notebook
+    would name, not the proxy's."""
+    return type(base)(name, (base,), {"__module__": base.__module__, "__qualname__": name})
 
 
 def encode_argument(value: Any, session: ChildSession, base: int = 0) -> tuple[Any, list[bytes]]:

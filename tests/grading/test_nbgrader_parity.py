@@ -207,6 +207,26 @@ except KeyError:
 except ValueError as error:
     assert "(2,) against (3,)" in str(error)
 """),
+    "type_names": ("""import functools
+import operator
+
+
+def evens(n):
+    return (i for i in range(0, n, 2))
+
+
+def times(k):
+    return functools.partial(operator.mul, k)
+""", None, """
+got = evens(6)
+assert type(got).__name__ == "generator", type(got).__name__
+try:
+    got[0]
+except TypeError as error:
+    assert "'generator' object is not subscriptable" in str(error), str(error)
+assert type(times(3)).__name__ == "partial", type(times(3)).__name__
+assert times(3)(2) == 6
+"""),
     "a_name_the_test_takes": ("x = np.arange(3.0)\n", None, "x = \"the test's own x\"\n"),
     "another_array_changed": ("y = np.ones(3)\n", None, "assert x == \"the test's own x\"\n"),
     "warning_shown_again": ("def doubled(x):\n    return 2 * x\n", """import warnings
@@ -250,7 +270,8 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     global array changed in place, ranges and Counters returned, an array, a list and a dict the
     student's function changes in place (seen by the test), one it must leave alone, a test's
     ``np.errstate`` and warning filters, the student's own ValueError and NumPy's LinAlgError
-    caught as they are in a notebook, and a test's own name that the student also used, kept
+    caught as they are in a notebook, the type names of a returned generator and partial (in
+    Python's own messages too), and a test's own name that the student also used, kept
     when another of the student's arrays changes. The other submission changes its input,
     overflows, and warns in a test cell after its own cell showed the same warning (a kernel
     shows it again in each cell, and nbgrader scores the stderr 0): 0 there, as in nbgrader.
