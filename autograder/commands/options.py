@@ -16,7 +16,8 @@ COURSE_OPTION = click.option("--course", "course_path", type=click.Path(file_oka
                              help="nbgrader course directory (default: $AUTOGRADER_COURSE, . or "
                                   "./assignments).")
 ROSTER_OPTION = click.option("--roster", "roster_path", type=click.Path(dir_okay=False),
-                             help="roster CSV (default: <course>/roster.csv where it exists).")
+                             help="roster CSV with an id column, or Canvas's gradebook export "
+                             "(default: <course>/roster.csv where it exists).")
 GRADEBOOK_OPTION = click.option("--gradebook", "gradebook_path", type=click.Path(dir_okay=False),
                                 help="gradebook file (default: the course's).")
 
