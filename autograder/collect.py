@@ -23,9 +23,8 @@ after its "Student, Test"; they are skipped, with a note, where its Canvas id is
 (or is the one a gradebook export's roster left out, ``Roster.test_students``), so that a real
 student called Test Student, who is on the roster, is collected as any other.
 
-For a group assignment Canvas downloads one file per group, named after one member (whom it
-renames after the group); given the groups (``read_groups``), each member without a submission of
-their own gets a copy of the group's, with its time, and the report says so. Every check runs
+For a group assignment, given the groups, each member without a submission of their own gets a
+copy of the group's (``autograder.groups``), and the report says so. Every check runs
 before anything is written, so a roster that lacks a student leaves the course untouched.
 """
 
@@ -33,8 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
-import io
 import json
 import re
 import zipfile
@@ -43,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder.deadlines import Deadline, check_extensions, parse_time, read_timestamp
+from autograder.groups import shared_with_group
 from autograder.roster import Roster, check_student_id
 from autograder.settings import exchange_timezone
 from toolkit.files import atomic_dir, why_not_written
@@ -232,7 +230,7 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None, zo
     students. nbgrader's timestamp.txt files are read as stamped in ``zone``; ``others``: the
     course's other assignments and notebooks (``other_assignments``), whose files are skipped;
     ``times``: Canvas submission times by student id (``read_times``); ``groups``: the members of
-    each group (``read_groups``), who share their group's submission."""
+    each group (``groups.read_groups``), who share their group's submission."""
     report = CollectReport()
     found: list[Found] = []
     content: dict[Found, bytes] = {}
@@ -296,81 +294,12 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None, zo
         if key in keep:
             report.duplicates.append((f, keep[key]))
         keep[key] = f
-    for copy, original in _shared_with_group(keep, groups or {}, report).items():
+    copies, report.shared = shared_with_group(list(keep.values()), groups or {})
+    for copy, original in copies.items():
         keep[(copy.student, copy.notebook)] = copy
         content[copy] = content[original]
     report.collected = sorted(keep.values(), key=lambda f: (f.student, f.notebook))
     return report.collected, {k: content[f] for k, f in keep.items()}, report
-
-
-def _shared_with_group(keep: dict[tuple[str, str], Found], groups: dict[str, list[str]],
-                       report: CollectReport) -> dict[Found, Found]:
-    """Copies of each group's submission (the latest of its members', as among one student's
-    files) for its members without one of their own, each to the original it copies."""
-    earliest = datetime.min.replace(tzinfo=timezone.utc)
-    copies: dict[Found, Found] = {}
-    for group, members in groups.items():
-        handed_in = {f.student: (f.timestamp or earliest, f.order) for f in
-                     sorted(keep.values(), key=lambda f: (f.timestamp or earliest, f.order))
-                     if f.student in members}
-        without = [m for m in members if m not in handed_in]
-        if not handed_in or not without:
-            continue
-        source = max(handed_in, key=handed_in.__getitem__)
-        for f in [f for f in keep.values() if f.student == source]:
-            copies.update({dataclasses.replace(f, student=m): f for m in without})
-        report.shared.append((group, source, without))
-    return copies
-
-
-def read_groups(path: str | Path, roster: Roster | None) -> dict[str, list[str]]:
-    """The members of each group, by course student id, from a CSV of ``group`` and ``id`` (the
-    course's) or ``canvas_id``, or Canvas's export of a group set (People > Groups > Export:
-    ``group_name`` and ``canvas_user_id``, with a row of empty group cells for each student in
-    no group, which is left out, as is Canvas's Test Student)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read the groups {path}: {error}") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
-    group_column = next((c for c in ("group", "group_name") if c in header), None)
-    member_column = next((c for c in ("id", "canvas_id", "canvas_user_id") if c in header), None)
-    if group_column is None or member_column is None:
-        raise ValueError(f"{path} needs the columns group and id (or canvas_id), or Canvas's "
-                         "group_name and canvas_user_id (People > Groups > Export); it has "
-                         f"{', '.join(header) or 'none'}")
-    if member_column != "id" and roster is None:
-        raise ValueError(f"{path} names students by their Canvas ids: pass --roster roster.csv "
-                         "with a canvas_id column")
-    groups: dict[str, list[str]] = {}
-    group_of: dict[str, str] = {}
-    for row in reader:
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k}
-        group, member = row.get(group_column, ""), row.get(member_column, "")
-        where = f"{path}, line {reader.line_num}"
-        if not group or (member_column != "id" and member in roster.test_students):
-            continue
-        if not member:
-            raise ValueError(f"{where}: group {group!r} with an empty {member_column}: fill it "
-                             "in or remove the row")
-        if member_column == "id":
-            try:
-                check_student_id(member)
-            except ValueError as error:
-                raise ValueError(f"{where}: {error}") from None
-            student = member if roster is None or member in roster else None
-        else:
-            student = getattr(roster.by_canvas_id(member), "id", None)
-        if student is None:
-            raise ValueError(f"{where}: no student on the roster has {member_column} {member!r}")
-        if group_of.setdefault(student, group) != group:
-            raise ValueError(f"{where}: {student} is in both group {group_of[student]!r} and "
-                             f"{group!r}: give each student one group")
-        if student not in groups.setdefault(group, []):
-            groups[group].append(student)
-    return groups
 
 
 def nbgrader_timestamp(ts: datetime) -> str:
@@ -384,7 +313,7 @@ def collect(source: str | Path, course_dir: str | Path, assignment: str, *,
             groups: dict[str, list[str]] | None = None) -> CollectReport:
     """Copy the submissions in `source` into `course_dir`/submitted and report duplicates and late
     work; ``times``: when each student submitted, for a Canvas download (``read_times``);
-    ``groups``: the members of each group, for a group assignment (``read_groups``)."""
+    ``groups``: the members of each group, for a group assignment (``groups.read_groups``)."""
     source, course_dir = Path(source), Path(course_dir)
     expected = expected_notebooks(course_dir, assignment)
     collected, content, report = find_submissions(

@@ -68,7 +68,8 @@ def collect(path: str, assignment: str | None, times_path: str | None, groups_pa
             roster_path: str | None, course_path: str | None) -> None:
     """Collect submissions from PATH (a Canvas download .zip or a folder) into the course."""
     from autograder.collect import collect as collect_submissions
-    from autograder.collect import read_groups, read_times
+    from autograder.collect import read_times
+    from autograder.groups import read_groups
 
     course = options.course(course_path)
     try:

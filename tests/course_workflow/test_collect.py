@@ -17,8 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nbgrader.utils import parse_utc
 
-from autograder.collect import CANVAS_NAME, collect, read_groups, read_times
+from autograder.collect import CANVAS_NAME, collect, read_times
 from autograder.deadlines import Deadline, parse_time
+from autograder.groups import read_groups
 from autograder.roster import Roster, Student, read_roster
 
 from .conftest import ASSIGNMENT
