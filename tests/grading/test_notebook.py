@@ -44,6 +44,18 @@ def test_deleted_tests_go_back_where_they_were(tmp_path):
         "student", "student", "test_relu", "student", "test_add", "student", "test_mean"]
 
 
+def test_cells_that_lost_their_metadata_run_as_student_code_before_every_test(tmp_path):
+    """A notebook whose cells lost their nbgrader metadata (pasted into a new notebook, or through
+    an editor that drops it): every cell is the student's, the visible copies of the tests
+    included, and every test cell of the source runs after them, in the source's order, so honest
+    work keeps its points (nbgrader, which finds no test cell, gives 0)."""
+    source = load(tmp_path, nbs.CORRECT, "source.ipynb")
+    bare = [nbs.cell(c.source) for c in nbs.CORRECT]
+    steps = grading_plan(source, load(tmp_path, bare))
+    assert kinds(steps) == ["student"] * len(bare) + ["test_relu", "test_add", "test_mean"]
+    assert [s.source for s in steps[:len(bare)]] == [c.source for c in nbs.CORRECT]
+
+
 def test_locked_cells_are_restored(tmp_path):
     source = load(tmp_path, nbs.CORRECT, "source.ipynb")
     steps = grading_plan(source, load(tmp_path, nbs.with_cell(nbs.CORRECT, 0, "np = None")))
