@@ -15,6 +15,12 @@ pytestmark = pytest.mark.slow
 
 #: name: (assignment, solution cell id, text, replacement, the test cells that must fail).
 MUTANTS = {
+    # "returning that float64 matrix" (02, Part 1)
+    "vectorize_sequences_float32": (
+        "02_data_preparation", "vectorize_sequences",
+        "np.zeros((len(sequences), dimension))",
+        "np.zeros((len(sequences), dimension), dtype=np.float32)",
+        {"test_vectorize_sequences"}),
     # "Raise a ValueError for a negative factor" (04, Part 2): 0 is allowed, for the gradients too
     "l2_penalty_grad_refuses_zero": (
         "04_regularization", "weight_penalties",
