@@ -21,6 +21,13 @@ MUTANTS = {
         "np.zeros((len(sequences), dimension))",
         "np.zeros((len(sequences), dimension), dtype=np.float32)",
         {"test_vectorize_sequences"}),
+    # "The losses return a Python float; shape mismatches raise ValueError as in Part 4" (03)
+    "categorical_crossentropy_unchecked_shapes": (
+        "03_losses_activations", "crossentropy",
+        "    _check_pair(y_true, y_pred)\n    p = np.clip(y_pred, EPSILON, 1 - EPSILON)\n"
+        "    return float(np.mean(-np.sum(",
+        "    p = np.clip(y_pred, EPSILON, 1 - EPSILON)\n    return float(np.mean(-np.sum(",
+        {"test_categorical_crossentropy"}),
     # "Raise a ValueError for a negative factor" (04, Part 2): 0 is allowed, for the gradients too
     "l2_penalty_grad_refuses_zero": (
         "04_regularization", "weight_penalties",
