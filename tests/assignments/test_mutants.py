@@ -49,6 +49,12 @@ MUTANTS = {
         "    if l2 <= 0:\n        raise ValueError(f\"the L2 factor must be >= 0, got {l2}\")\n"
         "    return float(",
         {"test_weight_penalties"}),
+    # "launch one thread per element of c in blocks of shape block" (05, Part 4): a grid counted
+    # with block[0] on both axes covers c only for square blocks
+    "matmul_naive_grid_from_square_blocks": (
+        "05_gpu_kernels", "matmul_naive",
+        "blocks_for(c.shape[1], block[1])", "blocks_for(c.shape[1], block[0])",
+        {"test_matmul_naive"}),
     # caught from the start
     "k_fold_last_fold_one_short": (
         "02_data_preparation", "k_fold_indices",
