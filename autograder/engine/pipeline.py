@@ -268,8 +268,10 @@ class Grader:
         session.stderr.clear()
         out, err = io.StringIO(), io.StringIO()
         error, value = "", None
+        limit, interrupts = self.worker.limits.call_timeout_s, session.interrupts
+        started = time.monotonic()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                warnings.catch_warnings(record=True) as caught:
+                warnings.catch_warnings(record=True) as caught, session.test_cell(limit):
             _notebook_warning_filters()
             session.warning_baseline = list(warnings.filters)
             try:
@@ -282,6 +284,13 @@ class Grader:
                 raise
             except BaseException as exc:  # noqa: BLE001 - a failed test, whatever it raised
                 error = "".join(_format(exc)).strip()
+        if not error.startswith("your code could not finish") and (
+                session.interrupts > interrupts or time.monotonic() - started > limit):
+            # nbgrader interrupts a cell past its timeout, whatever the test made of a call's
+            # CellTimeoutError (an ``except Exception`` cannot keep that cell from failing)
+            error = (f"CellTimeoutError: the test cell timed out after {limit:g} s and was "
+                     "interrupted, as nbgrader interrupts a cell that runs past its timeout")
+            run.flags.add("timeout")
         stderr = err.getvalue() + "".join(session.stderr) + "".join(
             f"{w.category.__name__}: {w.message}\n" for w in caught)
         output = (out.getvalue() + "".join(session.stdout) + stderr)[:OUTPUT_CAP]

@@ -4,20 +4,23 @@ CPU clock (read from the kernel, for speed tests), and the flags its failures ea
 A request that runs past its timeout (a student cell past ``Limits.cell_timeout_s``, a call from a
 test past ``call_timeout_s``) is interrupted, as nbgrader interrupts a cell that runs past its
 ``Execute.timeout``: the child gets SIGINT, the student's code raises KeyboardInterrupt, and the
-reply becomes nbgrader's CellTimeoutError for that request; grading goes on. Any other failure
-(a child that does not stop within INTERRUPT_GRACE_S of the interrupt too) leaves the session
-dead: the worker is stopped (its next session starts a fresh zygote) and every later request fails
-at once.
+reply becomes nbgrader's CellTimeoutError for that request; grading goes on. nbgrader's timeout is
+per cell, so the calls of one test cell share ``call_timeout_s`` (``test_cell``): each gets what
+the cell has left. Any other failure (a child that does not stop within INTERRUPT_GRACE_S of the
+interrupt too) leaves the session dead: the worker is stopped (its next session starts a fresh
+zygote) and every later request fails at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from autograder.engine import procfs, protocol, wire
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
 _UCRED = struct.Struct("3i")
 #: Seconds an interrupted child has to stop the student's code and reply, before it is killed.
 INTERRUPT_GRACE_S = 5.0
+#: A test cell with less than this left makes no more calls: they time out at once (an interrupt
+#: sent as a call starts could land before the student's code runs, where the child drops it).
+_CELL_SPENT_S = 0.05
 
 
 class SandboxFailure(BaseException):
@@ -64,6 +70,9 @@ class ChildSession:
         self.warning_baseline: list = []  # the warning filters a test starts with (its additions
                                           # reach the student's code: protocol.call_context)
         self.machine_fault = ""  # why the machine, not the submission, ended it (MachineFault)
+        self.cell_deadline: float | None = None  # time.monotonic() at which the test cell that
+        self.cell_limit_s = 0.0                  # runs now has used its timeout (``test_cell``)
+        self.interrupts = 0  # requests stopped past their timeout (CellTimeoutError replies)
         if worker.cgroup is not None:
             worker.cgroup.reset_peak()
         self._memory_events = worker.cgroup.memory_events() if worker.cgroup else (0, 0)
@@ -102,13 +111,29 @@ class ChildSession:
         if self.worker.cgroup is not None:
             self.worker.cgroup.add(self.host_pid)
 
+    @contextlib.contextmanager
+    def test_cell(self, limit: float) -> Iterator[None]:
+        """A test cell runs: nbgrader times a cell as a whole, so its calls share ``limit``
+        seconds from now (a call made when they are spent gets CellTimeoutError at once)."""
+        self.cell_deadline, self.cell_limit_s = time.monotonic() + limit, limit
+        try:
+            yield
+        finally:
+            self.cell_deadline = None
+
     def request(self, message: dict[str, Any], blobs: list[bytes] = (), timeout: float | None = None
                 ) -> tuple[dict[str, Any], list[bytes]]:
-        """Send one request and wait for its reply, at most ``timeout`` seconds (and never past
-        the submission's budget); past ``timeout`` the child is interrupted (``_interrupt``)."""
+        """Send one request and wait for its reply, at most ``timeout`` seconds (no longer than
+        the running test cell has left, and never past the submission's budget); past it the
+        child is interrupted (``_interrupt``)."""
         if self.failure is not None:
             raise SandboxFailure(f"{self.failure} earlier in this submission", self.failure.flag)
         timeout = self.worker.limits.call_timeout_s if timeout is None else timeout
+        shown = timeout  # the timeout a CellTimeoutError names
+        if self.cell_deadline is not None and self.cell_deadline - time.monotonic() < timeout:
+            timeout, shown = self.cell_deadline - time.monotonic(), self.cell_limit_s
+            if timeout < _CELL_SPENT_S:  # too late to start a call nbgrader would not have made
+                return self._timed_out({}, shown), []
         budget = self.budget_left()
         if budget is not None and budget <= 0:
             self._fail(SandboxFailure("", "time-budget"), timeout)
@@ -121,7 +146,7 @@ class ChildSession:
                                                             self.worker.watch):
                 reply = self.worker.read(self.sock, deadline, watch=self.worker.watch)
             else:
-                reply = self._interrupt(timeout)
+                reply = self._interrupt(shown)
         except SandboxFailure as failure:
             if failure.flag == "timeout" and limit < timeout:
                 failure = SandboxFailure("", "time-budget")
@@ -158,13 +183,18 @@ class ChildSession:
                 raise
             spent = budget is not None and self.budget_left() <= 0
             raise SandboxFailure("timed out", "time-budget" if spent else "timeout") from None
+        return self._timed_out(reply, timeout), blobs
+
+    def _timed_out(self, reply: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """``reply`` turned into the CellTimeoutError nbgrader gives a cell past its timeout."""
         message = (f"timed out after {timeout:g} s and was interrupted, as nbgrader interrupts a "
                    "cell that runs past its timeout")
         notes = reply.get("notes") if isinstance(reply.get("notes"), list) else []
         reply.update(ok=False, error=protocol.error_record("CellTimeoutError", message),
                      notes=[*notes, message])
         self.flags.add("timeout")
-        return reply, blobs
+        self.interrupts += 1
+        return reply
 
     def out_of_time(self) -> bool:
         """Whether the submission's budget is spent (the session then fails, flagged)."""

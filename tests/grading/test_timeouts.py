@@ -1,6 +1,8 @@
 """A cell that runs past its timeout is interrupted, as genuine nbgrader interrupts a cell past its
 ``Execute.timeout``: that cell (or the test whose call ran long) fails, and grading goes on with
-the next cells. The timeout is the course's nbgrader timeout unless autograder.toml sets one.
+the next cells. nbgrader times a cell as a whole: a test cell whose calls are each shorter than the
+timeout but longer together fails too, even when it catches the calls' exceptions. The timeout is
+the course's nbgrader timeout unless autograder.toml sets one.
 
 Bounded if the interrupt failed: every sleep here ends by itself within 30 s.
 """
@@ -22,6 +24,10 @@ from tests.helpers import notebooks as nbs
 FULL = {"test_relu": 2.0, "test_add": 3.0, "test_mean": 2.0}
 SLOW_CELL = "import time\ntime.sleep(30)\n"
 SLOW_ADD = "def add(a, b):\n    import time\n    time.sleep(30)\n    return a + b\n"
+#: Under the timeout once, past it twice: test_add calls add twice.
+SLOWISH_ADD = "def add(a, b):\n    import time\n    time.sleep(1.2)\n    return a + b\n"
+#: test_add written to let any exception of add pass (nbgrader's interrupt is no exception).
+LENIENT_TEST_ADD = "try:\n    add(1, 2)\nexcept Exception:\n    pass\n"
 #: A cell that ignores the interrupt: only killing its process stops it.
 DEAF_CELL = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(30)\n"
 
@@ -57,6 +63,23 @@ def test_a_slow_call_fails_its_test_alone(worker, tmp_path):
     assert "CellTimeoutError" in message and "timed out after 2 s" in message, message
 
 
+def test_the_calls_of_a_test_cell_share_its_timeout(worker, tmp_path):
+    started = time.monotonic()
+    result, points = grade(worker, nbs.course(tmp_path, {}), "slowish",
+                           nbs.with_cell(nbs.CORRECT, 3, SLOWISH_ADD))
+    assert points == {**FULL, "test_add": 0.0} and "timeout" in result.flags
+    message = next(t.message for t in result.tests if t.name == "test_add")
+    assert "CellTimeoutError" in message and "timed out after 2 s" in message, message
+    assert time.monotonic() - started < 15
+
+
+def test_a_test_that_catches_the_timeout_still_fails(worker, tmp_path):
+    course = nbs.course(tmp_path, {}, source=nbs.with_cell(nbs.CORRECT, 4, LENIENT_TEST_ADD))
+    result, points = grade(worker, course, "slow-call", nbs.with_cell(nbs.CORRECT, 3, SLOW_ADD))
+    assert points == {**FULL, "test_add": 0.0} and "timeout" in result.flags
+    assert "CellTimeoutError" in next(t.message for t in result.tests if t.name == "test_add")
+
+
 def test_a_cell_that_ignores_the_interrupt_is_killed(worker, tmp_path):
     """Then, as before, the rest of the submission scores 0; the next one is unharmed."""
     course = nbs.course(tmp_path, {})
@@ -90,15 +113,10 @@ def test_the_timeouts_follow_the_courses_nbgrader_timeout(tmp_path):
         load_limits(tmp_path)
 
 
-@pytest.mark.slow
-def test_timeouts_score_as_nbgrader_scores_them(tmp_path):
-    """Genuine nbgrader with c.Execute.timeout = 3: a slow cell is interrupted and the tests after
-    it pass; a slow function fails the test that calls it, and the next test passes."""
+def graded_by_both(course: Path, students: dict[str, list]) -> tuple[dict, dict]:
+    """The points genuine nbgrader (c.Execute.timeout = 3) and the engine give ``students``."""
     from tests.grading.test_nbgrader_parity import nbgrader, nbgrader_points
 
-    students = {"slow_cell": nbs.with_extra(nbs.CORRECT, 3, SLOW_CELL),
-                "slow_call": nbs.with_cell(nbs.CORRECT, 3, SLOW_ADD)}
-    course = nbs.course(tmp_path / "course", students)
     with (course / "nbgrader_config.py").open("a") as config:
         config.write("c.Execute.timeout = 3\n")
     nbgrader(course, "generate_assignment", nbs.ASSIGNMENT, "--force")
@@ -109,8 +127,32 @@ def test_timeouts_score_as_nbgrader_scores_them(tmp_path):
         ours = {s: grade(worker, course, s, cells)[1] for s, cells in students.items()}
     finally:
         worker.close()
+    return ours, theirs
+
+
+@pytest.mark.slow
+def test_timeouts_score_as_nbgrader_scores_them(tmp_path):
+    """Genuine nbgrader with c.Execute.timeout = 3: a slow cell is interrupted and the tests after
+    it pass; a slow function fails the test that calls it, and the next test passes; two calls of
+    1.8 s each fail their test cell together."""
+    students = {"slow_cell": nbs.with_extra(nbs.CORRECT, 3, SLOW_CELL),
+                "slow_call": nbs.with_cell(nbs.CORRECT, 3, SLOW_ADD),
+                "slowish": nbs.with_cell(nbs.CORRECT, 3, SLOWISH_ADD.replace("1.2", "1.8"))}
+    ours, theirs = graded_by_both(nbs.course(tmp_path / "course", students), students)
     assert ours == theirs
-    assert ours == {"slow_cell": FULL, "slow_call": {**FULL, "test_add": 0.0}}
+    assert ours == {"slow_cell": FULL, "slow_call": {**FULL, "test_add": 0.0},
+                    "slowish": {**FULL, "test_add": 0.0}}
+
+
+@pytest.mark.slow
+def test_a_caught_timeout_scores_as_nbgrader_scores_it(tmp_path):
+    """A test cell that lets the slow call's exception pass fails in nbgrader all the same."""
+    students = {"slow_call": nbs.with_cell(nbs.CORRECT, 3, SLOW_ADD), "correct": nbs.CORRECT}
+    course = nbs.course(tmp_path / "course", students,
+                        source=nbs.with_cell(nbs.CORRECT, 4, LENIENT_TEST_ADD))
+    ours, theirs = graded_by_both(course, students)
+    assert ours == theirs
+    assert ours == {"slow_call": {**FULL, "test_add": 0.0}, "correct": FULL}
 
 
 def test_an_interrupt_outside_the_students_code_is_dropped(tmp_path):
