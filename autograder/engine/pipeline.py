@@ -267,7 +267,7 @@ class Grader:
         session.stdout.clear()
         session.stderr.clear()
         out, err = io.StringIO(), io.StringIO()
-        error, value = "", None
+        error, value, stopped = "", None, False
         limit, interrupts = self.worker.limits.call_timeout_s, session.interrupts
         started = time.monotonic()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
@@ -279,13 +279,12 @@ class Grader:
                                  f"<test {step.grade_id}>")
             except SandboxFailure as failure:
                 run.flags.add(failure.flag)
-                error = f"your code could not finish: {failure}"
+                error, stopped = f"your code could not finish: {failure}", True
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # noqa: BLE001 - a failed test, whatever it raised
                 error = "".join(_format(exc)).strip()
-        if not error.startswith("your code could not finish") and (
-                session.interrupts > interrupts or time.monotonic() - started > limit):
+        if not stopped and (session.interrupts > interrupts or time.monotonic() - started > limit):
             # nbgrader interrupts a cell past its timeout, whatever the test made of a call's
             # CellTimeoutError (an ``except Exception`` cannot keep that cell from failing)
             error = (f"CellTimeoutError: the test cell timed out after {limit:g} s and was "
