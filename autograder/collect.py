@@ -41,7 +41,7 @@ from pathlib import Path
 
 from autograder.deadlines import Deadline, check_extensions, parse_time, read_timestamp
 from autograder.groups import shared_with_group
-from autograder.roster import Roster, check_student_id
+from autograder.roster import Roster, check_student_id, read_text
 from autograder.settings import exchange_timezone
 from toolkit.files import atomic_dir, why_not_written
 
@@ -66,6 +66,11 @@ class Found:
     marked_late: bool = False     # Canvas put LATE in its name
     order: int = 0                # Canvas's submission id or the file's position: later wins
     from_canvas: bool = False     # named as in a Canvas download (which marks late files LATE)
+
+    @property
+    def sequence(self) -> tuple[datetime, int]:
+        """Where it stands among one student's files: the later wins (untimed ones first)."""
+        return (self.timestamp or datetime.min.replace(tzinfo=timezone.utc), self.order)
 
 
 @dataclass
@@ -182,10 +187,7 @@ def read_times(path: str | Path, roster: Roster) -> dict[str, datetime]:
     submitted) are left out, and so are those of the Test Student a gradebook export's roster
     left out."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read the submission times {path}: {error}") from None
+    text = read_text(path, "the submission times")
     if path.suffix.lower() == ".json":
         try:
             entries = json.loads(text)
@@ -288,8 +290,7 @@ def find_submissions(source: Path, expected: set[str], roster: Roster | None, zo
                          f"{'; '.join(unknown)}. Add them to the roster (id and canvas_id) and "
                          "collect again; nothing was written")
     keep: dict[tuple[str, str], Found] = {}
-    earliest = datetime.min.replace(tzinfo=timezone.utc)
-    for f in sorted(found, key=lambda f: (f.timestamp or earliest, f.order)):
+    for f in sorted(found, key=lambda f: f.sequence):
         key = (f.student, f.notebook)
         if key in keep:
             report.duplicates.append((f, keep[key]))

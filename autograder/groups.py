@@ -12,11 +12,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.roster import Roster, check_student_id
+from autograder.roster import Roster, check_student_id, read_text
 
 if TYPE_CHECKING:
     from autograder.collect import Found
@@ -27,19 +26,14 @@ def shared_with_group(found: list[Found], groups: dict[str, list[str]]
     """Copies of each group's submission (that of the member who handed in last) for its members
     without one of their own, each mapped to the original it copies; and, per group that shared,
     (group, the member copied from, the members copied to)."""
-    earliest = datetime.min.replace(tzinfo=timezone.utc)
     copies: dict[Found, Found] = {}
     shared = []
     for group, members in groups.items():
-        latest: dict[str, tuple[datetime, int]] = {}
-        for f in found:
-            if f.student in members:
-                latest[f.student] = max(latest.get(f.student, (earliest, -1)),
-                                        (f.timestamp or earliest, f.order))
-        without = [m for m in members if m not in latest]
-        if not latest or not without:
+        handed_in = [f for f in found if f.student in members]
+        without = [m for m in members if m not in {f.student for f in handed_in}]
+        if not handed_in or not without:
             continue
-        source = max(latest, key=latest.__getitem__)
+        source = max(handed_in, key=lambda f: f.sequence).student
         for f in [f for f in found if f.student == source]:
             copies.update({dataclasses.replace(f, student=m): f for m in without})
         shared.append((group, source, without))
@@ -52,10 +46,7 @@ def read_groups(path: str | Path, roster: Roster | None) -> dict[str, list[str]]
     ``group_name`` and ``canvas_user_id``, with a row of empty group cells for each student in
     no group, which is left out, as is Canvas's Test Student)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read the groups {path}: {error}") from None
+    text = read_text(path, "the groups")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in reader.fieldnames or []]
     group_column = next((c for c in ("group", "group_name") if c in header), None)

@@ -139,11 +139,7 @@ def read_roster(path: str | Path) -> Roster:
     if not path.is_file():
         raise ValueError(f"roster {path} does not exist: give a CSV with an 'id' column or "
                          "Canvas's gradebook export (Grades > Export > CSV)")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"roster {path} is not UTF-8 ({error.reason} at byte {error.start}): "
-                         "save it as \"CSV UTF-8\" (Excel) or UTF-8 text") from None
+    text = read_text(path, "roster")
     delimiter = _canvas_gradebook_delimiter(text.partition("\n")[0])
     if delimiter is not None:
         return _read_canvas_gradebook(path, text, delimiter)
@@ -164,6 +160,20 @@ def read_roster(path: str | Path) -> Roster:
                 raise ValueError(f"roster {path}, line {reader.line_num}: empty id")
             students.append(Student(**{c: row.get(c, "") for c in COLUMNS}))
     return Roster(students)
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The text of an instructor's file (a roster, the submission times, the groups: CSV or
+    JSON, often saved from Excel), a byte-order mark dropped; ValueError naming ``what`` and the
+    fix where it cannot be read."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{what} {path} is not UTF-8 ({error.reason} at byte {error.start}): "
+                         "save it as \"CSV UTF-8\" (Excel) or UTF-8 text") from None
+    except OSError as error:
+        raise ValueError(f"cannot read {what} {path}: {error.strerror or error}") from None
 
 
 def _canvas_gradebook_delimiter(header_line: str) -> str | None:

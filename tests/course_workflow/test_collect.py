@@ -351,3 +351,9 @@ def test_canvas_groups_export_and_bad_groups_files(course, roster, tmp_path):
         read_groups(tmp_path / "g.csv", None)
     (tmp_path / "g.csv").write_text("group,id\nA,alice\nA,bob\n")
     assert read_groups(tmp_path / "g.csv", None) == {"A": ["alice", "bob"]}   # folders, no roster
+    # saved from Excel in the Windows code page: the fix a roster's message gives
+    (tmp_path / "g.csv").write_bytes("group,id\nÉquipe,alice\n".encode("cp1252"))
+    with pytest.raises(ValueError, match=r"the groups .*g\.csv is not UTF-8 .*CSV UTF-8"):
+        read_groups(tmp_path / "g.csv", roster)
+    with pytest.raises(ValueError, match=r"the submission times .*g\.csv is not UTF-8"):
+        read_times(tmp_path / "g.csv", roster)
