@@ -64,8 +64,7 @@ def _over_dimensions(loop: ast.AST) -> bool:
     one), ``range`` of dimension counts (``x.ndim``, ``np.ndim(x)``, ``len`` of a shape, with
     constants and operators), a tuple or list written out of names (``x``, ``x.T``) and constants
     (``(y_true, y_pred)``: as many steps as it names, whatever the data; not ``(x[0], x[1])``),
-    or ``zip`` / ``enumerate`` /
-    ``reversed`` of those."""
+    or ``zip`` / ``enumerate`` / ``reversed`` of those."""
     if isinstance(loop, (ast.For, ast.AsyncFor)):
         return _dimensions(loop.iter)
     generators = getattr(loop, "generators", None)

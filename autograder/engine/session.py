@@ -130,8 +130,9 @@ class ChildSession:
             raise SandboxFailure(f"{self.failure} earlier in this submission", self.failure.flag)
         timeout = self.worker.limits.call_timeout_s if timeout is None else timeout
         shown = timeout  # the timeout a CellTimeoutError names
-        if self.cell_deadline is not None and self.cell_deadline - time.monotonic() < timeout:
-            timeout, shown = self.cell_deadline - time.monotonic(), self.cell_limit_s
+        left = None if self.cell_deadline is None else self.cell_deadline - time.monotonic()
+        if left is not None and left < timeout:
+            timeout, shown = left, self.cell_limit_s
             if timeout < _CELL_SPENT_S:  # too late to start a call nbgrader would not have made
                 return self._timed_out({}, shown), []
         budget = self.budget_left()
