@@ -12,54 +12,20 @@ import builtins
 import contextlib
 import linecache
 import os
-import pkgutil
 import signal
 import socket
 import sys
 import traceback
-import warnings
 from typing import Any, Iterator
 
-from autograder import asserts
-from autograder.engine import protocol, wire
+import numpy as np
+
+from autograder.engine import call_context, protocol, wire
+from autograder.engine.magics import MagicShell
 from autograder.engine.sandbox import Limits
+from autograder.engine.tampering import replaced_since, suspicions
 
-#: Modules whose attributes a student must not replace (replacing them is flagged): the checks'
-#: package with each of its modules.
-WATCHED = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "math", "autograder.asserts",
-           *(f"autograder.asserts.{m.name}" for m in pkgutil.iter_modules(asserts.__path__)))
 _SKIP_NAMES = {"get_ipython", "In", "Out", "exit", "quit"}
-
-
-def watch_snapshot() -> dict[str, int]:
-    """ids of the public attributes of the watched modules, to see later what a student replaced."""
-    snap = {}
-    for name in WATCHED:
-        module = sys.modules.get(name)
-        if module is None:
-            continue
-        for attr, value in list(vars(module).items()):
-            if not attr.startswith("_") or name == "builtins":
-                snap[f"{name}.{attr}"] = id(value)
-    return snap
-
-
-def _np():
-    import numpy
-
-    return numpy
-
-
-def _suspicions(cls: type) -> list[str]:
-    """Flags for a class the student defined that overrides comparison or conversion, or
-    subclasses ndarray. NumPy's and Python's own types (an object array of lists, say) are
-    honest even though they define these methods themselves."""
-    np = _np()
-    if cls.__module__ == "builtins" or cls is np.ndarray or issubclass(cls, np.generic):
-        return []
-    overrides = [m for m in ("__eq__", "__array__", "__float__") if m in cls.__dict__]
-    return [f"lying-{m.strip('_')}" for m in overrides] + (
-        ["ndarray-subclass"] if issubclass(cls, np.ndarray) else [])
 
 
 def _error(exc: BaseException, cell_files: set[str]) -> dict[str, Any]:
@@ -71,72 +37,6 @@ def _error(exc: BaseException, cell_files: set[str]) -> dict[str, Any]:
                                  [c.__name__ for c in type(exc).__mro__
                                   if c.__module__ == "builtins"],
                                  protocol.class_name(type(exc)))
-
-
-@contextlib.contextmanager
-def _test_context(context: Any) -> Iterator[None]:
-    """The test's NumPy error handling and added warning filters around a call
-    (``protocol.call_context``), over the student's own; the warning filters are left alone
-    where the test added none (replacing them resets which warnings were already shown)."""
-    np = _np()
-    if not isinstance(context, dict) or not isinstance(context.get("errstate"), dict) or \
-            not isinstance(context.get("warnings"), list):
-        raise ValueError(f"bad call context {context!r}")
-    errstate, filters = context["errstate"], context["warnings"]
-    if not all(k in protocol.NUMPY_ERRORS and v in ("ignore", "warn", "raise", "print")
-               for k, v in errstate.items()):
-        raise ValueError(f"bad floating-point error handling {errstate!r}")
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(np.errstate(**errstate))
-        if filters:
-            stack.enter_context(warnings.catch_warnings())
-            for entry in reversed(filters):
-                _add_filter(entry)
-        yield
-
-
-def _add_filter(entry: Any) -> None:
-    """One forwarded warning filter, if its category is Python's or a trusted package's."""
-    import importlib
-
-    if type(entry) is not list or len(entry) != 5:
-        raise ValueError(f"bad warning filter {entry!r}")
-    action, message, category, module, lineno = entry
-    trusted = {"builtins", "warnings", *protocol.TRUSTED_MODULES}
-    cls = protocol.named_class(category, lambda path: importlib.import_module(path)
-                               if path.split(".")[0] in trusted else None)
-    if cls is not None and issubclass(cls, Warning) and type(lineno) is int:
-        warnings.filterwarnings(str(action), str(message or ""), cls, str(module or ""), lineno)
-
-
-def _mutables_in(value: Any, path: tuple = ()) -> list[tuple[list, Any, Any]]:
-    """What a call may change in place in its decoded arguments, each with its path (positions
-    in the lists, tuples and dicts, by insertion order, that hold it) and a snapshot: arrays (a
-    copy), lists and dicts (their items), ``value`` itself first."""
-    kind = type(value)
-    if kind is _np().ndarray:
-        return [(list(path), value, value.copy(order="K"))]
-    found = [(list(path), value, list(value.items()) if kind is dict else list(value))] \
-        if kind in (list, dict) else []
-    items = value.values() if kind is dict else value if kind in (list, tuple) else ()
-    return found + [m for i, item in enumerate(items) for m in _mutables_in(item, (*path, i))]
-
-
-def _changed(value: Any, snapshot: Any) -> bool:
-    """Whether a call changed ``value`` since its ``_mutables_in`` snapshot."""
-    if type(value) is _np().ndarray:
-        return not _same_bytes(value, snapshot)
-    now = list(value.items()) if type(value) is dict else list(value)
-    flat = (lambda pairs: [x for pair in pairs for x in pair]) if type(value) is dict else list
-    return len(now) != len(snapshot) or any(a is not b for a, b in zip(flat(now),
-                                                                        flat(snapshot)))
-
-
-def _same_bytes(a: Any, b: Any) -> bool:
-    """Whether two arrays of one dtype and shape hold the same bytes (NaNs included)."""
-    np = _np()
-    return a.shape == b.shape and np.array_equal(np.ascontiguousarray(a).reshape(-1).view(
-        np.uint8), np.ascontiguousarray(b).reshape(-1).view(np.uint8))
 
 
 def _cell_index(path: str) -> int:
@@ -159,8 +59,6 @@ class Servant:
 
     def __init__(self, sock: socket.socket, job_dir: str, limits: Limits,
                  watched: dict[str, int]) -> None:
-        from autograder.engine.magics import MagicShell
-
         self.sock, self.job_dir, self.limits, self.watched = sock, job_dir, limits, watched
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.namespace["get_ipython"] = lambda: self.shell
@@ -256,7 +154,7 @@ class Servant:
         if filename in self.cell_files:  # the grader reads the definition in its own copy
             info["where"] = [_cell_index(filename), code.co_firstlineno, code.co_name]
             info["module"] = "__main__"
-        info["suspect"] = _suspicions(type(obj))
+        info["suspect"] = suspicions(type(obj))
         return info
 
     def _value(self, value: Any, objects: dict[str, Any]) -> tuple[Any, list[bytes]]:
@@ -291,16 +189,8 @@ class Servant:
         finally:
             self.shell.body_path = None
         reply["notes"] = self.shell.notes
-        reply["patched"] = self._patched()
+        reply["patched"] = replaced_since(self.watched, self.flagged)
         return reply
-
-    def _patched(self) -> list[str]:
-        now = watch_snapshot()
-        changed = sorted(k for k, v in now.items() if self.watched.get(k, v) != v)
-        gone = sorted(k for k in self.watched if k not in now)
-        found = [k for k in changed + gone if k not in self.flagged]
-        self.flagged.update(found)
-        return found
 
     def _new_execution(self) -> None:
         """What a kernel does before each cell it runs: forget which warnings the student's
@@ -324,7 +214,7 @@ class Servant:
                 if type(top) is str and top.split(".")[0] in protocol.TRUSTED_MODULES:
                     entries[name] = {"kind": "module", "module": top}
                 continue
-            if type(obj) is _np().ndarray and obj.nbytes > 1 << 20:
+            if type(obj) is np.ndarray and obj.nbytes > 1 << 20:
                 digest = wire.digest(obj)   # changed in place, it is sent again
                 if self.sent_arrays.get(name) == digest:
                     entries[name] = {"kind": "same"}
@@ -367,12 +257,13 @@ class Servant:
         target = self._lookup(msg["h"])
         args = self._args(msg["args"], blobs)
         kwargs = self._args(msg["kwargs"], blobs)
-        before = _mutables_in(args, (0,))[1:] + _mutables_in(kwargs, (1,))[1:]
-        with _test_context(msg["context"]):
+        before = (call_context.mutables_in(args, (0,))[1:]
+                  + call_context.mutables_in(kwargs, (1,))[1:])
+        with call_context.test_context(msg["context"]):
             reply, out = self._invoke(lambda: target(*args, **kwargs))
         changed, budget = [], self.limits.transfer_mb * 2**20
         for path, value, snapshot in before:
-            if _changed(value, snapshot):
+            if call_context.changed(value, snapshot):
                 try:
                     tree, extra = wire.encode([path, value], max_bytes=budget)
                 except wire.Unencodable:
@@ -407,7 +298,7 @@ class Servant:
             raise ValueError("nothing staged to time")
         target, (args, kwargs), context = self.staged[0], self.staged[1].pop(0), self.staged[2]
         try:
-            with _test_context(context), self._student():
+            with call_context.test_context(context), self._student():
                 target(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}

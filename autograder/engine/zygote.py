@@ -162,10 +162,10 @@ def main(argv: list[str]) -> None:
     import numba.core.event
 
     import autograder.asserts
-    import autograder.engine.magics  # noqa: F401
+    import autograder.engine.servant  # noqa: F401 - the child's modules, for _pin_builtins
     import toolkit
     import toolkit.kernels  # noqa: F401
-    from autograder.engine.servant import watch_snapshot
+    from autograder.engine.tampering import watch_snapshot
 
     _warm_numba()
     _pin_builtins()
@@ -232,11 +232,9 @@ def _pin_builtins() -> None:
     """Give the engine's own modules (and NumPy's .npy writer) private references to the
     builtins, so a student who replaces ``builtins.len`` breaks only their own code."""
     pristine = {k: v for k, v in vars(builtins).items() if not k.startswith("__")}
-    ours = ("autograder.engine.wire", "autograder.engine.zygote", "autograder.engine.servant",
-            "autograder.engine.protocol", "autograder.engine.magics", "autograder.engine.sandbox",
-            "numpy.lib.format")
     for name, module in list(sys.modules.items()):
-        if name in ours or name.split(".")[0] in sys.stdlib_module_names and name != "builtins":
+        if name.startswith("autograder.engine.") or name == "numpy.lib.format" or \
+                name.split(".")[0] in sys.stdlib_module_names and name != "builtins":
             namespace = getattr(module, "__dict__", None)
             if type(namespace) is dict:
                 for key, value in pristine.items():

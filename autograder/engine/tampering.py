@@ -1,0 +1,53 @@
+"""What the sandboxed child reports about tampering, as flags for the instructor: attributes of
+watched modules (NumPy, builtins, the checks) that a student replaced, and classes that lie about
+their values. Flags only add to a result; a verdict never rests on them, since the grader decodes
+every value itself."""
+
+from __future__ import annotations
+
+import pkgutil
+import sys
+
+from autograder import asserts
+
+#: Modules whose attributes a student must not replace (replacing them is flagged): the checks'
+#: package with each of its modules.
+WATCHED = ("builtins", "numpy", "numpy.testing", "numpy.linalg", "math", "autograder.asserts",
+           *(f"autograder.asserts.{m.name}" for m in pkgutil.iter_modules(asserts.__path__)))
+
+
+def watch_snapshot() -> dict[str, int]:
+    """ids of the public attributes of the watched modules, to see later what a student replaced."""
+    snap = {}
+    for name in WATCHED:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if not attr.startswith("_") or name == "builtins":
+                snap[f"{name}.{attr}"] = id(value)
+    return snap
+
+
+def replaced_since(watched: dict[str, int], flagged: set[str]) -> list[str]:
+    """The watched attributes replaced or deleted since the ``watched`` snapshot and not in
+    ``flagged`` yet (they are added to it)."""
+    now = watch_snapshot()
+    changed = sorted(k for k, v in now.items() if watched.get(k, v) != v)
+    gone = sorted(k for k in watched if k not in now)
+    found = [k for k in changed + gone if k not in flagged]
+    flagged.update(found)
+    return found
+
+
+def suspicions(cls: type) -> list[str]:
+    """Flags for a class the student defined that overrides comparison or conversion, or
+    subclasses ndarray. NumPy's and Python's own types (an object array of lists, say) are
+    honest even though they define these methods themselves."""
+    import numpy as np
+
+    if cls.__module__ == "builtins" or cls is np.ndarray or issubclass(cls, np.generic):
+        return []
+    overrides = [m for m in ("__eq__", "__array__", "__float__") if m in cls.__dict__]
+    return [f"lying-{m.strip('_')}" for m in overrides] + (
+        ["ndarray-subclass"] if issubclass(cls, np.ndarray) else [])
