@@ -1,8 +1,11 @@
-"""assert_close: a student's result against the expected numbers, with a readable diff."""
+"""assert_close: a student's result against the expected numbers, with a readable diff; and
+assert_no_float_errors: their arithmetic on extreme inputs without overflow, NaN or division by 0.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -75,3 +78,18 @@ def assert_close(actual: Any, expected: Any, rtol: float = 1e-7, atol: float = 0
         at = tuple(int(i) for i in index)
         lines.append(f"  at {at if at else '()'}: got {_show(got[at])}, expected {_show(want[at])}")
     raise AssertionError("\n".join(lines) + tail)
+
+
+@contextlib.contextmanager
+def assert_no_float_errors(failure: str, inputs: str = "", hint: str = "") -> Iterator[None]:
+    """Fail if NumPy overflows, makes NaN of numbers or divides by zero in the block:
+    AssertionError "``failure`` (NumPy's error) on ``inputs``" with ``hint``. Underflow, which
+    rounds to 0 and is right (``exp(-1000)``), is never an error, whatever the notebook set with
+    ``np.seterr``: a student's ``np.seterr(all="raise")`` or ``"warn"`` does not fail a stable
+    sigmoid."""
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        try:
+            yield
+        except FloatingPointError as err:
+            raise AssertionError(f"{failure} ({err})" + (f" on {inputs}" if inputs else "")
+                                 + (f"\n  hint: {hint}" if hint else "")) from None

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autograder import asserts
 from autograder.asserts.source import magic_cell_body
 from autograder.engine import magics, protocol, sandbox, wire
@@ -198,6 +200,8 @@ class Grader:
             flag = _classify(reply["error"])
             if flag:
                 run.flags.add(flag)
+        if isinstance(reply.get("errstate"), dict):  # not on a reply that the grader made up
+            session.errstate = protocol.error_handling(reply["errstate"])
         for name in reply.get("patched") or ():
             run.flags.add(f"monkeypatch:{name}")
         for note in reply.get("notes") or ():
@@ -271,7 +275,8 @@ class Grader:
         limit, interrupts = self.worker.limits.call_timeout_s, session.interrupts
         started = time.monotonic()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                warnings.catch_warnings(record=True) as caught, session.test_cell(limit):
+                warnings.catch_warnings(record=True) as caught, session.test_cell(limit), \
+                np.errstate(**_students_error_handling(session.errstate)):
             _notebook_warning_filters()
             session.warning_baseline = list(warnings.filters)
             try:
@@ -311,6 +316,13 @@ def _not_run(step: TestCell, prefix: str, why: str) -> TestResult:
     """A test cell scored 0 without running, saying why."""
     return TestResult(prefix + step.grade_id, 0.0, step.points, False,
                       f"not run: {why}", step.hidden)
+
+
+def _students_error_handling(errstate: dict[str, str]) -> dict[str, str]:
+    """NumPy's error handling for a test cell: the student's own, as the test cell's code meets it
+    in their notebook's kernel (the test's reference arithmetic too), but "print", which would
+    write to this process's stderr unseen, as "warn", which the test's warning record sees."""
+    return {kind: "warn" if action == "print" else action for kind, action in errstate.items()}
 
 
 def _notebook_warning_filters() -> None:

@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 #: Requests the child answers: op -> the fields the grader sends with it.
 REQUESTS = {
-    "run": ("index", "source"),        # run a student cell; reply: notes, patched
+    "run": ("index", "source"),        # run a student cell; reply: notes, patched, and
+                                       # errstate: the student's numpy.geterr() after it
     "names": (),                       # the student's names; reply: names
     "call": ("h", "args", "kwargs", "context"),  # call an object; reply: value, objects, and
                                        # changed: the argument arrays it changed in place
@@ -92,19 +93,31 @@ def named_class(name: Any, module_of: Callable[[str], Any]) -> type | None:
 
 #: NumPy's floating-point error handling at start-up (``numpy.geterr()``).
 NUMPY_ERRORS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
+#: What NumPy may do on a floating-point error (``numpy.seterr``).
+ERROR_ACTIONS = frozenset({"ignore", "warn", "raise", "call", "print", "log"})
+
+
+def error_handling(errors: Any) -> dict[str, str]:
+    """NumPy's floating-point error handling, all four kinds, from a ``numpy.geterr()`` of
+    either side: "call" and "log", which need a callback, become "warn"; a kind missing or
+    malformed keeps NumPy's default."""
+    given = errors if isinstance(errors, dict) else {}
+    handling = {kind: given[kind] if given.get(kind) in ERROR_ACTIONS else default
+                for kind, default in NUMPY_ERRORS.items()}
+    return {kind: "warn" if action in ("call", "log") else action
+            for kind, action in handling.items()}
 
 
 def call_context(errors: dict[str, str], filters: list, baseline: list) -> dict[str, Any]:
     """What a call's ``context`` carries: the test's own settings that reach the student's code
-    as they would within one notebook process. ``errstate``: the settings of the grader's
-    ``numpy.geterr()`` that differ from NumPy's defaults (a test's ``with
-    np.errstate(over="raise")``; "call" and "log", which need a callback, become "warn");
-    ``warnings``: the grader's warning filters that the test added to ``baseline`` (its
-    ``simplefilter("ignore", NumbaPerformanceWarning)``), each as [action, message pattern,
-    category ("module:qualname"), module pattern, lineno]. The sandbox applies both over the
-    student's own settings for the call."""
-    errstate = {k: "warn" if v in ("call", "log") else v for k, v in errors.items()
-                if k in NUMPY_ERRORS and v != NUMPY_ERRORS[k]}
+    as they would within one notebook process. ``errstate``: the grader's whole
+    ``numpy.geterr()`` (``error_handling``), which a test cell starts with as the student's own
+    and changes with ``np.errstate``, so that a test's ``under="ignore"`` holds against a
+    student's ``np.seterr(all="raise")``; ``warnings``: the grader's warning filters that the
+    test added to ``baseline`` (its ``simplefilter("ignore", NumbaPerformanceWarning)``), each as
+    [action, message pattern, category ("module:qualname"), module pattern, lineno]. The sandbox
+    applies both for the call, and then restores the student's own."""
+    errstate = error_handling(errors)
     added = [f for f in filters if f not in baseline]
     return {"errstate": errstate, "warnings": [
         [action, getattr(message, "pattern", message),

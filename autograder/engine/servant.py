@@ -26,6 +26,15 @@ from autograder.engine.sandbox import Limits
 from autograder.engine.tampering import replaced_since, suspicions
 
 _SKIP_NAMES = {"get_ipython", "In", "Out", "exit", "quit"}
+_geterr = np.geterr  # NumPy's own, whatever a student later puts in its place
+
+
+def _error_handling() -> dict[str, str]:
+    """The student's NumPy floating-point error handling now (``protocol.error_handling``)."""
+    try:
+        return protocol.error_handling(_geterr())
+    except Exception:  # noqa: BLE001 - a student's np.seterrcall or patched internals
+        return dict(protocol.NUMPY_ERRORS)
 
 
 def _error(exc: BaseException, cell_files: set[str]) -> dict[str, Any]:
@@ -190,6 +199,7 @@ class Servant:
             self.shell.body_path = None
         reply["notes"] = self.shell.notes
         reply["patched"] = replaced_since(self.watched, self.flagged)
+        reply["errstate"] = _error_handling()
         return reply
 
     def _new_execution(self) -> None:

@@ -69,6 +69,8 @@ class ChildSession:
         # cell magic's body, which runs from a file of its own)
         self.warning_baseline: list = []  # the warning filters a test starts with (its additions
                                           # reach the student's code: protocol.call_context)
+        self.errstate = dict(protocol.NUMPY_ERRORS)  # the student's NumPy error handling after
+                                                     # the last cell, which a test cell starts with
         self.machine_fault = ""  # why the machine, not the submission, ended it (MachineFault)
         self.cell_deadline: float | None = None  # time.monotonic() at which the test cell that
         self.cell_limit_s = 0.0                  # runs now has used its timeout (``test_cell``)

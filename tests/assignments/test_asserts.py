@@ -20,6 +20,7 @@ from autograder.asserts import (
     assert_faster_than,
     assert_launches,
     assert_no_array_math,
+    assert_no_float_errors,
     assert_no_loops,
     assert_not_toolkit,
     assert_numba_jit,
@@ -92,6 +93,25 @@ def test_assert_close_reports_missing_nan_and_wrong_infinity():
         assert_close(np.array([0.0]), np.array([np.nan]))
     with pytest.raises(AssertionError, match="got -inf, expected inf"):
         assert_close(np.array([-np.inf]), np.array([np.inf]))
+
+
+@pytest.mark.parametrize("students", ["raise", "warn", "ignore"])
+def test_assert_no_float_errors_fails_on_overflow_never_on_underflow(students):
+    """Overflow, NaN from numbers and division by zero fail the block with the failure, the input,
+    NumPy's own words and the hint; underflow to 0 passes, whatever the notebook set with
+    np.seterr (and the notebook's setting is back afterwards)."""
+    with np.errstate(all=students):
+        with assert_no_float_errors("sigmoid overflowed"):
+            assert np.exp(np.array([-1000.0]))[0] == 0.0
+        for compute, words in ((lambda: np.exp(np.array([1000.0])), "overflow encountered in exp"),
+                               (lambda: np.zeros(1) / np.zeros(1), "invalid value"),
+                               (lambda: np.ones(1) / np.zeros(1), "divide by zero")):
+            with pytest.raises(AssertionError) as failed:
+                with assert_no_float_errors("it broke", inputs="x = [1000]", hint="shift first"):
+                    compute()
+            assert str(failed.value).startswith(f"it broke ({words}")
+            assert str(failed.value).endswith(") on x = [1000]\n  hint: shift first")
+        assert np.geterr() == {kind: students for kind in ("divide", "over", "under", "invalid")}
 
 
 def test_assert_close_does_not_trust_result_objects():

@@ -1,5 +1,6 @@
 """Honest, correct work that the test cells once scored 0, graded by the grading engine: a sigmoid
-and softmax in the tests' own reference form (NumPy warns on stderr about their NaN inputs), a
+and softmax in the tests' own reference form (NumPy warns on stderr about their NaN inputs), under
+the student's ``np.seterr(all="raise")`` (the underflow of exp(-1000) to 0 raised), a
 naive relu that builds a float64 result, a relu_numba compiled with parallel=True and no prange
 (Numba warns on stderr that nothing ran in parallel), a shape check that loops over
 np.shape(y_true) and one that loops over (y_true, y_pred), a dropout helper named `keep`, an
@@ -36,6 +37,10 @@ HONEST = {
          "@njit(parallel=True)\ndef relu_numba(x):"),
     ],
     "03_losses_activations": [
+        # a debugging habit: the stable sigmoid's exp(-1000) underflows to 0, which is right, and
+        # which the tests' references and their overflow checks once raised on
+        ("activations", "def relu(x):",
+         "np.seterr(all=\"raise\")  # stop where a NaN or an inf is made\n\n\ndef relu(x):"),
         ("activations", "    return np.maximum(x, 0)\n", "    return np.clip(x, 0, None)\n"),
         ("activations",
          "    e = np.exp(-np.abs(x))\n    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))\n",

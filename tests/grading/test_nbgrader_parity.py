@@ -253,6 +253,24 @@ from autograder.asserts import assert_no_loops
 assert_no_loops(quiet_relu)
 assert (quiet_relu(np.array([-1.0, 2.0])) == [0.0, 2.0]).all()
 """),
+    # last: the student's np.seterr holds for the rest of the notebook
+    "students_error_handling": ("""np.seterr(under="raise", divide="ignore")
+
+
+def stable_sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def inverse(x):
+    return 1 / x
+""", None, """
+with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+    s = stable_sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+assert np.allclose(s, [0.0, 0.5, 1.0])
+assert inverse(np.array([0.0]))[0] == np.inf
+assert np.log(np.zeros(1))[0] == -np.inf
+"""),
 }
 
 
@@ -269,7 +287,9 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     within one notebook's kernel: a large array by keyword, arrays alike but for two labels, a
     global array changed in place, ranges and Counters returned, an array, a list and a dict the
     student's function changes in place (seen by the test), one it must leave alone, a test's
-    ``np.errstate`` and warning filters, the student's own ValueError and NumPy's LinAlgError
+    ``np.errstate`` and warning filters, the student's own ``np.seterr`` (which the test's code
+    and calls start from, and which a test's ``np.errstate`` overrides, default values included),
+    the student's own ValueError and NumPy's LinAlgError
     caught as they are in a notebook, the type names of a returned generator and partial (in
     Python's own messages too), and a test's own name that the student also used, kept
     when another of the student's arrays changes. The other submission changes its input,
