@@ -27,7 +27,8 @@ from .style import assert_does_not_call, assert_no_loops, assert_not_toolkit, as
 from .values import assert_close, assert_no_float_errors
 
 __all__ = [
-    "source_of", "assert_close", "assert_no_float_errors", "assert_no_loops", "assert_does_not_call", "assert_faster_than",
+    "source_of", "assert_close", "assert_no_float_errors", "assert_no_loops",
+    "assert_does_not_call", "assert_faster_than",
     "measure_speed", "SpeedMeasurement", "assert_numba_jit", "assert_not_toolkit",
     "assert_launches", "assert_no_array_math", "assert_tiles_synchronized",
     # for the grading engine
