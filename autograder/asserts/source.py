@@ -112,17 +112,37 @@ def _in_magic_cell(fn: Any) -> str | None:
     return None
 
 
+#: How many decorators deep ``_python_function`` looks for the student's own function.
+UNWRAP_DEPTH = 16
+
+
 def _python_function(fn: Any) -> Any:
-    """The plain Python function behind ``fn``: a Numba dispatcher's ``py_func``, a decorator's
-    ``__wrapped__``; read statically, so no student ``__getattr__`` runs."""
-    for attr in ("py_func", "__wrapped__"):
-        try:
-            inner = inspect.getattr_static(fn, attr)
-        except AttributeError:
-            continue
-        if inspect.isfunction(inner):
-            return inner
+    """The plain Python function behind ``fn``, through Numba dispatchers (``py_func``) and
+    decorators (``__wrapped__``, which ``functools.wraps`` and ``@np.errstate(...)`` set), up to
+    ``UNWRAP_DEPTH`` deep; read statically, so no student ``__getattr__`` runs. The grading
+    engine's sandbox describes a student's function by the same one, so both graders read the
+    same source."""
+    for _ in range(UNWRAP_DEPTH):
+        inner = _static_function(fn, "py_func")
+        if inner is None:
+            inner = _static_function(fn, "__wrapped__")
+        if inner is None:
+            return fn
+        fn = inner
     return fn
+
+
+def _static_function(obj: Any, attr: str) -> Any:
+    """``obj.attr`` if it is a Python function or a Numba dispatcher, read statically."""
+    try:
+        inner = inspect.getattr_static(obj, attr)
+    except AttributeError:
+        return None
+    try:
+        dispatcher = inspect.isfunction(inspect.getattr_static(inner, "py_func"))
+    except AttributeError:
+        dispatcher = False
+    return inner if inspect.isfunction(inner) or dispatcher else None
 
 
 def _parse(source: str, label: str) -> ast.Module:

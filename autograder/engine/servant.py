@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from autograder.asserts.source import _python_function
 from autograder.engine import call_context, protocol, wire
 from autograder.engine.magics import MagicShell
 from autograder.engine.sandbox import Limits
@@ -151,8 +152,7 @@ class Servant:
         return info
 
     def _description(self, obj: Any) -> dict[str, Any]:
-        target = getattr(obj, "py_func", obj)  # a Numba dispatcher's Python function
-        code = getattr(target, "__code__", None)
+        code = getattr(_python_function(obj), "__code__", None)  # a decorator's, Numba's
         info: dict[str, Any] = {"h": self._handle(obj), "type": type(obj).__name__,
                                 "callable": callable(obj)}
         name = getattr(obj, "__name__", None)

@@ -41,13 +41,12 @@ def replaced_since(watched: dict[str, int], flagged: set[str]) -> list[str]:
 
 
 def suspicions(cls: type) -> list[str]:
-    """Flags for a class the student defined that overrides comparison or conversion, or
-    subclasses ndarray. NumPy's and Python's own types (an object array of lists, say) are
-    honest even though they define these methods themselves."""
+    """Flags for a class the student defined that overrides comparison or conversion (an ndarray
+    subclass never gets here: it crosses as its plain array). NumPy's and Python's own types (an
+    object array of lists, say) are honest even though they define these methods themselves."""
     import numpy as np
 
     if cls.__module__ == "builtins" or cls is np.ndarray or issubclass(cls, np.generic):
         return []
-    overrides = [m for m in ("__eq__", "__array__", "__float__") if m in cls.__dict__]
-    return [f"lying-{m.strip('_')}" for m in overrides] + (
-        ["ndarray-subclass"] if issubclass(cls, np.ndarray) else [])
+    return [f"lying-{m.strip('_')}" for m in ("__eq__", "__array__", "__float__")
+            if m in cls.__dict__]

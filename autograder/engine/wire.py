@@ -2,15 +2,17 @@
 
 A message is a frame: a fixed header (magic, JSON length, blob count), the blob lengths, a UTF-8
 JSON document, then the blobs. Values are plain data only: JSON scalars, lists, and tagged
-objects for tuples ({"__t": [...]}), dicts ({"__d": [[k, v], ...]}) and the standard library's
+objects for tuples ({"__t": [...]}; a named tuple {"__nt": [type name, fields, items]}), dicts
+({"__d": [[k, v], ...]}) and the standard library's
 dicts that keep more than their items (``collections.OrderedDict``, ``Counter``, and
 ``defaultdict`` of a built-in type: {"__od"|"__cnt": [[k, v], ...]}, {"__dd": [type, [...]]}),
 sets and frozensets ({"__set"|"__fset": [...]}), ranges ({"__r": [start, stop, step]}), complex
 numbers ({"__c": [re, im]}), bytes ({"__b": i}: blob i), arrays ({"__a": i}: blob i is ``.npy``
-bytes, read with allow_pickle=False), NumPy scalars ({"__s": i}) and handles to objects that
-stay in the sandbox ({"__h": id}). A student's function that returns a range, a set or a
-Counter is answered with one, as in a notebook: a proxy in its place would compare unequal to
-everything. The decoder trusts nothing: every size is capped and anything else is a
+bytes, read with allow_pickle=False; a subclass's, a masked array's say, as ``np.asarray`` sees
+it), NumPy scalars ({"__s": i}) and handles to objects that
+stay in the sandbox ({"__h": id}). A student's function that returns a range, a set, a Counter
+or a named tuple is answered with one, as in a notebook: a proxy in its place would compare
+unequal to everything. The decoder trusts nothing: every size is capped and anything else is a
 ``WireError``.
 """
 
@@ -48,6 +50,11 @@ _DICTS = {"__od": collections.OrderedDict, "__cnt": collections.Counter}
 #: The factories a defaultdict may have to cross: the built-in types, by name.
 _FACTORIES = {t.__name__: t for t in (int, float, complex, str, bytes, bool, list, tuple, dict,
                                       set, frozenset)}
+
+
+#: Most named-tuple types one process makes from what crosses (a type per name and fields).
+MAX_NAMED_TUPLES = 256
+_named_tuples: dict[tuple[str, tuple[str, ...]], type] = {}
 
 
 class WireError(Exception):
@@ -102,6 +109,8 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
             return {"__h": v.id}
         if t is complex:
             return {"__c": [v.real, v.imag]}
+        if isinstance(v, np.ndarray) and t is not np.ndarray:
+            v, t = np.ndarray.view(v, np.ndarray), np.ndarray  # as np.asarray sees a subclass
         if t is np.ndarray and v.dtype.kind in "biufcSUMm" and not v.dtype.hasobject:
             if cache is not None and v.nbytes >= cache.min_bytes:
                 key, known = cache.key(v)
@@ -117,6 +126,10 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
             return [walk(x, depth + 1) for x in v]
         if t is tuple:
             return {"__t": [walk(x, depth + 1) for x in v]}
+        fields = _fields(t)
+        if fields is not None:
+            return {"__nt": [t.__name__, list(fields),
+                             [walk(x, depth + 1) for x in tuple.__iter__(v)]]}
         if t is dict or t in _DICTS.values():
             items = [[walk(k, depth + 1), walk(x, depth + 1)] for k, x in v.items()]
             return {next((tag for tag, d in _DICTS.items() if d is t), "__d"): items}
@@ -142,6 +155,30 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
         if cache is not None:
             cache.forget(added)
         raise
+
+
+def _fields(t: type) -> tuple[str, ...] | None:
+    """The fields of a named tuple type (``collections.namedtuple``, ``typing.NamedTuple``),
+    read from its own class dictionary; None for any other type."""
+    fields = t.__dict__.get("_fields") if tuple in t.__bases__ else None
+    return fields if type(fields) is tuple and all(type(f) is str for f in fields) else None
+
+
+def _named_tuple(name: Any, fields: Any, values: tuple) -> tuple:
+    """``values`` as a named tuple of type ``name`` with ``fields``, a type made once per name
+    and fields (a plain tuple once MAX_NAMED_TUPLES types are made)."""
+    if type(name) is not str or not name.isidentifier() or type(fields) is not list \
+            or len(fields) != len(values) or not all(type(f) is str for f in fields):
+        raise WireError("bad named tuple")
+    key = (name, tuple(fields))
+    if key not in _named_tuples:
+        if len(_named_tuples) >= MAX_NAMED_TUPLES:
+            return values
+        try:
+            _named_tuples[key] = collections.namedtuple(name, fields, module="__main__")
+        except ValueError:  # a field that is a keyword, starts with "_", or is repeated
+            raise WireError("bad named tuple fields") from None
+    return _named_tuples[key](*values)
 
 
 def digest(array: np.ndarray) -> str:
@@ -200,7 +237,8 @@ class ArrayCache:
 def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = None,
            cache: ArrayCache | None = None) -> Any:
     """The plain value a tree and its blobs stand for; handles go through ``handle``. Arrays come
-    back as exact ``np.ndarray`` (never a subclass), read with ``allow_pickle=False``. Only with
+    back as exact ``np.ndarray`` (never a subclass), read with ``allow_pickle=False``; a named
+    tuple as one of a type made here (``_named_tuple``). Only with
     ``cache`` (the sandbox's side) are cached-array tags accepted; a cached array is handed out as
     a copy, so student code cannot change what a later call receives."""
 
@@ -260,6 +298,9 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
             (tag, body), = v.items()
             if tag == "__t" and type(body) is list:
                 return tuple(walk(x, depth + 1) for x in body)
+            if tag == "__nt" and type(body) is list and len(body) == 3 \
+                    and type(body[2]) is list:
+                return _named_tuple(body[0], body[1], tuple(walk(x, depth + 1) for x in body[2]))
             if (tag == "__d" or tag in _DICTS) and type(body) is list:
                 return items(_DICTS.get(tag, dict)(), body, depth)
             if (tag == "__dd" and type(body) is list and len(body) == 2

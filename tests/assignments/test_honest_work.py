@@ -1,15 +1,20 @@
-"""Honest, correct work that the test cells once scored 0, graded by the grading engine: a sigmoid
-and softmax in the tests' own reference form (NumPy warns on stderr about their NaN inputs), under
-the student's ``np.seterr(all="raise")`` (the underflow of exp(-1000) to 0 raised), a
-naive relu that builds a float64 result, a relu_numba compiled with parallel=True and no prange
-(Numba warns on stderr that nothing ran in parallel), a shape check that loops over
-np.shape(y_true) and one that loops over (y_true, y_pred), a dropout helper named `keep`, an
-early-stopping helper named `check` and scaling helpers named `_spread` and `_mean` (names test
-cells once bound at their top level,
-replacing the student's own in nbgrader, which runs the test cells in the student's namespace;
-each test cell's code now runs in a function of its own). Each scores full marks.
-test_nbgrader.py grades the same submissions with genuine nbgrader (``HONEST`` and
-``honest_submission`` are shared).
+"""Honest, correct work that the test cells once scored 0, graded by the grading engine:
+
+- a sigmoid and softmax in the tests' own reference form (NumPy warns on stderr about their NaN
+  inputs), under the student's ``np.seterr(all="raise")`` (the underflow of exp(-1000) to 0
+  raised in the tests' overflow checks and references);
+- a naive relu that builds a float64 result, a relu_numba compiled with parallel=True and no
+  prange (Numba warns on stderr that nothing ran in parallel);
+- a shape check that loops over np.shape(y_true) and one that loops over (y_true, y_pred);
+- a dropout helper named `keep`, an early-stopping helper named `check` and scaling helpers named
+  `_spread` and `_mean`: names test cells once bound at their top level, replacing the student's
+  own in nbgrader, which runs the test cells in the student's namespace (each test cell's code now
+  runs in a function of its own);
+- early stopping's pair as a named tuple (the engine once sent a proxy for it) and dropout under
+  an ``@np.errstate`` decorator (the engine once read the decorator's code).
+
+Each scores full marks. test_nbgrader.py grades the same submissions with genuine nbgrader
+(``HONEST`` and ``honest_submission`` are shared).
 """
 
 from __future__ import annotations
@@ -77,6 +82,16 @@ HONEST = {
          "def early_stopping(val_losses, patience=0, min_delta=0.0):"),
         ("early_stopping", "        if loss < best - min_delta:\n",
          "        if check(loss, best, min_delta):\n"),
+        # the pair as a named tuple, and a decorated function (whose own source is read)
+        ("early_stopping", "def early_stopping(val_losses, patience=0, min_delta=0.0):",
+         "import collections\n\nStopResult = collections.namedtuple(\"StopResult\", "
+         "[\"stopped_epoch\", \"best_epoch\"])\n\n\n"
+         "def early_stopping(val_losses, patience=0, min_delta=0.0):"),
+        ("early_stopping", "            return epoch, best_epoch\n    return None, best_epoch\n",
+         "            return StopResult(epoch, best_epoch)\n"
+         "    return StopResult(None, best_epoch)\n"),
+        ("dropout", "def dropout(x, rate, training, seed=None):",
+         "@np.errstate(over=\"raise\")\ndef dropout(x, rate, training, seed=None):"),
     ],
     "02_data_preparation": [
         ("normalization", "def min_max_scale(x_train, x_test):",

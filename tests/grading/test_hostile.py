@@ -240,7 +240,8 @@ def test_printing_megabytes_is_capped(worker, course):
     assert all(len(t.output) <= 4000 for t in result.tests)
 
 
-def test_lying_eq_and_ndarray_subclass_never_cross(worker, course):
+def test_lying_eq_never_crosses_and_an_ndarray_subclass_crosses_as_its_plain_array(worker,
+                                                                                  course):
     liar = ("class Liar:\n    def __eq__(self, other):\n        return True\n"
             "def add(a, b):\n    return Liar()\n")
     sub = ("class Sub(np.ndarray):\n    def __eq__(self, other):\n"
@@ -249,7 +250,7 @@ def test_lying_eq_and_ndarray_subclass_never_cross(worker, course):
     cells = nbs.with_cell(nbs.with_cell(nbs.CORRECT, 3, liar), 1, sub)
     result, points = grade(worker, course, "liar", cells)
     assert points == {"test_relu": 0.0, "test_add": 0.0, "test_mean": 2.0}
-    assert {"lying-eq", "ndarray-subclass"} <= set(result.flags)
+    assert "lying-eq" in result.flags
 
 
 @pytest.mark.parametrize("content, status, words", [

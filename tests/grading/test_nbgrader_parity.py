@@ -253,6 +253,59 @@ from autograder.asserts import assert_no_loops
 assert_no_loops(quiet_relu)
 assert (quiet_relu(np.array([-1.0, 2.0])) == [0.0, 2.0]).all()
 """),
+    "named_tuple": ("""Stop = collections.namedtuple("Stop", ["stopped_epoch", "best_epoch"])
+
+
+def stop_at(losses):
+    return Stop(None, min(range(len(losses)), key=losses.__getitem__))
+""", None, """
+got = stop_at([3.0, 1.0, 2.0])
+assert isinstance(got, tuple) and tuple(got) == (None, 1), got
+assert got.best_epoch == 1 and type(got).__name__ == "Stop"
+"""),
+    "decorated": ("""import functools
+
+
+def as_arrays(fn):
+    @functools.wraps(fn)
+    def wrapper(*arrays):
+        return fn(*[np.asarray(a, dtype=float) for a in arrays])
+    return wrapper
+
+
+@as_arrays
+def mean_gap(a, b):
+    return float(np.mean(np.abs(a - b)))
+
+
+@np.errstate(invalid="ignore", divide="ignore")
+def signs(d):
+    return np.where(d == 0, 0.0, d / np.abs(d))
+""", """import functools
+
+
+def as_arrays(fn):
+    @functools.wraps(fn)
+    def wrapper(*arrays):
+        return fn(*arrays)
+    return wrapper
+
+
+@as_arrays
+def mean_gap(a, b):
+    return sum(abs(x - y) for x, y in zip(a, b)) / len(a)
+
+
+@np.errstate(invalid="ignore", divide="ignore")
+def signs(d):
+    return np.where(d == 0, 0.0, d / np.abs(d))
+""", """
+from autograder.asserts import assert_no_loops
+assert_no_loops(mean_gap)
+assert_no_loops(signs)
+assert mean_gap([1, 2], [2, 2]) == 0.5
+assert signs(np.array([0.0, -2.0])).tolist() == [0.0, -1.0]
+"""),
     # last: the student's np.seterr holds for the rest of the notebook
     "students_error_handling": ("""np.seterr(under="raise", divide="ignore")
 
@@ -289,14 +342,17 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     student's function changes in place (seen by the test), one it must leave alone, a test's
     ``np.errstate`` and warning filters, the student's own ``np.seterr`` (which the test's code
     and calls start from, and which a test's ``np.errstate`` overrides, default values included),
-    the student's own ValueError and NumPy's LinAlgError
+    a named tuple returned, functions under ``functools.wraps`` and ``@np.errstate`` decorators
+    (their own source read, not the decorator's), the student's own ValueError and NumPy's
+    LinAlgError
     caught as they are in a notebook, the type names of a returned generator and partial (in
     Python's own messages too), and a test's own name that the student also used, kept
     when another of the student's arrays changes. The other submission changes its input,
     overflows, and warns in a test cell after its own cell showed the same warning (a kernel
     shows it again in each cell, and nbgrader scores the stderr 0): 0 there, as in nbgrader.
     Functions defined under ``%%time`` and ``%%capture`` have their source read (IPython keeps
-    none for ``%%time``'s body): the loop in the other one's is found."""
+    none for ``%%time``'s body): the loop in the other one's is found, and the loop under the
+    other's decorator."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
@@ -309,4 +365,4 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     assert all(ours["honest"].values()) and len(ours["honest"]) == len(CROSSING)
     assert [name for name, points in ours["careless"].items() if not points] == [
         "test_argument_left_alone", "test_error_handling", "test_warning_shown_again",
-        "test_defined_under_time"]
+        "test_defined_under_time", "test_decorated"]
