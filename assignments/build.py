@@ -12,13 +12,16 @@ A cell file is a sequence of cells, each opened by a marker line:
 A test cell's code runs inside a function of its own, ``_<GRADE_ID>``, called at once: nbgrader
 runs test cells in the student's namespace, where a name a test bound at the top level would replace
 the student's own of that name (a helper function called ``keep`` or ``_spread`` turned into an
-array, and correct work scored 0).
+array, and correct work scored 0). Its first lines import the builtins it uses from ``builtins``,
+for the same reason the other way round: a student's ``max = x.max()`` replaced the test's ``max``.
 
 Usage: python assignments/build.py [--check]   (--check: exit 1 if a notebook is out of date)
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import sys
 import textwrap
 from pathlib import Path
@@ -42,10 +45,42 @@ def _nbgrader(grade_id: str, *, grade: bool = False, solution: bool = False, loc
     return {"nbgrader": meta}
 
 
-def in_function(grade_id: str, body: str) -> str:
-    """A test cell's code as the body of the function ``_<grade_id>``, then its call."""
+def in_function(grade_id: str, body: str, students: frozenset[str] = frozenset()) -> str:
+    """A test cell's code as the body of the function ``_<grade_id>``, then its call. The builtins
+    the code reads come from ``builtins`` first: a notebook's scratch ``max = x.max()`` or
+    ``list = reviews[0]`` would otherwise be what the test's own ``max(...)`` calls (and correct
+    work would score 0); ``students``, the names the notebook's own cells bind, are left to it."""
     name = f"_{grade_id}"
-    return f"def {name}():\n{textwrap.indent(body.rstrip(), '    ')}\n\n\n{name}()\n"
+    read, bound = names_in(body)
+    used = sorted(n for n in read - bound - students
+                  if n in vars(builtins) and not n.startswith("_"))
+    code = body.rstrip()
+    if used:
+        imports = [f"from builtins import {', '.join(used)}"]
+        if len(imports[0]) > 96:
+            imports = textwrap.wrap(f"from builtins import ({', '.join(used)})", 96,
+                                    subsequent_indent="    ")
+        code = "\n".join(["# the builtins, whatever the notebook has named max, list, ...",
+                           *imports, code])
+    return f"def {name}():\n{textwrap.indent(code, '    ')}\n\n\n{name}()\n"
+
+
+def names_in(code: str) -> tuple[set[str], set[str]]:
+    """The names ``code`` reads, and those it binds (anywhere: assignments, definitions,
+    parameters, imports, ``except ... as``)."""
+    read, bound = set(), set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return read, bound
 
 
 def parse(text: str, origin: str) -> list[tuple[list[str], str]]:
@@ -74,14 +109,18 @@ def build(assignment: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     given = 0
-    for index, (words, body) in enumerate(parse(path.read_text(encoding="utf-8"), str(path))):
+    cells = parse(path.read_text(encoding="utf-8"), str(path))
+    students = frozenset(name for words, body in cells if words[0] in ("code", "solution")
+                         for name in names_in(body)[1])
+    for index, (words, body) in enumerate(cells):
         kind = words[0]
         if kind == "markdown":
             cell = nbformat.v4.new_markdown_cell(body)
             cell.id = f"md-{index:02d}"
             nb.cells.append(cell)
             continue
-        cell = nbformat.v4.new_code_cell(in_function(words[1], body) if kind == "tests" else body)
+        cell = nbformat.v4.new_code_cell(in_function(words[1], body, students) if kind == "tests"
+                                         else body)
         if kind == "code":
             given += 1
             cell.metadata = _nbgrader(f"given-{given}", locked=True)

@@ -5,6 +5,7 @@ read statically, so that no student code runs."""
 from __future__ import annotations
 
 import ast
+import dis
 import inspect
 import textwrap
 from collections.abc import Mapping
@@ -268,6 +269,10 @@ def _names_of(definition: _Definition) -> set[str]:
     return _global_names(code)
 
 
+#: The instructions that read a global name (``LOAD_NAME`` in a module's or class's code).
+_GLOBAL_READS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+
+
 def _codes(code: Any) -> list[Any]:
     """``code`` and the code objects nested in it, outermost first."""
     found, queue = [], [code]
@@ -280,10 +285,13 @@ def _codes(code: Any) -> list[Any]:
 
 def _global_names(function: Any) -> set[str]:
     """The global names a Python function's code (or a code object; nested code included)
-    refers to."""
+    reads: not its attribute names (``co_names`` holds those too: ``x.mean`` would make a
+    student's own ``mean`` a helper of any function that calls the method)."""
     # the function type's own slot: no student code runs
     code = function.__code__ if inspect.isfunction(function) else function
-    return {name for nested in _codes(code) for name in nested.co_names}
+    return {instruction.argval for nested in _codes(code)
+            for instruction in dis.get_instructions(nested)
+            if instruction.opname in _GLOBAL_READS}
 
 
 def _where(definition: _Definition, label: str, node: ast.AST) -> str:

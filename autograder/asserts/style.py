@@ -35,56 +35,126 @@ _LOOP_NODES = {
 def assert_no_loops(fn: Any, name: str | None = None) -> None:
     """Fail if ``fn``'s source, or a helper of the same notebook it calls, has a for/while loop,
     a comprehension or generator, or calls a loop in disguise (np.vectorize, map, ...); the
-    message gives the line. A for loop, comprehension or generator over an array's dimensions,
-    or over a handful of values named one by one, is not a loop over its data and passes
-    (``_over_dimensions``): ``any(n == 0 for n in np.shape(y))``, ``for axis in range(x.ndim)``,
-    ``for a in (y_true, y_pred): check(a)``; one over ``range(len(x))``, ``x`` itself, ``x.flat``
-    or ``range(x.shape[0])`` fails."""
+    message gives the line. A loop whose number of steps the code fixes, not the data, passes
+    (``_fixed_count``): a for loop, comprehension, generator, map or filter over an array's
+    dimensions, over values written out (``for a in (y_true, y_pred)``), a dict literal's or the
+    function's own ``**kwargs``' items, or a local name bound once to one of those, as
+    ``any(n == 0 for n in np.shape(y))``, ``map(np.asarray, (y_true, y_pred))``; so does any loop
+    in a ``raise``, which only writes the message. One over ``range(len(x))``, ``x`` itself,
+    ``x.flat``, ``range(x.shape[0])`` or ``(x[0], x[1])`` fails."""
     label = _label(fn, name)
     for definition in _definitions(fn, label):
-        for node in ast.walk(definition.node):
+        scope = definition.node
+        in_raise = {id(n) for r in ast.walk(scope) if isinstance(r, ast.Raise) for n in ast.walk(r)}
+        for node in ast.walk(scope):
             what = _LOOP_NODES.get(type(node))
-            if what is not None and _over_dimensions(node):
-                what = None
-            if what is None and isinstance(node, ast.Call) and _hidden_loop(node.func):
+            if isinstance(node, ast.Call) and _hidden_loop(node.func):
                 what = f"{_called_name(node.func)}(), a Python loop in disguise"
-            if what is not None:
+            if what is not None and id(node) not in in_raise and not _fixed_loop(node, scope):
                 raise AssertionError(
                     f"{label} must be vectorized but has {what} on "
                     f"{_where(definition, label, node)}\n  hint: express the whole computation "
                     "with NumPy array operations (arithmetic on arrays, np.maximum, broadcasting, "
-                    "np.dot, ...); a loop over the dimensions (x.shape, range(x.ndim)) or over "
-                    "values you name one by one (for a in (y_true, y_pred)) may stay"
+                    "np.dot, ...); a loop whose length your code fixes, not the data, may stay: "
+                    "over the dimensions (x.shape, range(x.ndim)), over values you write out "
+                    "(for a in (y_true, y_pred)) or **kwargs.items(), or in a raise's message"
                 )
 
 
-def _over_dimensions(loop: ast.AST) -> bool:
-    """Whether ``loop`` (a for loop, comprehension or generator; never a while loop) iterates
-    over dimensions only: every iterable is a shape (``x.shape``, ``np.shape(x)``, a slice of
-    one), ``range`` of dimension counts (``x.ndim``, ``np.ndim(x)``, ``len`` of a shape, with
-    constants and operators), a tuple or list written out of names (``x``, ``x.T``) and constants
-    (``(y_true, y_pred)``: as many steps as it names, whatever the data; not ``(x[0], x[1])``),
-    or ``zip`` / ``enumerate`` / ``reversed`` of those."""
+def _fixed_loop(loop: ast.AST, scope: ast.AST) -> bool:
+    """Whether ``loop`` (a for loop, comprehension, generator or call of map or filter; never a
+    while loop) in the function ``scope`` takes a number of steps fixed by the code: every
+    iterable is ``_fixed_count``."""
     if isinstance(loop, (ast.For, ast.AsyncFor)):
-        return _dimensions(loop.iter)
+        return _fixed_count(loop.iter, scope)
+    if isinstance(loop, ast.Call):
+        return _fixed_count(loop, scope)
     generators = getattr(loop, "generators", None)
-    return bool(generators) and all(_dimensions(g.iter) for g in generators)
+    return bool(generators) and all(_fixed_count(g.iter, scope) for g in generators)
 
 
-def _dimensions(node: ast.AST) -> bool:
-    """Whether iterating over ``node`` gives an array's dimensions or axes, not its data."""
+def _fixed_count(node: ast.AST, scope: ast.AST, follow: bool = True) -> bool:
+    """Whether iterating over ``node`` takes as many steps as the code says, whatever the data: a
+    shape (``x.shape``, ``np.shape(x)``, a slice of one), ``range`` of dimension counts
+    (``x.ndim``, ``len`` of a shape, with constants and operators), a tuple or list written out
+    (``_written_out``), the items, keys or values of a dict written out or of ``scope``'s own
+    ``**kwargs``, zip / enumerate / reversed / map / filter of those, or (when ``follow``) a
+    local name bound once to one of those (``_only_value``)."""
     if _shape(node):
         return True
     if isinstance(node, (ast.Tuple, ast.List)):
-        return all(isinstance(e, ast.Constant) or _dotted(e) for e in node.elts)
+        return _written_out(node.elts)
+    if isinstance(node, ast.Name):
+        value = _only_value(node.id, scope) if follow else None
+        return _kwargs(node.id, scope) or (value is not None and _fixed_count(value, scope, False))
     if not isinstance(node, ast.Call) or node.keywords:
         return False
+    if isinstance(node.func, ast.Attribute) and node.func.attr in _VIEWS and not node.args:
+        owner = node.func.value
+        return (isinstance(owner, ast.Dict) and _written_out(owner.keys + owner.values)) or (
+            isinstance(owner, ast.Name) and _kwargs(owner.id, scope))
     called = _dotted(node.func)
     if called == "range":
         return (all(_count(a) or isinstance(a, ast.Constant) for a in node.args)
                 and any(_count(a) for a in node.args))
-    return called in ("zip", "enumerate", "reversed") and bool(node.args) \
-        and all(_dimensions(a) for a in node.args)
+    iterables = node.args[1:] if called in ("map", "filter") else node.args
+    return called in ("zip", "enumerate", "reversed", "map", "filter") and bool(iterables) \
+        and all(_fixed_count(a, scope, follow) for a in iterables)
+
+
+#: A dict's methods that iterate over it, and methods that read a tuple, list or dict without
+#: changing it.
+_VIEWS = ("items", "keys", "values")
+_READS = (*_VIEWS, "get", "copy", "count", "index")
+
+
+def _written_out(items: list[Any]) -> bool:
+    """Whether ``items`` (of a tuple, list or dict as written) are as many as written: none
+    unpacked (``*x``, ``**d``), none an array's item picked by position (``(x[0], x[1])`` is a
+    loop over the data unrolled by hand)."""
+    return not any(e is None or isinstance(e, ast.Starred) or _by_position(e) for e in items)
+
+
+def _by_position(node: ast.AST) -> bool:
+    """``x[0]``, ``x[:, -1]``: items picked by a number (of anything but a shape)."""
+    if not isinstance(node, ast.Subscript) or _shape(node.value):
+        return False
+    index = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    numbers = [i.operand if isinstance(i, ast.UnaryOp) else i for i in index]
+    return any(isinstance(i, ast.Constant) and type(i.value) is int for i in numbers)
+
+
+def _only_value(name: str, scope: ast.AST) -> ast.AST | None:
+    """The value of ``name = value`` in ``scope`` if that is the name's only binding there
+    (``_bindings``), else None."""
+    values = [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign)
+              and [getattr(t, "id", None) for t in n.targets] == [name]]
+    return values[0] if len(values) == 1 and _bindings(name, scope) == 1 else None
+
+
+def _kwargs(name: str, scope: ast.AST) -> bool:
+    """Whether ``name`` is ``scope``'s own ``**kwargs`` parameter, its only binding there: the
+    keyword arguments its caller writes out."""
+    kwarg = getattr(getattr(scope, "args", None), "kwarg", None)
+    return kwarg is not None and kwarg.arg == name and _bindings(name, scope) == 1
+
+
+def _bindings(name: str, scope: ast.AST) -> int:
+    """How often ``scope`` binds ``name`` (assigned, deleted, a parameter or loop target,
+    imported, defined, declared global or nonlocal, ...) or may change it in place
+    (``name.extend(x)``, ``name[:] = x``; reading ``name.items()``, ``name[0]`` does not)."""
+    count = 0
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Name):
+            count += node.id == name and not isinstance(node.ctx, ast.Load)
+        elif isinstance(node, (ast.Attribute, ast.Subscript)):
+            changed = not isinstance(node.ctx, ast.Load) or (
+                isinstance(node, ast.Attribute) and node.attr not in _READS)
+            count += changed and getattr(node.value, "id", None) == name
+        elif not isinstance(node, ast.keyword):
+            fields = [getattr(node, f, None) for f in ("arg", "name", "asname", "rest")]
+            count += name in fields + list(getattr(node, "names", ()))
+    return count
 
 
 def _shape(node: ast.AST) -> bool:
@@ -125,14 +195,15 @@ def _hidden_loop(func: ast.AST) -> bool:
 
 
 def assert_does_not_call(fn: Any, *names: str, hint: str = "", name: str | None = None) -> None:
-    """Fail if ``fn``'s source (or a helper's it calls) uses any of ``names``, as ``f(...)``,
-    ``np.f`` or a bare name: for parts where the point is to write the formula yourself."""
+    """Fail if ``fn``'s source (or a helper's it calls) reads any of ``names``, as ``f(...)``,
+    ``np.f`` or a bare name (not as a name assigned, as ``tanh = lambda x: ...``): for parts where
+    the point is to write the formula yourself."""
     label = _label(fn, name)
     for definition in _definitions(fn, label):
         for node in ast.walk(definition.node):
             used = (node.id if isinstance(node, ast.Name)
                     else node.attr if isinstance(node, ast.Attribute) else None)
-            if used in names:
+            if used in names and isinstance(getattr(node, "ctx", None), ast.Load):
                 raise AssertionError(
                     f"{label} uses `{used}` on {_where(definition, label, node)}, which this part "
                     f"asks you to write yourself" + (f"\n  hint: {hint}" if hint else "")

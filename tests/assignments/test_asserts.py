@@ -259,6 +259,10 @@ HELPER_CELLS = {
         "def _check(x):\n    if any(n == 0 for n in np.shape(x)):\n"
         "        raise ValueError('empty')\n\n\n"
         "def relu(x):\n    _check(x)\n    return np.maximum(x, 0)\n", None),
+    "a function named like a method it calls is not followed": (
+        "def mean(values):\n    total = 0.0\n    for v in values:\n        total += v\n"
+        "    return total / len(values)\n\n\n"
+        "def relu(x):\n    return np.maximum(x - x.mean(axis=0), 0) + x.copy() * 0\n", None),
     "numpy, builtins and values are not followed": (
         "maximum = 0\nrows = [1, 2]\n\n\n"
         "def relu(x):\n    return np.maximum(x, maximum) + len(rows) * 0\n", None),

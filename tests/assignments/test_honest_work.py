@@ -11,7 +11,9 @@
   own in nbgrader, which runs the test cells in the student's namespace (each test cell's code now
   runs in a function of its own);
 - early stopping's pair as a named tuple (the engine once sent a proxy for it) and dropout under
-  an ``@np.errstate`` decorator (the engine once read the decorator's code).
+  an ``@np.errstate`` decorator (the engine once read the decorator's code);
+- a scratch variable named ``list`` (the tests' own ``list(...)`` called it: each test now imports
+  the builtins it uses).
 
 Each scores full marks. test_nbgrader.py grades the same submissions with genuine nbgrader
 (``HONEST`` and ``honest_submission`` are shared).
@@ -94,6 +96,12 @@ HONEST = {
          "@np.errstate(over=\"raise\")\ndef dropout(x, rate, training, seed=None):"),
     ],
     "02_data_preparation": [
+        # a scratch name that Python's builtins had: the tests' own list(...) once called it
+        ("vectorize_sequences", "        results[i, list(sequence)] = 1.0\n",
+         "        results[i, sequence] = 1.0\n"),
+        ("vectorize_sequences", "    ### END SOLUTION",
+         "    ### END SOLUTION\n\n\nlist = [1, 14, 22]  # the word indices of a short review\n"
+         "print(vectorize_sequences([list], dimension=30).sum())"),
         ("normalization", "def min_max_scale(x_train, x_test):",
          "def _spread(x):\n    \"\"\"max - min per column, 1 where they are equal.\"\"\"\n"
          "    s = x.max(axis=0) - x.min(axis=0)\n    return np.where(s == 0, 1.0, s)\n\n\n"
