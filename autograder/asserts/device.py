@@ -30,6 +30,10 @@ SCALAR_MODULES = frozenset({"np", "numpy", "math"})
 ARRAY_ATTRIBUTES = frozenset({"shape", "size", "ndim", "dtype", "itemsize", "nbytes", "strides",
                               "reshape", "ravel", "flatten", "astype", "copy", "T", "transpose",
                               "squeeze"})
+#: Numba's CUDA functions and values that a kernel uses through the module (``cuda.grid``).
+CUDA_NAMES = frozenset({"grid", "gridsize", "syncthreads", "threadIdx", "blockIdx", "blockDim",
+                        "gridDim", "shared", "local", "const", "atomic", "laneid", "warpsize",
+                        "syncwarp", "threadfence"})
 _COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 _DEVICE_HINT = ("a kernel computes one element per thread (out[i] = ... for the index i from "
                 "cuda.grid); the host code around it only makes, moves and reshapes arrays "
@@ -84,10 +88,22 @@ def assert_no_array_math(fn: Any, name: str | None = None) -> None:
     """Fail if the CUDA kernel ``fn`` computes on whole arrays, NumPy's way, instead of one
     element per thread: ``@``, a NumPy function given an array argument whole, or an operator,
     comparison or method (but ``ARRAY_ATTRIBUTES``) on one. Under the simulator such a kernel
-    would even give right results; on a GPU it does not compile. Reads ``fn``'s own source."""
+    would even give right results; on a GPU it does not compile. Also fail where it calls Numba's
+    CUDA functions by a bare name (``syncthreads()`` from ``from numba.cuda import
+    syncthreads``), which the simulator does not provide: the same kernel would pass on a GPU
+    grader and fail on one without. Reads ``fn``'s own source."""
     label = _label(fn, name)
     definition = _definitions(fn, label)[0]
     _no_array_math(definition, label, _array_parameters(definition.node), None)
+    bound = {n.id for n in ast.walk(definition.node)
+             if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    for node in ast.walk(definition.node):
+        if isinstance(node, ast.Name) and node.id in CUDA_NAMES and node.id not in bound:
+            raise AssertionError(
+                f"{label} uses `{node.id}`, not cuda.{node.id}, on "
+                f"{_where(definition, label, node)}: Numba's CUDA simulator, on which a grader "
+                f"without a GPU runs the kernels, has it only in the module\n  hint: import "
+                f"cuda (from numba import cuda) and write cuda.{node.id}")
 
 
 def _no_array_math(definition: _Definition, label: str, arrays: set[str],

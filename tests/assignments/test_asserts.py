@@ -584,6 +584,18 @@ def test_assert_no_array_math_accepts_element_work_and_refuses_whole_arrays():
             assert_no_array_math(Proxy(f"def k(x, out):\n    {line}\n"), name="k")
 
 
+def test_a_kernel_calls_cudas_functions_through_the_module_as_the_simulator_has_them():
+    """``from numba.cuda import syncthreads`` works on a GPU and not on the simulator: the check
+    fails it everywhere, so that a grader with a GPU and one without agree."""
+    assert_no_array_math(Proxy("def k(x, out):\n    grid = cuda.grid(1)\n    i = grid\n"
+                               "    cuda.syncthreads()\n    out[i] = x[i]\n"), name="k")
+    for line, used in (("cuda.syncthreads(); syncthreads()", "syncthreads"),
+                       ("i = grid(1)", "grid"), ("t = threadIdx.x", "threadIdx")):
+        with pytest.raises(AssertionError, match=f"k uses `{used}`, not cuda.{used}, on line 2 "
+                                                 f"of its source(.|\\n)*write cuda.{used}"):
+            assert_no_array_math(Proxy(f"def k(x, out):\n    {line}\n"), name="k")
+
+
 def test_kernel_checks_read_numba_cuda_kernels():
     cuda = pytest.importorskip("numba.cuda")
     kernel = cuda.jit(cell_function("def k(x, out):\n    out[:] = x * 2\n", "k"))
