@@ -224,15 +224,17 @@ class Servant:
                 if type(top) is str and top.split(".")[0] in protocol.TRUSTED_MODULES:
                     entries[name] = {"kind": "module", "module": top}
                 continue
-            if type(obj) is np.ndarray and obj.nbytes > 1 << 20:
-                digest = wire.digest(obj)   # changed in place, it is sent again
-                if self.sent_arrays.get(name) == digest:
-                    entries[name] = {"kind": "same"}
-                    continue
-                self.sent_arrays[name] = digest
             try:
+                if type(obj) is np.ndarray and obj.nbytes > 1 << 20:
+                    if obj.nbytes > budget:
+                        raise wire.Unencodable("past the transfer budget")
+                    digest = wire.digest(obj)   # changed in place, it is sent again
+                    if self.sent_arrays.get(name) == digest:
+                        entries[name] = {"kind": "same"}
+                        continue
+                    self.sent_arrays[name] = digest
                 tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
-            except wire.Unencodable:
+            except (wire.Unencodable, MemoryError):  # what the student's memory cap leaves
                 entries[name] = {"kind": "object", **self._describe(obj)}
                 continue
             budget -= sum(map(len, extra)) + 64

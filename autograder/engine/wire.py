@@ -91,6 +91,8 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
             raise Unencodable(f"value is larger than the {max_bytes // 2**20} MiB transfer cap")
 
     def blob(array: np.ndarray) -> int:
+        if array.nbytes > budget[0]:  # before a copy of it is made
+            spend(array.nbytes)
         buffer = io.BytesIO()
         np.lib.format.write_array(buffer, array, allow_pickle=False)
         data = buffer.getvalue()

@@ -110,6 +110,20 @@ def test_the_whole_process_tree_is_held_to_the_memory_cap(tmp_path):
         worker.close()
 
 
+def test_a_large_array_the_notebook_keeps_stays_behind_a_proxy(tmp_path):
+    """A 300 MB array that fits the student's 512 MB stays in the sandbox: the names sent before
+    each test cell are not copied first (a copy past the cap once failed them all: NameErrors for
+    every function, 0 points for correct work)."""
+    worker = Worker(Limits(memory_mb=512))
+    course = nbs.course(tmp_path, {})
+    try:
+        kept = "import numpy as np\nbig = np.ones(300 * 2**20 // 8)\n"
+        result, points = grade(worker, course, "keeper", nbs.with_extra(nbs.CORRECT, 1, kept))
+        assert points == FULL, [t.message for t in result.tests]
+    finally:
+        worker.close()
+
+
 def test_a_sleeping_submission_is_stopped_by_its_budget(tmp_path):
     """Every cell and function sleeps: the submission gets 5 s in all, not a timeout per cell."""
     nap = "import time\ntime.sleep(2)\n"
