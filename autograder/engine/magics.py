@@ -7,9 +7,11 @@ magic gives back, or leaves in the namespace, is what IPython's gives: ``%time``
 run once, untimed, and return the value of a last expression; ``%timeit`` runs its statement
 once, untimed, unless its result is kept (``-o``, ``-v NAME``), when it is timed as IPython
 times it and the result is IPython's ``TimeitResult``; ``%%capture NAME`` keeps the cell's
-output in ``NAME``; ``%%writefile`` writes its file; ``%env`` reads and sets variables.
-``%matplotlib`` and other display or configuration magics are skipped, shell commands (``!ls``)
-never run. The shell also gives the namespace the ``display`` a kernel defines.
+output in ``NAME``; ``%%writefile`` (or ``%%file``) writes its file; ``%env`` reads and sets
+variables. ``%matplotlib`` and other display or configuration magics are skipped, shell
+commands (``!ls``) never run. The shell also gives the namespace the ``display`` a kernel
+defines, and pyplot behaves as under the inline backend: ``plt.show()`` and the end of each cell
+close the figures.
 
 The body of a cell magic (``%%time`` above a ``def``) runs from a file of its own, cell-<index>.py
 beside the cell's cell<index>.py, so that the functions it defines have their source, as they do
@@ -22,6 +24,7 @@ import ast
 import linecache
 import os
 import shlex
+import sys
 import time
 import timeit
 import uuid
@@ -45,6 +48,23 @@ def transform(source: str) -> str:
         return TransformerManager().transform_cell(source)
     except Exception:  # noqa: BLE001 - IPython may raise anything on a cell it cannot read
         return source  # which then fails with its own SyntaxError
+
+
+def close_figures() -> None:
+    """What IPython's inline backend does after each cell, and in ``plt.show()``: close every
+    pyplot figure, so that the notebook holds only what one cell made (past 20 open figures
+    matplotlib warns on stderr, which fails a test cell that plots)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    try:
+        pyplot.close("all")
+    except Exception:  # noqa: BLE001 - not imported, or a student's own in its place
+        pass
+
+
+def show(*args: Any, **kwargs: Any) -> None:
+    """pyplot's ``show`` under IPython's inline backend: the figures are shown (here, to
+    nobody) and closed."""
+    close_figures()
 
 
 def display(*objs: Any, display_id: Any = None, raw: bool = False, **kwargs: Any) -> Any:
@@ -145,7 +165,7 @@ class MagicShell:
             return self._statement(name, found, setup or "pass", cell, self._body_file(cell))
         if name == "capture":
             return self._capture(line, cell, self._body_file(cell))
-        if name == "writefile":
+        if name in ("writefile", "file"):  # %%file: IPython's alias
             return self._writefile(line, cell)
         self.notes.append(f"%%{name} skipped: the grader does not run this cell magic")
         return None

@@ -22,7 +22,7 @@ import numpy as np
 
 from autograder.asserts.source import _python_function
 from autograder.engine import call_context, protocol, wire
-from autograder.engine.magics import MagicShell
+from autograder.engine.magics import MagicShell, close_figures
 from autograder.engine.sandbox import Limits
 from autograder.engine.tampering import replaced_since, suspicions
 
@@ -203,11 +203,13 @@ class Servant:
         return reply
 
     def _new_execution(self) -> None:
-        """What a kernel does before each cell it runs: forget which warnings the student's
+        """What a kernel does around each cell it runs: forget which warnings the student's
         code already showed (IPython's pre_execute clears ``__warningregistry__``), so that a
         warning shown in one cell is shown again in the next, and a test cell that provokes it
-        writes to stderr as it does in nbgrader."""
+        writes to stderr as it does in nbgrader; and close the figures the cell before left
+        open (the inline backend does so at the end of each cell)."""
         self.namespace.pop("__warningregistry__", None)
+        close_figures()
 
     def op_names(self, msg: dict[str, Any],
                  blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:

@@ -159,6 +159,10 @@ def main(argv: list[str]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot
+
+    from autograder.engine import magics
+
+    matplotlib.pyplot.show = magics.show  # as IPython's inline backend shows: and closes
     import numba.core.event
 
     import autograder.asserts

@@ -69,8 +69,11 @@ def test_other_magics_leave_what_ipython_leaves(tmp_path, monkeypatch, capsys):
         "%%writefile helper_module.py\ndef helper():\n    return 5\n",
         "from helper_module import helper\n%env GRADED_BY=engine\nwho = %env GRADED_BY\n",
         "%prun -s cumulative -q helper()\n",
+        "%%file other_module.py\nSEVEN = 7\n",  # IPython's alias of %%writefile
+        "from other_module import SEVEN\n",
     )
     assert (namespace["y"], namespace["z"], namespace["who"]) == (42, 1, "engine")
+    assert namespace["SEVEN"] == 7
     assert namespace["out"].stdout == "hidden\n" and "hidden" not in capsys.readouterr().out
     assert namespace["helper"]() == 5 and os.environ["GRADED_BY"] == "engine"
 

@@ -306,6 +306,18 @@ assert_no_loops(signs)
 assert mean_gap([1, 2], [2, 2]) == 0.5
 assert signs(np.array([0.0, -2.0])).tolist() == [0.0, -1.0]
 """),
+    "plots_shown": ("""import matplotlib.pyplot as plt
+
+
+def plotted_relu(x):
+    plt.figure()
+    plt.plot(x)
+    plt.show()
+    return np.maximum(x, 0)
+""", None, """
+for _ in range(25):  # plt.show() closes each figure, as the inline backend does
+    assert plotted_relu(np.array([-1.0, 2.0])).tolist() == [0.0, 2.0]
+"""),
     # last: the student's np.seterr holds for the rest of the notebook
     "students_error_handling": ("""np.seterr(under="raise", divide="ignore")
 
@@ -342,7 +354,8 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     student's function changes in place (seen by the test), one it must leave alone, a test's
     ``np.errstate`` and warning filters, the student's own ``np.seterr`` (which the test's code
     and calls start from, and which a test's ``np.errstate`` overrides, default values included),
-    a named tuple returned, functions under ``functools.wraps`` and ``@np.errstate`` decorators
+    a named tuple returned, figures shown by the student's function (and closed, as the inline
+    backend closes them), functions under ``functools.wraps`` and ``@np.errstate`` decorators
     (their own source read, not the decorator's), the student's own ValueError and NumPy's
     LinAlgError
     caught as they are in a notebook, the type names of a returned generator and partial (in
