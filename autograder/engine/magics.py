@@ -7,11 +7,11 @@ magic gives back, or leaves in the namespace, is what IPython's gives: ``%time``
 run once, untimed, and return the value of a last expression; ``%timeit`` runs its statement
 once, untimed, unless its result is kept (``-o``, ``-v NAME``), when it is timed as IPython
 times it and the result is IPython's ``TimeitResult``; ``%%capture NAME`` keeps the cell's
-output in ``NAME``; ``%%writefile`` (or ``%%file``) writes its file; ``%env`` reads and sets
-variables. ``%matplotlib`` and other display or configuration magics are skipped, shell
-commands (``!ls``) never run. The shell also gives the namespace the ``display`` a kernel
-defines, and pyplot behaves as under the inline backend: ``plt.show()`` and the end of each cell
-close the figures.
+output in ``NAME``; ``%%writefile`` (or ``%%file``) writes its file; ``%run`` runs a script;
+``%env`` reads and sets variables. ``%matplotlib`` and other display or configuration magics are
+skipped, shell commands (``!ls``) never run. The shell also gives the namespace the ``display`` a
+kernel defines, and pyplot behaves as under the inline backend: ``plt.show()`` and the end of
+each cell close the figures.
 
 The body of a cell magic (``%%time`` above a ``def``) runs from a file of its own, cell-<index>.py
 beside the cell's cell<index>.py, so that the functions it defines have their source, as they do
@@ -155,6 +155,8 @@ class MagicShell:
             return self._statement(name, found, "pass", statement)
         if name == "env":
             return self._env(line)
+        if name == "run":
+            return self._run_script(line)
         if name not in QUIET:
             self.notes.append(f"%{name} skipped: the grader does not run this magic")
         return None
@@ -231,6 +233,31 @@ class MagicShell:
                "Overwriting " if os.path.exists(filename) else "Writing ") + filename)
         with open(filename, "a" if append else "w", encoding="utf-8") as f:
             f.write(cell)
+
+    def _run_script(self, line: str) -> None:
+        """``%run [-i] SCRIPT.py [ARGS]``: the script run as IPython runs it, as ``__main__`` with
+        ``sys.argv`` its name and arguments, in a namespace of its own whose names then join the
+        notebook's (with ``-i``, in the notebook's own); other options and files are skipped."""
+        words = shlex.split(line)
+        interactive = words[:1] == ["-i"]
+        words = words[1:] if interactive else words
+        if not words or not words[0].endswith(".py"):
+            self.notes.append(f"%run {line} skipped: the grader runs only %run [-i] SCRIPT.py")
+            return
+        path = os.path.expanduser(words[0])
+        with open(path, encoding="utf-8") as f:
+            code = compile(transform(f.read()), os.path.abspath(path), "exec")
+        scope = self.namespace if interactive else {
+            "__name__": "__main__", "__file__": path,
+            "__builtins__": self.namespace.get("__builtins__", __builtins__)}
+        argv, sys.argv = sys.argv, words
+        try:
+            exec(code, scope)
+        finally:
+            sys.argv = argv
+        if not interactive:
+            self.namespace.update({k: v for k, v in scope.items()
+                                   if not (k.startswith("__") and k.endswith("__"))})
 
     def _env(self, line: str) -> Any:
         """``%env``: all variables, one variable's value, or ``NAME=VALUE`` / ``NAME VALUE`` set."""

@@ -17,7 +17,7 @@ from autograder.engine.worker import Worker
 
 def run_cells(*cells: str) -> tuple[dict, MagicShell]:
     """The cells run as the sandbox runs them; the namespace and the shell."""
-    namespace: dict = {}
+    namespace: dict = {"__name__": "__main__"}  # as in the sandbox and a kernel
     shell = MagicShell(namespace)
     namespace["get_ipython"] = lambda: shell
     for cell in cells:
@@ -71,7 +71,12 @@ def test_other_magics_leave_what_ipython_leaves(tmp_path, monkeypatch, capsys):
         "%prun -s cumulative -q helper()\n",
         "%%file other_module.py\nSEVEN = 7\n",  # IPython's alias of %%writefile
         "from other_module import SEVEN\n",
+        "%%writefile script.py\nimport sys\nran_as, args = __name__, sys.argv[1:]\n"
+        "def stable(v):\n    return v + SEVEN_HERE\nSEVEN_HERE = 7\n",
+        "%run script.py a b\n",
+        "%run -i script.py\n",
     )
+    assert (namespace["ran_as"], namespace["args"], namespace["stable"](1)) == ("__main__", [], 8)
     assert (namespace["y"], namespace["z"], namespace["who"]) == (42, 1, "engine")
     assert namespace["SEVEN"] == 7
     assert namespace["out"].stdout == "hidden\n" and "hidden" not in capsys.readouterr().out
