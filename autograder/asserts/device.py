@@ -95,8 +95,9 @@ def assert_no_array_math(fn: Any, name: str | None = None) -> None:
     label = _label(fn, name)
     definition = _definitions(fn, label)[0]
     _no_array_math(definition, label, _array_parameters(definition.node), None)
-    bound = {n.id for n in ast.walk(definition.node)
-             if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    bound = ({n.id for n in ast.walk(definition.node)
+              if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+             | {n.arg for n in ast.walk(definition.node) if isinstance(n, ast.arg)})
     for node in ast.walk(definition.node):
         if isinstance(node, ast.Name) and node.id in CUDA_NAMES and node.id not in bound:
             raise AssertionError(

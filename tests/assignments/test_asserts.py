@@ -586,9 +586,12 @@ def test_assert_no_array_math_accepts_element_work_and_refuses_whole_arrays():
 
 def test_a_kernel_calls_cudas_functions_through_the_module_as_the_simulator_has_them():
     """``from numba.cuda import syncthreads`` works on a GPU and not on the simulator: the check
-    fails it everywhere, so that a grader with a GPU and one without agree."""
+    fails it everywhere, so that a grader with a GPU and one without agree. The kernel's own
+    names (a variable or parameter named grid or local) are its own."""
     assert_no_array_math(Proxy("def k(x, out):\n    grid = cuda.grid(1)\n    i = grid\n"
                                "    cuda.syncthreads()\n    out[i] = x[i]\n"), name="k")
+    assert_no_array_math(Proxy("def k(x, out, local, shared=0):\n    i = cuda.grid(1)\n"
+                               "    out[i] = x[i] + local[i] + shared\n"), name="k")
     for line, used in (("cuda.syncthreads(); syncthreads()", "syncthreads"),
                        ("i = grid(1)", "grid"), ("t = threadIdx.x", "threadIdx")):
         with pytest.raises(AssertionError, match=f"k uses `{used}`, not cuda.{used}, on line 2 "
