@@ -7,15 +7,20 @@
     work_mb = 256        # its work folder
     nproc = 1100         # processes and threads (the CUDA simulator: one per GPU thread)
     thread_stack_kb = 1024   # each thread's stack
-    submission_s = 300   # wall-clock seconds for the whole submission
-    cell_timeout_s = 120 # ... for one student cell; call_timeout_s for one call from a test
+    cpu_s = 3600         # CPU seconds per process (default: its wall-clock budget on every core)
+    submission_s = 1800  # wall-clock seconds for the whole submission (default: each cell its
+                         # timeout, nbgrader's only bound on a notebook)
+    cell_timeout_s = 120 # ... for one student cell; call_timeout_s for one test cell
     gpu = true           # open the machine's NVIDIA GPUs to it where a memory cgroup caps it
 
 The keys are the fields of ``engine.sandbox.Limits`` (their comments say what each caps). A file
 with an unknown key or a value of the wrong kind is refused with a message naming it.
 
 The timeouts follow nbgrader's unless the file sets them: a cell that runs past nbgrader's
-``Execute.timeout`` is interrupted there, and in the engine (``load_limits``).
+``Execute.timeout`` is interrupted there, and in the engine (``load_limits``). nbgrader bounds a
+notebook by nothing else, so by default neither does the engine: the submission's budget is each
+cell's timeout, and its CPU seconds what that budget gives on every core. A course that sets
+``submission_s`` or ``cpu_s`` lower can end honest work that nbgrader would grade in full.
 """
 
 from __future__ import annotations
@@ -33,17 +38,19 @@ CONFIG = "nbgrader_config.py"
 #: Limits with a floor above zero: threading.stack_size refuses less than 32 KiB, and a thread
 #: that runs Python needs more.
 MINIMUM = {"thread_stack_kb": 64}
+#: A cell's timeout where nbgrader has none and ``autograder.toml`` sets no ``submission_s``.
+UNTIMED_CELL_S = 600.0
 
 
 def load_limits(course_dir: str | Path) -> Limits:
     """The course's limits; ValueError for a file that cannot be read or a key or value that is
     wrong. Each limit is, first to last: what ``autograder.toml`` sets; for ``cell_timeout_s``
     and ``call_timeout_s``, nbgrader's timeout for the course's cells (``nbgrader_timeout``;
-    where it has none, the submission's budget alone bounds a cell); ``Limits()``'s default."""
+    where it has none, ``submission_s`` or UNTIMED_CELL_S); ``Limits()``'s default."""
     values = _toml_limits(Path(course_dir) / FILENAME)
     timeout = nbgrader_timeout(course_dir)
     if timeout is None:
-        timeout = values.get("submission_s", Limits().submission_s)
+        timeout = values.get("submission_s", UNTIMED_CELL_S)
     return dataclasses.replace(Limits(), **{"cell_timeout_s": timeout,
                                             "call_timeout_s": timeout, **values})
 
@@ -101,7 +108,7 @@ def _toml_limits(path: Path) -> dict[str, int | float | bool]:
                                  f"{key} = false")
             values[key] = value
             continue
-        kind = float if fields[key].type in ("float", float) else int
+        kind = float if str(fields[key].type).startswith("float") else int
         if (type(value) not in (int, float) or (kind is int and type(value) is not int)
                 or not value > 0):
             example = 256 if kind is int else 60.0

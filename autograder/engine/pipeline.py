@@ -40,7 +40,8 @@ from autograder.engine.notebook import (
     test_cells,
 )
 from autograder.engine.proxies import make_proxy
-from autograder.engine.session import ChildSession, MachineFault, SandboxFailure
+from autograder.engine.sandbox import Limits
+from autograder.engine.session import Budget, ChildSession, MachineFault, SandboxFailure
 from autograder.engine.worker import Worker
 from autograder.results import SubmissionResult, TestResult
 
@@ -131,6 +132,20 @@ def _builtins_used(steps: list[Step]) -> frozenset[str]:
                      if not name.startswith("_") and hasattr(builtins, name))
 
 
+def graded_steps(steps: list[Step]) -> list[Step]:
+    """The steps grading runs: up to the last test cell (cells after it cannot change a score)."""
+    last_test = max((i for i, s in enumerate(steps) if isinstance(s, TestCell)), default=-1)
+    return steps[:last_test + 1]
+
+
+def budget_for(limits: Limits, plans: list[list[Step]]) -> float:
+    """The wall-clock seconds of a submission whose notebooks are graded by ``plans``
+    (``sandbox.submission_budget``)."""
+    steps = [s for plan in plans for s in graded_steps(plan)]
+    tests = sum(isinstance(s, TestCell) for s in steps)
+    return sandbox.submission_budget(limits, len(steps) - tests, tests)
+
+
 class Grader:
     """Runs a plan's steps for one notebook in one child of ``worker``."""
 
@@ -138,12 +153,14 @@ class Grader:
         self.worker, self.seed, self.forbidden = worker, seed, forbidden
 
     def run(self, steps: list[Step], folders: list[Path], prefix: str = "",
-            deadline: float | None = None) -> Run:
-        """Grade ``steps`` in a fresh child; ``deadline`` (monotonic) ends the submission's
-        wall-clock budget, after which the remaining tests score 0."""
+            budget: Budget | None = None) -> Run:
+        """Grade ``steps`` in a fresh child, within the submission's wall-clock ``budget`` (by
+        default ``budget_for`` these steps), after which the remaining tests score 0."""
         run = Run()
         clock = time.perf_counter()
-        session = self.worker.session(folders, self.seed, deadline)
+        steps = graded_steps(steps)
+        budget = budget or Budget.from_now(budget_for(self.worker.limits, [steps]))
+        session = self.worker.session(folders, self.seed, budget)
         run.timings["start_s"] = time.perf_counter() - clock
         namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         namespace["get_ipython"] = lambda shell=magics.MagicShell(namespace): shell
@@ -151,9 +168,8 @@ class Grader:
         seen: dict[str, str] = {}
         builtins_used = _builtins_used(steps)
         cells = 0
-        last_test = max((i for i, s in enumerate(steps) if isinstance(s, TestCell)), default=-1)
         try:
-            for step in steps[:last_test + 1]:  # cells after the last test cannot change a score
+            for step in steps:
                 clock = time.perf_counter()
                 if isinstance(step, StudentCell):
                     cells += 1
@@ -366,7 +382,6 @@ def grade_submission(assignment: str, student: str, source_dir: Path, submission
     the notebooks in ``source_dir``; never raises for anything the submission does.
     ``submitted_at`` (ISO 8601) is recorded as its submission time."""
     started = time.perf_counter()
-    deadline = time.monotonic() + worker.limits.submission_s
     graded_at = _now()
     sources = sorted(Path(source_dir).glob("*.ipynb"))
     if not sources:
@@ -376,23 +391,27 @@ def grade_submission(assignment: str, student: str, source_dir: Path, submission
     timings = dict.fromkeys(PHASES, 0.0)
     problems: list[str] = []
     status = "graded"
+    plans: list[tuple[str, list[Step] | None, list[TestResult]]] = []  # or the tests it fails
     for source_path in sources:
         source = read_notebook(source_path)
         prefix = f"{source_path.stem}:" if len(sources) > 1 else ""
-        expected = test_cells(source)
         mine = Path(submission_dir) / source_path.name
         try:
-            submission = read_notebook(mine)
-            steps = grading_plan(source, submission)
+            plans.append((prefix, grading_plan(source, read_notebook(mine)), []))
         except NotebookError as error:
             status = "missing" if not mine.exists() else "failed"
             problems.append(str(error))
-            tests += [TestResult(prefix + t.grade_id, 0.0, t.points, False, str(error), t.hidden)
-                      for t in expected]
+            plans.append((prefix, None, [TestResult(prefix + t.grade_id, 0.0, t.points, False,
+                                                    str(error), t.hidden)
+                                         for t in test_cells(source)]))
+    budget = Budget.from_now(budget_for(worker.limits, [s for _, s, _ in plans if s is not None]))
+    folders = ([d for d in (release_dir,) if d is not None and Path(d).is_dir()]
+               + [Path(submission_dir)])
+    for prefix, steps, failed in plans:
+        tests += failed
+        if steps is None:
             continue
-        folders = ([d for d in (release_dir,) if d is not None and Path(d).is_dir()]
-                   + [Path(submission_dir)])
-        run = Grader(worker, seed, forbidden).run(steps, folders, prefix, deadline)
+        run = Grader(worker, seed, forbidden).run(steps, folders, prefix, budget)
         tests += run.tests
         flags |= run.flags
         timings = {k: timings[k] + run.timings[k] for k in PHASES}
@@ -401,7 +420,7 @@ def grade_submission(assignment: str, student: str, source_dir: Path, submission
         error="; ".join(problems), flags=tuple(sorted(flags)), seed=seed, graded_at=graded_at,
         submitted_at=submitted_at, duration_s=round(time.perf_counter() - started, 3),
         versions=versions(worker),
-        limits=sandbox.describe(worker.limits, worker.mode,
+        limits=sandbox.describe(budget.limits(worker.limits), worker.mode,
                                 worker.cgroup.version if worker.cgroup else "none",
                                 len(worker.gpus)),
         timings={k: round(v, 4) for k, v in timings.items()}, host=socket.gethostname())
@@ -414,6 +433,5 @@ def validate_notebook(path: Path, worker: Worker,
     from autograder.engine.notebook import visible_plan
 
     steps = visible_plan(read_notebook(path))
-    run = Grader(worker, seed).run(steps, [Path(path).parent],
-                                   deadline=time.monotonic() + worker.limits.submission_s)
+    run = Grader(worker, seed).run(steps, [Path(path).parent])
     return run.tests, run.notes + [f"flag: {f}" for f in sorted(run.flags)]

@@ -14,6 +14,7 @@ what a result was graded under.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import resource
 import shutil
@@ -32,6 +33,11 @@ WORKDIR = "/submission"
 SANDBOX_UID_BASE = 100_000
 #: Set to "none" to grade without bubblewrap (resource limits only).
 ENV_SWITCH = "AUTOGRADER_SANDBOX"
+#: Seconds of a submission's budget for the grader's own work on each cell (sending names,
+#: computing references), on top of the cell's timeout.
+STEP_ALLOWANCE_S = 5.0
+#: CPU seconds between SIGXCPU, which tells the child's end apart from other kills, and SIGKILL.
+CPU_GRACE_S = 2
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,8 @@ class Limits:
 
     memory_mb: int = 2048       # address space per process, on top of the warm zygote's; and,
                                 # with cgroups, the memory of the whole process tree
-    cpu_s: int = 120            # CPU seconds per process
+    cpu_s: int | None = None    # CPU seconds per process; None: as many as its wall-clock
+                                # budget gives on every core it may run on (``cpu_seconds``)
     nproc: int = 1100           # processes and threads of the submission (a pids cgroup,
                                 # else RLIMIT_NPROC on top of what its user runs already):
                                 # CUDA's largest block, 1024 threads, which the simulator runs
@@ -55,7 +62,9 @@ class Limits:
     cell_timeout_s: float = 30.0    # wall-clock seconds for one student cell, then it is
                                     # interrupted (nbgrader's default Execute.timeout)
     call_timeout_s: float = 30.0    # ... for one call from a test cell
-    submission_s: float = 300.0     # ... for the whole submission; then its remaining tests score 0
+    submission_s: float | None = None   # ... for the whole submission, then its remaining
+                                        # tests score 0; None: each cell its timeout, nbgrader's
+                                        # only bound on a notebook (``submission_budget``)
     transfer_mb: int = 64       # largest value that crosses between grader and sandbox
     tmp_mb: int = 256           # size of its private /tmp (bubblewrap)
     shm_mb: int = 64            # size of its /dev/shm (bubblewrap)
@@ -66,6 +75,26 @@ class Limits:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def submission_budget(limits: Limits, cells: int, tests: int) -> float:
+    """Wall-clock seconds for a submission whose notebooks run ``cells`` student cells and
+    ``tests`` test cells: ``submission_s``, else what nbgrader would let them run, each its
+    timeout, and STEP_ALLOWANCE_S each for the grader's own work (a budget any tighter would end
+    honest work that nbgrader grades in full)."""
+    if limits.submission_s is not None:
+        return limits.submission_s
+    return (cells * limits.cell_timeout_s + tests * limits.call_timeout_s
+            + (cells + tests) * STEP_ALLOWANCE_S)
+
+
+def cpu_seconds(limits: Limits, wall_s: float) -> int:
+    """The CPU seconds a child with ``wall_s`` seconds of its budget left may use: ``cpu_s``,
+    else ``wall_s`` on every core this process may run on (Numba's threads use them all). A
+    backstop for processes that outlive their timeouts, never tighter than the timeouts."""
+    if limits.cpu_s is not None:
+        return limits.cpu_s
+    return max(1, math.ceil(wall_s * len(os.sched_getaffinity(0))))
 
 
 @functools.lru_cache(maxsize=1)
@@ -197,8 +226,8 @@ def apply_rlimits(limits: Limits, gpu: bool = False, tasks_capped: bool = False)
     submission's own tasks, and RLIMIT_NPROC is left alone. Otherwise it is what the user runs
     now plus the submission's allowance."""
     mb = 1024 * 1024
-    caps = [(resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_FSIZE, limits.fsize_mb * mb),
-            (resource.RLIMIT_NOFILE, limits.nofile), (resource.RLIMIT_CORE, 0)]
+    caps = [(resource.RLIMIT_FSIZE, limits.fsize_mb * mb), (resource.RLIMIT_NOFILE, limits.nofile),
+            (resource.RLIMIT_CORE, 0)]
     if not tasks_capped:
         # A race remains: the count is taken once, at the fork. Tasks the same user starts later
         # take from this allowance (another worker's submission where workers share a user:
@@ -210,9 +239,19 @@ def apply_rlimits(limits: Limits, gpu: bool = False, tasks_capped: bool = False)
     if not gpu:
         caps.append((resource.RLIMIT_AS, vm_size() + limits.memory_mb * mb))
     for which, value in caps:
-        soft, hard = resource.getrlimit(which)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(which, (value, value))
+        resource.setrlimit(which, (_within(which, value),) * 2)
+    # SIGXCPU at cpu_s, which the child could catch; the kernel's SIGKILL CPU_GRACE_S later
+    cpu = limits.cpu_s
+    if cpu is None:
+        raise ValueError("a child's cpu_s is set when it is forked (cpu_seconds)")
+    resource.setrlimit(resource.RLIMIT_CPU, (_within(resource.RLIMIT_CPU, cpu),
+                                             _within(resource.RLIMIT_CPU, cpu + CPU_GRACE_S)))
+
+
+def _within(which: int, value: int) -> int:
+    """``value``, or the hard limit this process has on ``which`` where that is lower."""
+    hard = resource.getrlimit(which)[1]
+    return value if hard == resource.RLIM_INFINITY else min(value, hard)
 
 
 def sandbox_uid() -> int:

@@ -14,6 +14,7 @@ zygote) and every later request fails at once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import select
 import signal
@@ -21,9 +22,11 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from autograder.engine import procfs, protocol, wire
+from autograder.engine import procfs, protocol, sandbox, wire
+from autograder.engine.sandbox import Limits
 
 if TYPE_CHECKING:
     from autograder.engine.worker import Worker
@@ -34,6 +37,27 @@ INTERRUPT_GRACE_S = 5.0
 #: A test cell with less than this left makes no more calls: they time out at once (an interrupt
 #: sent as a call starts could land before the student's code runs, where the child drops it).
 _CELL_SPENT_S = 0.05
+
+
+@dataclass
+class Budget:
+    """A submission's wall-clock budget (``sandbox.submission_budget``): ``seconds`` in all, spent
+    at ``deadline`` (time.monotonic())."""
+
+    seconds: float
+    deadline: float
+
+    @classmethod
+    def from_now(cls, seconds: float) -> Budget:
+        return cls(seconds, time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def limits(self, limits: Limits) -> Limits:
+        """``limits`` as they apply under this budget (the ones a result records)."""
+        return dataclasses.replace(limits, submission_s=self.seconds,
+                                   cpu_s=sandbox.cpu_seconds(limits, self.seconds))
 
 
 class SandboxFailure(BaseException):
@@ -53,10 +77,11 @@ class MachineFault(RuntimeError):
 class ChildSession:
     """Requests to the child that grades one submission."""
 
-    def __init__(self, worker: "Worker", sock: socket.socket, pid: int,
-                 deadline: float | None = None) -> None:
+    def __init__(self, worker: "Worker", sock: socket.socket, pid: int, budget: Budget,
+                 cpu_s: int) -> None:
         self.worker, self.sock, self.pid = worker, sock, pid
-        self.deadline = deadline  # time.monotonic() past which the submission's budget is spent
+        self.budget = budget  # the submission's wall-clock budget, which its notebooks share
+        self.cpu_s = cpu_s    # the child's CPU seconds (``sandbox.cpu_seconds``)
         self.host_pid: int | None = None  # the child's pid in the grader's PID namespace
         self.failure: SandboxFailure | None = None
         self.exit_code: int | None = None
@@ -138,10 +163,10 @@ class ChildSession:
             if timeout < _CELL_SPENT_S:  # too late to start a call nbgrader would not have made
                 return self._timed_out({}, shown), []
         budget = self.budget_left()
-        if budget is not None and budget <= 0:
+        if budget <= 0:
             self._fail(SandboxFailure("", "time-budget"), timeout)
             raise self.failure
-        limit = timeout if budget is None else min(timeout, budget)
+        limit = min(timeout, budget)
         try:
             self.sock.sendall(wire.pack(message, list(blobs)))
             deadline = time.monotonic() + limit
@@ -177,14 +202,14 @@ class ChildSession:
         except (ProcessLookupError, PermissionError):
             raise SandboxFailure("timed out", "timeout") from None
         budget = self.budget_left()
-        grace = INTERRUPT_GRACE_S if budget is None else max(0.0, min(INTERRUPT_GRACE_S, budget))
+        grace = max(0.0, min(INTERRUPT_GRACE_S, budget))
         try:
             reply, blobs = self.worker.read(self.sock, time.monotonic() + grace,
                                             watch=self.worker.watch)
         except SandboxFailure as failure:  # still running, or ended by the interrupt
             if failure.flag == "disk-limit":
                 raise
-            spent = budget is not None and self.budget_left() <= 0
+            spent = self.budget_left() <= 0
             raise SandboxFailure("timed out", "time-budget" if spent else "timeout") from None
         return self._timed_out(reply, timeout), blobs
 
@@ -201,15 +226,13 @@ class ChildSession:
 
     def out_of_time(self) -> bool:
         """Whether the submission's budget is spent (the session then fails, flagged)."""
-        if self.failure is None:
-            left = self.budget_left()
-            if left is not None and left <= 0:
-                self._fail(SandboxFailure("", "time-budget"), 0)
+        if self.failure is None and self.budget_left() <= 0:
+            self._fail(SandboxFailure("", "time-budget"), 0)
         return self.failure is not None and self.failure.flag == "time-budget"
 
-    def budget_left(self) -> float | None:
-        """Seconds left of the submission's wall-clock budget (None: no budget)."""
-        return None if self.deadline is None else self.deadline - time.monotonic()
+    def budget_left(self) -> float:
+        """Seconds left of the submission's wall-clock budget."""
+        return self.budget.left()
 
     # -- the child's clock, for speed tests
     def cpu_ns(self) -> int:
@@ -238,9 +261,8 @@ class ChildSession:
         if failure.flag == "timeout":
             failure = SandboxFailure(f"timed out after {timeout:g} s", "timeout")
         elif failure.flag == "time-budget":
-            failure = SandboxFailure("the submission's time budget of "
-                                     f"{self.worker.limits.submission_s:g} s ran out",
-                                     "time-budget")
+            failure = SandboxFailure(f"the submission's time budget of {self.budget.seconds:g} s "
+                                     "ran out", "time-budget")
         elif failure.flag == "process-ended":
             code = self._exit_code()
             killed = self._oom_killed(died=True)
@@ -250,6 +272,9 @@ class ChildSession:
                                          "memory-limit")
             elif killed == "machine":
                 failure = SandboxFailure(self.machine_fault, "machine-oom")
+            elif code == -signal.SIGXCPU:
+                failure = SandboxFailure(f"the student's process used its {self.cpu_s} CPU "
+                                         "seconds (cpu_s) and was stopped", "cpu-limit")
             elif code is None:  # no word from the zygote either: the student's code killed it
                 self.flags.add("worker-killed")
                 failure = SandboxFailure("the student's process ended", "process-ended")

@@ -4,6 +4,7 @@ passes or the child misbehaves."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import select
 import shutil
@@ -18,7 +19,7 @@ from typing import Any, Callable
 
 from autograder.engine import cgroups, protocol, sandbox, wire
 from autograder.engine.sandbox import Limits
-from autograder.engine.session import ChildSession, SandboxFailure
+from autograder.engine.session import Budget, ChildSession, SandboxFailure
 from autograder.engine.zygote import MPL_SEED_ENV
 
 #: Seconds a zygote may take to start and import its packages.
@@ -138,21 +139,22 @@ class Worker:
         folder's size."""
         return protocol.folder_entries(folders, min(MAX_STAGED, self.limits.work_mb * 2**20))
 
-    def session(self, folders: list[Path], seed: int,
-                deadline: float | None = None) -> ChildSession:
-        """Send ``folders`` and fork a fresh child for one submission; ``deadline`` (monotonic)
-        ends its wall-clock budget, which the zygote's own start does not spend."""
+    def session(self, folders: list[Path], seed: int, budget: Budget) -> ChildSession:
+        """Send ``folders`` and fork a fresh child for one submission, under what is left of its
+        wall-clock ``budget`` (which the zygote's own start does not spend) and the CPU seconds
+        that leaves it (``sandbox.cpu_seconds``)."""
         started = time.monotonic()
         if not self.alive:
             self.stop()
             self.start()
         elif not self.hello:
             self.wait_ready()
-        if deadline is not None:
-            deadline += time.monotonic() - started
+        budget.deadline += time.monotonic() - started
+        limits = dataclasses.replace(self.limits,
+                                     cpu_s=sandbox.cpu_seconds(self.limits, budget.left()))
         entries, blobs = self.files(folders)
         wire.write_all(self.control.fileno(),
-                       wire.pack(protocol.job(seed, self.limits.to_dict(), entries), blobs))
+                       wire.pack(protocol.job(seed, limits.to_dict(), entries), blobs))
         if not select.select([self.control], [], [], 30)[0]:
             self.stop()
             raise RuntimeError("the grading worker did not fork a child")
@@ -163,7 +165,7 @@ class Worker:
         if len(data) < protocol.PID_FIELD:
             data += wire.read_exactly(self.control.fileno(), protocol.PID_FIELD - len(data))
         session = ChildSession(self, socket.socket(fileno=fds[0]),
-                               int(data.decode().strip()), deadline)
+                               int(data.decode().strip()), budget, limits.cpu_s)
         session.start()
         return session
 

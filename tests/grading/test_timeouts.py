@@ -9,16 +9,19 @@ Bounded if the interrupt failed: every sleep here ends by itself within 30 s.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import os
 import time
 from pathlib import Path
 
 import pytest
 
 from autograder.engine.pipeline import grade_submission
-from autograder.engine.sandbox import Limits
+from autograder.engine.sandbox import STEP_ALLOWANCE_S, Limits, cpu_seconds, submission_budget
 from autograder.engine.session import INTERRUPT_GRACE_S
 from autograder.engine.worker import Worker
-from autograder.settings import load_limits
+from autograder.settings import UNTIMED_CELL_S, load_limits
 from tests.helpers import notebooks as nbs
 
 FULL = {"test_relu": 2.0, "test_add": 3.0, "test_mean": 2.0}
@@ -99,7 +102,7 @@ def timeouts(course: Path) -> tuple[float, float]:
 
 def test_the_timeouts_follow_the_courses_nbgrader_timeout(tmp_path):
     """autograder.toml first, then nbgrader_config.py's c.Execute.timeout (none there: the
-    submission's budget), then nbgrader's default of 30 s."""
+    submission's budget, else UNTIMED_CELL_S), then nbgrader's default of 30 s."""
     assert load_limits(tmp_path) == Limits() and Limits().cell_timeout_s == 30
     config = tmp_path / "nbgrader_config.py"
     config.write_text("c = get_config()\nc.Execute.timeout = 120\n")
@@ -108,6 +111,8 @@ def test_the_timeouts_follow_the_courses_nbgrader_timeout(tmp_path):
     assert timeouts(tmp_path) == (45, 120)
     config.write_text("c = get_config()\nc.ExecutePreprocessor.timeout = None\n")
     assert load_limits(tmp_path).call_timeout_s == 90
+    (tmp_path / "autograder.toml").unlink()
+    assert timeouts(tmp_path) == (UNTIMED_CELL_S, UNTIMED_CELL_S)
     config.write_text("c = get_config()\nc.Execute.timeout = \n")
     with pytest.raises(ValueError, match="cannot read"):
         load_limits(tmp_path)
@@ -178,3 +183,50 @@ def test_an_interrupt_outside_the_students_code_is_dropped(tmp_path):
         signal.signal(signal.SIGINT, previous)
         ours.close()
         theirs.close()
+
+
+# -- the submission's budget: nbgrader bounds a notebook only by its cells' timeouts
+
+
+#: A cell that keeps one core busy for 2.5 s of CPU time, under the 4 s timeout below.
+BUSY_CELL = ("import time\nstarted = time.process_time()\n"
+             "while time.process_time() - started < 2.5:\n    pass\n")
+
+
+def test_the_budget_is_each_cells_timeout_and_the_cpu_that_gives_every_core():
+    limits = Limits(cell_timeout_s=120, call_timeout_s=100)
+    assert submission_budget(limits, cells=3, tests=2) == 3 * 120 + 2 * 100 + 5 * STEP_ALLOWANCE_S
+    assert submission_budget(dataclasses.replace(limits, submission_s=90), 3, 2) == 90
+    assert cpu_seconds(limits, 10.5) == math.ceil(10.5 * len(os.sched_getaffinity(0)))
+    assert cpu_seconds(dataclasses.replace(limits, cpu_s=7), 1000) == 7
+
+
+def test_work_whose_cells_keep_within_their_timeouts_is_never_cut(tmp_path):
+    """Four cells that each spend 2.5 CPU seconds, 10 in all, under a 4 s timeout: full marks,
+    as nbgrader gives, with no cap set on the submission's time or CPU. (A fixed 120 CPU-s cap
+    and a 300 s budget had failed two 65 s training cells and three 105 s ones, which nbgrader
+    graded in full.) The result records the budget and CPU seconds the submission had."""
+    cells = nbs.CORRECT
+    for index in (5, 3, 1, 1):
+        cells = nbs.with_extra(cells, index, BUSY_CELL)
+    worker = Worker(Limits(cell_timeout_s=4, call_timeout_s=4))
+    try:
+        result, points = grade(worker, nbs.course(tmp_path, {}), "busy", cells)
+    finally:
+        worker.close()
+    assert points == FULL and not result.flags, result.tests
+    budget = submission_budget(worker.limits, cells=8, tests=3)
+    assert result.limits["submission_s"] == budget
+    assert result.limits["cpu_s"] == cpu_seconds(worker.limits, budget)
+
+
+def test_a_process_past_its_cpu_seconds_is_stopped_and_the_feedback_says_so(tmp_path):
+    cells = nbs.with_extra(nbs.CORRECT, 1, BUSY_CELL.replace("2.5", "20"))
+    worker = Worker(Limits(cpu_s=2, cell_timeout_s=25, call_timeout_s=25))
+    try:
+        result, points = grade(worker, nbs.course(tmp_path, {}), "burner", cells)
+    finally:
+        worker.close()
+    assert points == dict.fromkeys(FULL, 0.0)
+    assert "cpu-limit" in result.flags, result.flags
+    assert any("used its 2 CPU seconds (cpu_s)" in t.message for t in result.tests), result.tests
