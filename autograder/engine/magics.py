@@ -8,10 +8,13 @@ run once, untimed, and return the value of a last expression; ``%timeit`` runs i
 once, untimed, unless its result is kept (``-o``, ``-v NAME``), when it is timed as IPython
 times it and the result is IPython's ``TimeitResult``; ``%%capture NAME`` keeps the cell's
 output in ``NAME``; ``%%writefile`` (or ``%%file``) writes its file; ``%run`` runs a script;
-``%env`` reads and sets variables. ``%matplotlib`` and other display or configuration magics are
-skipped, shell commands (``!ls``) never run. The shell also gives the namespace the ``display`` a
-kernel defines, and pyplot behaves as under the inline backend: ``plt.show()`` and the end of
-each cell close the figures.
+``%env`` reads and sets variables; ``%reset`` and ``%reset_selective`` delete the notebook's
+names; ``%load_ext autoreload`` with ``%autoreload`` and ``%aimport`` reload changed modules
+before each cell, with IPython's own reloader; and Numba reads the variables ``%env`` sets when
+the notebook first imports it. ``%matplotlib`` and other display or configuration magics are
+skipped, shell commands (``!ls``) never run. The shell also gives the namespace the ``display``
+a kernel defines, and pyplot behaves as under the inline backend: ``plt.show()`` and the end
+of each cell close the figures.
 
 The body of a cell magic (``%%time`` above a ``def``) runs from a file of its own, cell-<index>.py
 beside the cell's cell<index>.py, so that the functions it defines have their source, as they do
@@ -21,8 +24,10 @@ in a kernel; the grader reads them in its copy of that body (``asserts.source.ma
 from __future__ import annotations
 
 import ast
+import builtins
 import linecache
 import os
+import re
 import shlex
 import sys
 import time
@@ -31,8 +36,10 @@ import uuid
 from typing import Any
 
 #: Line magics that only configure the notebook's display or kernel: skipped silently.
-QUIET = {"matplotlib", "config", "load_ext", "reload_ext", "autoreload", "aimport", "precision",
-         "pylab", "pprint", "xmode", "colors", "notebook", "autosave"}
+QUIET = {"matplotlib", "config", "load_ext", "reload_ext", "precision", "pylab", "pprint",
+         "xmode", "colors", "notebook", "autosave"}
+#: The names a kernel gives a notebook, which ``%reset`` leaves.
+KERNEL_NAMES = ("__name__", "__builtins__", "get_ipython", "display")
 #: Options of the magics that run a statement: those that take a value, and flags.
 OPTIONS = {"timeit": ("nrpv", "tcqo"), "time": ("", ""), "prun": ("DlsT", "rq")}
 
@@ -59,6 +66,32 @@ def close_figures() -> None:
         pyplot.close("all")
     except Exception:  # noqa: BLE001 - not imported, or a student's own in its place
         pass
+
+
+def read_numba_environment_on_import(watched: dict[str, int]) -> None:
+    """A kernel's Numba reads the NUMBA_* variables when the notebook first imports it (and
+    again at each compile); the zygote imported it before the notebook ran. So the notebook's
+    first ``import numba`` reads them again, and a variable set before it
+    (``%env NUMBA_DISABLE_JIT=1``) holds from there, as in a kernel. The hook on
+    ``builtins.__import__`` is the grader's: ``watched`` (``tampering``) is told of it."""
+    from autograder.engine.tampering import accept
+
+    original = builtins.__import__
+
+    def first_import(name: str, scope: Any = None, local: Any = None, fromlist: Any = (),
+                     level: int = 0) -> Any:
+        importer = scope.get("__name__", "") if isinstance(scope, dict) else ""
+        if (level == 0 and name.split(".")[0] == "numba"
+                and not str(importer).startswith("autograder.")):  # the grader's own
+            builtins.__import__ = original
+            accept(watched, builtins, "__import__")
+            config = sys.modules.get("numba.core.config")
+            if config is not None:
+                config.reload_config()
+        return original(name, scope, local, fromlist, level)
+
+    builtins.__import__ = first_import
+    accept(watched, builtins, "__import__")
 
 
 def show(*args: Any, **kwargs: Any) -> None:
@@ -125,7 +158,23 @@ class MagicShell:
         self.user_ns = namespace
         self.cell_files = cell_files if cell_files is not None else set()
         self.body_path: str | None = None   # the file the running cell's magic body runs from
+        self.autoreload: Any = None  # IPython's AutoreloadMagics, once %load_ext loads it
         namespace.setdefault("display", display)
+
+    def pre_run_cell(self) -> None:
+        """What a kernel does before each cell it runs: IPython's autoreload checks for
+        changed modules (errors are its own to show)."""
+        if self.autoreload is not None:
+            self.autoreload.pre_run_cell(None)
+
+    def post_execute(self) -> None:
+        """What a kernel does after each cell: autoreload notes the modules it imported."""
+        if self.autoreload is not None:
+            self.autoreload.post_execute_hook()
+
+    def push(self, variables: dict[str, Any]) -> None:
+        """IPython's ``push``: ``variables`` into the notebook's namespace."""
+        self.namespace.update(variables)
 
     def _run(self, code: str, path: str = "<magic>") -> Any:
         """Run ``code`` (its own magics turned into calls, as IPython does) in the namespace,
@@ -157,6 +206,16 @@ class MagicShell:
             return self._env(line)
         if name == "run":
             return self._run_script(line)
+        if name in ("reset", "reset_selective"):
+            return self._reset(line, selective=name == "reset_selective")
+        if name in ("load_ext", "reload_ext") and line.strip() == "autoreload":
+            return self._load_autoreload()
+        if name in ("autoreload", "aimport"):
+            if self.autoreload is None:  # IPython has no such magic before the extension
+                from IPython.core.error import UsageError
+
+                raise UsageError(f"Line magic function `%{name}` not found.")
+            return getattr(self.autoreload, name)(line)
         if name not in QUIET:
             self.notes.append(f"%{name} skipped: the grader does not run this magic")
         return None
@@ -258,6 +317,39 @@ class MagicShell:
         if not interactive:
             self.namespace.update({k: v for k, v in scope.items()
                                    if not (k.startswith("__") and k.endswith("__"))})
+
+    def _reset(self, line: str, selective: bool = False) -> None:
+        """``%reset [-f] [-s] [array]``: the notebook's names deleted (``array``: its NumPy
+        arrays), as a kernel without stdin deletes them unasked; ``%reset_selective [-f] REGEX``:
+        the names REGEX finds (not those starting with _)."""
+        words = [w for w in line.split() if not w.startswith("-")]
+        if selective:
+            if not words:
+                return
+            found = re.compile(words[0])
+            doomed = [k for k in self.namespace if not k.startswith("_") and found.search(k)]
+        elif "array" in words:
+            import numpy
+
+            doomed = [k for k, v in self.namespace.items() if isinstance(v, numpy.ndarray)]
+        elif words and not {"in", "out", "dhist"} >= set(words):
+            raise ValueError(f"%reset: unknown target {' '.join(words)!r}")
+        elif words:
+            return  # the input and output history, which this shell keeps none of
+        else:
+            doomed = list(self.namespace)
+        for name in doomed:
+            if name not in KERNEL_NAMES:
+                del self.namespace[name]
+
+    def _load_autoreload(self) -> None:
+        """``%load_ext autoreload``: IPython's own extension, its hooks run by the sandbox
+        around each cell (``pre_run_cell``, ``post_execute``)."""
+        if self.autoreload is None:
+            from IPython.extensions.autoreload import AutoreloadMagics
+
+            self.autoreload = AutoreloadMagics(None)
+            self.autoreload.shell = self  # for %aimport's push
 
     def _env(self, line: str) -> Any:
         """``%env``: all variables, one variable's value, or ``NAME=VALUE`` / ``NAME VALUE`` set."""

@@ -231,7 +231,8 @@ class Grader:
         that changed since the last test cell, so a test's own names are not overwritten), and
         into ``students``, which each proxy carries as ``__autograder_globals__``: the source
         checks follow the student's helpers through it, as they follow a function's globals in a
-        notebook. The sandbox's stand-ins for the kernel (``display``) stay the grader's own."""
+        notebook. The sandbox's stand-ins for the kernel (``display``) stay the grader's own. A
+        name the student deleted (``del``, ``%reset``) is gone from both."""
         if session.failure is not None:
             return
         try:
@@ -275,6 +276,10 @@ class Grader:
                 continue
             seen[name] = digest
             namespace[name] = students[name] = value
+        for name in [n for n in seen if n not in names]:  # deleted: del, %reset
+            del seen[name]
+            namespace.pop(name, None)
+            students.pop(name, None)
 
     def _test_cell(self, step: TestCell, namespace: dict[str, Any], session: ChildSession, run: Run,
                    prefix: str) -> TestResult:

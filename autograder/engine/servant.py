@@ -22,7 +22,7 @@ import numpy as np
 
 from autograder.asserts.source import _python_function
 from autograder.engine import call_context, protocol, wire
-from autograder.engine.magics import MagicShell, close_figures
+from autograder.engine.magics import MagicShell, close_figures, read_numba_environment_on_import
 from autograder.engine.sandbox import Limits
 from autograder.engine.tampering import replaced_since, suspicions
 
@@ -85,6 +85,7 @@ class Servant:
         self.err = os.path.join(job_dir, "stderr")
         self.in_student_code = False
         signal.signal(signal.SIGINT, self._interrupted)
+        read_numba_environment_on_import(watched)
 
     # -- the grader's interrupt (a request past its timeout) stops the student's code only
     def _interrupted(self, signum: int, frame: Any) -> None:
@@ -192,11 +193,13 @@ class Servant:
         try:
             code = compile(source, path, "exec")
             with self._student():
+                self.shell.pre_run_cell()
                 exec(code, self.namespace)
         except BaseException as exc:  # noqa: BLE001 - a cell may raise anything, SystemExit too
             reply = {"ok": False, "error": _error(exc, self.cell_files)}
         finally:
             self.shell.body_path = None
+        self.shell.post_execute()
         reply["notes"] = self.shell.notes
         reply["patched"] = replaced_since(self.watched, self.flagged)
         reply["errstate"] = _error_handling()
@@ -207,7 +210,9 @@ class Servant:
         code already showed (IPython's pre_execute clears ``__warningregistry__``), so that a
         warning shown in one cell is shown again in the next, and a test cell that provokes it
         writes to stderr as it does in nbgrader; and close the figures the cell before left
-        open (the inline backend does so at the end of each cell)."""
+        open (the inline backend does so at the end of each cell). The shell's own pre-cell
+        work (``MagicShell.pre_run_cell``: autoreload) runs the student's modules, in
+        ``_student`` with the cell."""
         self.namespace.pop("__warningregistry__", None)
         close_figures()
 
@@ -216,6 +221,11 @@ class Servant:
         """The student's names; the grader asks before each test cell, which starts a new
         execution here."""
         self._new_execution()
+        try:
+            with self._student():
+                self.shell.pre_run_cell()
+        except BaseException as exc:  # noqa: BLE001 - a reloaded module may raise anything
+            return {"ok": False, "error": _error(exc, self.cell_files)}, []
         entries, out_blobs = {}, []
         budget = self.limits.transfer_mb * 2**20 // 2  # values past it stay here, behind proxies
         for name, obj in list(self.namespace.items()):

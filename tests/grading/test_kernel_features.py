@@ -1,7 +1,8 @@
 """What a Jupyter kernel gives student cells, in the sandbox's stand-in shell: ``display``, the
 values and names IPython's magics leave (``%timeit -o``, ``%time``, ``%%capture``,
-``%%writefile``, ``%env``), and, in the engine, the student's helpers followed by the source
-checks as in a notebook."""
+``%%writefile``, ``%env``) or take away (``%reset``), and, in the engine, the student's helpers
+followed by the source checks as in a notebook, modules reloaded by ``%autoreload``, names the
+student deleted gone from the tests, and Numba reading the notebook's ``%env`` at its import."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from autograder.engine.magics import MagicShell, options, transform
 from autograder.engine.notebook import StudentCell, TestCell
 from autograder.engine.pipeline import Grader
 from autograder.engine.worker import Worker
+from tests.helpers import notebooks as nbs
 
 
 def run_cells(*cells: str) -> tuple[dict, MagicShell]:
@@ -83,6 +85,27 @@ def test_other_magics_leave_what_ipython_leaves(tmp_path, monkeypatch, capsys):
     assert namespace["helper"]() == 5 and os.environ["GRADED_BY"] == "engine"
 
 
+def test_reset_deletes_the_names_ipython_deletes():
+    keep = "import numpy as np\nx = np.arange(3.0)\nscale = 2.0\n_hidden = 1\n"
+    everything, _ = run_cells(keep, "%reset -f\n")
+    assert sorted(everything) == ["__builtins__", "__name__", "display", "get_ipython"]
+    arrays, _ = run_cells(keep, "%reset -f array\n")
+    assert "x" not in arrays and arrays["scale"] == 2.0 and "np" in arrays
+    chosen, _ = run_cells(keep, "%reset_selective -f ^sc\n%reset -f in out\n")
+    assert "scale" not in chosen and {"x", "np", "_hidden"} <= set(chosen)
+    with pytest.raises(ValueError, match="unknown target 'everything'"):
+        run_cells("%reset -f everything\n")
+
+
+def test_autoreload_is_a_magic_only_once_its_extension_is_loaded():
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="%autoreload` not found"):
+        run_cells("%autoreload 2\n")
+    _, shell = run_cells("%load_ext autoreload\n%autoreload 2\n")
+    assert shell.autoreload._reloader.enabled and shell.autoreload._reloader.check_all
+
+
 @pytest.fixture(scope="module")
 def worker():
     w = Worker()
@@ -122,3 +145,38 @@ def test_kernel_names_and_magic_results_in_the_engine(worker):
                                  "assert (twice == [0, 2, 4]).all() and quadruple(1) == 4\n")]
     run = Grader(worker).run(steps, [])
     assert [test.points for test in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
+
+
+@pytest.mark.parametrize("load, second", [("%load_ext autoreload\n%autoreload 2\n", 20.0),
+                                          ("", 1.0)])
+def test_autoreload_reloads_a_changed_module_before_each_cell_in_the_engine(worker, load, second):
+    """With autoreload, the rewritten module's new code reaches the function imported before,
+    before the test cell runs, as IPython's hook does in a kernel; without it, the old stays."""
+    steps = [StudentCell(load + nbs.WRITE_SCALING.format(1) + "from scaling import factor\n"),
+             TestCell("t1", 1.0, "factor()\n"),
+             StudentCell(nbs.WRITE_SCALING.format(20)),
+             TestCell("t2", 20.0, "factor()\n")]
+    run = Grader(worker).run(steps, [])
+    assert [test.points for test in run.tests] == [1.0, second], [t.message for t in run.tests]
+
+
+def test_names_the_notebook_deletes_are_gone_from_the_tests(worker):
+    steps = [StudentCell("import numpy as np\n\ndef relu(x):\n    return np.maximum(x, 0)\n"
+                         "\nbias = 1.0\n"),
+             TestCell("t1", 1.0, "assert relu(np.array([-1.0]))[0] == 0 and bias == 1.0\n"),
+             StudentCell("del bias\n"),
+             TestCell("t2", 1.0, "assert 'bias' not in globals() and relu(np.zeros(1))[0] == 0\n"),
+             StudentCell("%reset -f\n"),
+             TestCell("t3", 1.0, "assert 'relu' not in globals() and 'np' not in globals()\n")]
+    run = Grader(worker).run(steps, [])
+    assert [test.points for test in run.tests] == [1.0, 1.0, 1.0], [t.message for t in run.tests]
+
+
+def test_numba_reads_the_notebooks_environment_at_its_first_import(worker):
+    """``NUMBA_DISABLE_JIT=1`` set before ``import numba`` holds, as Numba reads it on import in
+    a kernel, though the zygote imported Numba long before."""
+    steps = [StudentCell("%env NUMBA_DISABLE_JIT=1\nimport numba\n\n@numba.njit\n"
+                         "def twice(x):\n    return 2 * x\n"),
+             TestCell("t", 1.0, "assert twice(2) == 4 and not hasattr(twice, 'py_func')\n")]
+    run = Grader(worker).run(steps, [])
+    assert [test.points for test in run.tests] == [1.0], [t.message for t in run.tests]

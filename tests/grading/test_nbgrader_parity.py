@@ -318,7 +318,12 @@ def plotted_relu(x):
 for _ in range(25):  # plt.show() closes each figure, as the inline backend does
     assert plotted_relu(np.array([-1.0, 2.0])).tolist() == [0.0, 2.0]
 """),
-    # last: the student's np.seterr holds for the rest of the notebook
+    "autoreloaded_module": ("%load_ext autoreload\n%autoreload 2\n" + nbs.WRITE_SCALING.format(1)
+                            + "from scaling import factor\n",
+                            nbs.WRITE_SCALING.format(1) + "from scaling import factor\n",
+                            "assert factor() == 1\n"),
+    "autoreloaded_again": (nbs.WRITE_SCALING.format(20), None, "assert factor() == 20\n"),
+    # the student's np.seterr holds for the rest of the notebook
     "students_error_handling": ("""np.seterr(under="raise", divide="ignore")
 
 
@@ -336,6 +341,8 @@ assert np.allclose(s, [0.0, 0.5, 1.0])
 assert inverse(np.array([0.0]))[0] == np.inf
 assert np.log(np.zeros(1))[0] == -np.inf
 """),
+    # last: the notebook's names are gone
+    "reset": ("%reset -f\n", "pass\n", "assert 'stable_sigmoid' not in globals()\n"),
 }
 
 
@@ -365,7 +372,9 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     shows it again in each cell, and nbgrader scores the stderr 0): 0 there, as in nbgrader.
     Functions defined under ``%%time`` and ``%%capture`` have their source read (IPython keeps
     none for ``%%time``'s body): the loop in the other one's is found, and the loop under the
-    other's decorator."""
+    other's decorator. A module the notebook rewrites reaches its tests with ``%autoreload 2``
+    (the other loads no autoreload: the old module stays), and ``%reset -f`` leaves the tests
+    none of the notebook's names (the other resets nothing)."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
@@ -378,4 +387,4 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     assert all(ours["honest"].values()) and len(ours["honest"]) == len(CROSSING)
     assert [name for name, points in ours["careless"].items() if not points] == [
         "test_argument_left_alone", "test_error_handling", "test_warning_shown_again",
-        "test_defined_under_time", "test_decorated"]
+        "test_defined_under_time", "test_decorated", "test_autoreloaded_again", "test_reset"]

@@ -29,6 +29,10 @@ if abs(mean([4.0]) - 4.0) < 1e-12:
     score += 1.0
 score
 """
+#: A module the notebook writes, imports, and writes again (a longer file: Python's cache of the
+#: compiled module is checked by the source's size and whole seconds of its time).
+WRITE_SCALING = ("with open('scaling.py', 'w') as f:\n"
+                 "    f.write('def factor():\\n    return {}\\n')\n")
 #: The test cells: grade_id -> (points, source).
 TESTS = {"test_relu": (2, TEST_RELU), "test_add": (3, TEST_ADD), "test_mean": (2, TEST_MEAN)}
 
