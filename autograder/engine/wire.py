@@ -18,12 +18,15 @@ unequal to everything. The decoder trusts nothing: every size is capped and anyt
 
 from __future__ import annotations
 
+import array as _array
 import collections
 import hashlib
 import io
 import json
 import os
 import struct
+import sys
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import numpy as np
@@ -45,6 +48,14 @@ MAX_RANGE = MAX_MESSAGE // 8
 MAX_COLLISIONS = 64
 #: The tags whose body is a blob index.
 _BLOB_TAGS = ("__a", "__s", "__b")
+#: Lists of at least this many ints (or floats) cross as a slice of one raw int64 (float64)
+#: blob that a message's lists share ({"__li": [blob, start, count]}): as JSON, the book's IMDB
+#: sequences (millions of ints in lists) took seconds to cross before each test cell.
+MIN_NUMBERS = 16
+#: The tags of such slices, by the type of their numbers, and the array codes they are kept in.
+_NUMBER_TAGS = {int: ("__li", "q"), float: ("__lf", "d")}
+#: The tags whose body is a list that starts with a blob index.
+_SLICE_TAGS = ("__A", "__li", "__lf")
 #: The dict types that cross with their type, by tag (a defaultdict's also names its factory).
 _DICTS = {"__od": collections.OrderedDict, "__cnt": collections.Counter}
 #: The factories a defaultdict may have to cross: the built-in types, by name.
@@ -100,6 +111,26 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
         blobs.append(data)
         return len(blobs) - 1
 
+    pools: dict[str, tuple[int, _array.array]] = {}  # array code -> (blob index, numbers)
+
+    def numbers(v: list) -> dict[str, list[int]] | None:
+        """``v`` as a slice of its type's pool, if it is all ints in int64 or all floats."""
+        kind = type(v[0])
+        if kind not in _NUMBER_TAGS or {*map(type, v)} != {kind}:
+            return None
+        tag, code = _NUMBER_TAGS[kind]
+        try:
+            part = _array.array(code, v)
+        except OverflowError:  # an int past int64 goes as JSON
+            return None
+        spend(8 * len(v))
+        if code not in pools:
+            blobs.append(b"")  # filled at the end
+            pools[code] = (len(blobs) - 1, _array.array(code))
+        index, pool = pools[code]
+        pool.extend(part)
+        return {tag: [index, len(pool) - len(part), len(part)]}
+
     def walk(v: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise Unencodable(f"value is nested deeper than {MAX_DEPTH} levels")
@@ -125,7 +156,8 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
         if isinstance(v, np.generic) and t.__module__ == "numpy" and v.dtype.kind in "biufcSUMm":
             return {"__s": blob(np.asarray(v))}
         if t is list:
-            return [walk(x, depth + 1) for x in v]
+            sliced = numbers(v) if len(v) >= MIN_NUMBERS else None
+            return sliced if sliced is not None else [walk(x, depth + 1) for x in v]
         if t is tuple:
             return {"__t": [walk(x, depth + 1) for x in v]}
         fields = _fields(t)
@@ -152,7 +184,12 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
         raise Unencodable(f"a {t.__name__} is not plain data")
 
     try:
-        return walk(value, 0), blobs
+        tree = walk(value, 0)
+        for index, pool in pools.values():
+            if sys.byteorder == "big":
+                pool.byteswap()
+            blobs[index] = pool.tobytes()  # little-endian
+        return tree, blobs
     except BaseException:
         if cache is not None:
             cache.forget(added)
@@ -255,6 +292,32 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
             raise WireError("blob is not a plain array")
         return a
 
+    pools: dict[tuple[int, str], _array.array] = {}
+    unsliced: dict[tuple[int, str], int] = {}  # numbers of each pool no slice has taken yet
+
+    def number_slice(tag: str, body: Any) -> list:
+        """The list a slice of a raw number blob stands for (``encode``'s ``numbers``). Each
+        number is taken once: slices that took one again would make a small message a large
+        value."""
+        if type(body) is not list or len(body) != 3 or not all(type(x) is int for x in body):
+            raise WireError(f"bad {tag} slice")
+        index, start, count = body
+        code = "q" if tag == "__li" else "d"
+        if (index, code) not in pools:
+            if not 0 <= index < len(blobs) or len(blobs[index]) % 8:
+                raise WireError(f"bad blob index {index!r}")
+            pool = _array.array(code)
+            pool.frombytes(blobs[index])
+            if sys.byteorder == "big":
+                pool.byteswap()
+            pools[index, code], unsliced[index, code] = pool, len(pool)
+        pool = pools[index, code]
+        unsliced[index, code] -= count
+        if not (0 <= start and 0 <= count and start + count <= len(pool)
+                and unsliced[index, code] >= 0):
+            raise WireError(f"{tag} slice out of its blob, or over numbers already taken")
+        return pool[start:start + count].tolist()
+
     def hashable(keys: list) -> list:
         """``keys``, checked: hashable, and not too many of them sharing a hash."""
         try:
@@ -320,6 +383,8 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
                 except OverflowError:
                     pass
                 raise WireError(f"range of more than {MAX_RANGE} numbers")
+            if tag in ("__li", "__lf"):
+                return number_slice(tag, body)
             if tag == "__b":
                 if type(body) is not int or not 0 <= body < len(blobs):
                     raise WireError(f"bad blob index {body!r}")
@@ -347,20 +412,26 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
     return walk(tree, 0)
 
 
-def blob_indices(tree: Any, depth: int = 0) -> list[Any]:
-    """The blob indices a tree holds, in order (unchecked: ``decode`` checks them)."""
+def blob_indices(tree: Any) -> list[int]:
+    """The blob indices a tree holds, each once, in the order first met (unchecked: ``decode``
+    checks them; the lists sliced from one blob are many)."""
+    return list(dict.fromkeys(i for i in _blob_references(tree, 0) if type(i) is int))
+
+
+def _blob_references(tree: Any, depth: int) -> Iterator[Any]:
     if depth > MAX_DEPTH:
         raise WireError("value nested too deep")
     if type(tree) is list:
-        return [i for x in tree for i in blob_indices(x, depth + 1)]
-    if type(tree) is dict and len(tree) == 1:
+        for x in tree:
+            yield from _blob_references(x, depth + 1)
+    elif type(tree) is dict and len(tree) == 1:
         (tag, body), = tree.items()
         if tag in _BLOB_TAGS:
-            return [body]
-        if tag == "__A":
-            return body[:1] if type(body) is list else []
-        return blob_indices(body, depth + 1)
-    return []
+            yield body
+        elif tag in _SLICE_TAGS:
+            yield from body[:1] if type(body) is list else ()
+        else:
+            yield from _blob_references(body, depth + 1)
 
 
 def shift(tree: Any, base: int) -> Any:
@@ -373,8 +444,8 @@ def shift(tree: Any, base: int) -> Any:
         (tag, body), = tree.items()
         if tag in _BLOB_TAGS:
             return {tag: body + base}
-        if tag == "__A":
-            return {tag: [body[0] + base, body[1]]}
+        if tag in _SLICE_TAGS:
+            return {tag: [body[0] + base, *body[1:]]}
         return {tag: shift(body, base)}
     return tree
 

@@ -197,3 +197,48 @@ def test_the_servant_answers_every_request_the_protocol_declares():
     assert handled | {"end"} == set(protocol.REQUESTS)
     with pytest.raises(TypeError, match="takes"):
         protocol.request("call", h=1)
+
+
+number_lists = st.lists(st.lists(st.integers(), min_size=14, max_size=40)
+                        | st.lists(st.floats(), min_size=14, max_size=40)
+                        | st.lists(st.integers(-3, 3) | st.booleans(), min_size=14, max_size=40),
+                        max_size=4)
+
+
+def exactly(a, b) -> bool:
+    """Equal, item types and the sign of zero included (a NaN's sign JSON does not keep)."""
+    if type(a) is list:
+        return type(b) is list and len(a) == len(b) and all(map(exactly, a, b))
+    if type(a) is float and a != a:
+        return type(b) is float and b != b
+    if type(a) is float:
+        return type(b) is float and np.float64(a).tobytes() == np.float64(b).tobytes()
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=80, deadline=None)
+@given(number_lists)
+def test_lists_of_numbers_cross_exactly_as_raw_slices(value):
+    """Long lists of ints or floats cross as slices of one raw blob per type (the book's IMDB
+    sequences), with each item's type and bits; ints past int64, and lists of mixed types or
+    bools, cross as JSON; several values in one message keep their own slices."""
+    tree, blobs = wire.encode(value)
+    frame = io.BytesIO(wire.pack({"v": wire.shift(tree, 1)}, [b"other", *blobs]))
+    message, got_blobs = wire.unpack(lambda n: frame.read(n))
+    assert exactly(value, wire.decode(message["v"], got_blobs))
+    sliced = [x for x in value if len(x) >= wire.MIN_NUMBERS and len({type(i) for i in x}) == 1
+              and (type(x[0]) is float or (type(x[0]) is int and all(
+                  -2**63 <= i < 2**63 for i in x)))]
+    assert len(blobs) == len({type(x[0]) for x in sliced})
+
+
+def test_a_slice_takes_its_numbers_once_and_from_its_own_blob():
+    tree, blobs = wire.encode([list(range(20)), list(range(20))])
+    assert tree == [{"__li": [0, 0, 20]}, {"__li": [0, 20, 20]}]
+    for bad, blob in (([{"__li": [0, 0, 40]}, {"__li": [0, 0, 40]}], blobs),  # taken again
+                      ([{"__li": [0, 30, 20]}], blobs), ([{"__li": [0, -1, 2]}], blobs),
+                      ([{"__lf": [0, 0, 2]}], [b"x" * 7]), ([{"__li": [1, 0, 1]}], blobs),
+                      ([{"__li": [0, 0]}], blobs), ([{"__li": [0, 0, 1.0]}], blobs)):
+        with pytest.raises(wire.WireError):
+            wire.decode(bad, blob)
+    assert wire.blob_indices(tree) == [0]
