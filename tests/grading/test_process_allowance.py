@@ -70,7 +70,7 @@ def test_rlimit_nproc_is_what_the_user_runs_plus_the_allowance(capped, expected)
     """Where a pids cgroup caps the child's tasks, RLIMIT_NPROC is left as it was."""
     probe = ("import resource\nfrom autograder.engine import sandbox\n"
              "sandbox.user_tasks = lambda: 70\nbefore = resource.getrlimit(resource.RLIMIT_NPROC)\n"
-             f"sandbox.apply_rlimits(sandbox.Limits(nproc=10), tasks_capped={capped})\n"
+             f"sandbox.apply_rlimits(sandbox.Limits(nproc=10, cpu_s=60), tasks_capped={capped})\n"
              "after = resource.getrlimit(resource.RLIMIT_NPROC)\n"
              "print('unchanged' if after == before else list(after))\n")
     soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
