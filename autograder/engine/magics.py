@@ -10,7 +10,8 @@ times it and the result is IPython's ``TimeitResult``; ``%%capture NAME`` keeps 
 output in ``NAME``; ``%%writefile`` (or ``%%file``) writes its file; ``%run`` runs a script;
 ``%env`` reads and sets variables; ``%reset`` and ``%reset_selective`` delete the notebook's
 names; ``%load_ext autoreload`` with ``%autoreload`` and ``%aimport`` reload changed modules
-before each cell, with IPython's own reloader; and Numba reads the variables ``%env`` sets when
+before each cell, with IPython's own reloader (other extensions are not loaded, but one that is
+not installed fails); and Numba reads the variables ``%env`` sets when
 the notebook first imports it. ``%matplotlib`` and other display or configuration magics are
 skipped, shell commands (``!ls``) never run. The shell also gives the namespace the ``display``
 a kernel defines, and pyplot behaves as under the inline backend: ``plt.show()`` and the end
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib.util
 import linecache
 import os
 import re
@@ -36,8 +38,8 @@ import uuid
 from typing import Any
 
 #: Line magics that only configure the notebook's display or kernel: skipped silently.
-QUIET = {"matplotlib", "config", "load_ext", "reload_ext", "precision", "pylab", "pprint",
-         "xmode", "colors", "notebook", "autosave"}
+QUIET = {"matplotlib", "config", "precision", "pylab", "pprint", "xmode", "colors", "notebook",
+         "autosave"}
 #: The names a kernel gives a notebook, which ``%reset`` leaves.
 KERNEL_NAMES = ("__name__", "__builtins__", "get_ipython", "display")
 #: Options of the magics that run a statement: those that take a value, and flags.
@@ -208,8 +210,8 @@ class MagicShell:
             return self._run_script(line)
         if name in ("reset", "reset_selective"):
             return self._reset(line, selective=name == "reset_selective")
-        if name in ("load_ext", "reload_ext") and line.strip() == "autoreload":
-            return self._load_autoreload()
+        if name in ("load_ext", "reload_ext"):
+            return self._load_extension(line.strip())
         if name in ("autoreload", "aimport"):
             if self.autoreload is None:  # IPython has no such magic before the extension
                 from IPython.core.error import UsageError
@@ -341,6 +343,21 @@ class MagicShell:
         for name in doomed:
             if name not in KERNEL_NAMES:
                 del self.namespace[name]
+
+    def _load_extension(self, module: str) -> None:
+        """``%load_ext MODULE``: autoreload is IPython's own (``_load_autoreload``); another
+        extension is not loaded, but one that is not installed fails as in a kernel, where the
+        rest of its cell does not run."""
+        from IPython.core.error import UsageError
+        from IPython.core.extensions import BUILTINS_EXTS
+
+        if not module:
+            raise UsageError("Missing module name.")
+        if module in ("autoreload", "IPython.extensions.autoreload"):
+            return self._load_autoreload()
+        if module not in BUILTINS_EXTS and importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named '{module}'", name=module)
+        return None
 
     def _load_autoreload(self) -> None:
         """``%load_ext autoreload``: IPython's own extension, its hooks run by the sandbox

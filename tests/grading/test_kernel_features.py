@@ -106,6 +106,13 @@ def test_autoreload_is_a_magic_only_once_its_extension_is_loaded():
     assert shell.autoreload._reloader.enabled and shell.autoreload._reloader.check_all
 
 
+def test_an_extension_that_is_not_installed_fails_its_cell_as_in_a_kernel():
+    with pytest.raises(ModuleNotFoundError, match="No module named 'no_such_profiler'"):
+        run_cells("%load_ext no_such_profiler\n\ndef cube(x):\n    return x ** 3\n")
+    namespace, _ = run_cells("%load_ext storemagic\n%reload_ext numpy\nx = 1\n")
+    assert namespace["x"] == 1  # installed: not loaded, and the cell goes on
+
+
 @pytest.fixture(scope="module")
 def worker():
     w = Worker()

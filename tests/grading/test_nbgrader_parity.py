@@ -323,6 +323,9 @@ for _ in range(25):  # plt.show() closes each figure, as the inline backend does
                             nbs.WRITE_SCALING.format(1) + "from scaling import factor\n",
                             "assert factor() == 1\n"),
     "autoreloaded_again": (nbs.WRITE_SCALING.format(20), None, "assert factor() == 20\n"),
+    "extension_not_installed": ("def cube(x):\n    return x ** 3\n",
+                                "%load_ext no_such_profiler\n\n\ndef cube(x):\n    return x ** 3\n",
+                                "assert cube(2) == 8\n"),
     # the student's np.seterr holds for the rest of the notebook
     "students_error_handling": ("""np.seterr(under="raise", divide="ignore")
 
@@ -374,7 +377,8 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     none for ``%%time``'s body): the loop in the other one's is found, and the loop under the
     other's decorator. A module the notebook rewrites reaches its tests with ``%autoreload 2``
     (the other loads no autoreload: the old module stays), and ``%reset -f`` leaves the tests
-    none of the notebook's names (the other resets nothing)."""
+    none of the notebook's names (the other resets nothing). The other's cell that loads an
+    extension that is not installed stops there, as in a kernel."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
@@ -387,4 +391,5 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     assert all(ours["honest"].values()) and len(ours["honest"]) == len(CROSSING)
     assert [name for name, points in ours["careless"].items() if not points] == [
         "test_argument_left_alone", "test_error_handling", "test_warning_shown_again",
-        "test_defined_under_time", "test_decorated", "test_autoreloaded_again", "test_reset"]
+        "test_defined_under_time", "test_decorated", "test_autoreloaded_again",
+        "test_extension_not_installed", "test_reset"]
