@@ -11,9 +11,9 @@ output in ``NAME``; ``%%writefile`` (or ``%%file``) writes its file; ``%run`` ru
 ``%env`` reads and sets variables; ``%reset`` and ``%reset_selective`` delete the notebook's
 names; ``%load_ext autoreload`` with ``%autoreload`` and ``%aimport`` reload changed modules
 before each cell, with IPython's own reloader (other extensions are not loaded, but one that is
-not installed fails); and Numba reads the variables ``%env`` sets when
-the notebook first imports it. ``%matplotlib`` and other display or configuration magics are
-skipped, shell commands (``!ls``) never run. The shell also gives the namespace the ``display``
+not installed fails); and Numba reads the variables ``%env`` sets when the notebook first
+imports it. ``%matplotlib`` and other display or configuration magics are skipped, shell
+commands (``!ls``) never run. The shell also gives the namespace the ``display``
 a kernel defines, and pyplot behaves as under the inline backend: ``plt.show()`` and the end
 of each cell close the figures.
 
@@ -34,6 +34,7 @@ import shlex
 import sys
 import time
 import timeit
+import traceback
 import uuid
 from typing import Any
 
@@ -170,9 +171,13 @@ class MagicShell:
             self.autoreload.pre_run_cell(None)
 
     def post_execute(self) -> None:
-        """What a kernel does after each cell: autoreload notes the modules it imported."""
+        """What a kernel does after each cell: autoreload notes the modules it imported (an
+        error in it is shown, as IPython shows an error in a hook, and the cell stands)."""
         if self.autoreload is not None:
-            self.autoreload.post_execute_hook()
+            try:
+                self.autoreload.post_execute_hook()
+            except Exception:  # noqa: BLE001 - the student's modules may hold anything
+                traceback.print_exc()
 
     def push(self, variables: dict[str, Any]) -> None:
         """IPython's ``push``: ``variables`` into the notebook's namespace."""
