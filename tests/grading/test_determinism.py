@@ -1,6 +1,7 @@
 """The same submission always gets the same per-test results: the vectorization assignment's
 solution (speed tests included) and a partly right copy of it, graded 10 times each alone, beside
-two busy processes, and beside CPU- and memory-hungry submissions in the same pool.
+two busy processes, and beside CPU- and memory-hungry submissions in the same pool; and a test
+cell that draws its inputs unseeded draws the same ones on every grading.
 
 Harmless if the sandbox failed: the busy processes and hungry submissions stop after a few
 seconds, allocate at most 400 MB and write at most 64 MB, under unique names they remove.
@@ -9,18 +10,19 @@ seconds, allocate at most 400 MB and write at most 64 MB, under unique names the
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from autograder.engine.pipeline import grade_submission
+from autograder.engine.notebook import StudentCell, TestCell
+from autograder.engine.pipeline import Grader, grade_submission
 from autograder.engine.pool import Job, grade_all
 from autograder.engine.worker import Worker
-
-pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "01_tensors_vectorization"
@@ -103,6 +105,27 @@ def full_marks(found: tuple) -> bool:
     return all(passed for _, _, passed in found)
 
 
+#: A test cell whose score is what it draws, unseeded, from Python's and NumPy's generators.
+DRAW = ("import random\nimport numpy as np\n"
+        "float(np.random.randint(0, 500) + random.randrange(500))\n")
+
+
+def test_a_test_cells_unseeded_draws_are_the_same_on_every_grading():
+    """Whatever the grading process drew before, a test cell draws the same numbers each time the
+    submission is graded (seeded by its grade_id: another cell draws others)."""
+    steps = [StudentCell("x = 1\n"), TestCell("draw_a", 1000.0, DRAW),
+             TestCell("draw_b", 1000.0, DRAW)]
+    worker = Worker()
+    try:
+        first = [t.points for t in Grader(worker).run(steps, []).tests]
+        np.random.rand(7), random.random()  # the process's generators move on
+        second = [t.points for t in Grader(worker).run(steps, []).tests]
+    finally:
+        worker.close()
+    assert first == second and first[0] != first[1], (first, second)
+
+
+@pytest.mark.slow
 def test_alone(honest):
     found = grade_repeatedly(honest)
     assert len(set(found)) == 1 and full_marks(found[0]), found
@@ -110,6 +133,7 @@ def test_alone(honest):
           f"{sum(p for _, p, _ in found[0]):g} points")
 
 
+@pytest.mark.slow
 def test_beside_two_busy_processes(honest):
     busy = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(2)]
     try:
@@ -122,6 +146,7 @@ def test_beside_two_busy_processes(honest):
     print(f"\nbeside two busy processes: {RUNS} gradings, identical per-test results")
 
 
+@pytest.mark.slow
 def test_beside_hungry_submissions(tmp_path):
     """One pool of 2 workers grades 10 honest and 10 partly right submissions between 6 hungry
     ones; every honest grading is identical, and so is every partly right one."""
