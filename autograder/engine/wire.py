@@ -54,8 +54,9 @@ _BLOB_TAGS = ("__a", "__s", "__b")
 MIN_NUMBERS = 16
 #: The tags of such slices, by the type of their numbers, and the array codes they are kept in.
 _NUMBER_TAGS = {int: ("__li", "q"), float: ("__lf", "d")}
+_NUMBER_CODES = dict(_NUMBER_TAGS.values())  # tag -> array code
 #: The tags whose body is a list that starts with a blob index.
-_SLICE_TAGS = ("__A", "__li", "__lf")
+_SLICE_TAGS = ("__A", *_NUMBER_CODES)
 #: The dict types that cross with their type, by tag (a defaultdict's also names its factory).
 _DICTS = {"__od": collections.OrderedDict, "__cnt": collections.Counter}
 #: The factories a defaultdict may have to cross: the built-in types, by name.
@@ -302,7 +303,7 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
         if type(body) is not list or len(body) != 3 or not all(type(x) is int for x in body):
             raise WireError(f"bad {tag} slice")
         index, start, count = body
-        code = "q" if tag == "__li" else "d"
+        code = _NUMBER_CODES[tag]
         if (index, code) not in pools:
             if not 0 <= index < len(blobs) or len(blobs[index]) % 8:
                 raise WireError(f"bad blob index {index!r}")
@@ -383,7 +384,7 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
                 except OverflowError:
                     pass
                 raise WireError(f"range of more than {MAX_RANGE} numbers")
-            if tag in ("__li", "__lf"):
+            if tag in _NUMBER_CODES:
                 return number_slice(tag, body)
             if tag == "__b":
                 if type(body) is not int or not 0 <= body < len(blobs):
