@@ -5,15 +5,17 @@ The grader turns a cell's magics into plain Python with IPython's own transforme
 small stand-in shell (``MagicShell``) runs what is safe and skips the rest with a note. What a
 magic gives back, or leaves in the namespace, is what IPython's gives: ``%time`` and ``%%time``
 run once, untimed, and return the value of a last expression; ``%timeit`` runs its statement
-once, untimed, unless its result is kept (``-o``, ``-v NAME``), when it is timed as IPython
-times it and the result is IPython's ``TimeitResult``; ``%%capture NAME`` keeps the cell's
-output in ``NAME``; ``%%writefile`` (or ``%%file``) writes its file; ``%run`` runs a script;
+once, untimed and inside a function as IPython's does, unless its result is kept (``-o``,
+``-v NAME``) or its loops are given (``-n``), when it is timed as IPython times it and the
+result is IPython's ``TimeitResult``; ``%%capture NAME`` keeps the cell's output in ``NAME``;
+``%%writefile`` (or ``%%file``) writes its file; ``%run`` runs a script;
 ``%env`` reads and sets variables; ``%reset`` and ``%reset_selective`` delete the notebook's
 names; ``%load_ext autoreload`` with ``%autoreload`` and ``%aimport`` reload changed modules
 before each cell, with IPython's own reloader (other extensions are not loaded, but one that is
 not installed fails); and Numba reads the variables ``%env`` sets when the notebook first
 imports it. ``%matplotlib`` and other display or configuration magics are skipped, shell
-commands (``!ls``) never run. The shell also gives the namespace the ``display``
+commands (``!ls``) never run. A cell with a top-level ``await`` runs to its end on an event
+loop, as IPython's autoawait runs it. The shell also gives the namespace the ``display``
 a kernel defines, and pyplot behaves as under the inline backend: ``plt.show()`` and the end
 of each cell close the figures.
 
@@ -25,8 +27,10 @@ in a kernel; the grader reads them in its copy of that body (``asserts.source.ma
 from __future__ import annotations
 
 import ast
+import asyncio
 import builtins
 import importlib.util
+import inspect
 import linecache
 import os
 import re
@@ -35,6 +39,7 @@ import sys
 import time
 import timeit
 import traceback
+import types
 import uuid
 from typing import Any
 
@@ -42,7 +47,10 @@ from typing import Any
 QUIET = {"matplotlib", "config", "precision", "pylab", "pprint", "xmode", "colors", "notebook",
          "autosave"}
 #: The names a kernel gives a notebook, which ``%reset`` leaves.
-KERNEL_NAMES = ("__name__", "__builtins__", "get_ipython", "display")
+KERNEL_NAMES = ("__name__", "__builtin__", "__builtins__", "get_ipython", "display")
+#: How a student cell is compiled, as IPython compiles it: a top-level ``await`` allowed, and
+#: none of the compiling module's ``from __future__`` imports inherited.
+CELL_FLAGS = {"flags": ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, "dont_inherit": True}
 #: Options of the magics that run a statement: those that take a value, and flags.
 OPTIONS = {"timeit": ("nrpv", "tcqo"), "time": ("", ""), "prun": ("DlsT", "rq")}
 
@@ -151,6 +159,17 @@ def options(name: str, line: str) -> tuple[dict[str, str], str]:
     return found, rest
 
 
+def notebook_namespace() -> dict[str, Any]:
+    """A notebook's namespace as IPython makes it: the ``__dict__`` of a module ``__main__``
+    that ``sys.modules`` holds, where pickle, copy and dataclasses look up the classes a
+    notebook defines (their ``__module__`` is ``"__main__"``)."""
+    module = types.ModuleType("__main__", doc="Automatically created module for IPython "
+                                              "interactive environment")
+    module.__dict__.update(__builtin__=builtins, __builtins__=builtins)
+    sys.modules["__main__"] = module
+    return module.__dict__
+
+
 class MagicShell:
     """The ``get_ipython()`` a student cell sees in the sandbox: runs or skips magics. It adds
     ``display`` to ``namespace``, as a kernel does."""
@@ -162,7 +181,19 @@ class MagicShell:
         self.cell_files = cell_files if cell_files is not None else set()
         self.body_path: str | None = None   # the file the running cell's magic body runs from
         self.autoreload: Any = None  # IPython's AutoreloadMagics, once %load_ext loads it
+        self.loop: asyncio.AbstractEventLoop | None = None  # for cells with a top-level await
         namespace.setdefault("display", display)
+
+    def execute(self, code: types.CodeType) -> None:
+        """Run a cell compiled with ``CELL_FLAGS`` in the namespace; one with a top-level
+        ``await`` is a coroutine, run to its end on the shell's own event loop, as IPython's
+        autoawait runs it."""
+        if not code.co_flags & inspect.CO_COROUTINE:
+            exec(code, self.namespace)
+            return
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+        self.loop.run_until_complete(eval(code, self.namespace))
 
     def pre_run_cell(self) -> None:
         """What a kernel does before each cell it runs: IPython's autoreload checks for
@@ -188,10 +219,11 @@ class MagicShell:
         compiled as the file ``path``; the value of its last expression, as ``%time`` gives."""
         tree = ast.parse(transform(code), path)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        exec(compile(tree, path, "exec"), self.namespace)
+        exec(compile(tree, path, "exec", dont_inherit=True), self.namespace)
         if last is None:
             return None
-        return eval(compile(ast.Expression(last.value), path, "eval"), self.namespace)
+        return eval(compile(ast.Expression(last.value), path, "eval", dont_inherit=True),
+                    self.namespace)
 
     def _body_file(self, cell: str) -> str:
         """Where a cell magic's body runs from: the cell's ``body_path``, written with the
@@ -241,11 +273,16 @@ class MagicShell:
     def _statement(self, name: str, found: dict[str, str], setup: str, statement: str,
                    path: str = "<magic>") -> Any:
         """``%time``, ``%timeit``, ``%prun``: the statement run once, untimed (its value
-        returned), or, for a ``%timeit`` whose result is kept, timed as IPython times it;
-        ``path``: the file the statement runs from."""
-        if name == "timeit" and ("o" in found or "v" in found):
+        returned), or, for a ``%timeit`` whose result is kept or whose loops are given (``-n``:
+        a statement's effects then happen as often as in IPython), timed as IPython times it;
+        ``path``: the file the statement runs from. ``%timeit`` runs its statement inside a
+        function, as IPython's does, so the names it assigns never reach the notebook."""
+        if name == "timeit" and ("o" in found or "v" in found or "n" in found):
             return self._timeit(found, setup, statement)
         self.notes.append(f"%{name} ran its statement once, untimed")
+        if name == "timeit":  # inside a function, as IPython's: its names stay there
+            timeit.Timer(transform(statement), transform(setup), globals=self.namespace).timeit(1)
+            return None
         self._run(setup)
         value = self._run(statement, path)
         return value if name == "time" else None
@@ -256,7 +293,8 @@ class MagicShell:
         returned for ``-o``."""
         from IPython.core.magics.execution import TimeitResult
 
-        self.notes.append("%timeit timed its statement: its result is used")
+        self.notes.append("%timeit timed its statement: " + (
+            "its result is used" if "o" in found or "v" in found else "its loops are given"))
         statement, setup = transform(statement), transform(setup)
         started = time.perf_counter()
         timer = timeit.Timer(statement, setup, globals=self.namespace)
@@ -312,7 +350,7 @@ class MagicShell:
             return
         path = os.path.expanduser(words[0])
         with open(path, encoding="utf-8") as f:
-            code = compile(transform(f.read()), os.path.abspath(path), "exec")
+            code = compile(transform(f.read()), os.path.abspath(path), "exec", dont_inherit=True)
         scope = self.namespace if interactive else {
             "__name__": "__main__", "__file__": path,
             "__builtins__": self.namespace.get("__builtins__", __builtins__)}

@@ -93,8 +93,9 @@ def _execute(source: str, namespace: dict[str, Any], filename: str) -> Any:
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr) and not source.rstrip().endswith(";"):
         last = ast.Expression(tree.body.pop().value)
-    exec(compile(tree, filename, "exec"), namespace)
-    return eval(compile(last, filename, "eval"), namespace) if last is not None else None
+    exec(compile(tree, filename, "exec", dont_inherit=True), namespace)
+    return (eval(compile(last, filename, "eval", dont_inherit=True), namespace)
+            if last is not None else None)
 
 
 def _partial(value: Any, points: float) -> tuple[float, str]:

@@ -8,7 +8,6 @@ What this side does report (flags of monkeypatched modules, lying classes) only 
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import linecache
 import os
@@ -22,7 +21,13 @@ import numpy as np
 
 from autograder.asserts.source import _python_function
 from autograder.engine import call_context, protocol, wire
-from autograder.engine.magics import MagicShell, close_figures, read_numba_environment_on_import
+from autograder.engine.magics import (
+    CELL_FLAGS,
+    MagicShell,
+    close_figures,
+    notebook_namespace,
+    read_numba_environment_on_import,
+)
 from autograder.engine.sandbox import Limits
 from autograder.engine.tampering import replaced_since, suspicions
 
@@ -70,7 +75,7 @@ class Servant:
     def __init__(self, sock: socket.socket, job_dir: str, limits: Limits,
                  watched: dict[str, int]) -> None:
         self.sock, self.job_dir, self.limits, self.watched = sock, job_dir, limits, watched
-        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.namespace = notebook_namespace()
         self.namespace["get_ipython"] = lambda: self.shell
         self.handles: dict[int, Any] = {}
         self.described: dict[int, dict[str, Any]] = {}
@@ -191,10 +196,10 @@ class Servant:
         self.shell.body_path = os.path.join(self.job_dir, f"cell-{index}.py")
         reply: dict[str, Any] = {"ok": True}
         try:
-            code = compile(source, path, "exec")
+            code = compile(source, path, "exec", **CELL_FLAGS)
             with self._student():
                 self.shell.pre_run_cell()
-                exec(code, self.namespace)
+                self.shell.execute(code)
         except BaseException as exc:  # noqa: BLE001 - a cell may raise anything, SystemExit too
             reply = {"ok": False, "error": _error(exc, self.cell_files)}
         finally:

@@ -55,4 +55,15 @@ def suspicions(cls: type) -> list[str]:
     if cls.__module__ == "builtins" or cls is np.ndarray or issubclass(cls, np.generic):
         return []
     return [f"lying-{m.strip('_')}" for m in ("__eq__", "__array__", "__float__")
-            if m in cls.__dict__]
+            if m in cls.__dict__ and not _made_by_dataclass(cls, m)]
+
+
+def _made_by_dataclass(cls: type, method: str) -> bool:
+    """Whether ``cls.method`` is the ``__eq__`` that ``@dataclass`` wrote, which compares the
+    fields in order (a ``__eq__`` the class body defines is its own, and ``@dataclass`` keeps
+    it)."""
+    params = getattr(cls, "__dataclass_params__", None)
+    code = getattr(cls.__dict__[method], "__code__", None)
+    return (method == "__eq__" and "__dataclass_params__" in cls.__dict__
+            and getattr(params, "eq", False) is True and code is not None
+            and code.co_filename == "<string>")

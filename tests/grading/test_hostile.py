@@ -253,6 +253,25 @@ def test_lying_eq_never_crosses_and_an_ndarray_subclass_crosses_as_its_plain_arr
     assert "lying-eq" in result.flags
 
 
+def test_a_dataclass_that_writes_its_own_eq_is_flagged_and_one_that_does_not_is_not():
+    import dataclasses
+
+    from autograder.engine.tampering import suspicions
+
+    @dataclasses.dataclass
+    class Honest:
+        name: str
+
+    @dataclasses.dataclass
+    class Liar:
+        name: str
+
+        def __eq__(self, other):
+            return True
+
+    assert suspicions(Honest) == [] and suspicions(Liar) == ["lying-eq"]
+
+
 @pytest.mark.parametrize("content, status, words", [
     (b'{"cells": [', "failed", "not valid JSON"),
     (b'{"cells": [], "x": "\xff\xfe"}', "failed", "not UTF-8"),

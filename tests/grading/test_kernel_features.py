@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from autograder.engine.magics import MagicShell, options, transform
+from autograder.engine.magics import CELL_FLAGS, MagicShell, options, transform
 from autograder.engine.notebook import StudentCell, TestCell
 from autograder.engine.pipeline import Grader
 from autograder.engine.worker import Worker
@@ -23,7 +23,7 @@ def run_cells(*cells: str) -> tuple[dict, MagicShell]:
     shell = MagicShell(namespace)
     namespace["get_ipython"] = lambda: shell
     for cell in cells:
-        exec(compile(transform(cell), "<cell>", "exec"), namespace)
+        shell.execute(compile(transform(cell), "<cell>", "exec", **CELL_FLAGS))
     return namespace, shell
 
 
@@ -51,13 +51,32 @@ def test_timeit_gives_ipythons_result_when_it_is_kept():
     namespace, shell = run_cells("def f(v):\n    return v + 1\n",
                                  "t = %timeit -o -n 3 -r 2 f(1)\n",
                                  "%timeit -q -n 2 -r 1 -v kept f(1)\n",
-                                 "plain = %timeit -n 1 -r 1 f(1)\n")
+                                 "plain = %timeit f(1)\n")
     t = namespace["t"]
     assert type(t) is TimeitResult and (t.loops, t.repeat, len(t.all_runs)) == (3, 2, 2)
     assert 0 < t.best <= t.average <= t.worst and t.stdev >= 0 and t.compile_time >= 0
     assert t.timings == [run / 3 for run in t.all_runs]
     assert type(namespace["kept"]) is TimeitResult and namespace["kept"].loops == 2
     assert namespace["plain"] is None and "%timeit ran its statement once, untimed" in shell.notes
+
+
+def test_timeit_runs_its_statement_inside_a_function_as_ipython_does():
+    """The names a ``%timeit`` statement or ``%%timeit`` cell assigns stay in timeit's function;
+    with ``-n`` given, the statement runs as often as IPython runs it (``-r`` times ``-n``)."""
+    namespace, shell = run_cells("calls = []\n", "%timeit kept = calls.append(1)\n",
+                                 "%%timeit -n1 -r1\ndef inner():\n    return 1\n",
+                                 "%timeit -n 2 -r 3 -q calls.append(2)\n")
+    assert "kept" not in namespace and "inner" not in namespace
+    assert namespace["calls"] == [1] + [2] * 6
+
+
+def test_cells_are_compiled_as_ipython_compiles_them():
+    """A top-level ``await`` runs on an event loop; annotations are evaluated where they stand
+    (the engine's own ``from __future__ import annotations`` is not inherited)."""
+    namespace, _ = run_cells("import asyncio\nawait asyncio.sleep(0)\nawaited = 1\n")
+    assert namespace["awaited"] == 1
+    with pytest.raises(NameError, match="undefined_name"):
+        run_cells("def f(x: undefined_name):\n    return x\n")
 
 
 def test_other_magics_leave_what_ipython_leaves(tmp_path, monkeypatch, capsys):
@@ -187,3 +206,17 @@ def test_numba_reads_the_notebooks_environment_at_its_first_import(worker):
              TestCell("t", 1.0, "assert twice(2) == 4 and not hasattr(twice, 'py_func')\n")]
     run = Grader(worker).run(steps, [])
     assert [test.points for test in run.tests] == [1.0], [t.message for t in run.tests]
+
+
+def test_the_notebooks_classes_pickle_and_a_dataclass_is_not_flagged(worker):
+    """A class the notebook defines is found in ``__main__`` by pickle, as in a kernel, and the
+    ``__eq__`` that ``@dataclass`` writes is not taken for a lying one (a hand-written one is)."""
+    steps = [StudentCell("import dataclasses\nimport pickle\n\n\nclass Timer:\n"
+                         "    def __init__(self):\n        self.t = 2\n\n\n"
+                         "copied = pickle.loads(pickle.dumps(Timer())).t\n\n\n"
+                         "@dataclasses.dataclass\nclass Result:\n    name: str\n\n\n"
+                         "last = pickle.loads(pickle.dumps(Result('relu')))\n"),
+             TestCell("t", 1.0, "assert copied == 2 and last.name == 'relu'\n")]
+    run = Grader(worker).run(steps, [])
+    assert [test.points for test in run.tests] == [1.0], [t.message for t in run.tests]
+    assert not run.flags

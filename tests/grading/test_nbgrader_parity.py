@@ -326,6 +326,15 @@ for _ in range(25):  # plt.show() closes each figure, as the inline backend does
     "extension_not_installed": ("def cube(x):\n    return x ** 3\n",
                                 "%load_ext no_such_profiler\n\n\ndef cube(x):\n    return x ** 3\n",
                                 "assert cube(2) == 8\n"),
+    # pickle finds a class the notebook defines in __main__, as in a kernel
+    "pickled_class": ("import pickle\n\n\nclass Scale:\n    def __init__(self, k):\n"
+                      "        self.k = k\n\n\nscale_copy = pickle.loads(pickle.dumps(Scale(3)))\n",
+                      None, "assert scale_copy.k == 3\n"),
+    "awaited": ("import asyncio\nawait asyncio.sleep(0)\nawaited = 'yes'\n", None,
+                "assert awaited == 'yes'\n"),
+    "timed_definition": ("def cube_root(x):\n    return x ** (1 / 3)\n",
+                         "%%timeit -n1 -r1\ndef cube_root(x):\n    return x ** (1 / 3)\n",
+                         "assert cube_root(8.0) == 2.0\n"),
     # the student's np.seterr holds for the rest of the notebook
     "students_error_handling": ("""np.seterr(under="raise", divide="ignore")
 
@@ -378,7 +387,9 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     other's decorator. A module the notebook rewrites reaches its tests with ``%autoreload 2``
     (the other loads no autoreload: the old module stays), and ``%reset -f`` leaves the tests
     none of the notebook's names (the other resets nothing). The other's cell that loads an
-    extension that is not installed stops there, as in a kernel."""
+    extension that is not installed stops there, as in a kernel. A class the notebook defines
+    survives pickle, a cell may ``await`` at its top level, and a function defined under
+    ``%%timeit`` (the other's) stays inside timeit's function, as in IPython."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
@@ -392,4 +403,4 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     assert [name for name, points in ours["careless"].items() if not points] == [
         "test_argument_left_alone", "test_error_handling", "test_warning_shown_again",
         "test_defined_under_time", "test_decorated", "test_autoreloaded_again",
-        "test_extension_not_installed", "test_reset"]
+        "test_extension_not_installed", "test_timed_definition", "test_reset"]
