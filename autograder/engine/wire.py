@@ -3,7 +3,8 @@
 A message is a frame: a fixed header (magic, JSON length, blob count), the blob lengths, a UTF-8
 JSON document, then the blobs. Values are plain data only: JSON scalars, lists, and tagged
 objects for tuples ({"__t": [...]}; a named tuple {"__nt": [type name, fields, items]}), dicts
-({"__d": [[k, v], ...]}) and the standard library's
+({"__d": [[k, v], ...]}, or, with MIN_ITEMS items or more, {"__d": {"__cols": [keys, values]}}:
+two lists, which cross as fast as lists do) and the standard library's
 dicts that keep more than their items (``collections.OrderedDict``, ``Counter``, and
 ``defaultdict`` of a built-in type: {"__od"|"__cnt": [[k, v], ...]}, {"__dd": [type, [...]]}),
 sets and frozensets ({"__set"|"__fset": [...]}), ranges ({"__r": [start, stop, step]}), complex
@@ -52,6 +53,10 @@ _BLOB_TAGS = ("__a", "__s", "__b")
 #: blob that a message's lists share ({"__li": [blob, start, count]}): as JSON, the book's IMDB
 #: sequences (millions of ints in lists) took seconds to cross before each test cell.
 MIN_NUMBERS = 16
+#: Lists of at least MIN_ITEMS strings cross as one JSON list, unwalked; dicts of at least
+#: MIN_ITEMS items as a list of keys and a list of values (the book's IMDB word index: 88,584
+#: pairs took half a second to cross, item by item, before each test cell).
+MIN_ITEMS = MIN_NUMBERS
 #: The tags of such slices, by the type of their numbers, and the array codes they are kept in.
 _NUMBER_TAGS = {int: ("__li", "q"), float: ("__lf", "d")}
 _NUMBER_CODES = dict(_NUMBER_TAGS.values())  # tag -> array code
@@ -132,6 +137,13 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
         pool.extend(part)
         return {tag: [index, len(pool) - len(part), len(part)]}
 
+    def pairs(v: dict, depth: int) -> list | dict[str, list]:
+        """A dict's items: [key, value] pairs, or, from MIN_ITEMS on, {"__cols": [keys,
+        values]}, whose two lists take the fast paths of lists of strings and numbers."""
+        if len(v) < MIN_ITEMS:
+            return [[walk(k, depth + 1), walk(x, depth + 1)] for k, x in v.items()]
+        return {"__cols": [walk(list(v), depth + 1), walk(list(v.values()), depth + 1)]}
+
     def walk(v: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise Unencodable(f"value is nested deeper than {MAX_DEPTH} levels")
@@ -157,6 +169,9 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
         if isinstance(v, np.generic) and t.__module__ == "numpy" and v.dtype.kind in "biufcSUMm":
             return {"__s": blob(np.asarray(v))}
         if t is list:
+            if len(v) >= MIN_ITEMS and {*map(type, v)} == {str}:
+                spend(sum(map(len, v)))
+                return list(v)
             sliced = numbers(v) if len(v) >= MIN_NUMBERS else None
             return sliced if sliced is not None else [walk(x, depth + 1) for x in v]
         if t is tuple:
@@ -166,12 +181,10 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
             return {"__nt": [t.__name__, list(fields),
                              [walk(x, depth + 1) for x in tuple.__iter__(v)]]}
         if t is dict or t in _DICTS.values():
-            items = [[walk(k, depth + 1), walk(x, depth + 1)] for k, x in v.items()]
-            return {next((tag for tag, d in _DICTS.items() if d is t), "__d"): items}
+            return {next((tag for tag, d in _DICTS.items() if d is t), "__d"): pairs(v, depth)}
         if t is collections.defaultdict and _FACTORIES.get(getattr(v.default_factory, "__name__",
                                                                    None)) is v.default_factory:
-            return {"__dd": [v.default_factory.__name__,
-                             [[walk(k, depth + 1), walk(x, depth + 1)] for k, x in v.items()]]}
+            return {"__dd": [v.default_factory.__name__, pairs(v, depth)]}
         if t is set or t is frozenset:
             return {"__set" if t is set else "__fset": [walk(x, depth + 1) for x in v]}
         if t is range:
@@ -329,8 +342,20 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
             raise WireError("set or dict keys crafted to share a hash")
         return keys
 
-    def items(out: dict, body: list, depth: int) -> dict:
-        if not all(type(pair) is list and len(pair) == 2 for pair in body):
+    def items(out: dict, body: Any, depth: int) -> dict:
+        """``out`` filled from a dict's items, as ``encode``'s ``pairs`` gives them."""
+        if type(body) is dict:
+            columns = body.get("__cols") if len(body) == 1 else None
+            if type(columns) is not list or len(columns) != 2:
+                raise WireError("bad dict columns")
+            keys, values = (walk(column, depth + 2) for column in columns)
+            if type(keys) is not list or type(values) is not list or len(keys) != len(values):
+                raise WireError("dict columns are not two lists of one length")
+            for key, value in zip(hashable(keys), values):  # Counter.update would count
+                out[key] = value
+            return out
+        if type(body) is not list or not all(type(pair) is list and len(pair) == 2
+                                             for pair in body):
             raise WireError("bad dict entry")
         keys = hashable([walk(pair[0], depth + 1) for pair in body])
         for key, pair in zip(keys, body):
@@ -359,6 +384,8 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
         if v is None or t in (bool, str, int, float):
             return v
         if t is list:
+            if len(v) >= MIN_ITEMS and {*map(type, v)} == {str}:
+                return v
             return [walk(x, depth + 1) for x in v]
         if t is dict and len(v) == 1:
             (tag, body), = v.items()
@@ -367,10 +394,10 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
             if tag == "__nt" and type(body) is list and len(body) == 3 \
                     and type(body[2]) is list:
                 return _named_tuple(body[0], body[1], tuple(walk(x, depth + 1) for x in body[2]))
-            if (tag == "__d" or tag in _DICTS) and type(body) is list:
+            if tag == "__d" or tag in _DICTS:
                 return items(_DICTS.get(tag, dict)(), body, depth)
             if (tag == "__dd" and type(body) is list and len(body) == 2
-                    and body[0] in _FACTORIES and type(body[1]) is list):
+                    and body[0] in _FACTORIES):
                 return items(collections.defaultdict(_FACTORIES[body[0]]), body[1], depth)
             if tag in ("__set", "__fset") and type(body) is list:
                 elements = hashable([walk(x, depth + 1) for x in body])
@@ -424,7 +451,8 @@ def _blob_references(tree: Any, depth: int) -> Iterator[Any]:
         raise WireError("value nested too deep")
     if type(tree) is list:
         for x in tree:
-            yield from _blob_references(x, depth + 1)
+            if type(x) is not str:
+                yield from _blob_references(x, depth + 1)
     elif type(tree) is dict and len(tree) == 1:
         (tag, body), = tree.items()
         if tag in _BLOB_TAGS:

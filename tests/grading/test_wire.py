@@ -242,3 +242,36 @@ def test_a_slice_takes_its_numbers_once_and_from_its_own_blob():
         with pytest.raises(wire.WireError):
             wire.decode(bad, blob)
     assert wire.blob_indices(tree) == [0]
+
+
+keys = st.text(max_size=8) | st.integers() | st.tuples(st.integers(), st.text(max_size=3))
+items_values = st.integers() | st.floats() | st.text(max_size=8) | st.lists(st.integers(),
+                                                                            max_size=20)
+big_dicts = st.sampled_from([dict, collections.OrderedDict, collections.Counter]).flatmap(
+    lambda kind: st.dictionaries(keys, items_values, min_size=10, max_size=40).map(kind))
+
+
+@settings(max_examples=80, deadline=None)
+@given(big_dicts, st.lists(st.text(max_size=8), min_size=10, max_size=40))
+def test_dicts_and_lists_of_strings_cross_exactly_from_any_size(value, words):
+    """From MIN_ITEMS items on, a dict crosses as a list of keys and one of values, and a list of
+    strings as one JSON list (the book's IMDB word index, its reviews as words): each keeps its
+    type, its order and every item's type and bits."""
+    tree, blobs = wire.encode([value, words])
+    message, got_blobs = wire.unpack(io.BytesIO(wire.pack({"v": tree}, blobs)).read)
+    back, back_words = wire.decode(message["v"], got_blobs)
+    assert type(back) is type(value) and list(back) == list(value)
+    assert all(exactly(list(a) if type(a) is tuple else a, list(b) if type(b) is tuple else b)
+               for a, b in zip([*value.values(), *value], [*back.values(), *back]))
+    assert back_words == words and all(type(w) is str for w in back_words)
+    assert ("__cols" in str(tree[0])) == (len(value) >= wire.MIN_ITEMS)
+
+
+def test_malformed_dict_columns_are_refused():
+    keys = [f"k{i}" for i in range(20)]
+    for bad in ({"__cols": [keys, list(range(19))]}, {"__cols": [[[1]] * 20, list(range(20))]},
+                {"__cols": [keys]}, {"cols": [keys, keys]}, {"__cols": ["k", "v"]},
+                {"__cols": [[2**61 - 1 + (2**61 - 1) * i for i in range(100)], list(range(100))]}):
+        with pytest.raises(wire.WireError):
+            wire.decode({"__d": bad}, [])
+    assert wire.decode({"__d": {"__cols": [keys, keys]}}, []) == dict(zip(keys, keys))
