@@ -17,12 +17,10 @@ import errno
 import hashlib
 import importlib
 import io
-import random
 import socket
 import sys
 import time
 import warnings
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,16 +131,6 @@ def _builtins_used(steps: list[Step]) -> frozenset[str]:
                          if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load))
     return frozenset(name for name in names
                      if not name.startswith("_") and hasattr(builtins, name))
-
-
-def _seed_globally(seed: int, grade_id: str) -> None:
-    """Seed Python's and NumPy's global generators, which a test cell's own code draws from
-    here, from the submission's seed and the cell's grade_id: a test that draws its inputs
-    unseeded gives a submission the same ones on every grading, on any worker, whatever the
-    process graded before (the student's code draws in the child, seeded at its start)."""
-    value = zlib.crc32(grade_id.encode(), seed & 0xFFFFFFFF)
-    random.seed(value)
-    np.random.seed(value)
 
 
 def graded_steps(steps: list[Step]) -> list[Step]:
@@ -314,7 +302,6 @@ class Grader:
             _notebook_warning_filters()
             session.warning_baseline = list(warnings.filters)
             try:
-                _seed_globally(self.seed, step.grade_id)
                 value = _execute(magics.transform(step.source), namespace,
                                  f"<test {step.grade_id}>")
             except SandboxFailure as failure:

@@ -14,7 +14,9 @@ Three channels carry ``wire`` frames:
 Every reply has ``ok`` (and ``error``, an ``error_record``, when it is false), the student's
 ``stdout``/``stderr`` since the last reply (capped, ``truncated`` marks a cut), and ``compile_s``:
 seconds the child has spent in Numba's compiler so far. A ``timed`` reply carries no output
-(collecting it would be timed too); the next reply does.
+(collecting it would be timed too); the next reply does. Any other request, and its reply, may
+also carry the global random generators' state (``shared_random.FIELD``): the two processes
+share one stream, as a test cell and the student's code do in a kernel.
 """
 
 from __future__ import annotations

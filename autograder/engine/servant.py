@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from autograder.asserts.source import _python_function
-from autograder.engine import call_context, protocol, wire
+from autograder.engine import call_context, protocol, shared_random, wire
 from autograder.engine.magics import (
     CELL_FLAGS,
     MagicShell,
@@ -89,6 +89,7 @@ class Servant:
         self.out = os.path.join(job_dir, "stdout")
         self.err = os.path.join(job_dir, "stderr")
         self.in_student_code = False
+        self.random = shared_random.Handover(first_sends=True)  # the stream the tests share
         signal.signal(signal.SIGINT, self._interrupted)
         read_numba_environment_on_import(watched)
 
@@ -355,6 +356,8 @@ class Servant:
             try:
                 if handler is None:
                     raise ValueError(f"unknown request {op!r}")
+                if shared_random.FIELD in msg:
+                    self.random.adopt(msg[shared_random.FIELD])
                 answer = handler(msg, blobs)
             except Exception as exc:  # noqa: BLE001 - bad requests, objects that break the encoder
                 answer = {"ok": False, "error": _error(exc, self.cell_files)}
@@ -362,6 +365,9 @@ class Servant:
             if op != "timed":
                 reply.update(self._collect())
                 reply["compile_s"] = self._compile_seconds()
+                state = self.random.outgoing()
+                if state is not None:
+                    reply[shared_random.FIELD] = state
             try:
                 data = wire.pack(reply, out)
             except (TypeError, ValueError) as exc:

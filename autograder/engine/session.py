@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from autograder.engine import procfs, protocol, sandbox, wire
+from autograder.engine import procfs, protocol, sandbox, shared_random, wire
 from autograder.engine.sandbox import Limits
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ class ChildSession:
         self.cell_deadline: float | None = None  # time.monotonic() at which the test cell that
         self.cell_limit_s = 0.0                  # runs now has used its timeout (``test_cell``)
         self.interrupts = 0  # requests stopped past their timeout (CellTimeoutError replies)
+        self.random = shared_random.Handover(first_sends=False)  # the stream tests share
         if worker.cgroup is not None:
             worker.cgroup.reset_peak()
         self._memory_events = worker.cgroup.memory_events() if worker.cgroup else (0, 0)
@@ -167,6 +168,9 @@ class ChildSession:
             self._fail(SandboxFailure("", "time-budget"), timeout)
             raise self.failure
         limit = min(timeout, budget)
+        state = self.random.outgoing() if message.get("op") != "timed" else None
+        if state is not None:
+            message = {**message, shared_random.FIELD: state}
         try:
             self.sock.sendall(wire.pack(message, list(blobs)))
             deadline = time.monotonic() + limit
@@ -186,6 +190,11 @@ class ChildSession:
         compile_s = reply[0].get("compile_s")
         if type(compile_s) in (int, float):
             self.compile_s = float(compile_s)
+        if shared_random.FIELD in reply[0]:
+            try:
+                self.random.adopt(reply[0][shared_random.FIELD])
+            except ValueError:
+                self.flags.add("protocol")
         return reply
 
     def _interrupt(self, timeout: float) -> tuple[dict[str, Any], list[bytes]]:

@@ -220,3 +220,28 @@ def test_the_notebooks_classes_pickle_and_a_dataclass_is_not_flagged(worker):
     run = Grader(worker).run(steps, [])
     assert [test.points for test in run.tests] == [1.0], [t.message for t in run.tests]
     assert not run.flags
+
+
+STUDENT_DRAWS = ("import random\nimport numpy as np\n\n\ndef dropout(x, p):\n"
+                 "    return x * (np.random.rand(*x.shape) > p) / (1 - p)\n\n\n"
+                 "def pick(items):\n    return random.choice(items)\n")
+
+
+def test_a_test_and_the_students_code_share_one_random_stream(worker):
+    """As in one kernel: a test seeds NumPy's and Python's generators, the student's function
+    draws from them, the test's own draws go on from there, and so does the next student cell;
+    the stream is handed back and forth only where one side drew."""
+    steps = [StudentCell(STUDENT_DRAWS),
+             TestCell("t1", 1.0, "import random\nimport numpy as np\nnp.random.seed(0)\n"
+                                 "x = np.random.randn(3, 4)\nout = dropout(x, 0.5)\n"
+                                 "np.random.seed(0)\nnp.random.randn(3, 4)\n"
+                                 "assert np.allclose(out, x * (np.random.rand(3, 4) > 0.5) / 0.5)\n"
+                                 "random.seed(3)\ngot = pick(list(range(100)))\nrandom.seed(3)\n"
+                                 "assert got == random.choice(list(range(100)))\n"
+                                 "np.random.seed(5)\nfirst = np.random.rand()\n"),
+             StudentCell("after_test = np.random.rand()\n"),
+             TestCell("t2", 1.0, "np.random.seed(5)\nnp.random.rand()\n"
+                                 "assert after_test == np.random.rand()\n")]
+    run = Grader(worker).run(steps, [])
+    assert [test.points for test in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
+    assert not run.flags

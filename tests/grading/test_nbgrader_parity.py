@@ -332,6 +332,12 @@ for _ in range(25):  # plt.show() closes each figure, as the inline backend does
                       None, "assert scale_copy.k == 3\n"),
     "awaited": ("import asyncio\nawait asyncio.sleep(0)\nawaited = 'yes'\n", None,
                 "assert awaited == 'yes'\n"),
+    # a test that seeds the global generators predicts what the student's function draws
+    "shared_random": ("import random\n\n\ndef noisy(x):\n"
+                      "    return x + np.random.rand(*np.shape(x)) + random.random()\n",
+                      None, "import random\nnp.random.seed(3)\nrandom.seed(4)\n"
+                      "out = noisy(np.zeros(4))\nnp.random.seed(3)\nrandom.seed(4)\n"
+                      "assert np.array_equal(out, np.random.rand(4) + random.random())\n"),
     "timed_definition": ("def cube_root(x):\n    return x ** (1 / 3)\n",
                          "%%timeit -n1 -r1\ndef cube_root(x):\n    return x ** (1 / 3)\n",
                          "assert cube_root(8.0) == 2.0\n"),
@@ -388,7 +394,8 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     (the other loads no autoreload: the old module stays), and ``%reset -f`` leaves the tests
     none of the notebook's names (the other resets nothing). The other's cell that loads an
     extension that is not installed stops there, as in a kernel. A class the notebook defines
-    survives pickle, a cell may ``await`` at its top level, and a function defined under
+    survives pickle, a cell may ``await`` at its top level, a test that seeds the global
+    generators predicts what the student's function draws from them, and a function defined under
     ``%%timeit`` (the other's) stays inside timeit's function, as in IPython."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
