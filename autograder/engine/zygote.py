@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from autograder.engine import protocol, wire
 from autograder.engine.sandbox import Limits, apply_rlimits
@@ -68,9 +68,11 @@ def _reap(child: int) -> None:
 
 
 def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
-              watched: dict[str, int], gpu: bool, cgroup: bool) -> None:
+              watched: dict[str, int], gpu: bool, cgroup: bool,
+              seed_numba: Callable[[int], None]) -> None:
     """In the forked child: isolate, limit (``gpu``: it may use the GPUs opened to the zygote;
-    ``cgroup``: the grader caps its tasks with a cgroup), seed, serve; never returns."""
+    ``cgroup``: the grader caps its tasks with a cgroup), seed (Python's, NumPy's and, with
+    ``seed_numba``, Numba's generators), serve; never returns."""
     from autograder.engine.servant import Servant
 
     code = 0
@@ -94,6 +96,7 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
         import numpy
 
         numpy.random.seed(job["seed"])
+        seed_numba(job["seed"])
         Servant(sock, job_dir, limits, watched).serve()
     except BaseException:  # noqa: BLE001 - the child must never fall back into the zygote's loop
         try:
@@ -171,7 +174,7 @@ def main(argv: list[str]) -> None:
     import toolkit.kernels  # noqa: F401
     from autograder.engine.tampering import watch_snapshot
 
-    _warm_numba()
+    seed_numba = _warm_numba()
     _pin_builtins()
     watched = watch_snapshot()
     threads = len(os.listdir("/proc/self/task"))
@@ -204,7 +207,7 @@ def main(argv: list[str]) -> None:
         if pid == 0:
             control.close()
             parent_end.close()
-            run_child(child_end, job, job_dir, watched, gpu, cgroup)
+            run_child(child_end, job, job_dir, watched, gpu, cgroup, seed_numba)
         child_end.close()
         socket.send_fds(control, [b"%-*d" % (protocol.PID_FIELD, pid)], [parent_end.fileno()])
         parent_end.close()
@@ -247,12 +250,23 @@ def _pin_builtins() -> None:
         globals().setdefault(key, value)
 
 
-def _warm_numba() -> None:
+def _warm_numba() -> Callable[[int], None]:
     """Compile one small loop function, so that each child starts with Numba's compiler already
-    initialised (the first compilation in a process costs about a second more than later ones).
-    Nothing parallel is compiled: that would start Numba's thread pool before the fork."""
+    initialised (the first compilation in a process costs about a second more than later ones);
+    return the seeder of Numba's own generator, compiled. Nothing parallel is compiled: that
+    would start Numba's thread pool before the fork.
+
+    Numba's generator, which compiled code draws from, is seeded from the OS in every process it
+    finds itself forked into: unseeded, a student's ``@njit`` function that draws would draw
+    other numbers on each grading. Each child seeds it as it seeds NumPy's."""
     import numpy as np
     from numba import njit
+
+    @njit
+    def seed_numba(value):
+        np.random.seed(value)
+
+    seed_numba(0)
 
     @njit
     def warm(x, y):
@@ -264,6 +278,7 @@ def _warm_numba() -> None:
         return z.copy()
 
     warm(np.ones((2, 2)), np.ones((2, 2)))
+    return seed_numba
 
 
 def _seed_matplotlib_cache() -> None:

@@ -125,6 +125,20 @@ def test_a_test_cells_unseeded_draws_are_the_same_on_every_grading():
     assert first == second and first[0] != first[1], (first, second)
 
 
+def test_a_compiled_functions_unseeded_draws_are_the_same_on_every_grading():
+    """Numba's own generator, which seeds itself from the OS in each forked process, starts
+    from the submission's seed in each child, as Python's and NumPy's do."""
+    steps = [StudentCell("import numpy as np\nfrom numba import njit\n\n\n@njit\n"
+                         "def noise():\n    return np.random.randint(0, 1000)\n"),
+             TestCell("draw", 1000.0, "float(noise())\n")]
+    worker = Worker()
+    try:
+        found = [Grader(worker).run(steps, []).tests[0].points for _ in range(3)]
+    finally:
+        worker.close()
+    assert len(set(found)) == 1, found
+
+
 @pytest.mark.slow
 def test_alone(honest):
     found = grade_repeatedly(honest)
