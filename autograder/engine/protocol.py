@@ -8,7 +8,9 @@ Three channels carry ``wire`` frames:
   a 16-byte field) and reports ``exited`` with the child's exit code when it ends;
 - the **child** socket (grader <-> child): the child first sends ``hello`` (the kernel attaches
   its credentials, so the grader learns the child's pid in its own PID namespace), then answers one
-  request at a time (``REQUESTS``) until ``end``;
+  request at a time (``REQUESTS``) until ``end``; while it answers one, the student's code may
+  call an object a test passed it, which the child asks the grader to call (``CALLBACKS``,
+  answered with ``ANSWER``; the grader may make requests of its own before it answers);
 - nothing else: the child sees no other socket of the grader's.
 
 Every reply has ``ok`` (and ``error``, an ``error_record``, when it is false), the student's
@@ -38,6 +40,17 @@ REQUESTS = {
     "timed": (),                       # call the staged object on the next copy, keep the result
     "end": (),                         # finish: the child exits
 }
+#: What the child may ask of the grader while it answers a request, when the student's code
+#: calls an object of the grader's that a test passed it (a function to differentiate, a
+#: callback) or one of its public methods: op -> fields. The grader answers each with ANSWER
+#: (ok, and value or error; for a method, ``method``), making requests of its own meanwhile.
+CALLBACKS = {
+    "back_call": ("g", "name", "args", "kwargs", "objects"),  # call object g, or its public
+                                                              # method name; objects: what the
+                                                              # args' handles are (for proxies)
+    "back_getattr": ("g", "name"),     # a public attribute of object g: plain data, or a method
+}
+ANSWER = "answer"
 #: Top-level packages whose modules the grader imports itself when a student binds them to a name.
 TRUSTED_MODULES = frozenset({
     "numpy", "math", "numba", "toolkit", "autograder", "time", "random", "itertools", "functools",
@@ -66,9 +79,19 @@ READY, JOB, EXITED, HELLO = "ready", "job", "exited", "hello"
 
 def request(op: str, **fields: Any) -> dict[str, Any]:
     """A request to the child, checked against ``REQUESTS``."""
-    expected = REQUESTS[op]
+    return _message(REQUESTS, "request", op, fields)
+
+
+def callback(op: str, **fields: Any) -> dict[str, Any]:
+    """A request of the child's to the grader, checked against ``CALLBACKS``."""
+    return _message(CALLBACKS, "callback", op, fields)
+
+
+def _message(table: dict[str, tuple[str, ...]], kind: str, op: str,
+             fields: dict[str, Any]) -> dict[str, Any]:
+    expected = table[op]
     if set(fields) != set(expected):
-        raise TypeError(f"request {op!r} takes {expected}, got {tuple(fields)}")
+        raise TypeError(f"{kind} {op!r} takes {expected}, got {tuple(fields)}")
     return {"op": op, **fields}
 
 
@@ -147,6 +170,12 @@ def hello(pid: int) -> dict[str, Any]:
 def is_message(message: dict[str, Any], op: str) -> bool:
     """Whether ``message`` is one of the protocol's ``op`` messages."""
     return message.get("op") == op
+
+
+def is_callback(message: dict[str, Any]) -> bool:
+    """Whether a message from the child is one of its ``CALLBACKS`` (else it is a reply)."""
+    op = message.get("op")
+    return type(op) is str and op in CALLBACKS
 
 
 def error_record(kind: str, message: str, traceback: str = "", errno: int | None = None,

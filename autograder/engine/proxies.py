@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import functools
 import sys
+import types
 import warnings
 from typing import Any
 
@@ -101,15 +102,9 @@ class Remote:
                            [fields.get("args", []), fields.get("kwargs", {})])
         if not reply.get("ok"):
             _raise_remote(reply.get("error") if isinstance(reply.get("error"), dict) else {})
-        objects = reply.get("objects") if isinstance(reply.get("objects"), dict) else {}
-
-        def proxy(h: int) -> StudentObject:
-            info = objects.get(str(h))
-            return make_proxy(self._session, {**info, "h": h} if isinstance(info, dict)
-                              else {"h": h})
-
         try:
-            return wire.decode(reply.get("value"), reply_blobs, handle=proxy)
+            return decode_value(self._session, reply.get("value"), reply_blobs,
+                                reply.get("objects"))
         except wire.WireError as error:
             self._session._fail(SandboxFailure(f"bad reply: {error}", "protocol"), 0)
             raise self._session.failure from None
@@ -221,15 +216,34 @@ def _named(base: type, name: str) -> type:
     return type(base)(name, (base,), {"__module__": base.__module__, "__qualname__": name})
 
 
+def decode_value(session: ChildSession, tree: Any, blobs: list[bytes], objects: Any) -> Any:
+    """A value from the sandbox: its handles become proxies (``objects`` describes them), the
+    grader's own objects (``wire.Back``) themselves again."""
+    objects = objects if isinstance(objects, dict) else {}
+
+    def proxy(h: int) -> StudentObject:
+        info = objects.get(str(h))
+        return make_proxy(session, {**info, "h": h} if isinstance(info, dict) else {"h": h})
+
+    def kept(key: int) -> Any:
+        if key not in session.kept:
+            raise wire.WireError(f"no object of the grader's with id {key}")
+        return session.kept[key]
+
+    return wire.decode(tree, blobs, handle=proxy, back=kept)
+
+
 def encode_argument(value: Any, session: ChildSession, base: int = 0) -> tuple[Any, list[bytes]]:
-    """A test's argument as plain data for the sandbox; proxies go as their handles. A function
-    of the grader's cannot cross (student code must not call back into the grader)."""
-    def handle(obj: Any) -> int:
+    """A test's argument as plain data for the sandbox; proxies go as their handles, and any
+    other object of the grader's (a function the student's code is to call) stays here, kept,
+    for the sandbox to call back (``answer_callback``)."""
+    def handle(obj: Any) -> int | wire.Back:
         if isinstance(obj, Remote) and obj._session is session:
             return obj._handle
-        raise TypeError(f"a {type(obj).__name__} cannot be passed to the student's code: only "
-                        "plain data (arrays, numbers, strings, lists, tuples, dicts) and the "
-                        f"student's own objects can")
+        if isinstance(obj, types.ModuleType):
+            raise TypeError(f"a module ({obj.__name__}) cannot be passed to the student's code")
+        session.kept[id(obj)] = obj
+        return wire.Back(id(obj))
 
     tree, blobs = wire.encode(_unwrap(value), handle=handle,
                               max_bytes=session.worker.limits.transfer_mb * 2**20,
@@ -248,3 +262,46 @@ def _unwrap(value: Any) -> Any:
     if type(value) is dict:
         return {k: _unwrap(v) for k, v in value.items()}
     return value
+
+
+def answer_callback(session: ChildSession, message: dict[str, Any],
+                    blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    """The answer to what the student's code asked of an object that a test passed it
+    (``protocol.CALLBACKS``): the object called, or its public method, with the student's
+    arguments (their objects as proxies), the result sent as ``encode_argument`` sends one; or a
+    public attribute, as plain data (a method: ``{"method": True}``). Nothing private is reached,
+    and nothing but methods and plain data: the student's code cannot walk from the test's
+    function to the grader's modules. Whatever the test's code raises goes back to be raised in
+    the student's code, as it would go through it in a notebook."""
+    try:
+        op, name, key = message.get("op"), message.get("name"), message.get("g")
+        if type(key) is not int or key not in session.kept:
+            raise LookupError(f"no object of the test's with id {key!r}")
+        if type(name) is not str or name.startswith("_"):
+            raise AttributeError(f"{name!r} is not a public attribute")
+        target = session.kept[key]
+        attribute = getattr(target, name) if name else target
+        method = name and getattr(attribute, "__self__", None) is target and callable(attribute)
+        if op == "back_getattr":
+            if method:
+                return {"ok": True, "method": True}, []
+            try:
+                tree, out = wire.encode(attribute,
+                                        max_bytes=session.worker.limits.transfer_mb * 2**20)
+            except wire.Unencodable:
+                raise AttributeError(f"{name!r} of the test's object is neither plain data nor "
+                                     "one of its methods") from None
+            return {"ok": True, "value": tree}, out
+        if op != "back_call" or (name and not method):
+            raise TypeError(f"{name or op!r} cannot be called by the student's code")
+        args = decode_value(session, message.get("args"), blobs, message.get("objects"))
+        kwargs = decode_value(session, message.get("kwargs"), blobs, message.get("objects"))
+        if type(args) is not list or type(kwargs) is not dict or not all(
+                type(k) is str for k in kwargs):
+            raise TypeError("bad arguments")
+        tree, out = encode_argument(attribute(*args, **kwargs), session)
+        return {"ok": True, "value": tree}, out
+    except SandboxFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the test's own code may raise anything
+        return {"ok": False, "error": protocol.error_record(type(exc).__name__, str(exc))}, []

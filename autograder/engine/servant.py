@@ -21,6 +21,7 @@ import numpy as np
 
 from autograder.asserts.source import _python_function
 from autograder.engine import call_context, protocol, shared_random, wire
+from autograder.engine.grader_objects import GraderObject, raised_by_the_grader
 from autograder.engine.magics import (
     CELL_FLAGS,
     MagicShell,
@@ -102,12 +103,16 @@ class Servant:
 
     @contextlib.contextmanager
     def _student(self) -> Iterator[None]:
-        """The student's code runs in this block: the grader's interrupt stops it."""
-        self.in_student_code = True
+        """The student's code runs in this block: the grader's interrupt stops it, here (a
+        request the grader makes while the student's code calls it back runs in a block of its
+        own, where an interrupt held back during the call back lands)."""
+        outer, self.in_student_code = self.in_student_code, True
+        mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         try:
             yield
         finally:
-            self.in_student_code = False
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            self.in_student_code = outer
 
     # -- output capture: fds 1 and 2 go to files, read back (capped) after each request
     def _capture(self) -> None:
@@ -176,7 +181,9 @@ class Servant:
     def _value(self, value: Any, objects: dict[str, Any]) -> tuple[Any, list[bytes]]:
         """``value`` encoded; what it holds that is not plain data stays here, described in
         ``objects`` (by handle) so the grader can build proxies for it."""
-        def keep(obj: Any) -> int:
+        def keep(obj: Any) -> int | wire.Back:
+            if type(obj) is GraderObject and not obj._method:
+                return wire.Back(obj._id)  # the grader's own, back to it
             info = self._describe(obj)
             objects[str(info["h"])] = info
             return info["h"]
@@ -276,7 +283,52 @@ class Servant:
         return {"ok": True, "value": tree, "objects": objects}, blobs
 
     def _args(self, tree: Any, blobs: list[bytes]) -> Any:
-        return wire.decode(tree, blobs, handle=self._lookup, cache=self.cache)
+        return wire.decode(tree, blobs, handle=self._lookup, cache=self.cache,
+                           back=self._grader_object)
+
+    def _grader_object(self, key: int) -> GraderObject:
+        return GraderObject(self.back, key)
+
+    def back(self, op: str, **fields: Any) -> Any:
+        """Ask the grader about one of its objects (``protocol.CALLBACKS``) and return its
+        answer, answering the requests it makes meanwhile (the test's function may call the
+        student's)."""
+        objects: dict[str, Any] = {}
+        blobs: list[bytes] = []
+        for key in ("args", "kwargs"):
+            if key in fields:
+                tree, extra = self._value(fields[key], objects)
+                fields[key] = wire.shift(tree, len(blobs))
+                blobs += extra
+        if op == "back_call":
+            fields["objects"] = objects
+        message = protocol.callback(op, **fields)
+        state = self.random.outgoing()
+        if state is not None:
+            message[shared_random.FIELD] = state
+        fd = self.sock.fileno()
+        # frames cross whole: the grader's interrupt waits for the answer (the grader answers
+        # every call back) and then lands in the student's code, which called
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            wire.write_all(fd, wire.pack(message, blobs))
+            while True:
+                msg, blobs = wire.unpack(lambda n: wire.read_exactly(fd, n),
+                                         max_bytes=self.limits.transfer_mb * 2**20 + 2**20)
+                if msg.get("op") == protocol.ANSWER:
+                    break
+                if msg.get("op") == "end":
+                    os._exit(0)
+                wire.write_all(fd, self._answer(msg, blobs))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if shared_random.FIELD in msg:
+            self.random.adopt(msg[shared_random.FIELD])
+        if not msg.get("ok"):
+            raise raised_by_the_grader(msg.get("error"))
+        if msg.get("method"):
+            return GraderObject(self.back, fields["g"], fields["name"])
+        return self._args(msg.get("value"), blobs)
 
     def op_call(self, msg: dict[str, Any],
                 blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
@@ -334,6 +386,30 @@ class Servant:
             return {"ok": False, "error": _error(exc, self.cell_files)}
         return {"ok": True}
 
+    def _answer(self, msg: dict[str, Any], blobs: list[bytes]) -> bytes:
+        """The frame that answers one request of the grader's."""
+        op = msg.get("op")
+        handler = getattr(self, f"op_{op}", None) if op in protocol.REQUESTS else None
+        try:
+            if handler is None:
+                raise ValueError(f"unknown request {op!r}")
+            if shared_random.FIELD in msg:
+                self.random.adopt(msg[shared_random.FIELD])
+            answer = handler(msg, blobs)
+        except Exception as exc:  # noqa: BLE001 - bad requests, objects that break the encoder
+            answer = {"ok": False, "error": _error(exc, self.cell_files)}
+        reply, out = answer if isinstance(answer, tuple) else (answer, [])
+        if op != "timed":
+            reply.update(self._collect())
+            reply["compile_s"] = self._compile_seconds()
+            state = self.random.outgoing()
+            if state is not None:
+                reply[shared_random.FIELD] = state
+        try:
+            return wire.pack(reply, out)
+        except (TypeError, ValueError) as exc:
+            return wire.pack({"ok": False, "error": protocol.error_record("TypeError", str(exc))})
+
     def _compile_seconds(self) -> float:
         return self.compiling.duration if self.compiling.done else 0.0
 
@@ -349,30 +425,11 @@ class Servant:
                                          max_bytes=self.limits.transfer_mb * 2**20 + 2**20)
             except (EOFError, OSError, wire.WireError):
                 return
-            op = msg.get("op")
-            if op == "end":
+            if msg.get("op") == "end":
                 return
-            handler = getattr(self, f"op_{op}", None) if op in protocol.REQUESTS else None
-            try:
-                if handler is None:
-                    raise ValueError(f"unknown request {op!r}")
-                if shared_random.FIELD in msg:
-                    self.random.adopt(msg[shared_random.FIELD])
-                answer = handler(msg, blobs)
-            except Exception as exc:  # noqa: BLE001 - bad requests, objects that break the encoder
-                answer = {"ok": False, "error": _error(exc, self.cell_files)}
-            reply, out = answer if isinstance(answer, tuple) else (answer, [])
-            if op != "timed":
-                reply.update(self._collect())
-                reply["compile_s"] = self._compile_seconds()
-                state = self.random.outgoing()
-                if state is not None:
-                    reply[shared_random.FIELD] = state
-            try:
-                data = wire.pack(reply, out)
-            except (TypeError, ValueError) as exc:
-                data = wire.pack({"ok": False,
-                                  "error": protocol.error_record("TypeError", str(exc))})
+            if msg.get("op") == protocol.ANSWER:  # to a callback the grader's interrupt ended
+                continue
+            data = self._answer(msg, blobs)
             try:
                 wire.write_all(fd, data)
             except OSError:

@@ -101,6 +101,7 @@ class ChildSession:
         self.cell_limit_s = 0.0                  # runs now has used its timeout (``test_cell``)
         self.interrupts = 0  # requests stopped past their timeout (CellTimeoutError replies)
         self.random = shared_random.Handover(first_sends=False)  # the stream tests share
+        self.kept: dict[int, Any] = {}  # the grader's objects that tests passed to the child
         if worker.cgroup is not None:
             worker.cgroup.reset_peak()
         self._memory_events = worker.cgroup.memory_events() if worker.cgroup else (0, 0)
@@ -174,11 +175,20 @@ class ChildSession:
         try:
             self.sock.sendall(wire.pack(message, list(blobs)))
             deadline = time.monotonic() + limit
-            if limit < timeout or self.worker.wait_readable(self.sock, deadline,
-                                                            self.worker.watch):
-                reply = self.worker.read(self.sock, deadline, watch=self.worker.watch)
-            else:
-                reply = self._interrupt(shown)
+            while True:  # the student's code may call back the test's objects meanwhile
+                if limit >= timeout and time.monotonic() >= deadline:
+                    reply = self._interrupt(shown)  # it called back until its time ran out
+                elif limit < timeout:
+                    reply = self.worker.read(self.sock, deadline, watch=self.worker.watch)
+                elif self.worker.wait_readable(self.sock, deadline, self.worker.watch):
+                    # a message has begun: it gets to end, though the time runs out meanwhile
+                    reply = self.worker.read(self.sock, time.monotonic() + INTERRUPT_GRACE_S,
+                                             watch=self.worker.watch)
+                else:
+                    reply = self._interrupt(shown)
+                if not protocol.is_callback(reply[0]):
+                    break
+                self._call_back(*reply)
         except SandboxFailure as failure:
             if failure.flag == "timeout" and limit < timeout:
                 failure = SandboxFailure("", "time-budget")
@@ -197,6 +207,23 @@ class ChildSession:
                 self.flags.add("protocol")
         return reply
 
+    def _call_back(self, message: dict[str, Any], blobs: list[bytes]) -> None:
+        """Answer what the student's code asked of an object a test passed it, while the request
+        that led there waits (``proxies.answer_callback`` runs the test's own code)."""
+        from autograder.engine.proxies import answer_callback  # proxies build on this module
+
+        if shared_random.FIELD in message:
+            try:
+                self.random.adopt(message[shared_random.FIELD])
+            except ValueError:
+                self.flags.add("protocol")
+        answer, out = answer_callback(self, message, blobs)
+        answer = {**answer, "op": protocol.ANSWER}
+        state = self.random.outgoing()
+        if state is not None:
+            answer[shared_random.FIELD] = state
+        self.sock.sendall(wire.pack(answer, out))
+
     def _interrupt(self, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         """The reply to a request that ran past ``timeout``: SIGINT to the child, whose
         KeyboardInterrupt the servant replies with, turned into the error nbgrader gives a cell
@@ -204,8 +231,9 @@ class ChildSession:
         cells and tests run as they do in nbgrader. SandboxFailure where the child does not reply
         within INTERRUPT_GRACE_S (nor before the submission's budget ends)."""
         if select.select([self.sock], [], [], 0)[0]:  # the reply came as the time ran out
-            return self.worker.read(self.sock, time.monotonic() + INTERRUPT_GRACE_S,
-                                    watch=self.worker.watch)
+            reply = self._reply_past_time(time.monotonic() + INTERRUPT_GRACE_S, once=True)
+            if reply is not None:
+                return reply
         try:
             os.kill(self.host_pid, signal.SIGINT)  # known once started (``start``)
         except (ProcessLookupError, PermissionError):
@@ -213,14 +241,26 @@ class ChildSession:
         budget = self.budget_left()
         grace = max(0.0, min(INTERRUPT_GRACE_S, budget))
         try:
-            reply, blobs = self.worker.read(self.sock, time.monotonic() + grace,
-                                            watch=self.worker.watch)
+            reply, blobs = self._reply_past_time(time.monotonic() + grace)
         except SandboxFailure as failure:  # still running, or ended by the interrupt
             if failure.flag == "disk-limit":
                 raise
             spent = self.budget_left() <= 0
             raise SandboxFailure("timed out", "time-budget" if spent else "timeout") from None
         return self._timed_out(reply, timeout), blobs
+
+    def _reply_past_time(self, deadline: float, once: bool = False
+                         ) -> tuple[dict[str, Any], list[bytes]] | None:
+        """The child's reply to a request past its time; what the student's code asks of the
+        test's objects meanwhile is refused, not run (``once``: None after one such refusal)."""
+        while True:
+            reply = self.worker.read(self.sock, deadline, watch=self.worker.watch)
+            if not protocol.is_callback(reply[0]):
+                return reply
+            error = protocol.error_record("TimeoutError", "the test cell ran out of time")
+            self.sock.sendall(wire.pack({"op": protocol.ANSWER, "ok": False, "error": error}))
+            if once:
+                return None
 
     def _timed_out(self, reply: dict[str, Any], timeout: float) -> dict[str, Any]:
         """``reply`` turned into the CellTimeoutError nbgrader gives a cell past its timeout."""

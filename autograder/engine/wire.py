@@ -1,20 +1,20 @@
 """The wire format between the trusted grader and the sandboxed student process.
 
 A message is a frame: a fixed header (magic, JSON length, blob count), the blob lengths, a UTF-8
-JSON document, then the blobs. Values are plain data only: JSON scalars, lists, and tagged
-objects for tuples ({"__t": [...]}; a named tuple {"__nt": [type name, fields, items]}), dicts
+JSON document, then the blobs. Values are plain data only: JSON scalars, lists, and tagged objects
+for tuples ({"__t": [...]}; a named tuple {"__nt": [type name, fields, items]}), dicts
 ({"__d": [[k, v], ...]}, or, with MIN_ITEMS items or more, {"__d": {"__cols": [keys, values]}}:
-two lists, which cross as fast as lists do) and the standard library's
-dicts that keep more than their items (``collections.OrderedDict``, ``Counter``, and
-``defaultdict`` of a built-in type: {"__od"|"__cnt": [[k, v], ...]}, {"__dd": [type, [...]]}),
-sets and frozensets ({"__set"|"__fset": [...]}), ranges ({"__r": [start, stop, step]}), complex
-numbers ({"__c": [re, im]}), bytes ({"__b": i}: blob i), arrays ({"__a": i}: blob i is ``.npy``
-bytes, read with allow_pickle=False; a subclass's, a masked array's say, as ``np.asarray`` sees
-it), NumPy scalars ({"__s": i}) and handles to objects that
-stay in the sandbox ({"__h": id}). A student's function that returns a range, a set, a Counter
-or a named tuple is answered with one, as in a notebook: a proxy in its place would compare
-unequal to everything. The decoder trusts nothing: every size is capped and anything else is a
-``WireError``.
+two lists, which cross as fast as lists do) and the standard library's dicts that keep more than
+their items (``collections.OrderedDict``, ``Counter``, and ``defaultdict`` of a built-in type:
+{"__od"|"__cnt": [[k, v], ...]}, {"__dd": [type, [...]]}), sets and frozensets
+({"__set"|"__fset": [...]}), ranges ({"__r": [start, stop, step]}), complex numbers
+({"__c": [re, im]}), bytes ({"__b": i}: blob i), arrays ({"__a": i}: blob i is ``.npy`` bytes,
+read with allow_pickle=False; a subclass's, a masked array's say, as ``np.asarray`` sees it),
+NumPy scalars ({"__s": i}), handles to objects that stay in the sandbox ({"__h": id}) and to
+objects of the grader's that a test passed to the student's code, which calls them back
+({"__g": id}). A student's function that returns a range, a set, a Counter or a named tuple is
+answered with one, as in a notebook: a proxy in its place would compare unequal to everything.
+The decoder trusts nothing: every size is capped and anything else is a ``WireError``.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class Unencodable(TypeError):
 
 
 class Handle:
-    """A reference to an object that lives on the other side, by id."""
+    """A reference to an object that lives in the sandbox, by id ({"__h": id})."""
 
     __slots__ = ("id",)
 
@@ -91,13 +91,19 @@ class Handle:
         self.id = id
 
 
+class Back(Handle):
+    """A reference to an object of the grader's that the student's code calls back ({"__g": id})."""
+
+    __slots__ = ()
+
+
 def encode(value: Any, handle: Callable[[Any], int] | None = None,
            max_bytes: int = MAX_MESSAGE,
            cache: "ArrayCache | None" = None) -> tuple[Any, list[bytes]]:
     """``value`` as (a JSON-safe tree, blobs). Objects that are not plain data go through
-    ``handle`` (which returns an id) or raise ``Unencodable``. With ``cache``, a large array the
-    peer already holds goes as its key ({"__k": key}), a new one is sent once with its key
-    ({"__A": [blob, key]})."""
+    ``handle`` (which returns an id, or a ``Back``) or raise ``Unencodable``. With ``cache``, a
+    large array the peer already holds goes as its key ({"__k": key}), a new one is sent once
+    with its key ({"__A": [blob, key]})."""
     blobs: list[bytes] = []
     budget = [max_bytes]
     added: list[str] = []   # cache keys this value adds, forgotten again if it cannot cross
@@ -152,7 +158,7 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
             spend(len(v) if t is str else 8)
             return v
         if isinstance(v, Handle):
-            return {"__h": v.id}
+            return {"__g" if isinstance(v, Back) else "__h": v.id}
         if t is complex:
             return {"__c": [v.real, v.imag]}
         if isinstance(v, np.ndarray) and t is not np.ndarray:
@@ -194,7 +200,8 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
             blobs.append(v)
             return {"__b": len(blobs) - 1}
         if handle is not None:
-            return {"__h": handle(v)}
+            kept = handle(v)
+            return walk(kept, depth) if isinstance(kept, Back) else {"__h": kept}
         raise Unencodable(f"a {t.__name__} is not plain data")
 
     try:
@@ -288,8 +295,9 @@ class ArrayCache:
 
 
 def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = None,
-           cache: ArrayCache | None = None) -> Any:
-    """The plain value a tree and its blobs stand for; handles go through ``handle``. Arrays come
+           cache: ArrayCache | None = None, back: Callable[[int], Any] | None = None) -> Any:
+    """The plain value a tree and its blobs stand for; handles go through ``handle``, the
+    grader's objects (``Back``) through ``back``. Arrays come
     back as exact ``np.ndarray`` (never a subclass), read with ``allow_pickle=False``; a named
     tuple as one of a type made here (``_named_tuple``). Only with
     ``cache`` (the sandbox's side) are cached-array tags accepted; a cached array is handed out as
@@ -433,6 +441,8 @@ def decode(tree: Any, blobs: list[bytes], handle: Callable[[int], Any] | None = 
                 return a[()]
             if tag == "__h" and type(body) is int and handle is not None:
                 return handle(body)
+            if tag == "__g" and type(body) is int and back is not None:
+                return back(body)
         raise WireError(f"unexpected {t.__name__} in message")
 
     if cache is not None:

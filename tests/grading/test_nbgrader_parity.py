@@ -338,6 +338,11 @@ for _ in range(25):  # plt.show() closes each figure, as the inline backend does
                       None, "import random\nnp.random.seed(3)\nrandom.seed(4)\n"
                       "out = noisy(np.zeros(4))\nnp.random.seed(3)\nrandom.seed(4)\n"
                       "assert np.array_equal(out, np.random.rand(4) + random.random())\n"),
+    # the student's code calls a function the test passes it
+    "function_passed": ("def derivative(f, x, h=1e-5):\n"
+                        "    return (f(x + h) - f(x - h)) / (2 * h)\n", None,
+                        "assert abs(derivative(lambda v: v ** 3, 2.0) - 12.0) < 1e-4\n"
+                        "assert abs(derivative(np.tanh, 0.0) - 1.0) < 1e-6\n"),
     "timed_definition": ("def cube_root(x):\n    return x ** (1 / 3)\n",
                          "%%timeit -n1 -r1\ndef cube_root(x):\n    return x ** (1 / 3)\n",
                          "assert cube_root(8.0) == 2.0\n"),
@@ -395,7 +400,8 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     none of the notebook's names (the other resets nothing). The other's cell that loads an
     extension that is not installed stops there, as in a kernel. A class the notebook defines
     survives pickle, a cell may ``await`` at its top level, a test that seeds the global
-    generators predicts what the student's function draws from them, and a function defined under
+    generators predicts what the student's function draws from them, the student's code calls
+    the test's own functions, and a function defined under
     ``%%timeit`` (the other's) stays inside timeit's function, as in IPython."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
