@@ -5,8 +5,10 @@ every value itself."""
 
 from __future__ import annotations
 
+import os
 import pkgutil
 import sys
+import sysconfig
 import types
 
 from autograder import asserts
@@ -48,14 +50,29 @@ def replaced_since(watched: dict[str, int], flagged: set[str]) -> list[str]:
 
 def suspicions(cls: type) -> list[str]:
     """Flags for a class the student defined that overrides comparison or conversion (an ndarray
-    subclass never gets here: it crosses as its plain array). NumPy's and Python's own types (an
-    object array of lists, say) are honest even though they define these methods themselves."""
+    subclass never gets here: it crosses as its plain array). The types of Python, NumPy and any
+    installed library (an object array of lists, a PyTorch tensor) are honest even though they
+    define these methods themselves."""
     import numpy as np
 
-    if cls.__module__ == "builtins" or cls is np.ndarray or issubclass(cls, np.generic):
+    if cls.__module__ == "builtins" or cls is np.ndarray or issubclass(cls, np.generic) \
+            or _installed(cls):
         return []
     return [f"lying-{m.strip('_')}" for m in ("__eq__", "__array__", "__float__")
             if m in cls.__dict__ and not _made_by_dataclass(cls, m)]
+
+
+def _installed(cls: type) -> bool:
+    """Whether ``cls`` comes from a module of the standard library or an installed package (not
+    the notebook's ``__main__``, nor a module the student wrote in the work folder)."""
+    module = sys.modules.get(cls.__module__) if type(cls.__module__) is str else None
+    path = getattr(module, "__file__", None)
+    return type(path) is str and os.path.realpath(path).startswith(_LIBRARIES)
+
+
+#: Where the standard library and installed packages live.
+_LIBRARIES = tuple(os.path.join(os.path.realpath(sysconfig.get_paths()[key]), "")
+                   for key in ("stdlib", "platstdlib", "purelib", "platlib"))
 
 
 def _made_by_dataclass(cls: type, method: str) -> bool:

@@ -272,6 +272,22 @@ def test_a_dataclass_that_writes_its_own_eq_is_flagged_and_one_that_does_not_is_
     assert suspicions(Honest) == [] and suspicions(Liar) == ["lying-eq"]
 
 
+def test_an_installed_librarys_class_is_not_flagged_and_one_in_the_work_folder_is(tmp_path,
+                                                                                  monkeypatch):
+    """A PyTorch tensor or a Fraction kept in a notebook defines __eq__ honestly; a class in a
+    module the student wrote beside the notebook is the student's."""
+    import fractions
+
+    from autograder.engine.tampering import suspicions
+
+    (tmp_path / "liar_module.py").write_text("class Liar:\n    def __eq__(self, other):\n"
+                                             "        return True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import liar_module
+
+    assert suspicions(fractions.Fraction) == [] and suspicions(liar_module.Liar) == ["lying-eq"]
+
+
 @pytest.mark.parametrize("content, status, words", [
     (b'{"cells": [', "failed", "not valid JSON"),
     (b'{"cells": [], "x": "\xff\xfe"}', "failed", "not UTF-8"),
