@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import os
 import select
 import signal
@@ -209,7 +210,9 @@ class ChildSession:
 
     def _call_back(self, message: dict[str, Any], blobs: list[bytes]) -> None:
         """Answer what the student's code asked of an object a test passed it, while the request
-        that led there waits (``proxies.answer_callback`` runs the test's own code)."""
+        that led there waits (``proxies.answer_callback`` runs the test's own code). Outside a
+        test cell (a student cell that kept the object calls it) what the test's code prints
+        belongs to no test, and is dropped."""
         from autograder.engine.proxies import answer_callback  # proxies build on this module
 
         if shared_random.FIELD in message:
@@ -217,7 +220,11 @@ class ChildSession:
                 self.random.adopt(message[shared_random.FIELD])
             except ValueError:
                 self.flags.add("protocol")
-        answer, out = answer_callback(self, message, blobs)
+        with contextlib.ExitStack() as outside_a_test:
+            if self.cell_deadline is None:
+                outside_a_test.enter_context(contextlib.redirect_stdout(io.StringIO()))
+                outside_a_test.enter_context(contextlib.redirect_stderr(io.StringIO()))
+            answer, out = answer_callback(self, message, blobs)
         answer = {**answer, "op": protocol.ANSWER}
         state = self.random.outgoing()
         if state is not None:

@@ -174,3 +174,18 @@ def test_what_a_hostile_child_asks_is_answered_with_an_error(message, error):
     answer, _ = answer_callback(session, message, [])
     assert answer["ok"] is False and error in answer["error"]["message"], answer
     assert answer_callback(session, back_call(), [])[0] == {"ok": True, "value": "called"}
+
+
+def test_a_kept_callback_called_from_a_student_cell_prints_nowhere(worker, capsys):
+    """A student cell may call a function a test passed before; what it prints belongs to no
+    test (in a kernel it would go to the student's cell), not to the grader's own output."""
+    steps = [StudentCell("kept = []\n\n\ndef keep(f):\n    kept.append(f)\n"),
+             TestCell("t1", 1.0, "def loud(v):\n    print('the test speaks')\n"
+                                 "    import sys\n    print('to stderr', file=sys.stderr)\n"
+                                 "    return v + 1\nkeep(loud)\n"),
+             StudentCell("later = kept[0](1)\n"),
+             TestCell("t2", 1.0, "assert later == 2\n")]
+    capsys.readouterr()
+    run = Grader(worker).run(steps, [])
+    assert [t.points for t in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
+    assert "the test speaks" not in "".join(capsys.readouterr())
