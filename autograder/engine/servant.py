@@ -9,6 +9,8 @@ What this side does report (flags of monkeypatched modules, lying classes) only 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import linecache
 import os
 import signal
@@ -34,6 +36,14 @@ from autograder.engine.tampering import replaced_since, suspicions
 
 _SKIP_NAMES = {"get_ipython", "In", "Out", "exit", "quit"}
 _geterr = np.geterr  # NumPy's own, whatever a student later puts in its place
+
+
+def _digest(tree: Any, blobs: list[bytes]) -> str:
+    """An encoded value's identity: its tree and the bytes of its blobs."""
+    found = hashlib.sha1(json.dumps(tree, separators=(",", ":")).encode())
+    for blob in blobs:
+        found.update(hashlib.sha1(blob).digest())
+    return found.hexdigest()
 
 
 def _error_handling() -> dict[str, str]:
@@ -83,7 +93,7 @@ class Servant:
         self.cache = wire.ArrayCache()
         self.cell_files: set[str] = set()
         self.shell = MagicShell(self.namespace, self.cell_files)
-        self.sent_arrays: dict[str, str] = {}   # name -> digest of the large array last sent
+        self.sent: dict[str, str] = {}   # name -> digest of the value last sent as it
         self.flagged: set[str] = set()
         self.staged: tuple[Any, list[tuple[Any, Any]], Any] | None = None
         self.compiling = _compile_timer()
@@ -239,7 +249,7 @@ class Servant:
                 self.shell.pre_run_cell()
         except BaseException as exc:  # noqa: BLE001 - a reloaded module may raise anything
             return {"ok": False, "error": _error(exc, self.cell_files)}, []
-        entries, out_blobs = {}, []
+        entries, out_blobs, sent = {}, [], {}
         budget = self.limits.transfer_mb * 2**20 // 2  # values past it stay here, behind proxies
         for name, obj in list(self.namespace.items()):
             if (name.startswith("__") and name.endswith("__")) or name in _SKIP_NAMES:
@@ -254,18 +264,24 @@ class Servant:
                     if obj.nbytes > budget:
                         raise wire.Unencodable("past the transfer budget")
                     digest = wire.digest(obj)   # changed in place, it is sent again
-                    if self.sent_arrays.get(name) == digest:
-                        entries[name] = {"kind": "same"}
+                    if self.sent.get(name) == digest:
+                        entries[name], sent[name] = {"kind": "same"}, digest
                         continue
-                    self.sent_arrays[name] = digest
-                tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
+                    tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
+                else:  # a value as it crosses: one the grader holds already is not sent again
+                    tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
+                    digest = _digest(tree, extra)
+                    if self.sent.get(name) == digest:
+                        entries[name], sent[name] = {"kind": "same"}, digest
+                        continue
             except (wire.Unencodable, MemoryError):  # what the student's memory cap leaves
                 entries[name] = {"kind": "object", **self._describe(obj)}
                 continue
             budget -= sum(map(len, extra)) + 64
             base = len(out_blobs)
             out_blobs += extra
-            entries[name] = {"kind": "value", "value": wire.shift(tree, base)}
+            entries[name], sent[name] = {"kind": "value", "value": wire.shift(tree, base)}, digest
+        self.sent = sent  # a name deleted, or sent as an object, is sent whole when it comes back
         return {"ok": True, "names": entries}, out_blobs
 
     def _invoke(self, fn: Any) -> tuple[dict[str, Any], list[bytes]]:

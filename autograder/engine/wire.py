@@ -23,6 +23,7 @@ import array as _array
 import collections
 import hashlib
 import io
+import itertools
 import json
 import os
 import struct
@@ -125,23 +126,28 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
 
     pools: dict[str, tuple[int, _array.array]] = {}  # array code -> (blob index, numbers)
 
-    def numbers(v: list) -> dict[str, list[int]] | None:
-        """``v`` as a slice of its type's pool, if it is all ints in int64 or all floats."""
-        kind = type(v[0])
-        if kind not in _NUMBER_TAGS or {*map(type, v)} != {kind}:
+    def numbers(rows: list[list]) -> list[dict[str, list[int]]] | None:
+        """``rows`` as slices of their type's pool, if all their numbers are ints in int64 or
+        all floats: checked and converted in one pass (the book's IMDB sequences, 10,000 lists,
+        took 0.3 s one list at a time)."""
+        kinds = {*map(type, itertools.chain.from_iterable(rows))}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        if kind not in _NUMBER_TAGS:
             return None
         tag, code = _NUMBER_TAGS[kind]
         try:
-            part = _array.array(code, v)
+            part = _array.array(code, itertools.chain.from_iterable(rows))
         except OverflowError:  # an int past int64 goes as JSON
             return None
-        spend(8 * len(v))
+        spend(8 * len(part))
         if code not in pools:
             blobs.append(b"")  # filled at the end
             pools[code] = (len(blobs) - 1, _array.array(code))
         index, pool = pools[code]
+        start = len(pool)
         pool.extend(part)
-        return {tag: [index, len(pool) - len(part), len(part)]}
+        return [{tag: [index, begin, len(row)]}
+                for begin, row in zip(itertools.accumulate(map(len, rows), initial=start), rows)]
 
     def pairs(v: dict, depth: int) -> list | dict[str, list]:
         """A dict's items: [key, value] pairs, or, from MIN_ITEMS on, {"__cols": [keys,
@@ -175,11 +181,15 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
         if isinstance(v, np.generic) and t.__module__ == "numpy" and v.dtype.kind in "biufcSUMm":
             return {"__s": blob(np.asarray(v))}
         if t is list:
-            if len(v) >= MIN_ITEMS and {*map(type, v)} == {str}:
+            kinds = {*map(type, v)} if len(v) >= MIN_ITEMS else set()
+            if kinds == {str}:
                 spend(sum(map(len, v)))
                 return list(v)
-            sliced = numbers(v) if len(v) >= MIN_NUMBERS else None
-            return sliced if sliced is not None else [walk(x, depth + 1) for x in v]
+            sliced = (numbers(v) if kinds == {list} else  # rows of numbers, all at once
+                      numbers([v]) if len(v) >= MIN_NUMBERS else None)
+            if sliced is not None:
+                return sliced if kinds == {list} else sliced[0]
+            return [walk(x, depth + 1) for x in v]
         if t is tuple:
             return {"__t": [walk(x, depth + 1) for x in v]}
         fields = _fields(t)

@@ -245,3 +245,21 @@ def test_a_test_and_the_students_code_share_one_random_stream(worker):
     run = Grader(worker).run(steps, [])
     assert [test.points for test in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
     assert not run.flags
+
+
+def test_a_value_the_grader_holds_already_is_not_sent_again_and_one_that_changed_is(worker):
+    """The sandbox sends "same" for a name whose value crosses as it did last time; a value
+    changed in place, a name deleted and made again, and one that was an object between, all
+    reach the tests as they are now."""
+    steps = [StudentCell("data = [1, 2, 3]\nd = {'k': 1}\n"),
+             TestCell("t1", 1.0, "assert data == [1, 2, 3] and d == {'k': 1}\n"),
+             StudentCell("del data\n"),
+             TestCell("t2", 1.0, "assert 'data' not in globals()\n"),
+             StudentCell("data = [1, 2, 3]\nd['k'] = 2\n"),
+             TestCell("t3", 1.0, "assert data == [1, 2, 3] and d == {'k': 2}\n"),
+             StudentCell("data = lambda: 0\n"),
+             TestCell("t4", 1.0, "assert data() == 0\n"),
+             StudentCell("data = [1, 2, 3]\n"),
+             TestCell("t5", 1.0, "assert data == [1, 2, 3] and d == {'k': 2}\n")]
+    run = Grader(worker).run(steps, [])
+    assert [t.points for t in run.tests] == [1.0] * 5, [t.message for t in run.tests]

@@ -275,3 +275,23 @@ def test_malformed_dict_columns_are_refused():
         with pytest.raises(wire.WireError):
             wire.decode({"__d": bad}, [])
     assert wire.decode({"__d": {"__cols": [keys, keys]}}, []) == dict(zip(keys, keys))
+
+
+rows = (st.lists(st.integers(), max_size=30) | st.lists(st.floats(), max_size=30)
+        | st.lists(st.integers(-3, 3) | st.booleans(), max_size=5))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(rows, min_size=14, max_size=40), st.sampled_from([int, float]))
+def test_rows_of_numbers_cross_exactly_from_one_pass(value, kind):
+    """From MIN_ITEMS rows on, a list of lists of one kind of number is checked and converted in
+    one pass (the book's IMDB sequences); rows of any other kind, or mixed, cross as they would
+    alone, each item's type and bits kept."""
+    uniform = [[kind(i) for i in range(n)] for n in range(len(value))]
+    for case in (value, uniform):
+        tree, blobs = wire.encode(case)
+        message, got_blobs = wire.unpack(io.BytesIO(wire.pack({"v": tree}, blobs)).read)
+        assert exactly(case, wire.decode(message["v"], got_blobs))
+    if len(uniform) >= wire.MIN_ITEMS:
+        tree, blobs = wire.encode(uniform)
+        assert len(blobs) == 1 and all(len(row) == 1 for row in tree)  # each row one slice
