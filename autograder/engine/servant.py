@@ -259,21 +259,18 @@ class Servant:
                 if type(top) is str and top.split(".")[0] in protocol.TRUSTED_MODULES:
                     entries[name] = {"kind": "module", "module": top}
                 continue
-            try:
-                if type(obj) is np.ndarray and obj.nbytes > 1 << 20:
-                    if obj.nbytes > budget:
+            try:  # a value the grader holds already is not sent again ("same")
+                digest = None
+                if type(obj) is np.ndarray and obj.nbytes > 1 << 20:  # known by its bytes:
+                    if obj.nbytes > budget:                           # not encoded to see it
                         raise wire.Unencodable("past the transfer budget")
                     digest = wire.digest(obj)   # changed in place, it is sent again
-                    if self.sent.get(name) == digest:
-                        entries[name], sent[name] = {"kind": "same"}, digest
-                        continue
+                if digest is None or digest != self.sent.get(name):
                     tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
-                else:  # a value as it crosses: one the grader holds already is not sent again
-                    tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
-                    digest = _digest(tree, extra)
-                    if self.sent.get(name) == digest:
-                        entries[name], sent[name] = {"kind": "same"}, digest
-                        continue
+                    digest = digest or _digest(tree, extra)
+                if digest == self.sent.get(name):
+                    entries[name], sent[name] = {"kind": "same"}, digest
+                    continue
             except (wire.Unencodable, MemoryError):  # what the student's memory cap leaves
                 entries[name] = {"kind": "object", **self._describe(obj)}
                 continue
@@ -318,10 +315,7 @@ class Servant:
                 blobs += extra
         if op == "back_call":
             fields["objects"] = objects
-        message = protocol.callback(op, **fields)
-        state = self.random.outgoing()
-        if state is not None:
-            message[shared_random.FIELD] = state
+        message = self.random.attach(protocol.callback(op, **fields))
         fd = self.sock.fileno()
         # frames cross whole: the grader's interrupt waits for the answer (the grader answers
         # every call back) and then lands in the student's code, which called
@@ -329,8 +323,7 @@ class Servant:
         try:
             wire.write_all(fd, wire.pack(message, blobs))
             while True:
-                msg, blobs = wire.unpack(lambda n: wire.read_exactly(fd, n),
-                                         max_bytes=self.limits.transfer_mb * 2**20 + 2**20)
+                msg, blobs = self._read_frame()
                 if msg.get("op") == protocol.ANSWER:
                     break
                 if msg.get("op") == "end":
@@ -338,8 +331,7 @@ class Servant:
                 wire.write_all(fd, self._answer(msg, blobs))
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        if shared_random.FIELD in msg:
-            self.random.adopt(msg[shared_random.FIELD])
+        self.random.receive(msg)
         if not msg.get("ok"):
             raise raised_by_the_grader(msg.get("error"))
         if msg.get("method"):
@@ -402,6 +394,12 @@ class Servant:
             return {"ok": False, "error": _error(exc, self.cell_files)}
         return {"ok": True}
 
+    def _read_frame(self) -> tuple[dict[str, Any], list[bytes]]:
+        """The grader's next frame, whole."""
+        fd = self.sock.fileno()
+        return wire.unpack(lambda n: wire.read_exactly(fd, n),
+                           max_bytes=self.limits.transfer_mb * 2**20 + 2**20)
+
     def _answer(self, msg: dict[str, Any], blobs: list[bytes]) -> bytes:
         """The frame that answers one request of the grader's."""
         op = msg.get("op")
@@ -409,8 +407,7 @@ class Servant:
         try:
             if handler is None:
                 raise ValueError(f"unknown request {op!r}")
-            if shared_random.FIELD in msg:
-                self.random.adopt(msg[shared_random.FIELD])
+            self.random.receive(msg)
             answer = handler(msg, blobs)
         except Exception as exc:  # noqa: BLE001 - bad requests, objects that break the encoder
             answer = {"ok": False, "error": _error(exc, self.cell_files)}
@@ -418,9 +415,7 @@ class Servant:
         if op != "timed":
             reply.update(self._collect())
             reply["compile_s"] = self._compile_seconds()
-            state = self.random.outgoing()
-            if state is not None:
-                reply[shared_random.FIELD] = state
+            reply = self.random.attach(reply)
         try:
             return wire.pack(reply, out)
         except (TypeError, ValueError) as exc:
@@ -437,8 +432,7 @@ class Servant:
         wire.write_all(fd, wire.pack(protocol.hello(os.getpid())))
         while True:
             try:
-                msg, blobs = wire.unpack(lambda n: wire.read_exactly(fd, n),
-                                         max_bytes=self.limits.transfer_mb * 2**20 + 2**20)
+                msg, blobs = self._read_frame()
             except (EOFError, OSError, wire.WireError):
                 return
             if msg.get("op") == "end":

@@ -170,9 +170,8 @@ class ChildSession:
             self._fail(SandboxFailure("", "time-budget"), timeout)
             raise self.failure
         limit = min(timeout, budget)
-        state = self.random.outgoing() if message.get("op") != "timed" else None
-        if state is not None:
-            message = {**message, shared_random.FIELD: state}
+        if message.get("op") != "timed":
+            message = self.random.attach(message)
         try:
             self.sock.sendall(wire.pack(message, list(blobs)))
             deadline = time.monotonic() + limit
@@ -201,11 +200,7 @@ class ChildSession:
         compile_s = reply[0].get("compile_s")
         if type(compile_s) in (int, float):
             self.compile_s = float(compile_s)
-        if shared_random.FIELD in reply[0]:
-            try:
-                self.random.adopt(reply[0][shared_random.FIELD])
-            except ValueError:
-                self.flags.add("protocol")
+        self._receive_random(reply[0])
         return reply
 
     def _call_back(self, message: dict[str, Any], blobs: list[bytes]) -> None:
@@ -215,21 +210,21 @@ class ChildSession:
         belongs to no test, and is dropped."""
         from autograder.engine.proxies import answer_callback  # proxies build on this module
 
-        if shared_random.FIELD in message:
-            try:
-                self.random.adopt(message[shared_random.FIELD])
-            except ValueError:
-                self.flags.add("protocol")
+        self._receive_random(message)
         with contextlib.ExitStack() as outside_a_test:
             if self.cell_deadline is None:
                 outside_a_test.enter_context(contextlib.redirect_stdout(io.StringIO()))
                 outside_a_test.enter_context(contextlib.redirect_stderr(io.StringIO()))
             answer, out = answer_callback(self, message, blobs)
-        answer = {**answer, "op": protocol.ANSWER}
-        state = self.random.outgoing()
-        if state is not None:
-            answer[shared_random.FIELD] = state
-        self.sock.sendall(wire.pack(answer, out))
+        self.sock.sendall(wire.pack(self.random.attach({**answer, "op": protocol.ANSWER}), out))
+
+    def _receive_random(self, message: dict[str, Any]) -> None:
+        """Take the random state the child's message carries; one of the wrong form is
+        flagged and changes nothing."""
+        try:
+            self.random.receive(message)
+        except ValueError:
+            self.flags.add("protocol")
 
     def _interrupt(self, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         """The reply to a request that ran past ``timeout``: SIGINT to the child, whose

@@ -77,6 +77,18 @@ class Handover:
         return [[version, list(internal), gauss],
                 [keys.tolist(), int(position), int(has_gauss), float(cached)]]
 
+    def attach(self, message: dict[str, Any]) -> dict[str, Any]:
+        """``message``, carrying this side's state (``FIELD``) if it drew since the last
+        hand-over."""
+        state = self.outgoing()
+        return message if state is None else {**message, FIELD: state}
+
+    def receive(self, message: dict[str, Any]) -> None:
+        """Take the state ``message`` carries, if it carries one (ValueError: of the wrong
+        form)."""
+        if FIELD in message:
+            self.adopt(message[FIELD])
+
     def adopt(self, state: Any) -> None:
         """Take the other side's state; ValueError (nothing changed) for one of the wrong form."""
         try:

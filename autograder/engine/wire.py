@@ -185,10 +185,14 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None,
             if kinds == {str}:
                 spend(sum(map(len, v)))
                 return list(v)
-            sliced = (numbers(v) if kinds == {list} else  # rows of numbers, all at once
-                      numbers([v]) if len(v) >= MIN_NUMBERS else None)
-            if sliced is not None:
-                return sliced if kinds == {list} else sliced[0]
+            if kinds == {list}:  # rows of numbers, all at once
+                rows = numbers(v)
+                if rows is not None:
+                    return rows
+            elif len(v) >= MIN_NUMBERS:
+                row = numbers([v])
+                if row is not None:
+                    return row[0]
             return [walk(x, depth + 1) for x in v]
         if t is tuple:
             return {"__t": [walk(x, depth + 1) for x in v]}
