@@ -14,10 +14,12 @@ names; ``%load_ext autoreload`` with ``%autoreload`` and ``%aimport`` reload cha
 before each cell, with IPython's own reloader (other extensions are not loaded, but one that is
 not installed fails); and Numba reads the variables ``%env`` sets when the notebook first
 imports it. ``%matplotlib`` and other display or configuration magics are skipped, shell
-commands (``!ls``) never run. A cell with a top-level ``await`` runs to its end on an event
-loop, as IPython's autoawait runs it. The shell also gives the namespace the ``display``
-a kernel defines, and pyplot behaves as under the inline backend: ``plt.show()`` and the end
-of each cell close the figures.
+commands (``!ls``) never run, and ``%conda`` fails outside a conda environment as it fails in a
+kernel. Cells are compiled as IPython compiles them: a top-level ``await`` runs to its end on an
+event loop, as IPython's autoawait runs it, and a cell's ``from __future__`` imports hold for
+the cells after it. The shell keeps the kernel's history names (``In``, ``Out``, ``_``:
+``history``), gives the namespace the ``display`` a kernel defines, and pyplot behaves as under
+the inline backend: ``plt.show()`` and the end of each cell close the figures.
 
 The body of a cell magic (``%%time`` above a ``def``) runs from a file of its own, cell-<index>.py
 beside the cell's cell<index>.py, so that the functions it defines have their source, as they do
@@ -25,13 +27,16 @@ in a kernel; the grader reads them in its copy of that body (``asserts.source.ma
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import asyncio
 import builtins
+import functools
 import importlib.util
 import inspect
 import linecache
+import operator
 import os
 import re
 import shlex
@@ -43,14 +48,19 @@ import types
 import uuid
 from typing import Any
 
+from autograder.engine.history import History
+
 #: Line magics that only configure the notebook's display or kernel: skipped silently.
 QUIET = {"matplotlib", "config", "precision", "pylab", "pprint", "xmode", "colors", "notebook",
          "autosave"}
+#: Line magics that run a conda-like installer, which IPython runs only in a conda environment.
+CONDA = {"conda", "mamba", "micromamba"}
 #: The names a kernel gives a notebook, which ``%reset`` leaves.
 KERNEL_NAMES = ("__name__", "__builtin__", "__builtins__", "get_ipython", "display")
-#: How a student cell is compiled, as IPython compiles it: a top-level ``await`` allowed, and
-#: none of the compiling module's ``from __future__`` imports inherited.
-CELL_FLAGS = {"flags": ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, "dont_inherit": True}
+#: The compiler flags of every ``from __future__`` import: IPython's compiler keeps those a cell
+#: imported for the cells after it (``codeop.Compile``).
+FUTURE_FLAGS = functools.reduce(operator.or_, (getattr(__future__, name).compiler_flag
+                                               for name in __future__.all_feature_names))
 #: Options of the magics that run a statement: those that take a value, and flags.
 OPTIONS = {"timeit": ("nrpv", "tcqo"), "time": ("", ""), "prun": ("DlsT", "rq")}
 
@@ -182,18 +192,43 @@ class MagicShell:
         self.body_path: str | None = None   # the file the running cell's magic body runs from
         self.autoreload: Any = None  # IPython's AutoreloadMagics, once %load_ext loads it
         self.loop: asyncio.AbstractEventLoop | None = None  # for cells with a top-level await
+        self.future = 0  # the flags of the ``from __future__`` imports cells made so far
+        self.history = History(namespace)
         namespace.setdefault("display", display)
 
-    def execute(self, code: types.CodeType) -> None:
-        """Run a cell compiled with ``CELL_FLAGS`` in the namespace; one with a top-level
-        ``await`` is a coroutine, run to its end on the shell's own event loop, as IPython's
-        autoawait runs it."""
+    def compile(self, source: str | ast.AST, path: str, mode: str = "exec",
+                cell: bool = False) -> types.CodeType:
+        """``source`` compiled as IPython compiles it: with the ``from __future__`` imports of
+        the cells before (and its own kept for the cells after), none of this module's, and,
+        in a cell (``cell``), a top-level ``await`` allowed."""
+        flags = self.future | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if cell else 0)
+        code = compile(source, path, mode, flags=flags, dont_inherit=True)
+        self.future |= code.co_flags & FUTURE_FLAGS
+        return code
+
+    def run_cell_source(self, count: int, source: str, path: str, raw: str | None = None) -> None:
+        """Run cell number ``count`` (``source``, written to ``path``; ``raw``: as written, its
+        magics not yet turned into calls) as a kernel runs it: its input kept in the history,
+        its statements run, and the value of a last expression kept in ``Out`` and ``_``
+        (``history``)."""
+        self.history.store_input(count, source, source if raw is None else raw)
+        tree = compile(source, path, "exec", flags=ast.PyCF_ONLY_AST | self.future,
+                       dont_inherit=True)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        self.execute(self.compile(tree, path, cell=True))
+        if last is not None:
+            value = self.execute(self.compile(ast.Expression(last.value), path, "eval", True))
+            self.history.store_output(count, value, source)
+
+    def execute(self, code: types.CodeType) -> Any:
+        """Run code compiled with ``compile`` in the namespace, and give its value (None for a
+        module's); a cell with a top-level ``await`` is a coroutine, run to its end on the
+        shell's own event loop, as IPython's autoawait runs it."""
         if not code.co_flags & inspect.CO_COROUTINE:
-            exec(code, self.namespace)
-            return
+            return eval(code, self.namespace)
         if self.loop is None:
             self.loop = asyncio.new_event_loop()
-        self.loop.run_until_complete(eval(code, self.namespace))
+        return self.loop.run_until_complete(eval(code, self.namespace))
 
     def pre_run_cell(self) -> None:
         """What a kernel does before each cell it runs: IPython's autoreload checks for
@@ -219,11 +254,10 @@ class MagicShell:
         compiled as the file ``path``; the value of its last expression, as ``%time`` gives."""
         tree = ast.parse(transform(code), path)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        exec(compile(tree, path, "exec", dont_inherit=True), self.namespace)
+        exec(self.compile(tree, path), self.namespace)
         if last is None:
             return None
-        return eval(compile(ast.Expression(last.value), path, "eval", dont_inherit=True),
-                    self.namespace)
+        return eval(self.compile(ast.Expression(last.value), path, "eval"), self.namespace)
 
     def _body_file(self, cell: str) -> str:
         """Where a cell magic's body runs from: the cell's ``body_path``, written with the
@@ -255,6 +289,10 @@ class MagicShell:
 
                 raise UsageError(f"Line magic function `%{name}` not found.")
             return getattr(self.autoreload, name)(line)
+        if name in CONDA:  # a kernel outside a conda environment refuses them
+            from IPython.core.magics.packaging import is_conda_environment
+
+            is_conda_environment(lambda: None)()
         if name not in QUIET:
             self.notes.append(f"%{name} skipped: the grader does not run this magic")
         return None
@@ -379,13 +417,22 @@ class MagicShell:
             doomed = [k for k, v in self.namespace.items() if isinstance(v, numpy.ndarray)]
         elif words and not {"in", "out", "dhist"} >= set(words):
             raise ValueError(f"%reset: unknown target {' '.join(words)!r}")
-        elif words:
-            return  # the input and output history, which this shell keeps none of
+        elif words:  # the history only
+            if "out" in words:
+                self.history.clear_outputs()
+            if "in" in words:
+                self.history.clear_inputs()
+            if "dhist" in words:
+                self.namespace["_dh"][:] = []
+            return
         else:
+            self.history.clear_outputs()
             doomed = list(self.namespace)
         for name in doomed:
             if name not in KERNEL_NAMES:
                 del self.namespace[name]
+        if not selective and not words:
+            self.history.start()
 
     def _load_extension(self, module: str) -> None:
         """``%load_ext MODULE``: autoreload is IPython's own (``_load_autoreload``); another

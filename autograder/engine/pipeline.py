@@ -168,13 +168,14 @@ class Grader:
         students: dict[str, Any] = {}
         seen: dict[str, str] = {}
         builtins_used = _builtins_used(steps)
-        cells = 0
+        cells = count = 0  # student cells; code cells as a kernel counts them (not the empty)
         try:
             for step in steps:
                 clock = time.perf_counter()
+                count += bool(step.source.strip())
                 if isinstance(step, StudentCell):
                     cells += 1
-                    self._student_cell(step, cells, session, run)
+                    self._student_cell(step, cells, count, session, run)
                     run.timings["cells_s"] += time.perf_counter() - clock
                 elif session.out_of_time():
                     run.flags.add("time-budget")
@@ -195,7 +196,8 @@ class Grader:
         run.flags |= session.flags
         return run
 
-    def _student_cell(self, step: StudentCell, index: int, session: ChildSession, run: Run) -> None:
+    def _student_cell(self, step: StudentCell, index: int, count: int, session: ChildSession,
+                      run: Run) -> None:
         for needle in self.forbidden:
             if needle and needle in step.source:
                 run.flags.add("read-attempt")
@@ -207,7 +209,8 @@ class Grader:
         if body is not None:
             session.cells[-index] = magics.transform(body)
         try:
-            reply, _ = session.request(protocol.request("run", index=index, source=source),
+            reply, _ = session.request(protocol.request("run", index=index, count=count,
+                                                        source=source, raw=step.source),
                                        timeout=self.worker.limits.cell_timeout_s)
         except SandboxFailure as failure:
             run.flags.add(failure.flag)

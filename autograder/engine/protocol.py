@@ -29,8 +29,10 @@ from typing import Any, Callable
 
 #: Requests the child answers: op -> the fields the grader sends with it.
 REQUESTS = {
-    "run": ("index", "source"),        # run a student cell; reply: notes, patched, and
-                                       # errstate: the student's numpy.geterr() after it
+    "run": ("index", "count", "source", "raw"),  # run the index-th student cell, the
+                                       # count-th code cell a kernel runs (source: its magics
+                                       # turned into calls; raw: as written); reply: notes,
+                                       # patched, and errstate: the student's numpy.geterr()
     "names": (),                       # the student's names; reply: names
     "call": ("h", "args", "kwargs", "context"),  # call an object; reply: value, objects, and
                                        # changed: the argument arrays it changed in place

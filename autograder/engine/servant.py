@@ -22,10 +22,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from autograder.asserts.source import _python_function
-from autograder.engine import call_context, protocol, shared_random, wire
+from autograder.engine import call_context, history, protocol, shared_random, wire
 from autograder.engine.grader_objects import GraderObject, raised_by_the_grader
 from autograder.engine.magics import (
-    CELL_FLAGS,
     MagicShell,
     close_figures,
     notebook_namespace,
@@ -34,7 +33,7 @@ from autograder.engine.magics import (
 from autograder.engine.sandbox import Limits
 from autograder.engine.tampering import replaced_since, suspicions
 
-_SKIP_NAMES = {"get_ipython", "In", "Out", "exit", "quit"}
+_SKIP_NAMES = {"get_ipython", "exit", "quit"}
 _geterr = np.geterr  # NumPy's own, whatever a student later puts in its place
 
 
@@ -202,7 +201,7 @@ class Servant:
 
     # -- requests
     def op_run(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
-        index = int(msg["index"])
+        index, count = int(msg["index"]), int(msg["count"])
         path = os.path.join(self.job_dir, f"cell{index}.py")
         source = msg["source"]
         with open(path, "w", encoding="utf-8") as f:
@@ -214,10 +213,9 @@ class Servant:
         self.shell.body_path = os.path.join(self.job_dir, f"cell-{index}.py")
         reply: dict[str, Any] = {"ok": True}
         try:
-            code = compile(source, path, "exec", **CELL_FLAGS)
             with self._student():
                 self.shell.pre_run_cell()
-                self.shell.execute(code)
+                self.shell.run_cell_source(count, source, path, str(msg["raw"]))
         except BaseException as exc:  # noqa: BLE001 - a cell may raise anything, SystemExit too
             reply = {"ok": False, "error": _error(exc, self.cell_files)}
         finally:
@@ -252,7 +250,8 @@ class Servant:
         entries, out_blobs, sent = {}, [], {}
         budget = self.limits.transfer_mb * 2**20 // 2  # values past it stay here, behind proxies
         for name, obj in list(self.namespace.items()):
-            if (name.startswith("__") and name.endswith("__")) or name in _SKIP_NAMES:
+            if (name.startswith("__") and name.endswith("__")) or name in _SKIP_NAMES or \
+                    history.NAMES.match(name):
                 continue
             if type(obj).__name__ == "module":
                 top = getattr(obj, "__name__", "")

@@ -7,10 +7,11 @@ student deleted gone from the tests, and Numba reading the notebook's ``%env`` a
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
-from autograder.engine.magics import CELL_FLAGS, MagicShell, options, transform
+from autograder.engine.magics import MagicShell, options, transform
 from autograder.engine.notebook import StudentCell, TestCell
 from autograder.engine.pipeline import Grader
 from autograder.engine.worker import Worker
@@ -22,8 +23,8 @@ def run_cells(*cells: str) -> tuple[dict, MagicShell]:
     namespace: dict = {"__name__": "__main__"}  # as in the sandbox and a kernel
     shell = MagicShell(namespace)
     namespace["get_ipython"] = lambda: shell
-    for cell in cells:
-        shell.execute(compile(transform(cell), "<cell>", "exec", **CELL_FLAGS))
+    for count, cell in enumerate(cells, 1):
+        shell.run_cell_source(count, transform(cell), "<cell>", cell)
     return namespace, shell
 
 
@@ -107,13 +108,30 @@ def test_other_magics_leave_what_ipython_leaves(tmp_path, monkeypatch, capsys):
 def test_reset_deletes_the_names_ipython_deletes():
     keep = "import numpy as np\nx = np.arange(3.0)\nscale = 2.0\n_hidden = 1\n"
     everything, _ = run_cells(keep, "%reset -f\n")
-    assert sorted(everything) == ["__builtins__", "__name__", "display", "get_ipython"]
+    assert sorted(everything) == ["In", "Out", "__builtins__", "__name__", "_dh", "_ih", "_oh",
+                                  "display", "get_ipython"]  # the history's, as IPython's
     arrays, _ = run_cells(keep, "%reset -f array\n")
     assert "x" not in arrays and arrays["scale"] == 2.0 and "np" in arrays
     chosen, _ = run_cells(keep, "%reset_selective -f ^sc\n%reset -f in out\n")
     assert "scale" not in chosen and {"x", "np", "_hidden"} <= set(chosen)
     with pytest.raises(ValueError, match="unknown target 'everything'"):
         run_cells("%reset -f everything\n")
+
+
+def test_cells_keep_the_from_future_imports_of_the_cells_before_as_in_ipython():
+    namespace, _ = run_cells("from __future__ import annotations\n",
+                             "def f(x: NotYetDefined) -> NotYetDefined:\n    return x\n",
+                             "%time g = f\n")
+    assert namespace["f"].__annotations__ == {"x": "NotYetDefined", "return": "NotYetDefined"}
+
+
+@pytest.mark.skipif(os.path.exists(os.path.join(sys.prefix, "conda-meta", "history")),
+                    reason="this Python is a conda environment")
+def test_conda_magics_fail_outside_a_conda_environment_as_in_a_kernel():
+    with pytest.raises(ValueError, match="not appear to be a conda environment"):
+        run_cells("%conda install -y numpy\n\ndef half(x):\n    return x / 2\n")
+    _, shell = run_cells("%pip install -q numba\n")
+    assert shell.notes == ["%pip skipped: the grader does not run this magic"]
 
 
 def test_autoreload_is_a_magic_only_once_its_extension_is_loaded():

@@ -364,6 +364,14 @@ assert np.allclose(s, [0.0, 0.5, 1.0])
 assert inverse(np.array([0.0]))[0] == np.inf
 assert np.log(np.zeros(1))[0] == -np.inf
 """),
+    # the value a cell ended with, in Out (a test's loop variable froze _ for good, in the
+    # kernel), numbered as the kernel numbers the cells; a __future__ import, for the rest
+    "last_value": ("np.zeros((3, 2)).shape\n", None, "pass\n"),
+    "last_value_read": ("last = max(Out)\nrows = Out[last][0]\ncells_run = len(In) - 1\n", None,
+                        "assert rows == 3 and cells_run == last + 2\n"),
+    "future_import": ("from __future__ import annotations\n", "pass\n", "pass\n"),
+    "forward_reference": ("def first_of(batch: Batch) -> Row:\n    return batch[0]\n", None,
+                          "assert first_of([4, 5]) == 4\n"),
     # last: the notebook's names are gone
     "reset": ("%reset -f\n", "pass\n", "assert 'stable_sigmoid' not in globals()\n"),
 }
@@ -402,7 +410,9 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     survives pickle, a cell may ``await`` at its top level, a test that seeds the global
     generators predicts what the student's function draws from them, the student's code calls
     the test's own functions, and a function defined under
-    ``%%timeit`` (the other's) stays inside timeit's function, as in IPython."""
+    ``%%timeit`` (the other's) stays inside timeit's function, as in IPython. A cell reads the
+    value a cell before it ended with (``Out``), and a ``from __future__ import annotations``
+    holds for the cells after it (the other imports none: its annotation fails)."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
@@ -416,4 +426,5 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     assert [name for name, points in ours["careless"].items() if not points] == [
         "test_argument_left_alone", "test_error_handling", "test_warning_shown_again",
         "test_defined_under_time", "test_decorated", "test_autoreloaded_again",
-        "test_extension_not_installed", "test_timed_definition", "test_reset"]
+        "test_extension_not_installed", "test_timed_definition", "test_forward_reference",
+        "test_reset"]
