@@ -19,7 +19,7 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.util
 import os
-import tempfile
+import shutil
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from autograder.engine.sandbox import Limits
-from autograder.engine.worker import Worker
+from autograder.engine.worker import Worker, owned_folder
 from autograder.results import SubmissionResult, TestResult
 
 
@@ -53,7 +53,7 @@ RETRIES = 2
 _worker: Worker | None = None
 
 
-def _init(limits: Limits, mode: str | None, references: str | None = None) -> None:
+def _init(limits: Limits, mode: str | None, references: Path | None = None) -> None:
     """Start this grader process's worker, and import what grading needs here up front;
     ``references`` is the folder where the run's processes share reference timings."""
     global _worker
@@ -139,8 +139,8 @@ class LocalPool:
 
     def __enter__(self) -> "LocalPool":
         if self.workers > 1:
-            self._references = self._stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="autograder-references-"))
+            self._references = owned_folder("autograder-references-")
+            self._stack.callback(shutil.rmtree, self._references, ignore_errors=True)
             self._stack.callback(lambda: self._pool.shutdown())
             self._start()
         return self

@@ -45,8 +45,7 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self.hello: dict[str, Any] = {}
-        _sweep_stale_roots()
-        self.root = Path(tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-"))
+        self.root = owned_folder(ROOT_PREFIX)
         self.workdir = self.root / "work"  # the zygote's work folder without bubblewrap
         self.log = self.root / "zygote.log"
         _workers += 1
@@ -223,12 +222,15 @@ class Worker:
                                  "process-ended") from None
 
 
-def _sweep_stale_roots() -> None:
-    """Remove the temporary folders of workers whose grader process was killed."""
-    for folder in Path(tempfile.gettempdir()).glob(ROOT_PREFIX + "*"):
-        owner, _, rest = folder.name[len(ROOT_PREFIX):].partition("-")
+def owned_folder(prefix: str) -> Path:
+    """A new temporary folder named ``prefix``, this process's id and a random part; first,
+    those of the same prefix whose process is gone (killed before it could remove them) are
+    removed."""
+    for folder in Path(tempfile.gettempdir()).glob(prefix + "*"):
+        owner, _, rest = folder.name[len(prefix):].partition("-")
         if owner.isdigit() and rest and not Path(f"/proc/{owner}").exists():
             shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
 
 
 def _folder_bytes(folder: Path, cap: int) -> int | None:

@@ -10,6 +10,7 @@ under a name of its own, every process sleeps a bounded time, every allocation i
 from __future__ import annotations
 
 import ast
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,12 +72,15 @@ def test_tmpfs_and_work_folder_writes_stop_at_their_caps(tmp_path):
 
 def test_without_bubblewrap_the_work_folder_is_watched(tmp_path):
     """The grader counts the work folder's bytes while a request runs: past the cap the child is
-    stopped and flagged (the writer stops at 48 MB in the worker's own folder anyway)."""
+    stopped and flagged (the writer stops at 48 MB in the worker's own folder anyway), and the
+    files of the child it killed go with the worker."""
     code = ("import time\nfor i in range(24):\n    open(f'fill-{i}', 'wb').write(b'x' * 2**21)\n"
             "    time.sleep(0.1)\n")
     worker = Worker(Limits(work_mb=8, cell_timeout_s=30), mode="rlimits")
     course = nbs.course(tmp_path, {})
     try:
+        worker.start()
+        stopped = worker.proc.pid  # the zygote killed with its child, the filler
         result, points = grade(worker, course, "filler", nbs.with_extra(nbs.CORRECT, 3, code))
         assert "disk-limit" in result.flags
         assert points == {"test_relu": 2.0, "test_add": 0.0, "test_mean": 0.0}
@@ -85,6 +89,9 @@ def test_without_bubblewrap_the_work_folder_is_watched(tmp_path):
         assert points == FULL and result.flags == ()
     finally:
         worker.close()
+    # its child's files (cells, output) were in the worker's folder, removed with it
+    assert not list(Path(tempfile.gettempdir()).glob(f"agjob-{stopped}-*"))
+    assert not worker.root.exists()
 
 
 def test_the_whole_process_tree_is_held_to_the_memory_cap(tmp_path):

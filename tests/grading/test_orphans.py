@@ -1,6 +1,6 @@
 """No orphans: when `autograder grade` dies by SIGKILL, its pool processes, their zygotes and the
 sandboxed children (and, under bubblewrap or in a cgroup, what the students started) end within
-seconds.
+seconds; the folders they made go with the next grader that starts.
 
 Harmless if anything survives: the only processes a submission starts sleep 30 s and exit.
 """
@@ -11,10 +11,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from autograder.engine import cgroups, sandbox
 from autograder.engine.procfs import children
+from autograder.engine.worker import ROOT_PREFIX, owned_folder
 from tests.helpers import notebooks as nbs
 
 NAP = "import subprocess, time\nhelper = subprocess.Popen(['sleep', '30'])\ntime.sleep(30)\n"
@@ -72,5 +75,12 @@ def test_sigkill_of_the_grader_leaves_no_process_behind(tmp_path):
         time.sleep(0.05)
     left = {pid: cmd for pid, cmd in watched.items() if alive(pid)}
     assert not left, f"still running 10 s after the grader's SIGKILL: {left}"
+    # the folders its processes made for themselves, removed by the next grader that starts
+    temp = Path(tempfile.gettempdir())
+    made = [p for pid in [grader.pid, *tree] for p in temp.glob(f"autograder-*-{pid}-*")]
+    assert any(p.name.startswith("autograder-references-") for p in made), made
+    for prefix in ("autograder-references-", ROOT_PREFIX):
+        owned_folder(prefix).rmdir()
+    assert [p for p in made if p.exists()] == []
     print(f"\n{len(watched)} processes below the killed grader ({len(zygotes)} of them zygotes and "
           f"their forked children), all gone {time.monotonic() - killed:.3f} s after it was reaped")
