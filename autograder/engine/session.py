@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 _UCRED = struct.Struct("3i")
 #: Seconds an interrupted child has to stop the student's code and reply, before it is killed.
 INTERRUPT_GRACE_S = 5.0
+#: Seconds the zygote has to report how its child ended. It reports within milliseconds, but on a
+#: machine under heavy load it may not run for seconds, and without its report a child stopped at
+#: its CPU cap reads as one that killed its zygote (a CI run beside other work saw that once).
+REPORT_S = 15.0
 #: A test cell with less than this left makes no more calls: they time out at once (an interrupt
 #: sent as a call starts could land before the student's code runs, where the child drops it).
 _CELL_SPENT_S = 0.05
@@ -358,7 +362,7 @@ class ChildSession:
         if self.worker.control is None:
             return None
         try:
-            message, _ = self.worker.read(self.worker.control, time.monotonic() + 2.0)
+            message, _ = self.worker.read(self.worker.control, time.monotonic() + REPORT_S)
         except SandboxFailure:
             return None
         if not protocol.is_message(message, protocol.EXITED):
@@ -381,7 +385,7 @@ class ChildSession:
         if not kill:
             try:
                 self.sock.sendall(wire.pack(protocol.request("end")))
-                message, _ = self.worker.read(self.worker.control, time.monotonic() + 10.0)
+                message, _ = self.worker.read(self.worker.control, time.monotonic() + REPORT_S)
                 kill = not protocol.is_message(message, protocol.EXITED)
                 if not kill:
                     self._exited(message)
