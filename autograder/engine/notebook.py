@@ -9,6 +9,7 @@ cell of the submission is student code, run in order in the sandbox.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass
@@ -168,6 +169,30 @@ def grading_plan(source: dict[str, Any], submission: dict[str, Any]) -> list[Ste
 def strip_hidden(source: str) -> str:
     """A test cell's source without its ``### BEGIN/END HIDDEN TESTS`` regions."""
     return _HIDDEN.sub("", source)
+
+
+def visible_bindings(source: str) -> set[str]:
+    """The names a test cell's visible part (its hidden tests stripped: what the student's own
+    notebook ran) binds or deletes at its top level: what its student may have used after it."""
+    try:
+        tree = ast.parse(strip_hidden(source))
+    except SyntaxError:  # magics: the tests of this course have none
+        return set()
+    found: set[str] = set()
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            found.add(node.id)
+        elif isinstance(node, ast.alias):
+            found.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+            continue  # its body is its own scope
+        if not isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+                                 ast.GeneratorExp)):
+            stack.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def visible_plan(nb: dict[str, Any]) -> list[Step]:

@@ -20,6 +20,7 @@ import io
 import socket
 import sys
 import time
+import types
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +39,9 @@ from autograder.engine.notebook import (
     grading_plan,
     read_notebook,
     test_cells,
+    visible_bindings,
 )
-from autograder.engine.proxies import make_proxy
+from autograder.engine.proxies import Remote, encode_definition, make_proxy
 from autograder.engine.sandbox import Limits
 from autograder.engine.session import Budget, ChildSession, MachineFault, SandboxFailure
 from autograder.engine.worker import Worker
@@ -133,6 +135,21 @@ def _builtins_used(steps: list[Step]) -> frozenset[str]:
                      if not name.startswith("_") and hasattr(builtins, name))
 
 
+def importable(value: Any) -> list[str] | None:
+    """Where the sandbox can import ``value`` from itself: [module, qualified name] (a module:
+    [its name, ""]), or None for what no module holds under its own name."""
+    if isinstance(value, types.ModuleType):
+        return [value.__name__, ""]
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname or \
+            module == "__main__" or module not in sys.modules:
+        return None
+    found: Any = sys.modules[module]
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return [module, qualname] if found is value else None
+
+
 def graded_steps(steps: list[Step]) -> list[Step]:
     """The steps grading runs: up to the last test cell (cells after it cannot change a score)."""
     last_test = max((i for i, s in enumerate(steps) if isinstance(s, TestCell)), default=-1)
@@ -185,7 +202,9 @@ class Grader:
                     self._sync(session, namespace, students, seen, run)
                     run.flags.update(f"shadowed-builtin:{name}" for name in builtins_used
                                      if callable(students.get(name)))
+                    before = dict(namespace)
                     run.tests.append(self._test_cell(step, namespace, session, run, prefix))
+                    self._define(session, step, namespace, before, students, run)
                     run.timings["reference_s"] += asserts.reference_seconds() - spent
                     run.timings["tests_s"] += time.perf_counter() - clock
         finally:
@@ -284,6 +303,47 @@ class Grader:
             del seen[name]
             namespace.pop(name, None)
             students.pop(name, None)
+
+    def _define(self, session: ChildSession, step: TestCell, namespace: dict[str, Any],
+                before: dict[str, Any], students: dict[str, Any], run: Run) -> None:
+        """What the test cell bound (``namespace`` against ``before``) or deleted reaches the
+        student's later cells, which in a notebook share its namespace: plain data, the
+        student's own objects (a test's ``x = np.arange(5)``, ``model = build()``), and what it
+        imported (``np``, ``assert_allclose``), which the sandbox imports itself. Only names
+        its visible part binds go (``visible_bindings``: a hidden test's data stays out of the
+        student's reach), and a function or class the test defined stays with the tests."""
+        if session.failure is not None:
+            return
+        visible = visible_bindings(step.source)
+        names: dict[str, Any] = {}
+        imported: dict[str, list[str]] = {}
+        blobs: list[bytes] = []
+        budget = self.worker.limits.transfer_mb * 2**20 // 2
+        for name, value in namespace.items():
+            if name not in visible or name in before and before[name] is value:
+                continue
+            try:
+                place = None if isinstance(value, Remote) else importable(value)
+                if place is not None:
+                    imported[name] = place
+                    continue
+                tree, extra = encode_definition(value, session, budget)
+            except Exception:  # noqa: BLE001 - whatever cannot go (a test's own object whose
+                continue       # attributes raise, too) stays with the tests
+            budget -= sum(map(len, extra))
+            names[name] = wire.shift(tree, len(blobs))
+            blobs += extra
+            if name in students:
+                students[name] = value
+        deleted = [name for name in before if name not in namespace and name in visible]
+        if not names and not imported and not deleted:
+            return
+        try:
+            session.request(protocol.request("define", names=names, imported=imported,
+                                             deleted=deleted), blobs,
+                            timeout=self.worker.limits.call_timeout_s)
+        except SandboxFailure as failure:
+            run.flags.add(failure.flag)
 
     def _test_cell(self, step: TestCell, namespace: dict[str, Any], session: ChildSession, run: Run,
                    prefix: str) -> TestResult:

@@ -34,6 +34,9 @@ REQUESTS = {
                                        # turned into calls; raw: as written); reply: notes,
                                        # patched, and errstate: the student's numpy.geterr()
     "names": (),                       # the student's names; reply: names
+    "define": ("names", "imported", "deleted"),  # what a test cell bound (plain data, the
+                                       # student's own objects by handle; imported: name ->
+                                       # [module, qualified name]) or deleted, for the student
     "call": ("h", "args", "kwargs", "context"),  # call an object; reply: value, objects, and
                                        # changed: the argument arrays it changed in place
     "getattr": ("h", "name"),          # read an attribute; reply: value, objects

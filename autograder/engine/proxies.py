@@ -251,6 +251,18 @@ def encode_argument(value: Any, session: ChildSession, base: int = 0) -> tuple[A
     return wire.shift(tree, base), blobs
 
 
+def encode_definition(value: Any, session: ChildSession, budget: int) -> tuple[Any, list[bytes]]:
+    """A value a test cell bound, for the student's later cells: plain data, and proxies as
+    their handles, within ``budget`` bytes; anything else of the grader's (a function or class
+    the test defined, a module) raises ``wire.Unencodable``: it stays with the tests."""
+    def handle(obj: Any) -> int:
+        if isinstance(obj, Remote) and obj._session is session:
+            return obj._handle
+        raise wire.Unencodable(f"the test's {type(obj).__name__} stays with the tests")
+
+    return wire.encode(_unwrap(value), handle=handle, max_bytes=budget, cache=session.sent)
+
+
 def _unwrap(value: Any) -> Any:
     """Turn proxies into wire handles (recursively through containers)."""
     if isinstance(value, Remote):

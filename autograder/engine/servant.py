@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import linecache
 import os
@@ -93,6 +94,7 @@ class Servant:
         self.cell_files: set[str] = set()
         self.shell = MagicShell(self.namespace, self.cell_files)
         self.sent: dict[str, str] = {}   # name -> digest of the value last sent as it
+        self.imported: dict[str, Any] = {}  # name -> what a test cell imported under it
         self.flagged: set[str] = set()
         self.staged: tuple[Any, list[tuple[Any, Any]], Any] | None = None
         self.compiling = _compile_timer()
@@ -258,18 +260,15 @@ class Servant:
                 if type(top) is str and top.split(".")[0] in protocol.TRUSTED_MODULES:
                     entries[name] = {"kind": "module", "module": top}
                 continue
+            if self.imported.get(name, self) is obj:  # the tests' own, as they imported it
+                entries[name] = {"kind": "same"}
+                continue
             try:  # a value the grader holds already is not sent again ("same")
-                digest = None
-                if type(obj) is np.ndarray and obj.nbytes > 1 << 20:  # known by its bytes:
-                    if obj.nbytes > budget:                           # not encoded to see it
-                        raise wire.Unencodable("past the transfer budget")
-                    digest = wire.digest(obj)   # changed in place, it is sent again
-                if digest is None or digest != self.sent.get(name):
-                    tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
-                    digest = digest or _digest(tree, extra)
+                digest, encoded = self._known_as(obj, budget)
                 if digest == self.sent.get(name):
                     entries[name], sent[name] = {"kind": "same"}, digest
                     continue
+                tree, extra = encoded or wire.encode(obj, max_bytes=max(budget, 0))
             except (wire.Unencodable, MemoryError):  # what the student's memory cap leaves
                 entries[name] = {"kind": "object", **self._describe(obj)}
                 continue
@@ -279,6 +278,46 @@ class Servant:
             entries[name], sent[name] = {"kind": "value", "value": wire.shift(tree, base)}, digest
         self.sent = sent  # a name deleted, or sent as an object, is sent whole when it comes back
         return {"ok": True, "names": entries}, out_blobs
+
+    @staticmethod
+    def _known_as(obj: Any, budget: int) -> tuple[str, tuple[Any, list[bytes]] | None]:
+        """The digest by which the grader knows a value it holds, and the value encoded where
+        the digest needed that: a large array is known by its bytes (changed in place, it is
+        sent again), not encoded to see it."""
+        if type(obj) is np.ndarray and obj.nbytes > 1 << 20:
+            if obj.nbytes > budget:
+                raise wire.Unencodable("past the transfer budget")
+            return wire.digest(obj), None
+        tree, extra = wire.encode(obj, max_bytes=max(budget, 0))
+        return _digest(tree, extra), (tree, extra)
+
+    def op_define(self, msg: dict[str, Any], blobs: list[bytes]) -> dict[str, Any]:
+        """Bind the names a test cell bound (``names``: plain data, or the student's own objects
+        by handle; ``imported``: what it imported, imported here too) and delete those it
+        deleted, for the student's later cells, which in a notebook share the tests' namespace;
+        the grader, which holds these values, is not sent them back unless they change."""
+        budget = self.limits.transfer_mb * 2**20 // 2
+        for name, tree in dict(msg["names"]).items():
+            value = self._args(tree, blobs)
+            self.namespace[name] = value
+            self.imported.pop(name, None)
+            try:
+                self.sent[name] = self._known_as(value, budget)[0]
+            except (wire.Unencodable, MemoryError):  # the student's object: sent as one
+                self.sent.pop(name, None)
+        for name, (module, qualname) in dict(msg["imported"]).items():
+            try:
+                value = importlib.import_module(module)
+                for part in qualname.split(".") if qualname else ():
+                    value = getattr(value, part)
+            except Exception:  # noqa: BLE001 - a module only the grader has: the tests' own
+                continue
+            self.namespace[name] = self.imported[name] = value
+        for name in msg["deleted"]:
+            self.namespace.pop(name, None)
+            self.sent.pop(name, None)
+            self.imported.pop(name, None)
+        return {"ok": True}
 
     def _invoke(self, fn: Any) -> tuple[dict[str, Any], list[bytes]]:
         try:

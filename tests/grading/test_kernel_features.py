@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from autograder.engine.magics import MagicShell, options, transform
-from autograder.engine.notebook import StudentCell, TestCell
+from autograder.engine.notebook import StudentCell, TestCell, visible_bindings
 from autograder.engine.pipeline import Grader
 from autograder.engine.worker import Worker
 from tests.helpers import notebooks as nbs
@@ -281,3 +281,53 @@ def test_a_value_the_grader_holds_already_is_not_sent_again_and_one_that_changed
              TestCell("t5", 1.0, "assert data == [1, 2, 3] and d == {'k': 2}\n")]
     run = Grader(worker).run(steps, [])
     assert [t.points for t in run.tests] == [1.0] * 5, [t.message for t in run.tests]
+
+
+def test_what_a_test_cell_binds_reaches_the_students_later_cells_in_the_engine(worker):
+    """In a notebook the tests and the student share one namespace: a later student cell uses
+    the data a test made, what it imported, and the student's own object it kept; a name it
+    deleted is gone. A function the test defined stays with the tests, and what the test bound
+    is not sent back to it (the test's own ``assert_allclose`` is still NumPy's)."""
+    steps = [StudentCell("import numpy as np\n\ndef relu(x):\n    return np.maximum(x, 0)\n"
+                         "\nscale = 2.0\n"),
+             TestCell("t1", 1.0, "from numpy.testing import assert_allclose\nimport math\n"
+                                 "probe = np.array([-1.0, 2.0])\nkept = relu\nsizes = [1, 2]\n"
+                                 "assert_allclose(relu(probe), [0.0, 2.0])\ndel scale\n"
+                                 "def _helper():\n    return 1\n"),
+             StudentCell("assert_allclose(kept(probe), [0.0, 2.0])\nroot = math.sqrt(4.0)\n"
+                         "sizes.append(3)\ngone = 'scale' not in globals()\n"
+                         "helper_seen = '_helper' in globals()\n"
+                         "def tanh(x):\n    return np.tanh(x)\n"),
+             TestCell("t2", 1.0, "import numpy.testing\n"
+                                 "assert assert_allclose is numpy.testing.assert_allclose\n"
+                                 "assert root == 2.0 and sizes == [1, 2, 3] and gone\n"
+                                 "assert not helper_seen and tanh(0.0) == 0.0\n")]
+    run = Grader(worker).run(steps, [])
+    assert [test.points for test in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
+
+
+def test_a_hidden_tests_names_stay_out_of_the_students_reach_in_the_engine(worker):
+    """Only what a test cell's visible part binds reaches the student's later cells: the
+    student's own notebook never had what the hidden part makes (its expected values)."""
+    steps = [StudentCell("import numpy as np\n\ndef relu(x):\n    return np.maximum(x, 0)\n"),
+             TestCell("t1", 1.0, "probe = np.array([-1.0, 2.0])\n### BEGIN HIDDEN TESTS\n"
+                                 "expected = np.array([0.0, 2.0])\nfor step in range(3):\n"
+                                 "    assert (relu(probe) == expected).all()\n"
+                                 "### END HIDDEN TESTS\n", hidden=True),
+             StudentCell("seen = sorted({'probe', 'expected', 'step'} & set(globals()))\n"),
+             TestCell("t2", 1.0, "assert seen == ['probe'], seen\n")]
+    run = Grader(worker).run(steps, [])
+    assert [test.points for test in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
+
+
+@pytest.mark.parametrize("source, bound", [
+    ("x = 1\nfor i, (a, b) in enumerate([]):\n    pass\n", {"x", "i", "a", "b"}),
+    ("import numpy.testing\nfrom math import sqrt as root\nwith open('f') as f:\n    pass\n",
+     {"numpy", "root", "f"}),
+    ("def check(v):\n    inner = v\n    return inner\nclass C:\n    field = 1\n", {"check", "C"}),
+    ("squares = [k * k for k in range(3)]\nfn = lambda q: q\ndel old\n", {"squares", "fn", "old"}),
+    ("shown = 1\n### BEGIN HIDDEN TESTS\nsecret = 2\n### END HIDDEN TESTS\n", {"shown"}),
+    ("%timeit f()\n", set()),
+])
+def test_the_names_a_test_cells_visible_part_binds(source, bound):
+    assert visible_bindings(source) == bound

@@ -372,6 +372,12 @@ assert np.log(np.zeros(1))[0] == -np.inf
     "future_import": ("from __future__ import annotations\n", "pass\n", "pass\n"),
     "forward_reference": ("def first_of(batch: Batch) -> Row:\n    return batch[0]\n", None,
                           "assert first_of([4, 5]) == 4\n"),
+    # what a test cell made and imported, used by the student's next cell
+    "test_made_data": ("def double(x):\n    return 2 * x\n", None,
+                       "from numpy.testing import assert_allclose\nprobe = np.arange(3.0)\n"
+                       "assert_allclose(double(probe), [0.0, 2.0, 4.0])\n"),
+    "uses_test_data": ("doubled = double(probe)\nassert_allclose(doubled, 2 * probe)\n", None,
+                       "assert doubled.tolist() == [0.0, 2.0, 4.0]\n"),
     # last: the notebook's names are gone
     "reset": ("%reset -f\n", "pass\n", "assert 'stable_sigmoid' not in globals()\n"),
 }
@@ -412,7 +418,8 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     the test's own functions, and a function defined under
     ``%%timeit`` (the other's) stays inside timeit's function, as in IPython. A cell reads the
     value a cell before it ended with (``Out``), and a ``from __future__ import annotations``
-    holds for the cells after it (the other imports none: its annotation fails)."""
+    holds for the cells after it (the other imports none: its annotation fails). A student's
+    cell uses the array a test cell made and the function it imported."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
