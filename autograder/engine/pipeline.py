@@ -339,11 +339,16 @@ class Grader:
         if not names and not imported and not deleted:
             return
         try:
-            session.request(protocol.request("define", names=names, imported=imported,
-                                             deleted=deleted), blobs,
-                            timeout=self.worker.limits.call_timeout_s)
+            reply, _ = session.request(protocol.request("define", names=names, imported=imported,
+                                                        deleted=deleted), blobs,
+                                       timeout=self.worker.limits.call_timeout_s)
         except SandboxFailure as failure:
             run.flags.add(failure.flag)
+            return
+        if not reply.get("ok"):
+            error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+            run.notes.append(f"what {step.grade_id} defined did not reach the student's cells: "
+                             f"{error.get('message', 'no reply')}")
 
     def _test_cell(self, step: TestCell, namespace: dict[str, Any], session: ChildSession, run: Run,
                    prefix: str) -> TestResult:
