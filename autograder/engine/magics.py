@@ -18,8 +18,9 @@ commands (``!ls``) never run, and ``%conda`` fails outside a conda environment a
 kernel. Cells are compiled as IPython compiles them: a top-level ``await`` runs to its end on an
 event loop, as IPython's autoawait runs it, and a cell's ``from __future__`` imports hold for
 the cells after it. The shell keeps the kernel's history names (``In``, ``Out``, ``_``:
-``history``), gives the namespace the ``display`` a kernel defines, and pyplot behaves as under
-the inline backend: ``plt.show()`` and the end of each cell close the figures.
+``history``), gives the namespace the ``display`` a kernel defines, is what ``get_ipython()``
+gives the notebook's code (imported from IPython too), and pyplot behaves as under the inline
+backend: ``plt.show()`` and the end of each cell close the figures.
 
 The body of a cell magic (``%%time`` above a ``def``) runs from a file of its own, cell-<index>.py
 beside the cell's cell<index>.py, so that the functions it defines have their source, as they do
@@ -113,6 +114,22 @@ def read_numba_environment_on_import(watched: dict[str, int]) -> None:
 
     builtins.__import__ = first_import
     accept(watched, builtins, "__import__")
+
+
+def get_ipython_in_cells(shell: MagicShell) -> None:
+    """IPython's ``get_ipython()`` gives the notebook's code (its cells, and functions they
+    define) the shell, as ``from IPython import get_ipython`` gives a kernel's cells the
+    kernel's; a library asking whether it runs under IPython keeps IPython's own answer: None,
+    as no IPython shell runs here (this shell is no stand-in for one to a library)."""
+    import IPython
+    from IPython.core import getipython
+
+    original = getipython.get_ipython
+
+    def get_ipython() -> Any:
+        return shell if sys._getframe(1).f_globals is shell.namespace else original()
+
+    IPython.get_ipython = getipython.get_ipython = get_ipython
 
 
 def show(*args: Any, **kwargs: Any) -> None:

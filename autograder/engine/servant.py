@@ -28,6 +28,7 @@ from autograder.engine.grader_objects import GraderObject, raised_by_the_grader
 from autograder.engine.magics import (
     MagicShell,
     close_figures,
+    get_ipython_in_cells,
     notebook_namespace,
     read_numba_environment_on_import,
 )
@@ -104,6 +105,7 @@ class Servant:
         self.random = shared_random.Handover(first_sends=True)  # the stream the tests share
         signal.signal(signal.SIGINT, self._interrupted)
         read_numba_environment_on_import(watched)
+        get_ipython_in_cells(self.shell)
 
     # -- the grader's interrupt (a request past its timeout) stops the student's code only
     def _interrupted(self, signum: int, frame: Any) -> None:

@@ -331,3 +331,19 @@ def test_a_hidden_tests_names_stay_out_of_the_students_reach_in_the_engine(worke
 ])
 def test_the_names_a_test_cells_visible_part_binds(source, bound):
     assert visible_bindings(source) == bound
+
+
+def test_get_ipython_imported_from_ipython_is_the_shell_for_the_notebook_only(worker):
+    """``from IPython import get_ipython`` gives a cell the shell, as in a kernel; a library
+    asking (here a module of the student's, and pyplot switching its backend) gets IPython's
+    own None, so it does not take the shell for a kernel's."""
+    steps = [StudentCell("%%writefile probe.py\nfrom IPython import get_ipython\n\n"
+                         "def asks():\n    return get_ipython()\n"),
+             StudentCell("from IPython import get_ipython\nimport probe\n"
+                         "import matplotlib.pyplot as plt\n"
+                         "get_ipython().run_line_magic('matplotlib', 'inline')\n"
+                         "plt.switch_backend('agg')\nlibrary_sees = probe.asks()\n\n"
+                         "def relu(x):\n    return max(x, 0)\n"),
+             TestCell("t", 1.0, "assert relu(-1) == 0 and library_sees is None\n")]
+    run = Grader(worker).run(steps, [])
+    assert [test.points for test in run.tests] == [1.0], [t.message for t in run.tests]
