@@ -4,7 +4,8 @@ run.
 Test cells ("Autograder tests": grade true, solution false) always come from the source notebook;
 the submission's own copies are ignored, so editing or deleting them changes nothing. Locked
 read-only cells are restored from the source too, as ``nbgrader autograde`` does. Every other code
-cell of the submission is student code, run in order in the sandbox.
+cell of the submission is student code, run in order in the sandbox, but for one tagged
+``skip-execution``, which nbgrader's executor skips too (a test cell runs whatever its tags).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: The tag of a cell that nbgrader's executor does not run (nbclient's ``skip_cells_with_tag``).
+SKIP_TAG = "skip-execution"
 _HIDDEN = re.compile(r"^[ \t]*###\s*BEGIN HIDDEN TESTS.*?^[ \t]*###\s*END HIDDEN TESTS[^\n]*\n?",
                      re.MULTILINE | re.DOTALL)
 
@@ -81,7 +84,9 @@ def read_notebook(path: str | Path) -> dict[str, Any]:
             raise NotebookError(f"notebook {path} has a cell whose source is not text")
         meta = cell.get("metadata") if type(cell.get("metadata")) is dict else {}
         nbgrader = meta.get("nbgrader") if type(meta.get("nbgrader")) is dict else {}
-        cells.append({"cell_type": cell.get("cell_type"), "source": source, "nbgrader": nbgrader})
+        tags = meta.get("tags")
+        cells.append({"cell_type": cell.get("cell_type"), "source": source, "nbgrader": nbgrader,
+                      "skipped": type(tags) is list and SKIP_TAG in tags})
     return {"cells": cells, "path": str(path)}
 
 
@@ -146,7 +151,7 @@ def grading_plan(source: dict[str, Any], submission: dict[str, Any]) -> list[Ste
             if gid not in placed:
                 steps.append(tests[gid])
                 placed.add(gid)
-        else:
+        elif not cell["skipped"]:
             steps.append(StudentCell(locked.get(gid, cell["source"]), gid))
         if gid:
             anchors.setdefault(gid, len(steps) - 1)
@@ -206,7 +211,7 @@ def visible_plan(nb: dict[str, Any]) -> list[Step]:
             steps.append(TestCell(_grade_id(cell), _points(cell, nb["path"]),
                                   strip_hidden(cell["source"]),
                                   hidden=bool(_HIDDEN.search(cell["source"]))))
-        else:
+        elif not cell["skipped"]:
             steps.append(StudentCell(cell["source"], _grade_id(cell)))
     if not any(isinstance(s, TestCell) for s in steps):
         raise NotebookError(f"{nb['path']} has no graded test cells to check")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from autograder.engine.magics import transform
@@ -54,6 +56,19 @@ def test_cells_that_lost_their_metadata_run_as_student_code_before_every_test(tm
     steps = grading_plan(source, load(tmp_path, bare))
     assert kinds(steps) == ["student"] * len(bare) + ["test_relu", "test_add", "test_mean"]
     assert [s.source for s in steps[:len(bare)]] == [c.source for c in nbs.CORRECT]
+
+
+def test_a_cell_tagged_skip_execution_is_skipped_as_nbgrader_skips_it_but_never_a_test(tmp_path):
+    """nbgrader's executor skips a cell tagged ``skip-execution`` (a slow cell the notebook marks);
+    a test cell so tagged, which nbgrader would skip and score in full, runs."""
+    source = load(tmp_path, nbs.CORRECT, "source.ipynb")
+    cells = copy.deepcopy(nbs.with_extra(nbs.CORRECT, 1, "raise RuntimeError('slow')"))
+    for cell in (cells[1], cells[3]):  # the slow cell, test_relu
+        cell.metadata["tags"] = ["skip-execution"]
+    for steps in (grading_plan(source, load(tmp_path, cells)), visible_plan(load(tmp_path, cells))):
+        assert kinds(steps) == ["student", "student", "test_relu", "student", "test_add",
+                                "student", "test_mean"]
+        assert all("slow" not in s.source for s in steps)
 
 
 def test_locked_cells_are_restored(tmp_path):
