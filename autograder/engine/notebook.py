@@ -105,6 +105,13 @@ def _is_locked(cell: dict[str, Any]) -> bool:
     return nb.get("locked") is True and not nb.get("solution") and not nb.get("grade")
 
 
+def _marked(cell: dict[str, Any]) -> bool:
+    """Whether nbgrader keeps a cell's grade_id to one cell (a test, solution or locked cell)."""
+    nb = cell["nbgrader"]
+    return bool(_grade_id(cell)) and (nb.get("grade") is True or nb.get("solution") is True
+                                      or nb.get("locked") is True)
+
+
 def _points(cell: dict[str, Any], where: str) -> float:
     points = cell["nbgrader"].get("points", 0)
     try:
@@ -137,20 +144,23 @@ def test_cells(nb: dict[str, Any]) -> list[TestCell]:
 def grading_plan(source: dict[str, Any], submission: dict[str, Any]) -> list[Step]:
     """The steps that grade ``submission``: its code cells as student cells, with every test cell
     (and locked cell) taken from ``source``. A test cell the student deleted goes after the cell it
-    followed in the source (the end, if that is gone too); duplicated ones run once."""
+    followed in the source (the end, if that is gone too). Of cells that share a grade_id (a
+    cell the student copied), the last keeps it and those before run as the student's own code,
+    as submitted (nbgrader's ``DeduplicateIds``): a copied test is graded where its last copy
+    stands."""
     tests = {t.grade_id: t for t in test_cells(source)}
     locked = {_grade_id(c): c["source"] for c in source["cells"] if _is_locked(c) and _grade_id(c)}
+    last = {_grade_id(c): i for i, c in enumerate(submission["cells"]) if _marked(c)}
     steps: list[Step] = []
     placed: set[str] = set()
     anchors: dict[str, int] = {}  # grade_id of a submission cell -> index of its step
-    for cell in submission["cells"]:
+    for index, cell in enumerate(submission["cells"]):
         if cell["cell_type"] != "code":
             continue
-        gid = _grade_id(cell)
+        gid = _grade_id(cell) if last.get(_grade_id(cell), index) == index else ""
         if gid in tests:
-            if gid not in placed:
-                steps.append(tests[gid])
-                placed.add(gid)
+            steps.append(tests[gid])
+            placed.add(gid)
         elif not cell["skipped"]:
             steps.append(StudentCell(locked.get(gid, cell["source"]), gid))
         if gid:

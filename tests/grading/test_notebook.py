@@ -71,6 +71,21 @@ def test_a_cell_tagged_skip_execution_is_skipped_as_nbgrader_skips_it_but_never_
         assert all("slow" not in s.source for s in steps)
 
 
+def test_of_cells_sharing_a_grade_id_the_last_keeps_it_as_nbgrader_keeps_it(tmp_path):
+    """A test cell the student copied to the end is graded there, from the source; the copy
+    before runs as the student's own code, as submitted (nbgrader's DeduplicateIds); a locked
+    cell copied likewise is restored at its last copy only."""
+    source = load(tmp_path, nbs.CORRECT, "source.ipynb")
+    cells = copy.deepcopy(nbs.CORRECT) + [nbs.cell("edited test", "test_relu", points=2),
+                                          nbs.cell("edited imports", "imports", locked=True)]
+    cells[2].source = "my copy of the test"
+    steps = grading_plan(source, load(tmp_path, cells))
+    assert kinds(steps) == ["student", "student", "student", "student", "test_add", "student",
+                            "test_mean", "test_relu", "student"]
+    assert [steps[0].source, steps[2].source] == [nbs.IMPORTS, "my copy of the test"]
+    assert steps[7].source == nbs.TEST_RELU and steps[8].source == nbs.IMPORTS
+
+
 def test_locked_cells_are_restored(tmp_path):
     source = load(tmp_path, nbs.CORRECT, "source.ipynb")
     steps = grading_plan(source, load(tmp_path, nbs.with_cell(nbs.CORRECT, 0, "np = None")))
