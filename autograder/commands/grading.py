@@ -282,7 +282,7 @@ def validate(notebook: Path, course_path: str | None) -> None:
             options.fail(error)
         found = None
     try:
-        worker = Worker(load_limits(found) if found else None)
+        worker = Worker(load_limits(found) if found else None, execution="validate")
     except ValueError as error:
         options.fail(error)
     try:

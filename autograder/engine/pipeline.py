@@ -17,6 +17,7 @@ import errno
 import hashlib
 import importlib
 import io
+import os
 import socket
 import sys
 import time
@@ -25,6 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -186,6 +188,9 @@ class Grader:
         seen: dict[str, str] = {}
         builtins_used = _builtins_used(steps)
         cells = count = 0  # student cells; code cells as a kernel counts them (not the empty)
+        # the tests see nbgrader's variables too, as in the kernel nbgrader starts
+        environment = mock.patch.dict(os.environ, sandbox.nbgrader_variables(self.worker.execution))
+        environment.start()
         try:
             for step in steps:
                 clock = time.perf_counter()
@@ -208,6 +213,7 @@ class Grader:
                     run.timings["reference_s"] += asserts.reference_seconds() - spent
                     run.timings["tests_s"] += time.perf_counter() - clock
         finally:
+            environment.stop()
             session.close(kill=session.failure is not None)
         if session.machine_fault:
             raise MachineFault(session.machine_fault)

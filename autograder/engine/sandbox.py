@@ -180,11 +180,24 @@ def bwrap_command(argv: list[str], limits: Limits | None = None,
     return args + ["--", *argv]
 
 
-def sandbox_env() -> dict[str, str]:
+def nbgrader_variables(execution: str) -> dict[str, str]:
+    """The variables nbgrader sets while it runs a notebook (``execution``: "autograde" or
+    "validate"), which a notebook may read to skip work while it is graded, as nbgrader's FAQ
+    suggests."""
+    if execution not in ("autograde", "validate"):
+        raise ValueError(f"nbgrader runs a notebook to autograde or validate it, not {execution!r}")
+    found = {"NBGRADER_EXECUTION": execution}
+    if execution == "validate":
+        found["NBGRADER_VALIDATING"] = "1"
+    return found
+
+
+def sandbox_env(execution: str = "autograde") -> dict[str, str]:
     """The environment the zygote starts with: no secrets, one thread per library pool (forking a
     process with live thread pools is unsafe), Numba's fork-safe threading layer, a fixed number
-    of malloc arenas."""
+    of malloc arenas, and nbgrader's variables for ``execution`` (``nbgrader_variables``)."""
     env = {
+        **nbgrader_variables(execution),
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",
         "LANG": "C.UTF-8",

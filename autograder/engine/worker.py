@@ -38,10 +38,13 @@ _workers = 0
 class Worker:
     """One zygote, started lazily and restarted after anything went wrong."""
 
-    def __init__(self, limits: Limits | None = None, mode: str | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, mode: str | None = None,
+                 execution: str = "autograde") -> None:
         global _workers
         self.limits = limits or Limits()
         self.mode = mode or sandbox.isolation()
+        self.execution = execution  # as nbgrader runs the notebook: "autograde" or "validate"
+        sandbox.nbgrader_variables(execution)  # checked here, not when the zygote starts
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self.hello: dict[str, Any] = {}
@@ -70,7 +73,7 @@ class Worker:
         _leave_font_cache(seed)
         mine, theirs = socket.socketpair()
         argv = [sys.executable, "-m", "autograder.engine.zygote", str(theirs.fileno())]
-        env = sandbox.sandbox_env()
+        env = sandbox.sandbox_env(self.execution)
         if self.gpus:
             argv += ["--gpu"]
         if self.cgroup is not None:

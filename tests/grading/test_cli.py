@@ -44,9 +44,11 @@ def test_validate_reports_the_visible_tests(tmp_path):
     assert "PASS  test_relu  2/2" in lines and "FAIL  test_add  0/3" in lines
     assert "FAIL  test_mean  1/2" in lines and "partial credit: 1 of 2 points" in result.output
     assert "visible tests: 3/7 points" in result.output
-    good = CliRunner().invoke(main, ["validate",
-                                     str(nbs.write(tmp_path / "good.ipynb", nbs.CORRECT))])
-    assert good.exit_code == 0 and "visible tests: 7/7 points" in good.output
+    # the notebook sees nbgrader's validate variables: relu is defined only after the check
+    checked = nbs.with_cell(nbs.CORRECT, 1, "import os\nassert os.environ['NBGRADER_EXECUTION'] "
+                                            "== 'validate'\n" + nbs.RELU)
+    good = CliRunner().invoke(main, ["validate", str(nbs.write(tmp_path / "good.ipynb", checked))])
+    assert good.exit_code == 0 and "visible tests: 7/7 points" in good.output, good.output
     missing = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.ipynb")])
     assert (missing.exit_code != 0 and "does not exist" in missing.output
             and "Traceback" not in missing.output)

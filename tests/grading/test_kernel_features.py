@@ -347,3 +347,24 @@ def test_get_ipython_imported_from_ipython_is_the_shell_for_the_notebook_only(wo
              TestCell("t", 1.0, "assert relu(-1) == 0 and library_sees is None\n")]
     run = Grader(worker).run(steps, [])
     assert [test.points for test in run.tests] == [1.0], [t.message for t in run.tests]
+
+
+def test_the_notebook_and_its_tests_see_nbgraders_variables_in_the_engine(worker):
+    """nbgrader sets NBGRADER_EXECUTION while it grades ("autograde") or validates ("validate",
+    with NBGRADER_VALIDATING), and its FAQ suggests that notebooks read it to skip slow work."""
+    steps = [StudentCell("import os\nmode = os.environ.get('NBGRADER_EXECUTION')\n"
+                         "validating = os.environ.get('NBGRADER_VALIDATING')\n"),
+             TestCell("t", 1.0, "import os\nassert mode == os.environ['NBGRADER_EXECUTION']\n"
+                                "assert validating == os.environ.get('NBGRADER_VALIDATING')\n"
+                                "print(mode, validating)\n")]
+    run = Grader(worker).run(steps, [])
+    assert run.tests[0].points == 1.0 and run.tests[0].output == "autograde None\n", run.tests
+    assert "NBGRADER_EXECUTION" not in os.environ  # the grader's own, after the run
+    validator = Worker(execution="validate")
+    try:
+        run = Grader(validator).run(steps, [])
+    finally:
+        validator.close()
+    assert run.tests[0].points == 1.0 and run.tests[0].output == "validate 1\n", run.tests
+    with pytest.raises(ValueError, match="autograde or validate it, not 'grade'"):
+        Worker(execution="grade")

@@ -378,6 +378,10 @@ assert np.log(np.zeros(1))[0] == -np.inf
                        "assert_allclose(double(probe), [0.0, 2.0, 4.0])\n"),
     "uses_test_data": ("doubled = double(probe)\nassert_allclose(doubled, 2 * probe)\n", None,
                        "assert doubled.tolist() == [0.0, 2.0, 4.0]\n"),
+    # the variable nbgrader sets while it grades, which notebooks may read to skip slow work
+    "grading_variable": ("import os\nmode = os.environ.get('NBGRADER_EXECUTION')\n", None,
+                         "import os\nassert mode == os.environ['NBGRADER_EXECUTION'] == "
+                         "'autograde'\n"),
     # a cell tagged skip-execution, which nbgrader's executor skips (the tag in the 4th place)
     "skipped_cell": ("skipped_ran = True\n", None, "assert 'skipped_ran' not in globals()\n",
                      ["skip-execution"]),
@@ -423,8 +427,8 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     ``%%timeit`` (the other's) stays inside timeit's function, as in IPython. A cell reads the
     value a cell before it ended with (``Out``), and a ``from __future__ import annotations``
     holds for the cells after it (the other imports none: its annotation fails). A student's
-    cell uses the array a test cell made and the function it imported, and a cell tagged
-    ``skip-execution`` does not run."""
+    cell uses the array a test cell made and the function it imported, the notebook and its
+    tests read ``NBGRADER_EXECUTION``, and a cell tagged ``skip-execution`` does not run."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
