@@ -13,9 +13,17 @@ import pytest
 
 from autograder.engine.magics import MagicShell, options, transform
 from autograder.engine.notebook import StudentCell, TestCell, visible_bindings
-from autograder.engine.pipeline import Grader
+from autograder.engine.pipeline import Grader, Run
 from autograder.engine.worker import Worker
 from tests.helpers import notebooks as nbs
+
+
+def graded(worker: Worker, steps: list, points: list[float]) -> Run:
+    """The run that grades ``steps`` in the engine, its tests scoring ``points`` (else the
+    tests' messages say why not)."""
+    run = Grader(worker).run(steps, [])
+    assert [test.points for test in run.tests] == points, [t.message for t in run.tests]
+    return run
 
 
 def run_cells(*cells: str) -> tuple[dict, MagicShell]:
@@ -187,8 +195,7 @@ def test_kernel_names_and_magic_results_in_the_engine(worker):
              TestCell("t2", 1.0, "assert (triple(np.arange(3.0)) == [0, 3, 6]).all()\n"
                                  "assert best > 0 and t.loops == 3\n"
                                  "assert (twice == [0, 2, 4]).all() and quadruple(1) == 4\n")]
-    run = Grader(worker).run(steps, [])
-    assert [test.points for test in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
+    graded(worker, steps, [1.0, 1.0])
 
 
 @pytest.mark.parametrize("load, second", [("%load_ext autoreload\n%autoreload 2\n", 20.0),
@@ -200,8 +207,7 @@ def test_autoreload_reloads_a_changed_module_before_each_cell_in_the_engine(work
              TestCell("t1", 1.0, "factor()\n"),
              StudentCell(nbs.WRITE_SCALING.format(20)),
              TestCell("t2", 20.0, "factor()\n")]
-    run = Grader(worker).run(steps, [])
-    assert [test.points for test in run.tests] == [1.0, second], [t.message for t in run.tests]
+    graded(worker, steps, [1.0, second])
 
 
 def test_names_the_notebook_deletes_are_gone_from_the_tests(worker):
@@ -212,8 +218,7 @@ def test_names_the_notebook_deletes_are_gone_from_the_tests(worker):
              TestCell("t2", 1.0, "assert 'bias' not in globals() and relu(np.zeros(1))[0] == 0\n"),
              StudentCell("%reset -f\n"),
              TestCell("t3", 1.0, "assert 'relu' not in globals() and 'np' not in globals()\n")]
-    run = Grader(worker).run(steps, [])
-    assert [test.points for test in run.tests] == [1.0, 1.0, 1.0], [t.message for t in run.tests]
+    graded(worker, steps, [1.0, 1.0, 1.0])
 
 
 def test_numba_reads_the_notebooks_environment_at_its_first_import(worker):
@@ -222,8 +227,7 @@ def test_numba_reads_the_notebooks_environment_at_its_first_import(worker):
     steps = [StudentCell("%env NUMBA_DISABLE_JIT=1\nimport numba\n\n@numba.njit\n"
                          "def twice(x):\n    return 2 * x\n"),
              TestCell("t", 1.0, "assert twice(2) == 4 and not hasattr(twice, 'py_func')\n")]
-    run = Grader(worker).run(steps, [])
-    assert [test.points for test in run.tests] == [1.0], [t.message for t in run.tests]
+    graded(worker, steps, [1.0])
 
 
 def test_the_notebooks_classes_pickle_and_a_dataclass_is_not_flagged(worker):
@@ -235,8 +239,7 @@ def test_the_notebooks_classes_pickle_and_a_dataclass_is_not_flagged(worker):
                          "@dataclasses.dataclass\nclass Result:\n    name: str\n\n\n"
                          "last = pickle.loads(pickle.dumps(Result('relu')))\n"),
              TestCell("t", 1.0, "assert copied == 2 and last.name == 'relu'\n")]
-    run = Grader(worker).run(steps, [])
-    assert [test.points for test in run.tests] == [1.0], [t.message for t in run.tests]
+    run = graded(worker, steps, [1.0])
     assert not run.flags
 
 
@@ -260,8 +263,7 @@ def test_a_test_and_the_students_code_share_one_random_stream(worker):
              StudentCell("after_test = np.random.rand()\n"),
              TestCell("t2", 1.0, "np.random.seed(5)\nnp.random.rand()\n"
                                  "assert after_test == np.random.rand()\n")]
-    run = Grader(worker).run(steps, [])
-    assert [test.points for test in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
+    run = graded(worker, steps, [1.0, 1.0])
     assert not run.flags
 
 
@@ -302,8 +304,7 @@ def test_what_a_test_cell_binds_reaches_the_students_later_cells_in_the_engine(w
                                  "assert assert_allclose is numpy.testing.assert_allclose\n"
                                  "assert root == 2.0 and sizes == [1, 2, 3] and gone\n"
                                  "assert not helper_seen and tanh(0.0) == 0.0\n")]
-    run = Grader(worker).run(steps, [])
-    assert [test.points for test in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
+    graded(worker, steps, [1.0, 1.0])
 
 
 def test_a_hidden_tests_names_stay_out_of_the_students_reach_in_the_engine(worker):
@@ -316,8 +317,7 @@ def test_a_hidden_tests_names_stay_out_of_the_students_reach_in_the_engine(worke
                                  "### END HIDDEN TESTS\n", hidden=True),
              StudentCell("seen = sorted({'probe', 'expected', 'step'} & set(globals()))\n"),
              TestCell("t2", 1.0, "assert seen == ['probe'], seen\n")]
-    run = Grader(worker).run(steps, [])
-    assert [test.points for test in run.tests] == [1.0, 1.0], [t.message for t in run.tests]
+    graded(worker, steps, [1.0, 1.0])
 
 
 @pytest.mark.parametrize("source, bound", [
@@ -345,8 +345,7 @@ def test_get_ipython_imported_from_ipython_is_the_shell_for_the_notebook_only(wo
                          "plt.switch_backend('agg')\nlibrary_sees = probe.asks()\n\n"
                          "def relu(x):\n    return max(x, 0)\n"),
              TestCell("t", 1.0, "assert relu(-1) == 0 and library_sees is None\n")]
-    run = Grader(worker).run(steps, [])
-    assert [test.points for test in run.tests] == [1.0], [t.message for t in run.tests]
+    graded(worker, steps, [1.0])
 
 
 def test_the_notebook_and_its_tests_see_nbgraders_variables_in_the_engine(worker):
