@@ -77,6 +77,10 @@ class History:
         self.unders = ("", "", "")
         self.namespace.update(zip(UNDERS, self.unders))
 
+    def clear_folders(self) -> None:
+        """``%reset dhist``: the folder history (``_dh``) emptied."""
+        self.namespace["_dh"][:] = []
+
     def clear_inputs(self) -> None:
         """``%reset in``: every input emptied, ``_iN`` gone (``In`` keeps its length)."""
         for count in range(1, len(self.inputs)):

@@ -440,7 +440,7 @@ class MagicShell:
             if "in" in words:
                 self.history.clear_inputs()
             if "dhist" in words:
-                self.namespace["_dh"][:] = []
+                self.history.clear_folders()
             return
         else:
             self.history.clear_outputs()

@@ -189,7 +189,7 @@ class Grader:
         builtins_used = _builtins_used(steps)
         cells = count = 0  # student cells; code cells as a kernel counts them (not the empty)
         # the tests see nbgrader's variables too, as in the kernel nbgrader starts
-        environment = mock.patch.dict(os.environ, sandbox.nbgrader_variables(self.worker.execution))
+        environment = mock.patch.dict(os.environ, self.worker.variables)
         environment.start()
         try:
             for step in steps:

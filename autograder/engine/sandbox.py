@@ -192,12 +192,11 @@ def nbgrader_variables(execution: str) -> dict[str, str]:
     return found
 
 
-def sandbox_env(execution: str = "autograde") -> dict[str, str]:
+def sandbox_env() -> dict[str, str]:
     """The environment the zygote starts with: no secrets, one thread per library pool (forking a
     process with live thread pools is unsafe), Numba's fork-safe threading layer, a fixed number
-    of malloc arenas, and nbgrader's variables for ``execution`` (``nbgrader_variables``)."""
+    of malloc arenas."""
     env = {
-        **nbgrader_variables(execution),
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",
         "LANG": "C.UTF-8",

@@ -43,8 +43,9 @@ class Worker:
         global _workers
         self.limits = limits or Limits()
         self.mode = mode or sandbox.isolation()
-        self.execution = execution  # as nbgrader runs the notebook: "autograde" or "validate"
-        sandbox.nbgrader_variables(execution)  # checked here, not when the zygote starts
+        # nbgrader's variables, for the zygote and the tests, as nbgrader runs the notebook
+        # (``execution``: "autograde" or "validate"); checked here, not when the zygote starts
+        self.variables = sandbox.nbgrader_variables(execution)
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self.hello: dict[str, Any] = {}
@@ -73,7 +74,7 @@ class Worker:
         _leave_font_cache(seed)
         mine, theirs = socket.socketpair()
         argv = [sys.executable, "-m", "autograder.engine.zygote", str(theirs.fileno())]
-        env = sandbox.sandbox_env(self.execution)
+        env = {**sandbox.sandbox_env(), **self.variables}
         if self.gpus:
             argv += ["--gpu"]
         if self.cgroup is not None:
