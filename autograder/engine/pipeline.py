@@ -29,6 +29,7 @@ from typing import Any
 from unittest import mock
 
 import numpy as np
+from IPython.core.displayhook import DisplayHook
 
 from autograder import asserts
 from autograder.asserts.source import magic_cell_body
@@ -89,11 +90,12 @@ def _classify(error: dict[str, Any]) -> str | None:
 
 
 def _execute(source: str, namespace: dict[str, Any], filename: str) -> Any:
-    """Run a cell like IPython: the value of a last bare expression (None if there is none or the
-    cell ends with ';')."""
+    """Run a cell like IPython: the value of a last bare expression (None if there is none or a
+    semicolon ends it, as IPython's display hook reads one: not in a comment)."""
     tree = ast.parse(source, filename)
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr) and not source.rstrip().endswith(";"):
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and \
+            not DisplayHook.semicolon_at_end_of_expression(source):
         last = ast.Expression(tree.body.pop().value)
     exec(compile(tree, filename, "exec", dont_inherit=True), namespace)
     return (eval(compile(last, filename, "eval", dont_inherit=True), namespace)

@@ -385,6 +385,10 @@ assert np.log(np.zeros(1))[0] == -np.inf
     # a cell tagged skip-execution, which nbgrader's executor skips (the tag in the 4th place)
     "skipped_cell": ("skipped_ran = True\n", None, "assert 'skipped_ran' not in globals()\n",
                      ["skip-execution"]),
+    # a test cell's last value is its partial credit unless a semicolon ends the expression,
+    # as IPython reads it: not one in a comment, and one before a comment
+    "partial_after_comment": ("half = 0.5\n", None, "half  # of the point; the rest is style\n"),
+    "quiet_before_comment": ("pass\n", None, "0.25;  # not shown, so full credit\n"),
     # last: the notebook's names are gone
     "reset": ("%reset -f\n", "pass\n", "assert 'stable_sigmoid' not in globals()\n"),
 }
@@ -428,7 +432,9 @@ def test_what_crosses_to_the_students_code_behaves_as_in_a_notebook(tmp_path):
     value a cell before it ended with (``Out``), and a ``from __future__ import annotations``
     holds for the cells after it (the other imports none: its annotation fails). A student's
     cell uses the array a test cell made and the function it imported, the notebook and its
-    tests read ``NBGRADER_EXECUTION``, and a cell tagged ``skip-execution`` does not run."""
+    tests read ``NBGRADER_EXECUTION``, and a cell tagged ``skip-execution`` does not run. A test
+    cell's last value is partial credit where IPython shows it: a semicolon in a comment does
+    not hide it, one before a comment does."""
     course = nbs.course(tmp_path / "course", {"honest": crossing_cells(True),
                                               "careless": crossing_cells(False)},
                         source=crossing_cells(True))
