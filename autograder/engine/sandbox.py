@@ -195,7 +195,7 @@ def nbgrader_variables(execution: str) -> dict[str, str]:
 def sandbox_env() -> dict[str, str]:
     """The environment the zygote starts with: no secrets, one thread per library pool (forking a
     process with live thread pools is unsafe), Numba's fork-safe threading layer, a fixed number
-    of malloc arenas."""
+    of malloc arenas, and a fixed hash seed."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",
@@ -214,6 +214,10 @@ def sandbox_env() -> dict[str, str]:
         # with two, what a submission's threads take of its address space (the CUDA simulator
         # starts one per GPU thread) does not depend on how many cores the worker has
         "MALLOC_ARENA_MAX": "2",
+        # a set or a dict of str iterates in the order of their hashes, which a kernel seeds at
+        # random: fixed, a submission whose results follow that order gets the same grade on
+        # every worker
+        "PYTHONHASHSEED": "0",
     }
     for key in ("NUMBA_ENABLE_CUDASIM", "NUMBA_DISABLE_JIT"):
         if key in os.environ:

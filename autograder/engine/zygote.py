@@ -72,7 +72,8 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
               seed_numba: Callable[[int], None]) -> None:
     """In the forked child: isolate, limit (``gpu``: it may use the GPUs opened to the zygote;
     ``cgroup``: the grader caps its tasks with a cgroup), seed (Python's, NumPy's and, with
-    ``seed_numba``, Numba's generators), serve; never returns."""
+    ``seed_numba``, Numba's generators, and the entropy of NumPy's unseeded ones), serve; never
+    returns."""
     from autograder.engine.servant import Servant
 
     code = 0
@@ -97,6 +98,7 @@ def run_child(sock: socket.socket, job: dict[str, Any], job_dir: str,
 
         numpy.random.seed(job["seed"])
         seed_numba(job["seed"])
+        _seed_fresh_generators(job["seed"])
         Servant(sock, job_dir, limits, watched).serve()
     except BaseException:  # noqa: BLE001 - the child must never fall back into the zygote's loop
         try:
@@ -251,6 +253,18 @@ def _pin_builtins() -> None:
                     namespace.setdefault(key, value)
     for key, value in pristine.items():  # this module, run as __main__
         globals().setdefault(key, value)
+
+
+def _seed_fresh_generators(seed: int) -> None:
+    """NumPy's generators made without a seed (``np.random.default_rng()``, NumPy's advice for
+    new code; ``SeedSequence()``) take their entropy from the OS: a student's weights drawn so
+    would differ on each grading, and with them a score that rests on training. Here that
+    entropy comes from a stream of the submission's seed, apart from the generators the tests
+    share: each new generator still draws other numbers, the same on every grading. (Python's
+    ``random.Random()`` keeps the OS's: ``tempfile`` names files by it.)"""
+    import numpy.random.bit_generator as bit_generator
+
+    bit_generator.randbits = random.Random(f"numpy entropy {seed}").getrandbits
 
 
 def _warm_numba() -> Callable[[int], None]:

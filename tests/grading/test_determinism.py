@@ -1,7 +1,8 @@
 """The same submission always gets the same per-test results: the vectorization assignment's
 solution (speed tests included) and a partly right copy of it, graded 10 times each alone, beside
-two busy processes, and beside CPU- and memory-hungry submissions in the same pool; and a test
-cell that draws its inputs unseeded draws the same ones on every grading.
+two busy processes, and beside CPU- and memory-hungry submissions in the same pool; a test
+cell that draws its inputs unseeded draws the same ones on every grading, and so does a
+student's generator made without a seed; a set of words iterates in one order on every worker.
 
 Harmless if the sandbox failed: the busy processes and hungry submissions stop after a few
 seconds, allocate at most 400 MB and write at most 64 MB, under unique names they remove.
@@ -136,6 +137,41 @@ def test_a_compiled_functions_unseeded_draws_are_the_same_on_every_grading():
         found = [Grader(worker).run(steps, []).tests[0].points for _ in range(3)]
     finally:
         worker.close()
+    assert len(set(found)) == 1, found
+
+
+def test_the_order_of_a_set_of_words_is_the_same_on_every_worker():
+    """Python seeds its str hashes at random in each interpreter, and a set of words iterates in
+    their order: each worker's sandbox starts from the same seed."""
+    steps = [StudentCell("words = [f'w{i}' for i in range(40)]\norder = list(set(words))\n"),
+             TestCell("order", 1000.0, "float(order.index('w0') * 25 + order.index('w1') % 25)\n")]
+    found = []
+    for _ in range(3):
+        worker = Worker()
+        try:
+            found.append(Grader(worker).run(steps, []).tests[0].points)
+        finally:
+            worker.close()
+    assert len(set(found)) == 1, found
+
+
+def test_a_generator_made_without_a_seed_draws_the_same_on_every_grading():
+    """np.random.default_rng() takes its entropy from the OS in a kernel; in the sandbox from the
+    submission's seed: each generator draws other numbers, the same on every grading and worker."""
+    steps = [StudentCell("import numpy as np\nw = np.random.default_rng().normal(size=3)\n"
+                         "v = np.random.default_rng().normal(size=3)\n"
+                         "entropy = np.random.SeedSequence().entropy\n"),
+             TestCell("draw", 1000.0,
+                      "assert (w != v).all()\nfloat(int(abs(w[0]) * 1e6) % 1000)\n"),
+             TestCell("entropy", 1000.0, "float(entropy % 1000)\n")]
+    found = []
+    for _ in range(2):
+        worker = Worker()
+        try:
+            found += [tuple(t.points for t in Grader(worker).run(steps, []).tests)
+                      for _ in range(2)]
+        finally:
+            worker.close()
     assert len(set(found)) == 1, found
 
 
