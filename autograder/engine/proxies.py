@@ -185,7 +185,8 @@ class StudentFunction(StudentObject):
 
     def __init__(self, session: ChildSession, handle: int, info: dict[str, Any]) -> None:
         super().__init__(session, handle, info)
-        self.__name__ = self.__qualname__ = info.get("name") or "student_function"
+        if type(info.get("name")) is str:
+            self.__name__ = self.__qualname__ = info["name"]
         self.__module__ = info.get("module") or "__main__"
         where = info.get("where")
         if (type(where) is list and len(where) == 3 and type(where[0]) is int

@@ -181,7 +181,8 @@ class Servant:
         info: dict[str, Any] = {"h": self._handle(obj), "type": type(obj).__name__,
                                 "callable": callable(obj)}
         name = getattr(obj, "__name__", None)
-        info["name"] = name if type(name) is str else ""
+        if type(name) is str:  # a callable object's proxy has none, as the object
+            info["name"] = name
         module = getattr(obj, "__module__", None)
         info["module"] = module if type(module) is str else ""
         filename = getattr(code, "co_filename", None)

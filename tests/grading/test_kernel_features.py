@@ -183,6 +183,24 @@ def test_the_source_checks_follow_the_students_helpers_in_the_engine(worker, hel
         assert "the source of _rows, which it calls" in run.tests[0].message
 
 
+def test_a_callable_object_is_named_in_the_engine_as_in_a_notebook(worker):
+    # an instance with __call__ has no __name__: the source checks' message and a test that
+    # reads the name see what a kernel shows, not a name the proxy made up
+    cell = ("import functools\nimport numpy as np\n\nclass ReLU:\n    def __call__(self, x):\n"
+            "        return np.maximum(x, 0)\n\nrelu = ReLU()\n"
+            "clip = functools.partial(np.maximum, 0.0)\n")
+    check = ("from autograder.asserts import assert_no_loops\n"
+             "for _f in (relu, clip):\n    try:\n        _f.__name__\n    except AttributeError:\n"
+             "        pass\n    else:\n        raise AssertionError('a name')\n"
+             "assert_no_loops(relu)\n")
+    run = graded(worker, [StudentCell(cell), TestCell("t", 1.0, check)], [0.0])
+    namespace, _ = run_cells(cell)
+    with pytest.raises(AssertionError) as kernel:
+        exec(check, namespace)
+    assert run.tests[0].message.splitlines()[-1] == f"AssertionError: {kernel.value}"
+    assert "could not read the source of your function" in str(kernel.value)
+
+
 def test_kernel_names_and_magic_results_in_the_engine(worker):
     steps = [StudentCell("import numpy as np\nx = np.arange(3.0)\ndisplay(x)\n\n"
                          "def double(v):\n    return 2 * v\n"),
