@@ -4,14 +4,13 @@ warm engine worker per Dask worker process, and the task that grades a bundle on
 from __future__ import annotations
 
 import shutil
-import tempfile
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distributed import WorkerPlugin, get_worker
 
 from autograder.engine.environment import differences, grading_environment
+from autograder.engine.folders import leave_shared_folder, shared_folder
 from autograder.engine.pool import grade_job, grader_error
 from autograder.engine.sandbox import Limits
 
@@ -36,8 +35,7 @@ class EnginePlugin(WorkerPlugin):
         engine = Worker(self.limits)
         engine.launch()
         worker.autograder_engine = engine
-        self.references = Path(tempfile.gettempdir()) / f"autograder-references-{self.run}"
-        self.references.mkdir(mode=0o700, exist_ok=True)
+        self.references = shared_folder("autograder-references-run-", self.run)
         asserts.share_reference_times(self.references)
 
     def teardown(self, worker: Any) -> None:
@@ -45,7 +43,7 @@ class EnginePlugin(WorkerPlugin):
         if engine is not None:
             engine.close()
         if getattr(self, "references", None) is not None:
-            shutil.rmtree(self.references, ignore_errors=True)
+            leave_shared_folder(self.references)
 
 
 def grade_bundle(bundle: "Bundle") -> dict:

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from autograder.engine.folders import owned_folder
 from autograder.engine.sandbox import Limits
-from autograder.engine.worker import Worker, owned_folder
+from autograder.engine.worker import Worker
 from autograder.results import SubmissionResult, TestResult
 
 

@@ -12,12 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from autograder.engine import cgroups, protocol, sandbox, wire
+from autograder.engine.folders import owned_folder
 from autograder.engine.sandbox import Limits
 from autograder.engine.session import Budget, ChildSession, SandboxFailure
 from autograder.engine.zygote import MPL_SEED_ENV
@@ -224,17 +224,6 @@ class Worker:
         except OSError as error:
             raise SandboxFailure(f"the student's process channel failed: {error}",
                                  "process-ended") from None
-
-
-def owned_folder(prefix: str) -> Path:
-    """A new temporary folder named ``prefix``, this process's id and a random part; first,
-    those of the same prefix whose process is gone (killed before it could remove them) are
-    removed."""
-    for folder in Path(tempfile.gettempdir()).glob(prefix + "*"):
-        owner, _, rest = folder.name[len(prefix):].partition("-")
-        if owner.isdigit() and rest and not Path(f"/proc/{owner}").exists():
-            shutil.rmtree(folder, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
 
 
 def _folder_bytes(folder: Path, cap: int) -> int | None:

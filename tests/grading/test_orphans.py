@@ -1,6 +1,7 @@
 """No orphans: when `autograder grade` dies by SIGKILL, its pool processes, their zygotes and the
 sandboxed children (and, under bubblewrap or in a cgroup, what the students started) end within
-seconds; the folders they made go with the next grader that starts.
+seconds; the folders they made go with the next grader that starts, and a folder that a run's
+processes share goes with the last of them.
 
 Harmless if anything survives: the only processes a submission starts sleep 30 s and exit.
 """
@@ -16,8 +17,9 @@ import time
 from pathlib import Path
 
 from autograder.engine import cgroups, sandbox
+from autograder.engine.folders import OWNER_MARK, leave_shared_folder, owned_folder, shared_folder
 from autograder.engine.procfs import children
-from autograder.engine.worker import ROOT_PREFIX, owned_folder
+from autograder.engine.worker import ROOT_PREFIX
 from tests.helpers import notebooks as nbs
 
 NAP = "import subprocess, time\nhelper = subprocess.Popen(['sleep', '30'])\ntime.sleep(30)\n"
@@ -84,3 +86,26 @@ def test_sigkill_of_the_grader_leaves_no_process_behind(tmp_path):
     assert [p for p in made if p.exists()] == []
     print(f"\n{len(watched)} processes below the killed grader ({len(zygotes)} of them zygotes and "
           f"their forked children), all gone {time.monotonic() - killed:.3f} s after it was reaped")
+
+
+def test_a_runs_shared_folder_goes_with_the_last_of_its_processes():
+    """The folder a run's Dask workers share on one machine: removed by the last of them to
+    leave, or, when they were all killed, by the next run's first worker."""
+    prefix = f"autograder-test-shared-{os.getpid()}-"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    killed = shared_folder(prefix, "killed")
+    (killed / f"{OWNER_MARK}{os.getpid()}").rename(killed / f"{OWNER_MARK}{gone.pid}")
+    running = shared_folder(prefix, "running")  # this process's: alive
+    unmarked = Path(tempfile.gettempdir()) / f"{prefix}unmarked"
+    unmarked.mkdir()
+    mine = shared_folder(prefix, "mine")
+    assert shared_folder(prefix, "mine") == mine
+    try:
+        assert not killed.exists() and running.exists() and unmarked.exists()
+        (mine / f"{OWNER_MARK}{gone.pid}").touch()  # a worker of this run that was killed
+        leave_shared_folder(running)
+        leave_shared_folder(mine)
+        assert not running.exists() and not mine.exists()
+    finally:
+        unmarked.rmdir()
